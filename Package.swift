@@ -1,0 +1,112 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// CI sets SWTORRENT_STRICT=1: our own targets are built with warnings as errors.
+let strict = Context.environment["SWTORRENT_STRICT"] != nil
+let ours: [SwiftSetting] = strict ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
+let package = Package(
+    name: "swtorrent",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "swtorrent", targets: ["swtorrent"]),
+        .library(name: "Bencode", targets: ["Bencode"]),
+        .library(name: "Metainfo", targets: ["Metainfo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries, found with pkg-config (scripts/install-deps.sh installs them).
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+
+        // Libraries, lowest layer first. See Docs/architecture.md.
+        .target(name: "Bencode", swiftSettings: ours),
+        .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium"], swiftSettings: ours),
+        .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives"], swiftSettings: ours),
+        .target(name: "Identity", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .target(name: "SignatureGate", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .target(
+            name: "Tracker",
+            dependencies: [
+                "Bencode", "Identity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ours
+        ),
+        .target(
+            name: "PeerWire",
+            dependencies: ["Metainfo", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: ours
+        ),
+        .target(
+            name: "Engine",
+            dependencies: [
+                "PeerWire", "Metainfo", "Bencode", "Identity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: ours
+        ),
+
+        // The command-line tool: argument parsing only; the work lives in the libraries.
+        .executableTarget(
+            name: "swtorrent",
+            dependencies: [
+                "Bencode", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ours
+        ),
+
+        // Shared by the test targets: bounded process runner, temp files, conformance data locator.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: ours),
+
+        .testTarget(name: "BencodeTests", dependencies: ["Bencode", "TestSupport"], swiftSettings: ours),
+        .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "TestSupport"], swiftSettings: ours),
+        .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: ours),
+        .testTarget(name: "SignatureGateTests", dependencies: ["SignatureGate", "TestSupport"], swiftSettings: ours),
+        .testTarget(
+            name: "TrackerTests",
+            dependencies: ["Tracker", "Identity", "Bencode", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: ours
+        ),
+        .testTarget(
+            name: "PeerWireTests",
+            dependencies: [
+                "PeerWire",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: ours
+        ),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: ours),
+        // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.
+        .testTarget(name: "IntegrationTests", dependencies: ["Bencode", "Metainfo", "TestSupport"], swiftSettings: ours),
+    ]
+)

@@ -1,0 +1,1 @@
+// Engine: sessions, storage, piece picker, choker, tracker client and peer connections.

@@ -1,0 +1,1 @@
+// Identity: node keys (Ed25519), the allowlist file, and signed announces.

@@ -1,0 +1,1 @@
+// Tracker: the private HTTP tracker (announce, scrape, allowlist with live reload, metrics).

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `swtorrent` command: argument parsing only; every subcommand calls into a library.
+@main
+struct SwTorrent: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swtorrent",
+        abstract: "Private BitTorrent for release artifacts: make, track, seed, leech, sign and verify.",
+        discussion: """
+            Exit codes (every subcommand): 0 success; 1 runtime failure (I/O, network, verification);
+            2 bad arguments or malformed input file (also shown in the message); other codes are listed in
+            each subcommand's --help.
+            """,
+        version: "0.1.0",
+        subcommands: []
+    )
+}

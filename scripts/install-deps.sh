@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every system package swtorrent's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped, so a second run is quick.
+# Usage: scripts/install-deps.sh            # build + test dependencies
+#        scripts/install-deps.sh --bench    # also the benchmark tools
+set -euo pipefail
+
+build_pkgs=(pkg-config libssl-dev libsodium-dev openssl)
+test_pkgs=(mktorrent aria2 transmission-cli python3-libtorrent opentracker minisign iproute2 procps curl)
+bench_pkgs=(wrk hyperfine time)
+
+want=("${build_pkgs[@]}" "${test_pkgs[@]}")
+if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]} == 0)); then
+    exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
