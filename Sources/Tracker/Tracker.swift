@@ -1,1 +1,0 @@
-// Tracker: the private HTTP tracker (announce, scrape, allowlist with live reload, metrics).
