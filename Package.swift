@@ -39,7 +39,11 @@ let package = Package(
         .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium"], swiftSettings: ours),
         .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives"], swiftSettings: ours),
         .target(name: "Identity", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
-        .target(name: "SignatureGate", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .target(
+            name: "SignatureGate",
+            dependencies: ["CryptoPrimitives", "Bencode", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: ours
+        ),
         .target(
             name: "Tracker",
             dependencies: [
@@ -90,7 +94,9 @@ let package = Package(
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
         .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: ours),
-        .testTarget(name: "SignatureGateTests", dependencies: ["SignatureGate", "TestSupport"], swiftSettings: ours),
+        .testTarget(
+            name: "SignatureGateTests", dependencies: ["SignatureGate", "Bencode", "TestSupport"], swiftSettings: ours
+        ),
         .testTarget(
             name: "TrackerTests",
             dependencies: ["Tracker", "Identity", "Bencode", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],

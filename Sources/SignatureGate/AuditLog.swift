@@ -1,0 +1,100 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Bytes one peer supplied for a file (from the engine), recorded in the audit log.
+public struct PeerContribution: Sendable, Hashable, Codable {
+    /// The peer's address (`ip:port`) or node key id.
+    public var peer: String
+    public var bytes: Int64
+
+    public init(peer: String, bytes: Int64) {
+        self.peer = peer
+        self.bytes = bytes
+    }
+}
+
+/// One line of the audit log (JSON). See Docs/signing.md for the schema.
+public struct AuditRecord: Sendable, Hashable, Codable {
+    /// RFC 3339 UTC time of the decision.
+    public var time: String
+    /// Hex info-hash of the torrent the file came from, when known.
+    public var infoHash: String?
+    /// The file's name relative to the destination.
+    public var file: String
+    /// Lower-case hex SHA-256 of the bytes that were verified.
+    public var sha256: String?
+    public var size: Int64?
+    /// Key ids of the trusted signers whose signatures verified.
+    public var signers: [String]
+    /// `released` or `quarantined`.
+    public var result: String
+    /// The rejection reason's name (`invalid-signature`, …) or nil when released.
+    public var reason: String?
+    /// Human-readable detail.
+    public var message: String
+    /// Where the file went: the destination path or the quarantine path.
+    public var path: String
+    public var peers: [PeerContribution]?
+
+    enum CodingKeys: String, CodingKey {
+        case time, infoHash = "info_hash", file, sha256, size, signers, result, reason, message, path, peers
+    }
+}
+
+/// An append-only JSON-lines audit log. Each record is written with a single `write(2)` on an `O_APPEND`
+/// descriptor and fsynced, so concurrent writers never interleave and a crash loses at most the record being
+/// written.
+public struct AuditLog: Sendable {
+    public let path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// Appends one record.
+    public func append(_ record: AuditRecord) throws(SignatureGateError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line: [UInt8]
+        do {
+            line = Array(try encoder.encode(record))
+        } catch {
+            throw SignatureGateError(.io, path, "cannot encode audit record: \(error)")
+        }
+        line.append(UInt8(ascii: "\n"))
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open the audit log: \(errnoText())") }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == line.count else {
+            throw SignatureGateError(.io, path, "short write to the audit log: \(errnoText())")
+        }
+        guard fsync(fd) == 0 else { throw SignatureGateError(.io, path, "fsync failed: \(errnoText())") }
+    }
+
+    /// Reads all records (for tests and `swtorrent` tooling); bounded to 64 MiB.
+    public func records() throws(SignatureGateError) -> [AuditRecord] {
+        let bytes = try BoundedInput.read(path, limit: 64 << 20)
+        var out: [AuditRecord] = []
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            do {
+                out.append(try JSONDecoder().decode(AuditRecord.self, from: Data(line)))
+            } catch {
+                throw SignatureGateError(.io, path, "audit log line is not a record: \(error)")
+            }
+        }
+        return out
+    }
+
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: Date())
+    }
+}
