@@ -1,0 +1,103 @@
+import CryptoPrimitives
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// File access for key files and allowlists: bounded reads, permission checks on the open descriptor, and writes
+/// that create files with their final mode from the start.
+enum SecureFile {
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+
+    private static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
+
+    /// Reads a whole regular file of at most `maximumSize` bytes.
+    /// - Parameter requirePrivate: refuse the file if group or others have any permission on it (checked with
+    ///   `fstat` on the descriptor that is then read, so a rename in between cannot fool it).
+    static func readFile(path: String, maximumSize: Int, requirePrivate: Bool) throws(IdentityError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { throw IdentityError(.fileNotFound, path: path, "no such file; check the path") }
+            throw IdentityError(.fileUnreadable, path: path, "cannot open: \(errorText(code))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw IdentityError(.fileUnreadable, path: path, "cannot stat: \(errorText(errno))")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw IdentityError(.notARegularFile, path: path, "not a regular file; give the path of a file")
+        }
+        if requirePrivate, info.st_mode & 0o077 != 0 {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw IdentityError(
+                .insecurePermissions, path: path,
+                "private key is accessible by group or others (mode 0\(mode)); run `chmod 600 \(path)` and retry"
+            )
+        }
+        guard Int(info.st_size) <= maximumSize else {
+            throw IdentityError(
+                .fileTooLarge, path: path, "\(info.st_size) bytes is more than the limit of \(maximumSize) bytes"
+            )
+        }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw IdentityError(.fileUnreadable, path: path, "read failed: \(errorText(errno))")
+            }
+            if count == 0 { break }
+            out.append(contentsOf: chunk[0..<count])
+            // The file may have grown since fstat: stay bounded regardless.
+            guard out.count <= maximumSize else {
+                throw IdentityError(.fileTooLarge, path: path, "more than the limit of \(maximumSize) bytes")
+            }
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path`, creating it with `mode` (less the umask) from the start.
+    ///
+    /// Without `replace` the file is created with `O_EXCL` (fails if anything exists at `path`). With `replace`, a
+    /// temporary file is created with `O_EXCL` beside `path` and renamed over it, so readers see the old or the new
+    /// file, never a mix, and the old file's permissions never apply to the new contents.
+    static func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t, replace: Bool) throws(IdentityError) {
+        let target = replace ? path + ".tmp-" + Hex.encode(secureRandomBytes(6)) : path
+        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
+        guard fd >= 0 else {
+            let code = errno
+            if code == EEXIST {
+                throw IdentityError(.fileExists, path: path, "already exists; pass --force to replace it")
+            }
+            throw IdentityError(.writeFailed, path: path, "cannot create: \(errorText(code))")
+        }
+        var written = 0
+        var failure: Int32 = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                break
+            }
+            written += count
+        }
+        if failure == 0, fsync(fd) != 0 { failure = errno }
+        if close(fd) != 0, failure == 0 { failure = errno }
+        if failure == 0, replace, rename(target, path) != 0 { failure = errno }
+        if failure != 0 {
+            unlink(target)
+            throw IdentityError(.writeFailed, path: path, "cannot write: \(errorText(failure))")
+        }
+    }
+}
