@@ -60,7 +60,7 @@ let package = Package(
         ),
         .target(
             name: "PeerWire",
-            dependencies: ["Metainfo", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["Metainfo", "Bencode", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: ours
         ),
         .target(
