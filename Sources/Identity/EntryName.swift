@@ -13,7 +13,8 @@ public enum EntryName {
         if name.utf8.count > maximumByteCount {
             return "the name is \(name.utf8.count) bytes long; the limit is \(maximumByteCount)"
         }
-        if name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f || (0x80..<0xa0).contains($0.value) }) {
+        let isControl: (Unicode.Scalar) -> Bool = { $0.value < 0x20 || (0x7f..<0xa0).contains($0.value) }
+        if name.unicodeScalars.contains(where: isControl) {
             return "the name contains a control character (tabs and newlines included); use printable text"
         }
         if name.first == " " || name.last == " " { return "the name starts or ends with a space" }

@@ -111,7 +111,9 @@ public enum SignedAnnounce {
         message.append(UInt8(port & 0xff))
         message.append(event.rawValue)
         let time = UInt64(timestamp)
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: time >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            message.append(UInt8(truncatingIfNeeded: time >> UInt64(shift)))
+        }
         message.append(UInt8(hostBytes.count))
         message.append(contentsOf: hostBytes)
         message.append(UInt8(pathBytes.count >> 8))

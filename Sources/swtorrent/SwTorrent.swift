@@ -12,6 +12,8 @@ struct SwTorrent: AsyncParsableCommand {
             each subcommand's --help.
             """,
         version: "0.1.0",
-        subcommands: []
+        subcommands: [
+            KeygenCommand.self,
+        ]
     )
 }

@@ -96,7 +96,10 @@ struct NodeKeyTests {
         let dir = try TestFiles.makeTemporaryDirectory("identity")
         defer { TestFiles.cleanup(dir) }
         let path = dir.appendingPathComponent("bad.key").path
-        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+        let created = FileManager.default.createFile(
+            atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]
+        )
+        #expect(created)
         do {
             _ = try NodeKey.load(path: path)
             Issue.record("loaded a malformed key file")

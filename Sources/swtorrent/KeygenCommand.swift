@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Identity
+
+/// `swtorrent keygen`: makes a node key pair, or prints a new passkey allowlist line.
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Make a node's Ed25519 key pair, or a passkey line for the allowlist.",
+        discussion: """
+            keygen --out PATH [--name NAME] [--force]
+            Writes the private key to PATH (created with mode 0600) and the
+            public key to PATH.pub: exactly one allowlist line
+            `ed25519 <base64 key> <name>`, so `cat PATH.pub >> allowlist`
+            enrols the node. Prints the key's fingerprint (SHA256:...).
+            Refuses to overwrite PATH or PATH.pub unless --force.
+
+            keygen --passkey NAME
+            Prints a new allowlist line `passkey <token> NAME` (160 random
+            bits, URL-safe) for a third-party client that announces to
+            http://TRACKER/<token>/announce. Writes no files.
+
+            Formats: Docs/identity.md.
+
+            Exit codes: 0 success; 1 the files could not be written;
+            2 bad arguments or an invalid name; 3 PATH or PATH.pub already
+            exists and --force was not given.
+            """
+    )
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Where to write the private key; the public key goes to PATH.pub.", valueName: "path")
+    )
+    var out: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The node's name in the .pub line (default: this host's name).", valueName: "name")
+    )
+    var name: String?
+
+    @Flag(name: .long, help: "Replace an existing key pair at PATH.")
+    var force = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Print a new passkey allowlist line with this name instead.", valueName: "name")
+    )
+    var passkey: String?
+
+    func run() throws {
+        if let passkey {
+            guard out == nil, name == nil, !force else {
+                throw fail(
+                    "--passkey prints a line and writes no files; it cannot be combined with --out, --name or --force"
+                )
+            }
+            if let problem = EntryName.problem(with: passkey) { throw fail("--passkey: \(problem)") }
+            print("passkey \(Passkey.generate().token) \(passkey)")
+            return
+        }
+        guard let out else {
+            throw fail(
+                "give --out PATH to write a key pair, or --passkey NAME to print a passkey line (see --help)"
+            )
+        }
+        let nodeName = name ?? ProcessInfo.processInfo.hostName
+        let key: NodeKey
+        do {
+            key = try NodeKey.generate(name: nodeName)
+        } catch {
+            throw fail("\(name == nil ? "the host name" : "--name"): \(error.message); pass a valid --name")
+        }
+        do {
+            try key.write(to: out, force: force)
+        } catch {
+            throw fail(error.description, code: error.code == .fileExists ? 3 : 1)
+        }
+        print("private key: \(out) (mode 0600; keep it on this host)")
+        print("public key:  \(out).pub (append it to the tracker's allowlist)")
+        print("fingerprint: \(key.fingerprint) \(key.name)")
+    }
+
+    /// Prints `swtorrent keygen: message` to stderr and returns the exit code to throw.
+    private func fail(_ message: String, code: Int32 = 2) -> ExitCode {
+        FileHandle.standardError.write(Data("swtorrent keygen: \(message)\n".utf8))
+        return ExitCode(code)
+    }
+}
