@@ -14,6 +14,7 @@ struct SwTorrent: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             KeygenCommand.self,
+            MakeCommand.self,
         ]
     )
 }

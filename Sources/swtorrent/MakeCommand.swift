@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import Metainfo
+
+/// `swtorrent make PATH`: hash a file or a directory and write a v1 .torrent.
+struct MakeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "make",
+        abstract: "Create a .torrent from a file or a directory (parallel SHA-1 hashing).",
+        discussion: """
+            A directory's files are ordered by path, compared component by component as raw UTF-8 bytes; hidden \
+            files are included, empty directories are left out, symbolic links to files are followed, and links to \
+            directories or special files are refused. For a single file the info-hash equals mktorrent's for the \
+            same options (mktorrent -a URL -l N [-p] [-s SOURCE]). See Docs/make.md.
+
+            Prints the info-hash and a magnet link on stdout; progress goes to stderr when it is a terminal.
+            The creation date is the current time, or $SOURCE_DATE_EPOCH when set; --no-date leaves it out.
+
+            Exit codes: 0 written; 1 cannot read the input or write the output; 2 bad arguments or unusable \
+            input (bad piece length or URL, empty directory or file, special file, name not UTF-8); 3 the output \
+            file exists (use --force).
+            """
+    )
+
+    @Argument(help: "The file or directory to make a torrent of.")
+    var path: String
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp(
+            "Tracker URL. Repeat for backup tiers; 'URL1,URL2' puts several URLs in one tier (like mktorrent -a).",
+            valueName: "url"
+        )
+    )
+    var announce: [String] = []
+
+    @Flag(name: [.short, .long], help: "Set the private flag (BEP 27): peers come from the tracker only.")
+    var `private` = false
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Piece length in bytes, a power of two from 16K to 16M; suffixes K, M (powers of 1024): 256K, 4M, 1MiB. "
+                + "Default: from the total size, like libtorrent.",
+            valueName: "bytes"
+        )
+    )
+    var pieceLength: String?
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Web seed URL (BEP 19); repeatable, or comma-separated.", valueName: "url")
+    )
+    var webSeed: [String] = []
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("The 'source' string in the info dictionary (changes the info-hash).", valueName: "text")
+    )
+    var source: String?
+
+    @Option(name: [.short, .long], help: ArgumentHelp("A comment.", valueName: "text"))
+    var comment: String?
+
+    @Flag(name: [.customShort("d"), .customLong("no-date")], help: "Leave out the creation date.")
+    var noDate = false
+
+    @Option(
+        name: [.short, .long],
+        help: ArgumentHelp("Where to write the torrent. Default: <name>.torrent here.", valueName: "file")
+    )
+    var output: String?
+
+    @Flag(name: [.short, .long], help: "Overwrite the output file if it exists.")
+    var force = false
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Hashing threads (default: all cores).", valueName: "n"))
+    var threads: Int?
+
+    func run() throws {
+        do {
+            try make()
+        } catch {
+            FileHandle.standardError.write(Data("swtorrent make: \(error.message)\n".utf8))
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    private struct MakeFailure: Error {
+        var message: String
+        var exitCode: Int32
+    }
+
+    private func make() throws(MakeFailure) {
+        var options = TorrentOptions()
+        options.announceTiers = TorrentOptions.announceTiers(fromArguments: announce)
+        options.isPrivate = `private`
+        options.webSeeds = TorrentOptions.webSeeds(fromArguments: webSeed)
+        options.source = source
+        options.comment = comment
+        if let threads {
+            guard threads >= 1 else { throw MakeFailure(message: "--threads must be at least 1", exitCode: 2) }
+            options.threads = threads
+        }
+        if !noDate {
+            if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
+                guard let value = Int64(epoch), value >= 0 else {
+                    throw MakeFailure(message: "SOURCE_DATE_EPOCH '\(epoch)' is not a number of seconds", exitCode: 2)
+                }
+                options.creationDate = value
+            } else {
+                options.creationDate = Int64(Date().timeIntervalSince1970)
+            }
+        }
+        do {
+            if let pieceLength { options.pieceLength = try PieceLength.parse(pieceLength) }
+            let content = try TorrentContent.scan(path)
+            let destination = output ?? content.name + ".torrent"
+            if !force, FileManager.default.fileExists(atPath: destination) {
+                throw MakeFailure(message: "\(destination): already exists; use --force to overwrite it", exitCode: 3)
+            }
+            let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
+            let made = try TorrentBuilder(options: options).make(content: content) { done, total in
+                progress.update(done: done, total: total)
+            }
+            progress.finish()
+            do {
+                try Data(made.bytes).write(
+                    to: URL(fileURLWithPath: destination),
+                    options: force ? [.atomic] : [.withoutOverwriting]
+                )
+            } catch {
+                throw MakeFailure(message: "\(destination): cannot write: \(error.localizedDescription)", exitCode: 1)
+            }
+            let files = content.files.count == 1 ? "1 file" : "\(content.files.count) files"
+            print(
+                "wrote \(destination): \(content.name), \(files), \(content.totalSize) bytes, "
+                    + "\(made.pieceCount) pieces of \(made.pieceLength) bytes"
+            )
+            print("info-hash: \(made.infoHash.hex)")
+            print("magnet: \(made.magnetLink.uri)")
+        } catch let error as MetainfoError {
+            let code: Int32 = error.code == .fileSystem ? 1 : 2
+            throw MakeFailure(message: error.description, exitCode: code)
+        } catch let error as MakeFailure {
+            throw error
+        } catch {
+            throw MakeFailure(message: "\(error)", exitCode: 1)
+        }
+    }
+}
+
+/// A one-line progress display on stderr, redrawn in place; silent when stderr is not a terminal.
+private struct ProgressLine {
+    let enabled: Bool
+
+    func update(done: Int64, total: Int64) {
+        guard enabled, total > 0 else { return }
+        let percent = Int(done * 100 / total)
+        let line = "\rhashing: \(percent)% (\(Self.size(done)) of \(Self.size(total)))\u{1B}[K"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+
+    static func size(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}
