@@ -15,6 +15,7 @@ struct SwTorrent: AsyncParsableCommand {
         subcommands: [
             KeygenCommand.self,
             MakeCommand.self,
+            InfoCommand.self,
         ]
     )
 }
