@@ -1,1 +1,0 @@
-// Engine: sessions, storage, piece picker, choker, tracker client and peer connections.

@@ -1,0 +1,333 @@
+/// One block request: `length` bytes at `offset` in `piece`.
+public struct BlockRequest: Sendable, Hashable, CustomStringConvertible {
+    public var piece: Int
+    public var offset: Int
+    public var length: Int
+
+    public init(piece: Int, offset: Int, length: Int) {
+        self.piece = piece
+        self.offset = offset
+        self.length = length
+    }
+
+    public var description: String { "piece \(piece) +\(offset) (\(length) bytes)" }
+}
+
+/// Chooses which blocks to request from which peer.
+///
+/// - Partial pieces are finished before new ones are started, so pieces complete (and can be verified and
+///   shared) quickly.
+/// - The first ``randomFirstPieces`` pieces are chosen at random among those available, so a new leecher soon has
+///   something to trade; after that the ``PiecePickingPolicy`` ranks pieces (rarest first by default), ties broken
+///   at random.
+/// - Blocks are ``blockSize`` bytes (16 KiB, what every client serves).
+/// - End game: once every missing block is requested, blocks already requested from one peer may be requested
+///   from one more (``endGameDuplicates``); when a block arrives, the other requests for it are returned so the
+///   caller can send `cancel`.
+///
+/// Peers are identified by an `Int` the caller chooses. Not thread-safe: owned by one session.
+public struct PiecePicker {
+    public let pieceCount: Int
+    public let pieceLength: Int
+    public let totalLength: Int64
+    public let blockSize: Int
+    /// Pieces we have and verified.
+    public private(set) var have: PieceSet
+    /// How many of the first pieces are picked at random rather than by the policy.
+    public var randomFirstPieces = 4
+    /// In end game, how many peers at most may have the same block outstanding.
+    public var endGameDuplicates = 2
+    public var policy: any PiecePickingPolicy
+
+    private var availability: [Int32]
+    /// Pieces started: partially requested/received, or complete and waiting for verification.
+    private var started: PieceSet
+    private var partial: [Int: PartialPiece] = [:]
+    /// Complete pieces awaiting the hash check, with the peers that sent their blocks.
+    private var pending: [Int: Set<Int>] = [:]
+    private var peers: [Int: PeerState] = [:]
+    private var generator: any RandomNumberGenerator
+
+    struct PartialPiece {
+        var requested: [UInt8]
+        var received: [Bool]
+        var receivedCount = 0
+        /// Blocks neither received nor requested from anyone.
+        var unrequested: Int
+        var contributors: Set<Int> = []
+
+        init(blocks: Int) {
+            requested = [UInt8](repeating: 0, count: blocks)
+            received = [Bool](repeating: false, count: blocks)
+            unrequested = blocks
+        }
+    }
+
+    struct PeerState {
+        var has: PieceSet
+        var info: PickerPeerInfo
+        var outstanding: Set<BlockRequest> = []
+    }
+
+    /// - Parameters:
+    ///   - have: pieces already on disk and verified.
+    public init(
+        pieceCount: Int, pieceLength: Int, totalLength: Int64, have: PieceSet? = nil, blockSize: Int = 16 << 10,
+        policy: any PiecePickingPolicy = RarestFirstPolicy(),
+        generator: any RandomNumberGenerator = SystemRandomNumberGenerator()
+    ) {
+        precondition(pieceCount > 0 && pieceLength > 0 && blockSize > 0)
+        self.pieceCount = pieceCount
+        self.pieceLength = pieceLength
+        self.totalLength = totalLength
+        self.blockSize = blockSize
+        self.policy = policy
+        self.generator = generator
+        self.have = have ?? PieceSet(count: pieceCount)
+        self.started = PieceSet(count: pieceCount)
+        self.availability = [Int32](repeating: 0, count: pieceCount)
+    }
+
+    // MARK: - Geometry
+
+    /// The size of `piece` in bytes (the last piece may be shorter).
+    public func size(ofPiece piece: Int) -> Int {
+        if piece == pieceCount - 1 {
+            let rest = Int(totalLength - Int64(pieceLength) * Int64(pieceCount - 1))
+            return rest
+        }
+        return pieceLength
+    }
+
+    public func blockCount(ofPiece piece: Int) -> Int { (size(ofPiece: piece) + blockSize - 1) / blockSize }
+
+    func block(_ piece: Int, _ index: Int) -> BlockRequest {
+        let offset = index * blockSize
+        return BlockRequest(piece: piece, offset: offset, length: min(blockSize, size(ofPiece: piece) - offset))
+    }
+
+    /// Whether every piece is verified.
+    public var isComplete: Bool { have.isFull }
+
+    /// Bytes of verified pieces.
+    public var verifiedBytes: Int64 {
+        var total = Int64(have.cardinality) * Int64(pieceLength)
+        if have[pieceCount - 1] { total -= Int64(pieceLength - size(ofPiece: pieceCount - 1)) }
+        return total
+    }
+
+    /// Whether no block of any missing piece is left unrequested (end game).
+    public var inEndGame: Bool {
+        // `have` and `started` never overlap: a piece leaves `started` when it is verified.
+        started.cardinality + have.cardinality == pieceCount && partial.values.allSatisfy { $0.unrequested == 0 }
+    }
+
+    /// How many connected peers have `piece`.
+    public func availability(ofPiece piece: Int) -> Int { Int(availability[piece]) }
+
+    // MARK: - Peers
+
+    /// Registers a peer with what it has so far.
+    public mutating func addPeer(_ id: Int, info: PickerPeerInfo = PickerPeerInfo()) {
+        peers[id] = PeerState(has: PieceSet(count: pieceCount), info: info)
+    }
+
+    /// Forgets a peer: its pieces no longer count as available and its outstanding requests are released.
+    public mutating func removePeer(_ id: Int) {
+        guard let state = peers.removeValue(forKey: id) else { return }
+        for piece in state.has.indices { availability[piece] -= 1 }
+        for request in state.outstanding { release(request) }
+    }
+
+    /// The peer announced `piece` (`have`). Returns whether it is a piece we still want.
+    @discardableResult
+    public mutating func peerHas(_ id: Int, piece: Int) -> Bool {
+        guard piece >= 0 && piece < pieceCount, peers[id] != nil else { return false }
+        if peers[id]!.has.insert(piece) { availability[piece] += 1 }
+        return !have[piece]
+    }
+
+    /// The peer has every piece (`have all` or a full bitfield).
+    public mutating func peerHasAll(_ id: Int) {
+        for piece in 0..<pieceCount { peerHas(id, piece: piece) }
+    }
+
+    /// Whether the peer has any piece we lack.
+    public func isInteresting(_ id: Int) -> Bool {
+        guard let state = peers[id] else { return false }
+        if state.has.isFull { return !have.isFull }
+        for piece in 0..<pieceCount where state.has[piece] && !have[piece] { return true }
+        return false
+    }
+
+    /// The blocks currently requested from a peer.
+    public func outstanding(_ id: Int) -> Set<BlockRequest> { peers[id]?.outstanding ?? [] }
+
+    /// The peer will not serve these (choke without the fast extension, reject, timeout): they become requestable
+    /// again.
+    public mutating func cancelRequests(_ id: Int, _ requests: [BlockRequest]? = nil) {
+        guard var state = peers[id] else { return }
+        let dropped = requests.map { Set($0).intersection(state.outstanding) } ?? state.outstanding
+        state.outstanding.subtract(dropped)
+        peers[id] = state
+        for request in dropped { release(request) }
+    }
+
+    private mutating func release(_ request: BlockRequest) {
+        let index = request.offset / blockSize
+        guard var piece = partial[request.piece], piece.requested[index] > 0 else { return }
+        piece.requested[index] -= 1
+        if piece.requested[index] == 0 && !piece.received[index] { piece.unrequested += 1 }
+        partial[request.piece] = piece
+    }
+
+    // MARK: - Picking
+
+    /// Up to `count` new block requests for a peer; they are recorded as outstanding for it.
+    public mutating func nextRequests(for id: Int, count: Int) -> [BlockRequest] {
+        guard count > 0, var state = peers[id], !state.has.isEmpty else { return [] }
+        var result: [BlockRequest] = []
+        // 1. Finish partial pieces this peer has.
+        for (piece, var progress) in partial where progress.unrequested > 0 && state.has[piece] {
+            take(piece, &progress, &state, &result, count: count, duplicates: false)
+            partial[piece] = progress
+            if result.count >= count { break }
+        }
+        // 2. Start new pieces.
+        while result.count < count, let piece = pickNewPiece(for: state) {
+            var progress = PartialPiece(blocks: blockCount(ofPiece: piece))
+            started.insert(piece)
+            take(piece, &progress, &state, &result, count: count, duplicates: false)
+            partial[piece] = progress
+        }
+        // 3. End game: duplicate requests for blocks others are slow to deliver.
+        if result.count < count && inEndGame {
+            for (piece, var progress) in partial where state.has[piece] && progress.receivedCount < progress.received.count {
+                take(piece, &progress, &state, &result, count: count, duplicates: true)
+                partial[piece] = progress
+                if result.count >= count { break }
+            }
+        }
+        peers[id] = state
+        return result
+    }
+
+    private func take(
+        _ piece: Int, _ progress: inout PartialPiece, _ state: inout PeerState, _ result: inout [BlockRequest],
+        count: Int, duplicates: Bool
+    ) {
+        for index in progress.received.indices where result.count < count {
+            if progress.received[index] { continue }
+            let request = block(piece, index)
+            if duplicates {
+                guard progress.requested[index] < endGameDuplicates, !state.outstanding.contains(request) else {
+                    continue
+                }
+            } else if progress.requested[index] > 0 {
+                continue
+            }
+            if progress.requested[index] == 0 { progress.unrequested -= 1 }
+            progress.requested[index] += 1
+            state.outstanding.insert(request)
+            result.append(request)
+        }
+    }
+
+    private mutating func pickNewPiece(for state: PeerState) -> Int? {
+        var best: Int?
+        var bestRank = Int.max
+        var ties = 0
+        let random = have.cardinality < randomFirstPieces
+        for piece in 0..<pieceCount where state.has[piece] && !have[piece] && !started[piece] {
+            let rank: Int
+            if random {
+                rank = 0
+            } else {
+                guard let r = policy.rank(piece: piece, availability: Int(availability[piece]), peer: state.info)
+                else { continue }
+                rank = r
+            }
+            if rank < bestRank {
+                best = piece
+                bestRank = rank
+                ties = 1
+            } else if rank == bestRank {
+                // Reservoir sampling: each tied piece is chosen with equal probability.
+                ties += 1
+                if Int.random(in: 0..<ties, using: &generator) == 0 { best = piece }
+            }
+        }
+        return best
+    }
+
+    // MARK: - Arrivals and verification
+
+    /// What a block's arrival means to the caller.
+    public struct Arrival: Sendable, Hashable {
+        /// The block was wanted and is now recorded; write it to disk.
+        public var accepted: Bool
+        /// Every block of the piece has now arrived: hash-check it, then call ``pieceVerified(_:)`` or
+        /// ``pieceFailed(_:)``.
+        public var pieceComplete: Bool
+        /// Other peers that had the same block outstanding (end game): send them `cancel`.
+        public var cancels: [Cancel]
+    }
+
+    /// A request to withdraw from a peer.
+    public struct Cancel: Sendable, Hashable {
+        public var peer: Int
+        public var request: BlockRequest
+    }
+
+    /// A block arrived from a peer.
+    public mutating func blockReceived(from id: Int, _ request: BlockRequest) -> Arrival {
+        var arrival = Arrival(accepted: false, pieceComplete: false, cancels: [])
+        if peers[id]?.outstanding.remove(request) == nil {
+            // Unrequested data (or a block we cancelled) is not trusted into a piece.
+            return arrival
+        }
+        let index = request.offset / blockSize
+        guard var progress = partial[request.piece], !progress.received[index] else {
+            // Arrived twice in end game: the first copy won.
+            release(request)
+            return arrival
+        }
+        progress.requested[index] -= 1
+        progress.received[index] = true
+        progress.receivedCount += 1
+        progress.contributors.insert(id)
+        arrival.accepted = true
+        if progress.requested[index] > 0 {
+            for (other, state) in peers where other != id && state.outstanding.contains(request) {
+                peers[other]!.outstanding.remove(request)
+                arrival.cancels.append(Cancel(peer: other, request: request))
+            }
+            progress.requested[index] = 0
+        }
+        if progress.receivedCount == progress.received.count {
+            partial[request.piece] = nil
+            pending[request.piece] = progress.contributors
+            arrival.pieceComplete = true
+        } else {
+            partial[request.piece] = progress
+        }
+        return arrival
+    }
+
+    /// The piece passed its hash check and is on disk.
+    public mutating func pieceVerified(_ piece: Int) {
+        pending[piece] = nil
+        partial[piece] = nil
+        started.remove(piece)
+        have.insert(piece)
+    }
+
+    /// The piece failed its hash check: it will be downloaded again. Returns the peers that sent its blocks.
+    @discardableResult
+    public mutating func pieceFailed(_ piece: Int) -> Set<Int> {
+        let contributors = pending.removeValue(forKey: piece) ?? partial[piece]?.contributors ?? []
+        partial[piece] = nil
+        started.remove(piece)
+        return contributors
+    }
+}

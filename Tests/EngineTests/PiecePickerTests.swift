@@ -1,0 +1,292 @@
+import Testing
+
+@testable import Engine
+
+@Suite struct PiecePickerTests {
+    /// 10 pieces of 64 KiB (4 blocks each), the last one 40 KiB (3 blocks).
+    func makePicker(seed: UInt64 = 1, randomFirst: Int = 0) -> PiecePicker {
+        var picker = PiecePicker(
+            pieceCount: 10, pieceLength: 64 << 10, totalLength: Int64(9 * (64 << 10) + (40 << 10)),
+            generator: SeededGenerator(seed: seed))
+        picker.randomFirstPieces = randomFirst
+        return picker
+    }
+
+    @Test func geometryOfTheLastPiece() {
+        let picker = makePicker()
+        #expect(picker.size(ofPiece: 0) == 65536)
+        #expect(picker.size(ofPiece: 9) == 40960)
+        #expect(picker.blockCount(ofPiece: 9) == 3)
+        #expect(picker.block(9, 2) == BlockRequest(piece: 9, offset: 32768, length: 8192))
+    }
+
+    @Test func rarestPieceIsStartedFirst() {
+        var picker = makePicker()
+        for id in 1...3 { picker.addPeer(id) }
+        for id in 1...3 { picker.peerHasAll(id) }
+        // Piece 6 is only on peer 4 and peer 1... make every piece common except 6 which peer 4 lacks.
+        picker.addPeer(4)
+        for piece in 0..<10 where piece != 6 { picker.peerHas(4, piece: piece) }
+        #expect(picker.availability(ofPiece: 6) == 3)
+        #expect(picker.availability(ofPiece: 0) == 4)
+        let requests = picker.nextRequests(for: 1, count: 4)
+        #expect(requests.map(\.piece) == [6, 6, 6, 6])
+        #expect(requests.map(\.offset) == [0, 16384, 32768, 49152])
+    }
+
+    @Test func partialPiecesAreFinishedBeforeNewOnesStart() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.addPeer(2)
+        picker.peerHasAll(1)
+        picker.peerHasAll(2)
+        let first = picker.nextRequests(for: 1, count: 2)
+        #expect(Set(first.map(\.piece)).count == 1)
+        let second = picker.nextRequests(for: 2, count: 2)
+        #expect(second.allSatisfy { $0.piece == first[0].piece }, "peer 2 helps finish the same piece")
+        #expect(Set(first).isDisjoint(with: second))
+    }
+
+    @Test func noBlockIsRequestedTwiceOutsideEndGame() {
+        var picker = makePicker(randomFirst: 4)
+        for id in 1...3 {
+            picker.addPeer(id)
+            picker.peerHasAll(id)
+        }
+        var all: [BlockRequest] = []
+        var round = 0
+        while !picker.inEndGame && round < 100 {
+            for id in 1...3 where !picker.inEndGame { all += picker.nextRequests(for: id, count: 1 + round % 3) }
+            round += 1
+        }
+        #expect(all.count == 39, "every block of the torrent, once")
+        #expect(Set(all).count == all.count)
+    }
+
+    @Test func peersOnlyGetPiecesTheyHave() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.peerHas(1, piece: 3)
+        let requests = picker.nextRequests(for: 1, count: 100)
+        #expect(requests.count == 4)
+        #expect(requests.allSatisfy { $0.piece == 3 })
+        #expect(picker.nextRequests(for: 1, count: 100).isEmpty)
+    }
+
+    @Test func completedPieceIsReportedAndVerified() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.peerHas(1, piece: 9)
+        let requests = picker.nextRequests(for: 1, count: 10)
+        #expect(requests.count == 3)
+        var arrivals: [PiecePicker.Arrival] = []
+        for request in requests { arrivals.append(picker.blockReceived(from: 1, request)) }
+        #expect(arrivals.allSatisfy { $0.accepted })
+        #expect(arrivals.map(\.pieceComplete) == [false, false, true])
+        picker.pieceVerified(9)
+        #expect(picker.have[9])
+        #expect(picker.verifiedBytes == 40960)
+        #expect(!picker.isInteresting(1))
+        arrivals = [picker.blockReceived(from: 1, requests[0])]
+        #expect(!arrivals[0].accepted, "data for a verified piece is not accepted again")
+    }
+
+    @Test func unrequestedDataIsNotAccepted() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.peerHasAll(1)
+        let arrival = picker.blockReceived(from: 1, BlockRequest(piece: 0, offset: 0, length: 16384))
+        #expect(!arrival.accepted)
+    }
+
+    @Test func failedPieceIsRequestedAgainAndBlamesItsSenders() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.addPeer(2)
+        picker.peerHas(1, piece: 0)
+        picker.peerHas(2, piece: 0)
+        let a = picker.nextRequests(for: 1, count: 2)
+        let b = picker.nextRequests(for: 2, count: 2)
+        for r in a { _ = picker.blockReceived(from: 1, r) }
+        var last = PiecePicker.Arrival(accepted: false, pieceComplete: false, cancels: [])
+        for r in b { last = picker.blockReceived(from: 2, r) }
+        #expect(last.pieceComplete)
+        #expect(picker.pieceFailed(0) == [1, 2])
+        #expect(!picker.have[0])
+        #expect(picker.nextRequests(for: 1, count: 10).count == 4)
+    }
+
+    @Test func disconnectReleasesRequestsAndAvailability() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.addPeer(2)
+        picker.peerHas(1, piece: 5)
+        picker.peerHas(2, piece: 5)
+        let taken = picker.nextRequests(for: 1, count: 4)
+        #expect(picker.nextRequests(for: 2, count: 4).isEmpty)
+        picker.removePeer(1)
+        #expect(picker.availability(ofPiece: 5) == 1)
+        #expect(Set(picker.nextRequests(for: 2, count: 4)) == Set(taken))
+    }
+
+    @Test func chokeReturnsOutstandingRequests() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.peerHas(1, piece: 2)
+        let taken = picker.nextRequests(for: 1, count: 4)
+        picker.cancelRequests(1, [taken[1]])
+        #expect(picker.outstanding(1).count == 3)
+        #expect(picker.nextRequests(for: 1, count: 4) == [taken[1]])
+        picker.cancelRequests(1)
+        #expect(picker.outstanding(1).isEmpty)
+    }
+
+    @Test func endGameDuplicatesTheLastBlocksAndCancelsTheLoser() {
+        var picker = makePicker()
+        picker.addPeer(1)
+        picker.addPeer(2)
+        picker.peerHas(1, piece: 4)
+        picker.peerHas(2, piece: 4)
+        for piece in 0..<10 where piece != 4 { picker.pieceVerified(piece) }
+        let slow = picker.nextRequests(for: 1, count: 10)
+        #expect(slow.count == 4)
+        #expect(picker.inEndGame)
+        let duplicate = picker.nextRequests(for: 2, count: 10)
+        #expect(Set(duplicate) == Set(slow), "in end game the other peer may ask for the same blocks")
+        #expect(picker.nextRequests(for: 2, count: 10).isEmpty, "but not twice from the same peer")
+        let arrival = picker.blockReceived(from: 2, duplicate[0])
+        #expect(arrival.accepted)
+        #expect(arrival.cancels == [PiecePicker.Cancel(peer: 1, request: duplicate[0])])
+        #expect(!picker.blockReceived(from: 1, duplicate[0]).accepted, "a cancelled block is not accepted")
+    }
+
+    @Test func randomFirstPiecesIgnoreRarity() {
+        // With random first pieces on, different seeds start different pieces even though piece 0 is rarest.
+        var started: Set<Int> = []
+        for seed in 1...20 {
+            var picker = makePicker(seed: UInt64(seed), randomFirst: 4)
+            picker.addPeer(1)
+            picker.addPeer(2)
+            picker.peerHasAll(1)
+            for piece in 1..<10 { picker.peerHas(2, piece: piece) }
+            started.insert(picker.nextRequests(for: 1, count: 1)[0].piece)
+        }
+        #expect(started.count > 3)
+    }
+
+    @Test func policyCanExcludePieces() {
+        struct EvenOnly: PiecePickingPolicy {
+            func rank(piece: Int, availability: Int, peer: PickerPeerInfo) -> Int? {
+                peer.locality == .wan && piece % 2 == 1 ? nil : availability
+            }
+        }
+        var picker = makePicker()
+        picker.policy = EvenOnly()
+        picker.addPeer(1, info: PickerPeerInfo(source: .tracker, locality: .wan))
+        picker.peerHasAll(1)
+        let pieces = Set(picker.nextRequests(for: 1, count: 1000).map(\.piece))
+        #expect(pieces == [0, 2, 4, 6, 8])
+    }
+}
+
+@Suite struct RequestPipelineTests {
+    @Test func depthStartsAtTheMinimum() {
+        #expect(RequestPipeline().depth == 16)
+    }
+
+    @Test func depthFollowsTheRate() {
+        var pipeline = RequestPipeline()
+        // 4 MiB/s for two seconds: 1 s of queue is 256 blocks.
+        var t = 0.0
+        for _ in 0..<16 {
+            pipeline.received(512 << 10, at: t)
+            t += 0.125
+        }
+        #expect(pipeline.depth >= 200 && pipeline.depth <= 300)
+    }
+
+    @Test func depthIsCappedForVeryFastPeers() {
+        var pipeline = RequestPipeline()
+        pipeline.received(0, at: 0)
+        pipeline.received(1 << 30, at: 1)
+        #expect(pipeline.depth == 500)
+    }
+}
+
+@Suite struct TokenBucketTests {
+    @Test func unlimitedNeverWaits() {
+        var bucket = TokenBucket(bytesPerSecond: nil)
+        #expect(bucket.take(1 << 30, at: 0) == 0)
+    }
+
+    @Test func limitedBucketMakesCallersWait() {
+        var bucket = TokenBucket(bytesPerSecond: 100_000, burst: 100_000)
+        #expect(bucket.take(100_000, at: 0) == 0)
+        #expect(abs(bucket.take(50_000, at: 0) - 0.5) < 1e-9)
+        #expect(bucket.take(50_000, at: 2) == 0, "tokens refill over time, up to the burst")
+    }
+}
+
+@Suite struct PeerReputationTests {
+    @Test func bannedAfterThreeBadPieces() {
+        var reputation = PeerReputation()
+        let first = reputation.pieceFailed(host: "10.0.0.1")
+        let second = reputation.pieceFailed(host: "10.0.0.1")
+        let third = reputation.pieceFailed(host: "10.0.0.1")
+        #expect(!first && !second && third)
+        #expect(!reputation.isBanned(host: "10.0.0.2"))
+    }
+
+    @Test(arguments: ["1.2.3.4:5", "[::1]:6881", "localhost:80"])
+    func peerAddressesParse(text: String) throws {
+        #expect(try PeerAddress(parsing: text).description == text)
+    }
+
+    @Test(arguments: ["1.2.3.4", "::1:5", "[::1]", "h:0", "h:70000", ":80"])
+    func badPeerAddressesAreRefused(text: String) {
+        #expect(throws: EngineError.self) { try PeerAddress(parsing: text) }
+    }
+}
+
+@Suite struct ChokerTests {
+    @Test func leecherReciprocatesTheFastestUploaders() {
+        var choker = Choker(regularSlots: 2, generator: SeededGenerator(seed: 3))
+        let candidates = [
+            Choker.Candidate(id: 1, interested: true, downloadRate: 10),
+            Choker.Candidate(id: 2, interested: true, downloadRate: 500),
+            Choker.Candidate(id: 3, interested: true, downloadRate: 300),
+            Choker.Candidate(id: 4, interested: true, downloadRate: 900, snubbed: true),
+            Choker.Candidate(id: 5, interested: false, downloadRate: 1000),
+        ]
+        let unchoked = choker.runRound(candidates, seeding: false)
+        #expect(unchoked.isSuperset(of: [2, 3]))
+        #expect(unchoked.count == 3, "two regular slots and one optimistic")
+        #expect(!unchoked.contains(5), "uninterested peers are not unchoked")
+        #expect(Set([1, 4]).contains(choker.optimistic ?? -1))
+    }
+
+    @Test func seedRotatesSlotsRoundRobin() {
+        var choker = Choker(regularSlots: 2, optimisticEvery: 1000, seedQuantum: 1, generator: SeededGenerator(seed: 5))
+        let candidates = (1...6).map { Choker.Candidate(id: $0, interested: true) }
+        var served: Set<Int> = []
+        for _ in 0..<3 {
+            let unchoked = choker.runRound(candidates, seeding: true)
+            #expect(unchoked.count == 3)
+            served.formUnion(unchoked)
+        }
+        #expect(served == Set(1...6), "every leecher got a slot within three rounds")
+    }
+
+    @Test func optimisticSlotRotatesEveryThirdRound() {
+        var choker = Choker(regularSlots: 1, generator: SeededGenerator(seed: 9))
+        let candidates = (1...10).map { Choker.Candidate(id: $0, interested: true, downloadRate: $0 == 1 ? 100 : 0) }
+        var optimistics: [Int] = []
+        for _ in 0..<12 {
+            _ = choker.runRound(candidates, seeding: false)
+            optimistics.append(choker.optimistic!)
+        }
+        #expect(optimistics[0] == optimistics[1] && optimistics[1] == optimistics[2])
+        #expect(Set(optimistics).count > 1)
+        #expect(!optimistics.contains(1))
+    }
+}
