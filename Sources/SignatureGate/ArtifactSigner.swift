@@ -5,16 +5,24 @@ public enum ArtifactSigningKey: Sendable {
     case cosign(SigningKey)
     case minisign(MinisignSecretKey)
 
-    /// Reads a key file, detecting minisign secret keys by their content; `password` is called only for encrypted
-    /// keys.
-    public static func load(_ path: String, password: () throws(SignatureGateError) -> [UInt8])
+    /// Reads a key file, detecting minisign secret keys by their content; `password` is called (with the key's
+    /// format) only for encrypted keys.
+    public static func load(
+        _ path: String, password: (SignatureFormat) throws(SignatureGateError) -> [UInt8]
+    )
         throws(SignatureGateError) -> ArtifactSigningKey
     {
         let text = try BoundedInput.readText(path, limit: 64 << 10)
         if MinisignSecretKey.looksLikeSecretKey(text) {
-            return .minisign(try MinisignSecretKey(text: text, subject: path, password: password))
+            return .minisign(
+                try MinisignSecretKey(text: text, subject: path) { () throws(SignatureGateError) in
+                    try password(.minisign)
+                }
+            )
         }
-        return .cosign(try SigningKey(pem: text, subject: path, password: password))
+        return .cosign(
+            try SigningKey(pem: text, subject: path) { () throws(SignatureGateError) in try password(.cosign) }
+        )
     }
 
     /// The key id of the matching public key (as ``TrustedKey/keyID`` prints it).
@@ -99,7 +107,9 @@ public enum PasswordSource {
     /// - Parameters:
     ///   - variable: e.g. `COSIGN_PASSWORD`.
     ///   - prompt: shown on the terminal.
-    public static func read(environmentVariable variable: String, prompt: String) throws(SignatureGateError)
+    public static func read(
+        environmentVariable variable: String, prompt: String
+    ) throws(SignatureGateError)
         -> [UInt8]
     {
         if let value = ProcessInfo.processInfo.environment[variable] { return Array(value.utf8) }

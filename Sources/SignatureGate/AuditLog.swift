@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Bytes one peer supplied for a file (from the engine), recorded in the audit log.
@@ -42,7 +42,9 @@ public struct AuditRecord: Sendable, Hashable, Codable {
     public var peers: [PeerContribution]?
 
     enum CodingKeys: String, CodingKey {
-        case time, infoHash = "info_hash", file, sha256, size, signers, result, reason, message, path, peers
+        case time
+        case infoHash = "info_hash"
+        case file, sha256, size, signers, result, reason, message, path, peers
     }
 }
 

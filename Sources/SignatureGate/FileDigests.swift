@@ -2,9 +2,9 @@ import CryptoPrimitives
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The digests of a file, computed in one streaming read pass.
@@ -42,11 +42,13 @@ public struct FileDigests: Sendable, Hashable {
     ///   - fd: an open, readable descriptor of a regular file.
     ///   - needs: which digests to compute (both in the same pass).
     ///   - path: for messages.
-    public static func compute(fileDescriptor fd: Int32, needs: Needs, path: String) throws(SignatureGateError)
+    public static func compute(
+        fileDescriptor fd: Int32, needs: Needs, path: String
+    ) throws(SignatureGateError)
         -> FileDigests
     {
         #if os(Linux)
-        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+            _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         #endif
         let sha = needs.sha256 ? IncrementalDigest(.sha256) : nil
         let blake = needs.blake2b512 ? BLAKE2b(outputByteCount: 64) : nil

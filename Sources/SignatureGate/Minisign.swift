@@ -172,7 +172,8 @@ public struct MinisignSecretKey: Sendable {
 
     /// A fresh random key.
     public static func generate() -> MinisignSecretKey {
-        MinisignSecretKey(keyID: MinisignKeyID(bytes: secureRandomBytes(8)), secretKey: Ed25519.KeyPair.generate().secretKey)
+        MinisignSecretKey(
+            keyID: MinisignKeyID(bytes: secureRandomBytes(8)), secretKey: Ed25519.KeyPair.generate().secretKey)
     }
 
     init(keyID: MinisignKeyID, secretKey: [UInt8]) {
@@ -190,7 +191,9 @@ public struct MinisignSecretKey: Sendable {
     }
 
     /// Parses the key file, asking for the password only when the key is encrypted.
-    public init(text: String, subject: String, password: () throws(SignatureGateError) -> [UInt8])
+    public init(
+        text: String, subject: String, password: () throws(SignatureGateError) -> [UInt8]
+    )
         throws(SignatureGateError)
     {
         let lines = MinisignText.lines(text).filter { !$0.isEmpty }
@@ -260,7 +263,9 @@ public struct MinisignSecretKey: Sendable {
     }
 
     /// Reads a `minisign.key` file.
-    public init(contentsOf path: String, password: () throws(SignatureGateError) -> [UInt8])
+    public init(
+        contentsOf path: String, password: () throws(SignatureGateError) -> [UInt8]
+    )
         throws(SignatureGateError)
     {
         try self.init(text: try BoundedInput.readText(path, limit: 64 << 10), subject: path, password: password)
@@ -276,7 +281,9 @@ public struct MinisignSecretKey: Sendable {
 
     /// The key file text encrypted with `password` (kdf `Sc`: scrypt-salsa208-sha256), as `minisign -G` writes it.
     /// minisign's defaults are opslimit 2^25 and memlimit 1 GiB.
-    public func encryptedFileText(password: [UInt8], opslimit: UInt64 = 1 << 25, memlimit: UInt64 = 1 << 30)
+    public func encryptedFileText(
+        password: [UInt8], opslimit: UInt64 = 1 << 25, memlimit: UInt64 = 1 << 30
+    )
         throws(SignatureGateError) -> String
     {
         let salt = secureRandomBytes(32)
@@ -299,7 +306,9 @@ public struct MinisignSecretKey: Sendable {
     }
 
     /// Signs a file given its BLAKE2b-512 (prehashed `ED`, minisign ≥ 0.10's default).
-    public func signPrehashed(blake2b512 digest: [UInt8], trustedComment: String, untrustedComment: String)
+    public func signPrehashed(
+        blake2b512 digest: [UInt8], trustedComment: String, untrustedComment: String
+    )
         -> MinisignSignature
     {
         sign(algorithm: .prehashed, message: digest, trustedComment: trustedComment, untrusted: untrustedComment)
@@ -310,7 +319,9 @@ public struct MinisignSecretKey: Sendable {
         sign(algorithm: .legacy, message: message, trustedComment: trustedComment, untrusted: untrustedComment)
     }
 
-    private func sign(algorithm: MinisignSignature.Algorithm, message: [UInt8], trustedComment: String, untrusted: String)
+    private func sign(
+        algorithm: MinisignSignature.Algorithm, message: [UInt8], trustedComment: String, untrusted: String
+    )
         -> MinisignSignature
     {
         let pair = Ed25519.KeyPair(secretKey: secretKey)!

@@ -3,9 +3,9 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What the gate did with a staged file.
@@ -54,9 +54,9 @@ public enum GateRefusal: Sendable, Hashable, CustomStringConvertible {
 
 /// The signature gate: staging → verify → release (or quarantine), with an audit log.
 ///
-/// Downloads are written under ``stagingDirectory`` (mode 0700, never the destination). ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:)``
-/// opens the staged file once (`O_RDONLY | O_NOFOLLOW`), hashes and verifies the bytes through that descriptor,
-/// then renames the staged name to a fresh private name inside the staging directory and checks with `lstat` that
+/// Downloads are written under ``stagingDirectory`` (mode 0700, never the destination).
+/// ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:)`` opens the staged file once
+/// (`O_RDONLY | O_NOFOLLOW`), hashes and verifies the bytes through that descriptor, then renames the staged name to a fresh private name inside the staging directory and checks with `lstat` that
 /// it is still the very inode that was verified (same device and inode; size and mtime unchanged) before renaming
 /// it into the destination with the intended mode. When the destination is on another file system, the bytes are
 /// copied from the verified descriptor into a temporary file in the destination directory, hashed again while
@@ -95,7 +95,8 @@ public struct ReleaseGate: Sendable {
             )
         }
         guard quarantine != destination, !quarantine.hasPrefix(destination + "/") else {
-            throw SignatureGateError(.io, quarantineDirectory, "the quarantine directory must not be in the destination")
+            throw SignatureGateError(
+                .io, quarantineDirectory, "the quarantine directory must not be in the destination")
         }
         // Nothing but this process may reach the staged files.
         guard chmod(staging, 0o700) == 0 else {
@@ -172,7 +173,9 @@ public struct ReleaseGate: Sendable {
         }
         var refusal: GateRefusal?
         if case .rejected(let reason) = result { refusal = .rejected(reason) }
-        if refusal == nil { refusal = Self.identityChange(fd: fd, privatePath: privatePath, before: before, digests: digests) }
+        if refusal == nil {
+            refusal = Self.identityChange(fd: fd, privatePath: privatePath, before: before, digests: digests)
+        }
 
         let record: (String) -> AuditRecord = { path in
             AuditRecord(
@@ -291,7 +294,9 @@ public struct ReleaseGate: Sendable {
     }
 
     /// Moves a refused file into quarantine (copying across file systems) with a `.reason` file beside it.
-    private func quarantine(_ privatePath: String, name: String, reason: GateRefusal) throws(SignatureGateError)
+    private func quarantine(
+        _ privatePath: String, name: String, reason: GateRefusal
+    ) throws(SignatureGateError)
         -> String
     {
         let stamp = AuditLog.now().replacingOccurrences(of: ":", with: "")
@@ -316,7 +321,9 @@ public struct ReleaseGate: Sendable {
 
     static func safeRelativePath(_ path: String) -> Bool {
         !path.isEmpty && !path.hasPrefix("/")
-            && !path.split(separator: "/", omittingEmptySubsequences: false).contains { $0.isEmpty || $0 == ".." || $0 == "." }
+            && !path.split(separator: "/", omittingEmptySubsequences: false).contains {
+                $0.isEmpty || $0 == ".." || $0 == "."
+            }
     }
 
     static func makeDirectory(_ path: String, mode: mode_t) throws(SignatureGateError) {

@@ -62,14 +62,18 @@ public struct SigningKey: Sendable {
     /// - Parameters:
     ///   - path: the key file.
     ///   - password: called only if the key is encrypted; returns the password bytes.
-    public init(contentsOf path: String, password: () throws(SignatureGateError) -> [UInt8])
+    public init(
+        contentsOf path: String, password: () throws(SignatureGateError) -> [UInt8]
+    )
         throws(SignatureGateError)
     {
         try self.init(pem: try BoundedInput.readText(path), subject: path, password: password)
     }
 
     /// Parses a private key PEM text: plain PEM, or cosign's encrypted format.
-    public init(pem: String, subject: String, password: () throws(SignatureGateError) -> [UInt8])
+    public init(
+        pem: String, subject: String, password: () throws(SignatureGateError) -> [UInt8]
+    )
         throws(SignatureGateError)
     {
         let block = try PEMBlock.parse(pem, subject: subject)
@@ -108,8 +112,8 @@ public struct SigningKey: Sendable {
         default:
             throw SignatureGateError(
                 .malformedPrivateKey, subject,
-                "PEM block '\(block.label)' is not a private key (expected PRIVATE KEY, EC PRIVATE KEY, RSA PRIVATE KEY, or "
-                    + "ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY)"
+                "PEM block '\(block.label)' is not a private key (expected PRIVATE KEY, EC PRIVATE KEY, "
+                    + "RSA PRIVATE KEY, or ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY)"
             )
         }
     }
@@ -148,8 +152,8 @@ public struct SigningKey: Sendable {
 }
 
 /// cosign's encrypted private key container (the base64 body of an `ENCRYPTED SIGSTORE PRIVATE KEY` PEM):
-/// `{"kdf":{"name":"scrypt","params":{"N":…,"r":…,"p":…},"salt":…},"cipher":{"name":"nacl/secretbox","nonce":…},
-/// "ciphertext":…}`.
+/// `{"kdf":{"name":"scrypt","params":{"N":…,"r":…,"p":…},"salt":…},
+/// "cipher":{"name":"nacl/secretbox","nonce":…},"ciphertext":…}`.
 public struct EncryptedCosignKey: Sendable, Hashable {
     public var n: UInt64
     public var r: UInt32
@@ -159,7 +163,8 @@ public struct EncryptedCosignKey: Sendable, Hashable {
     public var ciphertext: [UInt8]
     let subject: String
 
-    /// scrypt memory is 128·N·r bytes; cosign uses N = 32768 or 65536 with r = 8 (32–64 MiB). Refuse more than 1 GiB.
+    /// scrypt memory is 128·N·r bytes; cosign uses N = 32768 or 65536 with r = 8 (32–64 MiB).
+    /// Refuse more than 1 GiB.
     static let maxScryptMemory: UInt64 = 1 << 30
 
     /// Parses the JSON container.

@@ -128,14 +128,17 @@ public enum TorrentSignatures {
             else { throw bad("each entry needs format, key-id, path, sha256 (32 bytes) and signature") }
             let path = components.compactMap(\.utf8String)
             guard path.count == components.count, !path.isEmpty else { throw bad("path must be a list of strings") }
-            out.append(EmbeddedSignature(path: path, sha256: sha256, format: format, keyID: keyID, signature: signature))
+            out.append(
+                EmbeddedSignature(path: path, sha256: sha256, format: format, keyID: keyID, signature: signature))
         }
         return out
     }
 
     /// Returns a torrent with `signatures` added (an existing signature for the same file by the same key is
     /// replaced). Every other top-level value, including `info`, is copied byte for byte.
-    public static func adding(_ signatures: [EmbeddedSignature], to torrent: [UInt8], subject: String)
+    public static func adding(
+        _ signatures: [EmbeddedSignature], to torrent: [UInt8], subject: String
+    )
         throws(SignatureGateError) -> [UInt8]
     {
         let doc = try document(torrent, subject: subject)
@@ -146,7 +149,9 @@ public enum TorrentSignatures {
         }
         let keyBytes = Array(key.utf8)
         let newValue = BencodeValue.list(all.map(\.bencoded)).encoded()
-        guard let entries = doc.value.entries else { throw SignatureGateError(.malformedTorrent, subject, "not a dict") }
+        guard let entries = doc.value.entries else {
+            throw SignatureGateError(.malformedTorrent, subject, "not a dict")
+        }
         var out: [UInt8] = [UInt8(ascii: "d")]
         var inserted = false
         func appendKey(_ k: [UInt8]) {
@@ -180,7 +185,9 @@ public enum TorrentSignatures {
 
     /// Hashes each file of the torrent under `dataDirectory`, signs it with `key`, and returns the torrent with the
     /// signatures embedded.
-    public static func sign(torrent: [UInt8], subject: String, dataDirectory: String, key: ArtifactSigningKey)
+    public static func sign(
+        torrent: [UInt8], subject: String, dataDirectory: String, key: ArtifactSigningKey
+    )
         throws(SignatureGateError) -> (torrent: [UInt8], signed: [EmbeddedSignature])
     {
         var made: [EmbeddedSignature] = []
@@ -199,7 +206,9 @@ public enum TorrentSignatures {
 
     /// Signs one file given its digests, as an embedded signature (used by `make --sign`, which computes the
     /// digests in its hashing pass).
-    public static func embedded(for path: [String], digests: FileDigests, key: ArtifactSigningKey)
+    public static func embedded(
+        for path: [String], digests: FileDigests, key: ArtifactSigningKey
+    )
         throws(SignatureGateError) -> EmbeddedSignature
     {
         guard let sha256 = digests.sha256 else {

@@ -51,7 +51,9 @@ public struct TrustPolicy: Sendable, Hashable {
     }
 
     /// A policy from key files and directories: every `*.pub` file in each directory is trusted.
-    public static func load(keyFiles: [String], directories: [String] = [], requiredSigners: Int = 1)
+    public static func load(
+        keyFiles: [String], directories: [String] = [], requiredSigners: Int = 1
+    )
         throws(SignatureGateError) -> TrustPolicy
     {
         var keys: [TrustedKey] = []

@@ -1,9 +1,9 @@
 import CryptoPrimitives
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Checks a file's signatures against a ``TrustPolicy``.
@@ -30,7 +30,9 @@ public struct Verifier: Sendable {
     ///
     /// - Returns: the result and the digests that were computed (for the audit log).
     /// - Throws: ``SignatureGateError`` with code `.io` if the file cannot be read.
-    public func verify(fileDescriptor fd: Int32, path: String, signatures: [DetachedSignature])
+    public func verify(
+        fileDescriptor fd: Int32, path: String, signatures: [DetachedSignature]
+    )
         throws(SignatureGateError) -> (VerificationResult, FileDigests)
     {
         let digests = try FileDigests.compute(fileDescriptor: fd, needs: Self.needs(for: signatures), path: path)
@@ -41,7 +43,9 @@ public struct Verifier: Sendable {
     }
 
     /// Opens `path` (no final symlink) and verifies it.
-    public func verify(path: String, signatures: [DetachedSignature]) throws(SignatureGateError)
+    public func verify(
+        path: String, signatures: [DetachedSignature]
+    ) throws(SignatureGateError)
         -> (VerificationResult, FileDigests)
     {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
@@ -109,7 +113,9 @@ public struct Verifier: Sendable {
         }
         switch signature.content {
         case .cosign(let bytes):
-            guard let sha256 = digests.sha256 else { return .failure(.refusedByPolicy(origin: origin, detail: "no SHA-256")) }
+            guard let sha256 = digests.sha256 else {
+                return .failure(.refusedByPolicy(origin: origin, detail: "no SHA-256"))
+            }
             return checkCosign(bytes, sha256: sha256, hint: nil, origin: origin, format: .cosign, notes: [])
         case .bundle(let bundle):
             return checkBundle(bundle, digests: digests, origin: origin)
@@ -139,7 +145,7 @@ public struct Verifier: Sendable {
             }
         }
         if candidates.isEmpty {
-            return .failure(.untrustedKey(origin: origin, keyID: unmatchedHint ?? "(no cosign key is trusted)"))
+            return .failure(.untrustedKey(origin: origin, keyID: unmatchedHint ?? "unknown (no cosign key is trusted)"))
         }
         for key in candidates where key.verify(signature: signature, sha256: sha256) {
             return .success(Signer(keyID: TrustedKey.cosign(key).keyID, format: format, origin: origin, notes: notes))
@@ -149,10 +155,14 @@ public struct Verifier: Sendable {
         return .failure(.invalidSignature(origin: origin, keyID: keyID))
     }
 
-    private func checkBundle(_ bundle: SigstoreBundle, digests: FileDigests, origin: String)
+    private func checkBundle(
+        _ bundle: SigstoreBundle, digests: FileDigests, origin: String
+    )
         -> Outcome
     {
-        guard let sha256 = digests.sha256 else { return .failure(.refusedByPolicy(origin: origin, detail: "no SHA-256")) }
+        guard let sha256 = digests.sha256 else {
+            return .failure(.refusedByPolicy(origin: origin, detail: "no SHA-256"))
+        }
         let tlog = bundle.hasTransparencyLogEntries ? "transparency log entry NOT checked" : "no transparency log entry"
         let notes = ["\(bundle.mediaType): signature checked with a trusted key only; \(tlog)"]
         switch bundle.content {
@@ -163,20 +173,24 @@ public struct Verifier: Sendable {
                 )
             }
             if let digest, digest != sha256 { return .failure(.digestMismatch(origin: origin)) }
-            return checkCosign(signature, sha256: sha256, hint: bundle.publicKeyHint, origin: origin,
-                               format: .sigstoreBundle, notes: notes)
+            return checkCosign(
+                signature, sha256: sha256, hint: bundle.publicKeyHint, origin: origin,
+                format: .sigstoreBundle, notes: notes)
         case .dsse(let payloadType, let payload, let signatures):
             let pae = SigstoreBundle.preAuthenticationEncoding(payloadType: payloadType, payload: payload)
             let paeDigest = DigestAlgorithm.sha256.hash(pae)
             var last: RejectionReason = .invalidSignature(origin: origin, keyID: nil)
             for sig in signatures {
-                switch checkCosign(sig, sha256: paeDigest, hint: bundle.publicKeyHint, origin: origin,
-                                   format: .sigstoreBundle, notes: notes)
+                switch checkCosign(
+                    sig, sha256: paeDigest, hint: bundle.publicKeyHint, origin: origin,
+                    format: .sigstoreBundle, notes: notes)
                 {
                 case .success(let signer):
                     // The envelope is authentic; it must also name this file.
                     let subjects = SigstoreBundle.inTotoSHA256Subjects(payload)
-                    guard subjects.contains(Hex.encode(sha256)) else { return .failure(.digestMismatch(origin: origin)) }
+                    guard subjects.contains(Hex.encode(sha256)) else {
+                        return .failure(.digestMismatch(origin: origin))
+                    }
                     return .success(signer)
                 case .failure(let reason):
                     last = reason
@@ -205,14 +219,18 @@ public struct Verifier: Sendable {
             signed = blake
         case .legacy:
             if policy.requirePrehashedMinisign {
-                return .failure(.refusedByPolicy(
-                    origin: origin, detail: "legacy (non-prehashed) minisign signature; the policy requires prehashed"))
+                return .failure(
+                    .refusedByPolicy(
+                        origin: origin,
+                        detail: "legacy (non-prehashed) minisign signature; the policy requires prehashed"))
             }
             guard digests.size <= Int64(policy.maxLegacyMessageBytes), let bytes = message() else {
-                return .failure(.refusedByPolicy(
-                    origin: origin,
-                    detail: "legacy minisign signature over a file larger than \(policy.maxLegacyMessageBytes) bytes; "
-                        + "sign it prehashed (minisign -S without -l)"))
+                return .failure(
+                    .refusedByPolicy(
+                        origin: origin,
+                        detail:
+                            "legacy minisign signature over a file larger than \(policy.maxLegacyMessageBytes) bytes; "
+                            + "sign it prehashed (minisign -S without -l)"))
             }
             signed = bytes
         }
@@ -222,7 +240,9 @@ public struct Verifier: Sendable {
         guard sig.globalSignatureValid(with: key) else {
             return .failure(.invalidTrustedComment(origin: origin, keyID: keyID))
         }
-        return .success(Signer(keyID: keyID, format: .minisign, origin: origin,
-                               notes: ["trusted comment: \(sig.trustedComment)"]))
+        return .success(
+            Signer(
+                keyID: keyID, format: .minisign, origin: origin,
+                notes: ["trusted comment: \(sig.trustedComment)"]))
     }
 }

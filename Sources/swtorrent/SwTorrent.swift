@@ -16,6 +16,8 @@ struct SwTorrent: AsyncParsableCommand {
             KeygenCommand.self,
             MakeCommand.self,
             InfoCommand.self,
+            SignCommand.self,
+            VerifyCommand.self,
         ]
     )
 }

@@ -44,71 +44,98 @@ struct ConformanceVectorTests {
 
     static let cases: [Case] = [
         // Real cosign v3 bundles (no tlog): messageSignature and DSSE.
-        Case(folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "simple.sigstore.json",
-             artifact: "a.txt", expect: .verifies),
-        Case(folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "dsse.sigstore.json",
-             artifact: "a.txt", expect: .verifies),
-        Case(folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "simple.sigstore.json",
-             artifact: "NEG-derived-a-modified.txt", expect: .rejected("digest-mismatch")),
-        Case(folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "dsse.sigstore.json",
-             artifact: "NEG-derived-a-modified.txt", expect: .rejected("digest-mismatch")),
+        Case(
+            folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "simple.sigstore.json",
+            artifact: "a.txt", expect: .verifies),
+        Case(
+            folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "dsse.sigstore.json",
+            artifact: "a.txt", expect: .verifies),
+        Case(
+            folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "simple.sigstore.json",
+            artifact: "NEG-derived-a-modified.txt", expect: .rejected("digest-mismatch")),
+        Case(
+            folder: "sigstore-c-cosign-v3", keys: ["cosign.pub"], signature: "dsse.sigstore.json",
+            artifact: "NEG-derived-a-modified.txt", expect: .rejected("digest-mismatch")),
         // sigstore-conformance managed-key bundles (signature-only; the tlog is not checked).
-        Case(folder: "sigstore-conformance-managed-key", keys: ["managed-key-happy-path/key.pub"],
-             signature: "managed-key-happy-path/bundle.sigstore.json", artifact: "a.txt", expect: .verifies),
-        Case(folder: "sigstore-conformance-managed-key", keys: ["managed-key-and-trusted-root/key.pub"],
-             signature: "managed-key-and-trusted-root/bundle.sigstore.json", artifact: "a.txt", expect: .verifies),
-        Case(folder: "sigstore-conformance-managed-key", keys: [],
-             signature: "managed-key-no-key_fail/bundle.sigstore.json", artifact: "a.txt",
-             expect: .rejected("untrusted-key")),
+        Case(
+            folder: "sigstore-conformance-managed-key", keys: ["managed-key-happy-path/key.pub"],
+            signature: "managed-key-happy-path/bundle.sigstore.json", artifact: "a.txt", expect: .verifies),
+        Case(
+            folder: "sigstore-conformance-managed-key", keys: ["managed-key-and-trusted-root/key.pub"],
+            signature: "managed-key-and-trusted-root/bundle.sigstore.json", artifact: "a.txt", expect: .verifies),
+        Case(
+            folder: "sigstore-conformance-managed-key", keys: [],
+            signature: "managed-key-no-key_fail/bundle.sigstore.json", artifact: "a.txt",
+            expect: .rejected("untrusted-key")),
         // sigstore-go: v0.3 bundle with an RFC 3161 timestamp; the raw signature is valid.
-        Case(folder: "sigstore-go-testdata", keys: ["public-key-validity.pem"],
-             signature: "public-key-validity.sigstore.json", artifact: "public-key-validity.artifact",
-             expect: .verifies),
-        Case(folder: "sigstore-go-testdata", keys: ["publish_key.pub"],
-             signature: "public-key-validity.sigstore.json", artifact: "public-key-validity.artifact",
-             expect: .rejected("untrusted-key")),
+        Case(
+            folder: "sigstore-go-testdata", keys: ["public-key-validity.pem"],
+            signature: "public-key-validity.sigstore.json", artifact: "public-key-validity.artifact",
+            expect: .verifies),
+        Case(
+            folder: "sigstore-go-testdata", keys: ["publish_key.pub"],
+            signature: "public-key-validity.sigstore.json", artifact: "public-key-validity.artifact",
+            expect: .rejected("untrusted-key")),
         // Real `cosign sign-blob --key` signatures over CRLF files.
-        Case(folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent1.txt.sig",
-             artifact: "TestAgent1.txt", expect: .verifies),
-        Case(folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent2.txt.sig",
-             artifact: "TestAgent2.txt", expect: .verifies),
-        Case(folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent1.txt.sig",
-             artifact: "TestAgent2.txt", expect: .rejected("invalid-signature")),
-        Case(folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent2.txt.sig",
-             artifact: "TestAgent1.txt", expect: .rejected("invalid-signature")),
-        Case(folder: "trudeplo-cosign-v1-era", keys: ["cosign-unrelated.pub"], signature: "TestAgent1.txt.sig",
-             artifact: "TestAgent1.txt", expect: .rejected("invalid-signature")),
-        Case(folder: "trudeplo-cosign-v1-era", keys: ["cosign-unrelated.pub"], signature: "TestAgent2.txt.sig",
-             artifact: "TestAgent2.txt", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent1.txt.sig",
+            artifact: "TestAgent1.txt", expect: .verifies),
+        Case(
+            folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent2.txt.sig",
+            artifact: "TestAgent2.txt", expect: .verifies),
+        Case(
+            folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent1.txt.sig",
+            artifact: "TestAgent2.txt", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "trudeplo-cosign-v1-era", keys: ["cosign2.pub"], signature: "TestAgent2.txt.sig",
+            artifact: "TestAgent1.txt", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "trudeplo-cosign-v1-era", keys: ["cosign-unrelated.pub"], signature: "TestAgent1.txt.sig",
+            artifact: "TestAgent1.txt", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "trudeplo-cosign-v1-era", keys: ["cosign-unrelated.pub"], signature: "TestAgent2.txt.sig",
+            artifact: "TestAgent2.txt", expect: .rejected("invalid-signature")),
         // ECDSA P-384 with SHA-256 (sigstore-python).
-        Case(folder: "sigstore-python-p384-sha256", keys: ["a.txt.derived.pub"], signature: "a.txt.sig",
-             artifact: "a.txt", expect: .verifies),
-        Case(folder: "sigstore-python-p384-sha256", keys: ["bad.txt.derived.pub"], signature: "bad.txt.sig",
-             artifact: "bad.txt", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "sigstore-python-p384-sha256", keys: ["a.txt.derived.pub"], signature: "a.txt.sig",
+            artifact: "a.txt", expect: .verifies),
+        Case(
+            folder: "sigstore-python-p384-sha256", keys: ["bad.txt.derived.pub"], signature: "bad.txt.sig",
+            artifact: "bad.txt", expect: .rejected("invalid-signature")),
         // minisign: legacy and prehashed, by minisign's release key.
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.legacy-Ed.minisig",
-             artifact: "test", expect: .verifies),
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.legacy-Ed.minisig",
-             artifact: "test", expect: .rejected("refused-by-policy"), requirePrehashed: true),
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.prehashed-ED.minisig",
-             artifact: "test", expect: .verifies),
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.prehashed-ED.minisig",
-             artifact: "test", expect: .verifies, requirePrehashed: true),
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"],
-             signature: "NEG-derived-test.prehashed-ED.tampered-trusted-comment.minisig", artifact: "test",
-             expect: .rejected("invalid-trusted-comment")),
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.legacy-Ed.minisig",
-             artifact: "NEG-derived-test-modified", expect: .rejected("invalid-signature")),
-        Case(folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.prehashed-ED.minisig",
-             artifact: "NEG-derived-test-modified", expect: .rejected("invalid-signature")),
-        Case(folder: "minisign-aead-go-testdata", keys: ["minisign.pub"], signature: "message.txt.minisig",
-             artifact: "message.txt", expect: .verifies),
-        Case(folder: "minisign-aead-go-testdata", keys: ["minisign.pub"],
-             signature: "../minisign-rust-minisign-tests/test.prehashed-ED.minisig",
-             artifact: "../minisign-rust-minisign-tests/test", expect: .rejected("untrusted-key")),
-        Case(folder: "minisign-aead-go-testdata", keys: ["minisign.pub"],
-             signature: "../minisign-rust-minisign-tests/test.legacy-Ed.minisig",
-             artifact: "../minisign-rust-minisign-tests/test", expect: .rejected("untrusted-key")),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.legacy-Ed.minisig",
+            artifact: "test", expect: .verifies),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.legacy-Ed.minisig",
+            artifact: "test", expect: .rejected("refused-by-policy"), requirePrehashed: true),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.prehashed-ED.minisig",
+            artifact: "test", expect: .verifies),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.prehashed-ED.minisig",
+            artifact: "test", expect: .verifies, requirePrehashed: true),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"],
+            signature: "NEG-derived-test.prehashed-ED.tampered-trusted-comment.minisig", artifact: "test",
+            expect: .rejected("invalid-trusted-comment")),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.legacy-Ed.minisig",
+            artifact: "NEG-derived-test-modified", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "minisign-rust-minisign-tests", keys: ["minisign.pub"], signature: "test.prehashed-ED.minisig",
+            artifact: "NEG-derived-test-modified", expect: .rejected("invalid-signature")),
+        Case(
+            folder: "minisign-aead-go-testdata", keys: ["minisign.pub"], signature: "message.txt.minisig",
+            artifact: "message.txt", expect: .verifies),
+        Case(
+            folder: "minisign-aead-go-testdata", keys: ["minisign.pub"],
+            signature: "../minisign-rust-minisign-tests/test.prehashed-ED.minisig",
+            artifact: "../minisign-rust-minisign-tests/test", expect: .rejected("untrusted-key")),
+        Case(
+            folder: "minisign-aead-go-testdata", keys: ["minisign.pub"],
+            signature: "../minisign-rust-minisign-tests/test.legacy-Ed.minisig",
+            artifact: "../minisign-rust-minisign-tests/test", expect: .rejected("untrusted-key")),
     ]
 
     @Test(arguments: cases)
@@ -136,7 +163,8 @@ struct ConformanceVectorTests {
 
     @Test func corruptedPublicKeyFromManagedKeyWrongKeyDoesNotParse() throws {
         guard let root = Self.signingDirectory() else { return }
-        let path = root.appendingPathComponent("sigstore-conformance-managed-key/managed-key-wrong-key_fail/key.pub").path
+        let path = root.appendingPathComponent("sigstore-conformance-managed-key/managed-key-wrong-key_fail/key.pub")
+            .path
         #expect(throws: SignatureGateError.self) { try TrustedKey.load(path) }
         do {
             _ = try TrustedKey.load(path)
@@ -166,9 +194,10 @@ struct ConformanceVectorTests {
         guard let root = Self.signingDirectory() else { return }
         let dir = root.appendingPathComponent("dsse-spec-vector")
         let key = try PublicKey(contentsOf: dir.appendingPathComponent("pub.derived-from-XY.pem").path)
-        let envelope = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: dir.appendingPathComponent("envelope.json"))
-        ) as! [String: Any]
+        let envelope =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: dir.appendingPathComponent("envelope.json"))
+            ) as! [String: Any]
         let payload = [UInt8](Data(base64Encoded: envelope["payload"] as! String)!)
         let pae = SigstoreBundle.preAuthenticationEncoding(
             payloadType: envelope["payloadType"] as! String, payload: payload
@@ -213,32 +242,42 @@ struct ConformanceVectorTests {
     }
 
     static let keyCases: [KeyCase] = [
-        KeyCase(path: "cosign-keys-test-go/pemcosignkey.key", password: "hello",
-                derivedPub: "cosign-keys-test-go/pemcosignkey.derived.pub"),
-        KeyCase(path: "cosign-keys-test-go/pemsigstorekey.key", password: "hello",
-                derivedPub: "cosign-keys-test-go/pemsigstorekey.derived.pub"),
+        KeyCase(
+            path: "cosign-keys-test-go/pemcosignkey.key", password: "hello",
+            derivedPub: "cosign-keys-test-go/pemcosignkey.derived.pub"),
+        KeyCase(
+            path: "cosign-keys-test-go/pemsigstorekey.key", password: "hello",
+            derivedPub: "cosign-keys-test-go/pemsigstorekey.derived.pub"),
         KeyCase(path: "cosign-keys-test-go/pemcosigneckey.key", password: "hello", failure: .malformedPrivateKey),
         KeyCase(path: "cosign-keys-test-go/pemcosignkey.key", password: "hellox", failure: .wrongPassword),
         KeyCase(path: "cosign-keys-test-go/pemsigstorekey.key", password: "hellox", failure: .wrongPassword),
-        KeyCase(path: "sigstore-rs-keys/cosign_generated_encrypted_empty_private.key", password: "",
-                derivedPub: "sigstore-rs-keys/cosign_generated_encrypted_empty_private.derived.pub"),
-        KeyCase(path: "sigstore-rs-keys/cosign_generated_encrypted_empty_private.key", password: "x",
-                failure: .wrongPassword),
-        KeyCase(path: "sigstore-rs-keys/ecdsa_encrypted_private.key", password: "123",
-                derivedPub: "sigstore-rs-keys/ecdsa_encrypted_private.derived.pub"),
+        KeyCase(
+            path: "sigstore-rs-keys/cosign_generated_encrypted_empty_private.key", password: "",
+            derivedPub: "sigstore-rs-keys/cosign_generated_encrypted_empty_private.derived.pub"),
+        KeyCase(
+            path: "sigstore-rs-keys/cosign_generated_encrypted_empty_private.key", password: "x",
+            failure: .wrongPassword),
+        KeyCase(
+            path: "sigstore-rs-keys/ecdsa_encrypted_private.key", password: "123",
+            derivedPub: "sigstore-rs-keys/ecdsa_encrypted_private.derived.pub"),
         KeyCase(path: "sigstore-rs-keys/ecdsa_encrypted_private.key", password: "1234", failure: .wrongPassword),
-        KeyCase(path: "sigstore-rs-keys/rsa_encrypted_private.key", password: "123",
-                derivedPub: "sigstore-rs-keys/rsa_encrypted_private.derived.pub"),
+        KeyCase(
+            path: "sigstore-rs-keys/rsa_encrypted_private.key", password: "123",
+            derivedPub: "sigstore-rs-keys/rsa_encrypted_private.derived.pub"),
         KeyCase(path: "sigstore-rs-keys/rsa_encrypted_private.key", password: "", failure: .wrongPassword),
-        KeyCase(path: "sigstore-rs-keys/ECDSA_P256_ASN1_ENCRYPTED_PRIVATE_PEM.key", password: "password",
-                derivedPub: "sigstore-rs-keys/ECDSA_P256_ASN1_ENCRYPTED_PRIVATE_PEM.derived.pub"),
-        KeyCase(path: "sigstore-rs-keys/ECDSA_P256_ASN1_ENCRYPTED_PRIVATE_PEM.key", password: "passwort",
-                failure: .wrongPassword),
+        KeyCase(
+            path: "sigstore-rs-keys/ECDSA_P256_ASN1_ENCRYPTED_PRIVATE_PEM.key", password: "password",
+            derivedPub: "sigstore-rs-keys/ECDSA_P256_ASN1_ENCRYPTED_PRIVATE_PEM.derived.pub"),
+        KeyCase(
+            path: "sigstore-rs-keys/ECDSA_P256_ASN1_ENCRYPTED_PRIVATE_PEM.key", password: "passwort",
+            failure: .wrongPassword),
         KeyCase(path: "sigstore-rs-keys/ed25519_encrypted_private.key", password: "12", failure: .wrongPassword),
-        KeyCase(path: "sigstore-rs-keys/ecdsa_private.key", password: "",
-                derivedPub: "sigstore-rs-keys/ecdsa_private.derived.pub"),
-        KeyCase(path: "sigstore-rs-keys/rsa_private.key", password: "",
-                derivedPub: "sigstore-rs-keys/rsa_private.derived.pub"),
+        KeyCase(
+            path: "sigstore-rs-keys/ecdsa_private.key", password: "",
+            derivedPub: "sigstore-rs-keys/ecdsa_private.derived.pub"),
+        KeyCase(
+            path: "sigstore-rs-keys/rsa_private.key", password: "",
+            derivedPub: "sigstore-rs-keys/rsa_private.derived.pub"),
         KeyCase(path: "cosign-ci-test-key/cosign-test.key", password: "", failure: .wrongPassword),
         KeyCase(path: "trudeplo-cosign-v1-era/cosign-unknown-password.key", password: "", failure: .wrongPassword),
     ]
@@ -285,9 +324,10 @@ struct ConformanceVectorTests {
     @Test func minisignSecretKeysFromAeadGoDecryptAndMatchTheirPublicKeys() throws {
         guard let root = Self.signingDirectory() else { return }
         let dir = root.appendingPathComponent("minisign-aead-go-testdata")
-        for (file, keyID) in [("minisign-nopassword-0.key", "3728470A8118E56E"),
-                              ("minisign-nopassword-1.key", "D7E531EE76B2FC6F")]
-        {
+        for (file, keyID) in [
+            ("minisign-nopassword-0.key", "3728470A8118E56E"),
+            ("minisign-nopassword-1.key", "D7E531EE76B2FC6F"),
+        ] {
             let key = try MinisignSecretKey(contentsOf: dir.appendingPathComponent(file).path) {
                 () throws(SignatureGateError) -> [UInt8] in
                 throw SignatureGateError(.passwordUnavailable, file, "an unencrypted key must not ask for one")

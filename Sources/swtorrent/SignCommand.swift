@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import SignatureGate
+
+/// `swtorrent sign`: cosign- or minisign-compatible detached signatures, or signatures embedded in a torrent.
+struct SignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sign",
+        abstract: "Sign files (FILE.sig cosign-style, or FILE.minisig) or embed signatures in a torrent.",
+        discussion: """
+            KEY is a cosign key (encrypted 'ENCRYPTED SIGSTORE/COSIGN PRIVATE KEY' from cosign generate-key-pair, \
+            or a plain PKCS #8 / EC PEM key: writes FILE.sig, base64 of an ECDSA-SHA256 DER signature, exactly \
+            what `cosign sign-blob --key` writes), or a minisign secret key (writes FILE.minisig, prehashed, like \
+            minisign 0.10+). Encrypted keys: the password comes from COSIGN_PASSWORD (cosign keys) or \
+            MINISIGN_PASSWORD (minisign keys) when set, otherwise it is asked for on the terminal.
+
+            With --torrent, each file of the torrent (found under --data DIR, the directory that holds the \
+            torrent's top-level name) is hashed and signed, and the signatures are stored in the torrent under the \
+            top-level key 'swtorrent-signatures', outside the info dictionary: the info-hash does not change and \
+            more signers can be added later by running this again with another key.
+
+            Exit codes: 0 signed; 1 I/O failure; 2 bad arguments or malformed key/torrent; 3 wrong or missing \
+            password.
+            """
+    )
+
+    @Option(name: .long, help: "The private key (cosign PEM or minisign secret key).")
+    var key: String
+
+    @Option(name: .long, help: "Embed signatures in this torrent (rewritten in place unless --output is given).")
+    var torrent: String?
+
+    @Option(name: .long, help: "With --torrent: the directory holding the torrent's content.")
+    var data: String?
+
+    @Option(name: .long, help: "With --torrent: write the signed torrent here instead of replacing it.")
+    var output: String?
+
+    @Argument(help: "Files to sign.")
+    var files: [String] = []
+
+    /// Argument checks (exit 2, as Docs/cli.md says for bad arguments).
+    func checkArguments() {
+        if torrent == nil && files.isEmpty {
+            CommandOutput.fail("sign", "give FILE… to sign, or --torrent T --data DIR", code: 2)
+        }
+        if torrent != nil && data == nil {
+            CommandOutput.fail("sign", "--torrent needs --data DIR (the content to hash)", code: 2)
+        }
+        if torrent != nil && !files.isEmpty {
+            CommandOutput.fail("sign", "give either FILE… or --torrent, not both", code: 2)
+        }
+    }
+
+    func run() throws {
+        checkArguments()
+        do {
+            let signingKey = try ArtifactSigningKey.load(key) { format throws(SignatureGateError) in
+                switch format {
+                case .minisign:
+                    try PasswordSource.read(environmentVariable: "MINISIGN_PASSWORD", prompt: "Password for \(key): ")
+                default:
+                    try PasswordSource.read(environmentVariable: "COSIGN_PASSWORD", prompt: "Password for \(key): ")
+                }
+            }
+            if let torrent, let data {
+                let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: torrent)))
+                let (signed, made) = try TorrentSignatures.sign(
+                    torrent: bytes, subject: torrent, dataDirectory: data, key: signingKey
+                )
+                let target = output ?? torrent
+                try Data(signed).write(to: URL(fileURLWithPath: target), options: .atomic)
+                for signature in made {
+                    print("signed \(signature.path.joined(separator: "/")) with \(signingKey.keyID) → \(target)")
+                }
+            } else {
+                for file in files {
+                    let (path, _) = try signingKey.signFile(file)
+                    print("signed \(file) with \(signingKey.keyID) → \(path)")
+                }
+            }
+        } catch let error as SignatureGateError {
+            CommandOutput.fail("sign", error.description, code: Self.exitCode(for: error))
+        } catch {
+            CommandOutput.fail("sign", "\(error)", code: 1)
+        }
+    }
+
+    static func exitCode(for error: SignatureGateError) -> Int32 {
+        switch error.code {
+        case .io, .signingFailed: 1
+        case .wrongPassword, .passwordUnavailable: 3
+        default: 2
+        }
+    }
+}
+
+/// Printing errors the way every subcommand does: `swtorrent <cmd>: <message>` on stderr, then exit.
+enum CommandOutput {
+    static func fail(_ command: String, _ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("swtorrent \(command): \(message)\n".utf8))
+        exit(code)
+    }
+}
