@@ -42,13 +42,13 @@ struct SignCommand: ParsableCommand {
     /// Argument checks (exit 2, as Docs/cli.md says for bad arguments).
     func checkArguments() {
         if torrent == nil && files.isEmpty {
-            CommandOutput.fail("sign", "give FILE… to sign, or --torrent T --data DIR", code: 2)
+            GateCommandOutput.fail("sign", "give FILE… to sign, or --torrent T --data DIR", code: 2)
         }
         if torrent != nil && data == nil {
-            CommandOutput.fail("sign", "--torrent needs --data DIR (the content to hash)", code: 2)
+            GateCommandOutput.fail("sign", "--torrent needs --data DIR (the content to hash)", code: 2)
         }
         if torrent != nil && !files.isEmpty {
-            CommandOutput.fail("sign", "give either FILE… or --torrent, not both", code: 2)
+            GateCommandOutput.fail("sign", "give either FILE… or --torrent, not both", code: 2)
         }
     }
 
@@ -80,9 +80,9 @@ struct SignCommand: ParsableCommand {
                 }
             }
         } catch let error as SignatureGateError {
-            CommandOutput.fail("sign", error.description, code: Self.exitCode(for: error))
+            GateCommandOutput.fail("sign", error.description, code: Self.exitCode(for: error))
         } catch {
-            CommandOutput.fail("sign", "\(error)", code: 1)
+            GateCommandOutput.fail("sign", "\(error)", code: 1)
         }
     }
 
@@ -96,7 +96,7 @@ struct SignCommand: ParsableCommand {
 }
 
 /// Printing errors the way every subcommand does: `swtorrent <cmd>: <message>` on stderr, then exit.
-enum CommandOutput {
+enum GateCommandOutput {
     static func fail(_ command: String, _ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("swtorrent \(command): \(message)\n".utf8))
         exit(code)

@@ -56,19 +56,19 @@ struct VerifyCommand: ParsableCommand {
     /// Argument checks (exit 2, as Docs/cli.md says for bad arguments).
     func checkArguments() {
         if key.isEmpty && trustDir.isEmpty {
-            CommandOutput.fail(
+            GateCommandOutput.fail(
                 "verify", "no trusted key: give --key PUB or --trust-dir DIR (a bundle's own key is not trusted)",
                 code: 2
             )
         }
         if require < 0 {
-            CommandOutput.fail("verify", "--require must be 0 or more", code: 2)
+            GateCommandOutput.fail("verify", "--require must be 0 or more", code: 2)
         }
         if torrent == nil && file == nil {
-            CommandOutput.fail("verify", "give FILE, or --torrent T --data DIR", code: 2)
+            GateCommandOutput.fail("verify", "give FILE, or --torrent T --data DIR", code: 2)
         }
         if torrent != nil && data == nil {
-            CommandOutput.fail("verify", "--torrent needs --data DIR", code: 2)
+            GateCommandOutput.fail("verify", "--torrent needs --data DIR", code: 2)
         }
     }
 
@@ -88,9 +88,9 @@ struct VerifyCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch let error as SignatureGateError {
-            CommandOutput.fail("verify", error.description, code: error.code == .io ? 1 : 2)
+            GateCommandOutput.fail("verify", error.description, code: error.code == .io ? 1 : 2)
         } catch {
-            CommandOutput.fail("verify", "\(error)", code: 1)
+            GateCommandOutput.fail("verify", "\(error)", code: 1)
         }
     }
 
@@ -133,7 +133,7 @@ struct VerifyCommand: ParsableCommand {
                 for note in signer.notes { print("  \(note)") }
             }
         case .rejected(let reason):
-            CommandOutput.fail("verify", "\(file): \(reason)", code: reason.exitCode)
+            GateCommandOutput.fail("verify", "\(file): \(reason)", code: reason.exitCode)
         }
     }
 }
