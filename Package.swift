@@ -66,7 +66,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "PeerWire", "Metainfo", "Bencode", "Identity",
+                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,7 +111,11 @@ let package = Package(
             ],
             swiftSettings: ours
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], swiftSettings: ours),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "PeerWire", "CryptoPrimitives", "TestSupport"],
+            swiftSettings: ours
+        ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.
         .testTarget(name: "IntegrationTests", dependencies: ["Bencode", "Metainfo", "TestSupport"], swiftSettings: ours),
     ]

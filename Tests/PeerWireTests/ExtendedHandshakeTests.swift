@@ -26,7 +26,8 @@ import Testing
 
     @Test func parsesWhatLibtorrentSendsAndIgnoresTheRest() throws {
         // Unsorted keys, a disabled extension (id 0), out-of-range values and unknown keys.
-        let text = "d1:v17:libtorrent/2.0.1111:upload_onlyi0e1:md6:ut_pexi0e11:ut_metadatai3e3:badi300ee"
+        let text =
+            "d1:v17:libtorrent/2.0.1111:upload_onlyi0e1:md6:ut_pexi0e11:ut_metadatai3e3:badi300ee"
             + "1:pi70000e4:reqqi-5e6:yourip3:abce"
         let parsed = try ExtendedHandshake(payload: ByteBuffer(string: text))
         #expect(parsed.messages == ["ut_metadata": 3])

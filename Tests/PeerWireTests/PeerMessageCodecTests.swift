@@ -28,13 +28,22 @@ let everyMessage: [(PeerMessage, [UInt8])] = {
             .request(BlockRequest(piece: 1, begin: 16384, length: 16384)),
             [0, 0, 0, 13, 6, 0, 0, 0, 1, 0, 0, 0x40, 0, 0, 0, 0x40, 0]
         ),
-        (.piece(piece: 2, begin: 4, block: block(3)), [0, 0, 0, 12, 7, 0, 0, 0, 2, 0, 0, 0, 4] + Array(block(3).readableBytesView)),
-        (.cancel(BlockRequest(piece: 10, begin: 0, length: 100)), [0, 0, 0, 13, 8, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 100]),
+        (
+            .piece(piece: 2, begin: 4, block: block(3)),
+            [0, 0, 0, 12, 7, 0, 0, 0, 2, 0, 0, 0, 4] + Array(block(3).readableBytesView)
+        ),
+        (
+            .cancel(BlockRequest(piece: 10, begin: 0, length: 100)),
+            [0, 0, 0, 13, 8, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 100]
+        ),
         (.port(6881), [0, 0, 0, 3, 9, 0x1A, 0xE1]),
         (.suggest(piece: 5), [0, 0, 0, 5, 13, 0, 0, 0, 5]),
         (.haveAll, [0, 0, 0, 1, 14]),
         (.haveNone, [0, 0, 0, 1, 15]),
-        (.rejectRequest(BlockRequest(piece: 0, begin: 0, length: 1)), [0, 0, 0, 13, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        (
+            .rejectRequest(BlockRequest(piece: 0, begin: 0, length: 1)),
+            [0, 0, 0, 13, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]
+        ),
         (.allowedFast(piece: 9), [0, 0, 0, 5, 17, 0, 0, 0, 9]),
         (.extended(id: 3, payload: ByteBuffer(string: "de")), [0, 0, 0, 4, 20, 3, 0x64, 0x65]),
     ]
@@ -59,13 +68,14 @@ let everyMessage: [(PeerMessage, [UInt8])] = {
     }
 
     @Test func fullSizeBlocksRoundTripThroughTheEncoderAndDecoder() throws {
-        let messages: [PeerMessage] = [
-            .unchoke,
-            .piece(piece: 0, begin: 0, block: block(16384, seed: 1)),
-            .piece(piece: 0, begin: 16384, block: block(16384, seed: 2)),
-            .have(piece: 0),
-            .piece(piece: 10, begin: 0, block: block(100, seed: 3)),
-        ] + everyMessage.map(\.0)
+        let messages: [PeerMessage] =
+            [
+                .unchoke,
+                .piece(piece: 0, begin: 0, block: block(16384, seed: 1)),
+                .piece(piece: 0, begin: 16384, block: block(16384, seed: 2)),
+                .have(piece: 0),
+                .piece(piece: 10, begin: 0, block: block(100, seed: 3)),
+            ] + everyMessage.map(\.0)
         let sender = EmbeddedChannel(handler: PeerMessageEncoder())
         var promises: [EventLoopFuture<Void>] = []
         for message in messages {
