@@ -113,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "PeerWire", "CryptoPrimitives", "TestSupport"],
+            dependencies: ["Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "TestSupport"],
             swiftSettings: ours
         ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.

@@ -1,3 +1,4 @@
+import Metainfo
 import NIOCore
 
 /// The BitTorrent handshake (BEP 3): `19`, `BitTorrent protocol`, 8 reserved bytes, the info-hash, the peer id.
@@ -127,5 +128,14 @@ extension Handshake: CustomStringConvertible {
             bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
         return "Handshake(infoHash: \(hex(infoHash)), peerID: \(hex(peerID)), reserved: \(hex(reserved.bytes)))"
+    }
+}
+
+extension Handshake {
+    /// A handshake for a torrent's v1 info-hash.
+    ///
+    /// - Precondition: `peerID` is 20 bytes.
+    public init(infoHash: InfoHash, peerID: [UInt8], reserved: Reserved = .swtorrent) {
+        self.init(infoHash: infoHash.bytes, peerID: peerID, reserved: reserved)
     }
 }

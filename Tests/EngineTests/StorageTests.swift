@@ -1,7 +1,9 @@
+import Bencode
 import CryptoPrimitives
 import Engine
 import Foundation
 import Logging
+import Metainfo
 import NIOCore
 import PeerWire
 import Synchronization
@@ -331,4 +333,37 @@ final class ProgressLog: Sendable {
     private let calls = Mutex<[[Int]]>([])
     func record(_ done: Int, _ total: Int) { calls.withLock { $0.append([done, total]) } }
     var last: [Int]? { calls.withLock { $0.last } }
+}
+
+@Suite struct StorageLayoutFromTorrentTests {
+    /// A multi-file torrent whose paths try to climb out (`..`) goes through the Metainfo parser's sanitising and
+    /// the layout's own check, and every file still lands under the save directory.
+    @Test func traversalInATorrentEndsUpInsideTheSaveDirectory() async throws {
+        let content = randomBytes(20_000, seed: 6)
+        let hashes = stride(from: 0, to: content.count, by: 16384).flatMap {
+            DigestAlgorithm.sha1.hash(content[$0..<min($0 + 16384, content.count)])
+        }
+        let info: BencodeValue = .dict([
+            "files": .list([
+                .dict(["length": .integer(10_000), "path": .list([.string(".."), .string(".."), .string("evil")])]),
+                .dict(["length": .integer(10_000), "path": .list([.string("ok")])]),
+            ]),
+            "name": .string("t"),
+            "piece length": .integer(16384),
+            "pieces": .bytes(hashes),
+        ])
+        let torrent = try Torrent(bytes: BencodeValue.dict(["info": info]).encoded())
+        let layout = try StorageLayout(torrent: torrent)
+        #expect(layout.files.allSatisfy { !$0.path.contains("..") && $0.path.first == "t" })
+        let directory = try TestFiles.makeTemporaryDirectory("storage")
+        defer { TestFiles.cleanup(directory.deletingLastPathComponent().appendingPathComponent("evil")) }
+        defer { TestFiles.cleanup(directory) }
+        let storage = try await Storage(layout: layout, directory: directory.path, logger: quietLogger)
+        try await storage.write(piece: 0, begin: 0, bytes: ByteBuffer(bytes: content[0..<16384]))
+        try await storage.write(piece: 1, begin: 0, bytes: ByteBuffer(bytes: content[16384...]))
+        #expect(try await storage.verify(piece: 0))
+        #expect(try await storage.verify(piece: 1))
+        #expect(!FileManager.default.fileExists(atPath: directory.deletingLastPathComponent().path + "/evil"))
+        #expect(try Data(contentsOf: directory.appendingPathComponent("t/ok")) == Data(content[10_000...]))
+    }
 }
