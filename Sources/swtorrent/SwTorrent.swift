@@ -18,6 +18,7 @@ struct SwTorrent: AsyncParsableCommand {
             InfoCommand.self,
             SignCommand.self,
             VerifyCommand.self,
+            TrackerCommand.self,
         ]
     )
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Identity
 import Testing
 
 @testable import Tracker
@@ -94,7 +95,7 @@ struct AnnounceRequestTests {
         #expect(request.signed == SignedAnnounceFields(key: "ab", timestamp: "17", signature: "cd"))
     }
 
-    @Test(arguments: [("stopped", AnnounceEvent.stopped), ("completed", .completed), ("", .none), ("paused", .none)])
+    @Test(arguments: [("stopped", AnnounceEvent.stopped), ("completed", .completed), ("", .none), ("paused", .paused)])
     func events(name: String, event: AnnounceEvent) throws {
         #expect(try AnnounceRequest.parse(query: announceQuery("&event=\(name)")).event == event)
     }

@@ -1,4 +1,5 @@
 import Bencode
+import Identity
 import Testing
 
 @testable import Tracker

@@ -1,24 +1,4 @@
-/// The `event` of an announce.
-public enum AnnounceEvent: UInt8, Sendable, Hashable {
-    /// A regular update (`event` absent or empty; BEP 21 `paused` is treated the same).
-    case none
-    /// The client started the download.
-    case started
-    /// The client finished the download (counts towards `downloaded`).
-    case completed
-    /// The client is leaving the swarm.
-    case stopped
-
-    /// The event's name as sent on the wire (`""` for `.none`).
-    public var name: String {
-        switch self {
-        case .none: ""
-        case .started: "started"
-        case .completed: "completed"
-        case .stopped: "stopped"
-        }
-    }
-}
+import Identity
 
 /// The swtorrent signed-announce parameters, percent-decoded but not yet verified.
 public struct SignedAnnounceFields: Sendable, Hashable {
@@ -51,7 +31,7 @@ public struct AnnounceRequest: Sendable, Hashable {
     public var downloaded: UInt64
     /// `left` bytes; 0 means the peer is a seeder.
     public var left: UInt64
-    /// `event`.
+    /// `event` (Identity's enum: its raw value is the code signed announces cover).
     public var event: AnnounceEvent
     /// `compact` (BEP 23): true unless the client sent `compact=0`.
     public var compact: Bool
@@ -170,15 +150,10 @@ public struct AnnounceRequest: Sendable, Hashable {
                 result.left = try number(p, "left")
             } else if scanner.name(p, is: "event") {
                 try mark(.event, "event")
-                let name = try text(p, "event", max: 16)
-                switch name {
-                case "", "paused": result.event = .none
-                case "started": result.event = .started
-                case "completed": result.event = .completed
-                case "stopped": result.event = .stopped
-                default:
-                    throw TrackerError(.badEvent, "event", "use started, completed, stopped or leave it empty")
+                guard let event = AnnounceEvent(queryValue: try text(p, "event", max: 16)) else {
+                    throw TrackerError(.badEvent, "event", "use started, completed, stopped, paused or leave it empty")
                 }
+                result.event = event
             } else if scanner.name(p, is: "compact") {
                 try mark(.compact, "compact")
                 result.compact = try number(p, "compact") != 0

@@ -2,6 +2,12 @@
 public struct ScrapeRequest: Sendable, Hashable {
     /// The requested info-hashes, in request order, without duplicates.
     public var infoHashes: [InfoHash]
+    /// `peer_id`, if sent (a signed scrape needs it: the signature covers it).
+    public var peerID: PeerID?
+    /// `port`, if sent (a signed scrape needs it).
+    public var port: UInt16?
+    /// The signed-request fields when all three of `swt_key`, `swt_ts`, `swt_sig` are present.
+    public var signed: SignedAnnounceFields?
 
     /// Parses the query part of a scrape.
     /// - Throws: `TrackerError` for a badly encoded or wrongly sized `info_hash`, none at all (full scrapes are
@@ -13,7 +19,29 @@ public struct ScrapeRequest: Sendable, Hashable {
             (scratch) throws(TrackerError) in
             var scanner = QueryScanner(query, maxParameters: limits.maxParameters)
             var hashes: [InfoHash] = []
+            var result = ScrapeRequest(infoHashes: [], peerID: nil, port: nil, signed: nil)
+            var swt: [String?] = [nil, nil, nil]
             while let p = try scanner.next() {
+                if scanner.name(p, is: "peer_id") {
+                    guard p.value.count <= 60, try scanner.decode(p.value, into: scratch, name: "peer_id") == 20 else {
+                        throw TrackerError(.wrongLength, "peer_id", "must be exactly 20 bytes after percent-decoding")
+                    }
+                    result.peerID = Bytes20(unsafeBytes: UnsafeRawBufferPointer(scratch))
+                    continue
+                }
+                if scanner.name(p, is: "port") {
+                    let n = try scanner.decode(p.value, into: scratch, name: "port")
+                    guard let port = parseDecimal(UnsafeRawBufferPointer(scratch), count: n), port >= 1, port <= 65535
+                    else { throw TrackerError(.badNumber, "port", "must be 1-65535") }
+                    result.port = UInt16(port)
+                    continue
+                }
+                for (slot, name) in [(0, "swt_key"), (1, "swt_ts"), (2, "swt_sig")] as [(Int, StaticString)]
+                where scanner.name(p, is: name) {
+                    guard p.value.count <= 256 else { throw TrackerError(.wrongLength, "\(name)", "too long") }
+                    let n = try scanner.decode(p.value, into: scratch, name: name)
+                    swt[slot] = String(decoding: UnsafeRawBufferPointer(rebasing: scratch[0..<n]), as: UTF8.self)
+                }
                 guard scanner.name(p, is: "info_hash") else { continue }
                 guard p.value.count <= 60 else {
                     throw TrackerError(.wrongLength, "info_hash", "must be exactly 20 bytes after percent-decoding")
@@ -33,7 +61,11 @@ public struct ScrapeRequest: Sendable, Hashable {
             guard !hashes.isEmpty else {
                 throw TrackerError(.missingParameter, "info_hash", "name at least one torrent; full scrapes are off")
             }
-            return ScrapeRequest(infoHashes: hashes)
+            result.infoHashes = hashes
+            if let key = swt[0], let ts = swt[1], let sig = swt[2] {
+                result.signed = SignedAnnounceFields(key: key, timestamp: ts, signature: sig)
+            }
+            return result
         }
     }
 
