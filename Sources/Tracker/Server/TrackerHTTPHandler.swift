@@ -144,8 +144,8 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
         var uri = head.uri
         let outcome = uri.withUTF8 { buffer in route(UnsafeRawBufferPointer(buffer), head: head) }
         switch outcome {
-        case .respond(let status, let body):
-            write(context: context, status: status, body: body, keepAlive: keepAlive, http10: http10)
+        case .respond(let status, let body, let close):
+            write(context: context, status: status, body: body, keepAlive: keepAlive && !close, http10: http10)
         case .refuse(let refusal):
             shared.metrics.refused(refusal.cause)
             shared.logger.debug(
@@ -159,7 +159,7 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
     }
 
     private enum Outcome {
-        case respond(status: String, body: [UInt8])
+        case respond(status: String, body: [UInt8], close: Bool)
         case refuse(Refusal)
         case store(@Sendable (TrackerCore) -> Result<[UInt8], Refusal>)
     }
@@ -171,9 +171,9 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
             target = try RequestTarget.parse(raw, limits: configuration.limits)
         } catch {
             if error.code == .targetTooLong {
-                return .respond(status: "414 URI Too Long", body: Array("request target too long\n".utf8))
+                return .respond(status: "414 URI Too Long", body: Array("request target too long\n".utf8), close: true)
             }
-            return .respond(status: "404 Not Found", body: Array("not found: \(error)\n".utf8))
+            return .respond(status: "404 Not Found", body: Array("not found: \(error)\n".utf8), close: false)
         }
         let query = UnsafeRawBufferPointer(rebasing: raw[target.query])
         let pathEnd = target.query.isEmpty && (raw.last != UInt8(ascii: "?")) ? raw.count : target.query.lowerBound - 1
