@@ -367,3 +367,36 @@ final class ProgressLog: Sendable {
         #expect(try Data(contentsOf: directory.appendingPathComponent("t/ok")) == Data(content[10_000...]))
     }
 }
+
+@Suite struct StorageConcurrencyTests {
+    /// Blocks of many pieces written at once from many tasks (as peers deliver them), across file boundaries.
+    @Test func concurrentWritesAcrossFilesVerify() async throws {
+        let directory = try TestFiles.makeTemporaryDirectory("storage")
+        defer { TestFiles.cleanup(directory) }
+        let content = randomBytes(300_001, seed: 8)
+        let files: [(path: [String], length: Int64, isPadFile: Bool)] = [
+            (["m", "one"], 70_000, false), (["m", "two"], 1, false), (["m", "three"], 130_000, false),
+            (["m", "d", "four"], 100_000, false),
+        ]
+        let layout = try makeLayout(files, pieceLength: 32768, content: content)
+        let storage = try await Storage(layout: layout, directory: directory.path, logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for piece in 0..<layout.pieceCount {
+                let size = layout.pieceSize(piece)
+                for begin in stride(from: 0, to: size, by: 16384) {
+                    let start = piece * 32768 + begin
+                    let block = ByteBuffer(bytes: content[start..<start + min(16384, size - begin)])
+                    group.addTask { try await storage.write(piece: piece, begin: begin, bytes: block) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let results = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for piece in 0..<layout.pieceCount { group.addTask { try await storage.verify(piece: piece) } }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.count == layout.pieceCount && results.allSatisfy { $0 })
+        #expect(storage.isComplete)
+        #expect(try Data(contentsOf: directory.appendingPathComponent("m/d/four")) == Data(content[200_001...]))
+    }
+}

@@ -227,3 +227,45 @@ func errorCode<T>(_ body: () throws -> T) -> PeerWireError.Code? {
         return nil
     }
 }
+
+@Suite struct PeerMessageDecoderRobustnessTests {
+    /// Random frames (valid length prefixes, random ids and bodies) and random garbage: the decoder returns
+    /// messages or a PeerWireError, never crashes, and never buffers past the frame limit.
+    @Test(arguments: [1, 2, 3])
+    func randomInputNeverCrashes(seed: UInt64) {
+        var state = seed
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 33
+        }
+        let decoder = PeerMessageDecoder(limits: limits)
+        var decoded = 0
+        var refused = 0
+        for _ in 0..<5000 {
+            var buffer = ByteBuffer()
+            if next() % 4 == 0 {
+                for _ in 0..<(next() % 40) { buffer.writeInteger(UInt8(truncatingIfNeeded: next())) }
+            } else {
+                let length = Int(next() % 20)
+                buffer.writeInteger(UInt32(length))
+                if length > 0 {
+                    buffer.writeInteger(UInt8([0, 4, 5, 6, 7, 8, 9, 13, 14, 16, 17, 20, 21][Int(next() % 13)]))
+                }
+                for _ in 0..<max(0, length - 1) { buffer.writeInteger(UInt8(truncatingIfNeeded: next() % 3)) }
+            }
+            do {
+                while let message = try decoder.next(from: &buffer) {
+                    decoded += 1
+                    // Whatever is accepted re-encodes to something that decodes to the same message.
+                    var again = ByteBuffer()
+                    try message.write(to: &again)
+                    #expect(try decoder.next(from: &again) == message)
+                }
+            } catch {
+                refused += 1
+            }
+        }
+        #expect(decoded > 100)
+        #expect(refused > 100)
+    }
+}

@@ -90,6 +90,14 @@ enum FileSystem {
                     errno: code
                 )
             }
+            if code == EMFILE || code == ENFILE {
+                throw StorageError(
+                    .io,
+                    "\(displayPath): too many open files; the storage keeps one descriptor per file of the torrent, "
+                        + "so raise the limit (`ulimit -n`, systemd `LimitNOFILE=`)",
+                    errno: code
+                )
+            }
             throw ioError("opening", displayPath, errno: code)
         }
         var info = stat()
