@@ -69,11 +69,11 @@ struct CreationContentTests {
         let paths = ["a.b", "a/z", "B", "a/b/c", ".hidden", "é", "e", "a/B", "Z/empty"]
         for path in paths {
             let url = dir.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try makeDirectory(url.deletingLastPathComponent())
             try Data(path.utf8).write(to: url)
         }
         try Data().write(to: dir.appendingPathComponent("Z/empty"))
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("emptydir/inner"), withIntermediateDirectories: true)
+        try makeDirectory(dir.appendingPathComponent("emptydir/inner"))
 
         let content = try TorrentContent.scan(dir.path)
         #expect(content.name == "content")
@@ -112,7 +112,7 @@ struct CreationContentTests {
         }
 
         let empty = root.appendingPathComponent("empty")
-        try FileManager.default.createDirectory(at: empty.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        try makeDirectory(empty.appendingPathComponent("sub"))
         do {
             _ = try TorrentContent.scan(empty.path)
             Issue.record("an empty directory was accepted")
@@ -122,7 +122,7 @@ struct CreationContentTests {
         }
 
         let linked = root.appendingPathComponent("linked")
-        try FileManager.default.createDirectory(at: linked, withIntermediateDirectories: true)
+        try makeDirectory(linked)
         try Data("x".utf8).write(to: linked.appendingPathComponent("file"))
         try FileManager.default.createSymbolicLink(
             atPath: linked.appendingPathComponent("to-file").path, withDestinationPath: "file")
@@ -288,7 +288,7 @@ struct CreationBuilderTests {
         let root = try TestFiles.makeTemporaryDirectory("creation-empty")
         defer { TestFiles.cleanup(root) }
         let dir = root.appendingPathComponent("d")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try makeDirectory(dir)
         try Data().write(to: dir.appendingPathComponent("zero"))
         do {
             _ = try TorrentBuilder(options: TorrentOptions()).make(path: dir.path)
@@ -298,4 +298,9 @@ struct CreationBuilderTests {
             #expect(error.message.contains("empty"))
         }
     }
+}
+
+/// Creates a directory and any missing parents.
+private func makeDirectory(_ url: URL) throws {
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
 }

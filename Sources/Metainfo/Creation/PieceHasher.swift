@@ -120,7 +120,9 @@ public struct PieceHasher: Sendable {
             for index in 0..<workerCount {
                 started.append(
                     try WorkerThread {
-                        runWorker(index, layout: layout, readSize: readSize, buffers: buffers, handoff: handoff, state: state)
+                        runWorker(
+                            index, layout: layout, readSize: readSize, buffers: buffers, handoff: handoff, state: state
+                        )
                     }
                 )
             }

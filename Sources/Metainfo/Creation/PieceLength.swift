@@ -74,7 +74,7 @@ public enum PieceLength {
     public static func parseByteCount(_ text: String) throws(MetainfoError) -> Int {
         let trimmed = Array(text.utf8)
         var digitsEnd = 0
-        while digitsEnd < trimmed.count, trimmed[digitsEnd] >= UInt8(ascii: "0"), trimmed[digitsEnd] <= UInt8(ascii: "9") {
+        while digitsEnd < trimmed.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(trimmed[digitsEnd]) {
             digitsEnd += 1
         }
         let invalid = MetainfoError(
