@@ -19,6 +19,8 @@ struct SwTorrent: AsyncParsableCommand {
             SignCommand.self,
             VerifyCommand.self,
             TrackerCommand.self,
+            SeedCommand.self,
+            LeechCommand.self,
         ]
     )
 }

@@ -1,3 +1,4 @@
+import PeerWire
 import Testing
 
 @testable import Engine
@@ -17,7 +18,7 @@ import Testing
         #expect(picker.size(ofPiece: 0) == 65536)
         #expect(picker.size(ofPiece: 9) == 40960)
         #expect(picker.blockCount(ofPiece: 9) == 3)
-        #expect(picker.block(9, 2) == BlockRequest(piece: 9, offset: 32768, length: 8192))
+        #expect(picker.block(9, 2) == BlockRequest(piece: 9, begin: 32768, length: 8192))
     }
 
     @Test func rarestPieceIsStartedFirst() {
@@ -31,7 +32,7 @@ import Testing
         #expect(picker.availability(ofPiece: 0) == 4)
         let requests = picker.nextRequests(for: 1, count: 4)
         #expect(requests.map(\.piece) == [6, 6, 6, 6])
-        #expect(requests.map(\.offset) == [0, 16384, 32768, 49152])
+        #expect(requests.map(\.begin) == [0, 16384, 32768, 49152])
     }
 
     @Test func partialPiecesAreFinishedBeforeNewOnesStart() {
@@ -95,7 +96,7 @@ import Testing
         var picker = makePicker()
         picker.addPeer(1)
         picker.peerHasAll(1)
-        let arrival = picker.blockReceived(from: 1, BlockRequest(piece: 0, offset: 0, length: 16384))
+        let arrival = picker.blockReceived(from: 1, BlockRequest(piece: 0, begin: 0, length: 16384))
         #expect(!arrival.accepted)
     }
 

@@ -1,17 +1,4 @@
-/// One block request: `length` bytes at `offset` in `piece`.
-public struct BlockRequest: Sendable, Hashable, CustomStringConvertible {
-    public var piece: Int
-    public var offset: Int
-    public var length: Int
-
-    public init(piece: Int, offset: Int, length: Int) {
-        self.piece = piece
-        self.offset = offset
-        self.length = length
-    }
-
-    public var description: String { "piece \(piece) +\(offset) (\(length) bytes)" }
-}
+import PeerWire
 
 /// Chooses which blocks to request from which peer.
 ///
@@ -32,7 +19,7 @@ public struct PiecePicker {
     public let totalLength: Int64
     public let blockSize: Int
     /// Pieces we have and verified.
-    public private(set) var have: PieceSet
+    public private(set) var have: Bitfield
     /// How many of the first pieces are picked at random rather than by the policy.
     public var randomFirstPieces = 4
     /// In end game, how many peers at most may have the same block outstanding.
@@ -41,7 +28,7 @@ public struct PiecePicker {
 
     private var availability: [Int32]
     /// Pieces started: partially requested/received, or complete and waiting for verification.
-    private var started: PieceSet
+    private var started: Bitfield
     private var partial: [Int: PartialPiece] = [:]
     /// Complete pieces awaiting the hash check, with the peers that sent their blocks.
     private var pending: [Int: Set<Int>] = [:]
@@ -64,7 +51,7 @@ public struct PiecePicker {
     }
 
     struct PeerState {
-        var has: PieceSet
+        var has: Bitfield
         var info: PickerPeerInfo
         var outstanding: Set<BlockRequest> = []
     }
@@ -72,7 +59,7 @@ public struct PiecePicker {
     /// - Parameters:
     ///   - have: pieces already on disk and verified.
     public init(
-        pieceCount: Int, pieceLength: Int, totalLength: Int64, have: PieceSet? = nil, blockSize: Int = 16 << 10,
+        pieceCount: Int, pieceLength: Int, totalLength: Int64, have: Bitfield? = nil, blockSize: Int = 16 << 10,
         policy: any PiecePickingPolicy = RarestFirstPolicy(),
         generator: any RandomNumberGenerator = SystemRandomNumberGenerator()
     ) {
@@ -83,8 +70,8 @@ public struct PiecePicker {
         self.blockSize = blockSize
         self.policy = policy
         self.generator = generator
-        self.have = have ?? PieceSet(count: pieceCount)
-        self.started = PieceSet(count: pieceCount)
+        self.have = have ?? Bitfield(count: pieceCount)
+        self.started = Bitfield(count: pieceCount)
         self.availability = [Int32](repeating: 0, count: pieceCount)
     }
 
@@ -103,15 +90,15 @@ public struct PiecePicker {
 
     func block(_ piece: Int, _ index: Int) -> BlockRequest {
         let offset = index * blockSize
-        return BlockRequest(piece: piece, offset: offset, length: min(blockSize, size(ofPiece: piece) - offset))
+        return BlockRequest(piece: piece, begin: offset, length: min(blockSize, size(ofPiece: piece) - offset))
     }
 
     /// Whether every piece is verified.
-    public var isComplete: Bool { have.isFull }
+    public var isComplete: Bool { have.isComplete }
 
     /// Bytes of verified pieces.
     public var verifiedBytes: Int64 {
-        var total = Int64(have.cardinality) * Int64(pieceLength)
+        var total = Int64(have.setCount) * Int64(pieceLength)
         if have[pieceCount - 1] { total -= Int64(pieceLength - size(ofPiece: pieceCount - 1)) }
         return total
     }
@@ -119,7 +106,7 @@ public struct PiecePicker {
     /// Whether no block of any missing piece is left unrequested (end game).
     public var inEndGame: Bool {
         // `have` and `started` never overlap: a piece leaves `started` when it is verified.
-        started.cardinality + have.cardinality == pieceCount && partial.values.allSatisfy { $0.unrequested == 0 }
+        started.setCount + have.setCount == pieceCount && partial.values.allSatisfy { $0.unrequested == 0 }
     }
 
     /// How many connected peers have `piece`.
@@ -129,13 +116,13 @@ public struct PiecePicker {
 
     /// Registers a peer with what it has so far.
     public mutating func addPeer(_ id: Int, info: PickerPeerInfo = PickerPeerInfo()) {
-        peers[id] = PeerState(has: PieceSet(count: pieceCount), info: info)
+        peers[id] = PeerState(has: Bitfield(count: pieceCount), info: info)
     }
 
     /// Forgets a peer: its pieces no longer count as available and its outstanding requests are released.
     public mutating func removePeer(_ id: Int) {
         guard let state = peers.removeValue(forKey: id) else { return }
-        for piece in state.has.indices { availability[piece] -= 1 }
+        for piece in state.has.setIndices { availability[piece] -= 1 }
         for request in state.outstanding { release(request) }
     }
 
@@ -147,6 +134,15 @@ public struct PiecePicker {
         return !have[piece]
     }
 
+    /// The peer's bitfield: every piece in it counts as available.
+    public mutating func peerHas(_ id: Int, bitfield: Bitfield) {
+        guard bitfield.count == pieceCount else { return }
+        for piece in bitfield.setIndices { peerHas(id, piece: piece) }
+    }
+
+    /// Whether the peer has every piece.
+    public func peerIsSeed(_ id: Int) -> Bool { peers[id]?.has.isComplete ?? false }
+
     /// The peer has every piece (`have all` or a full bitfield).
     public mutating func peerHasAll(_ id: Int) {
         for piece in 0..<pieceCount { peerHas(id, piece: piece) }
@@ -155,7 +151,7 @@ public struct PiecePicker {
     /// Whether the peer has any piece we lack.
     public func isInteresting(_ id: Int) -> Bool {
         guard let state = peers[id] else { return false }
-        if state.has.isFull { return !have.isFull }
+        if state.has.isComplete { return !have.isComplete }
         for piece in 0..<pieceCount where state.has[piece] && !have[piece] { return true }
         return false
     }
@@ -174,7 +170,7 @@ public struct PiecePicker {
     }
 
     private mutating func release(_ request: BlockRequest) {
-        let index = request.offset / blockSize
+        let index = request.begin / blockSize
         guard var piece = partial[request.piece], piece.requested[index] > 0 else { return }
         piece.requested[index] -= 1
         if piece.requested[index] == 0 && !piece.received[index] { piece.unrequested += 1 }
@@ -237,7 +233,7 @@ public struct PiecePicker {
         var best: Int?
         var bestRank = Int.max
         var ties = 0
-        let random = have.cardinality < randomFirstPieces
+        let random = have.setCount < randomFirstPieces
         for piece in 0..<pieceCount where state.has[piece] && !have[piece] && !started[piece] {
             let rank: Int
             if random {
@@ -286,7 +282,7 @@ public struct PiecePicker {
             // Unrequested data (or a block we cancelled) is not trusted into a piece.
             return arrival
         }
-        let index = request.offset / blockSize
+        let index = request.begin / blockSize
         guard var progress = partial[request.piece], !progress.received[index] else {
             // Arrived twice in end game: the first copy won.
             release(request)

@@ -1,0 +1,78 @@
+/// How a torrent session behaves. The defaults suit a leech or a seed on a fast network.
+public struct SessionConfiguration: Sendable {
+    /// TCP port to listen on; 0 picks a free port (announced to trackers).
+    public var port: Int = 0
+    /// Address to listen on.
+    public var listenHost: String = "0.0.0.0"
+    /// Peers to dial directly, without a tracker (`--peer`).
+    public var manualPeers: [PeerAddress] = []
+    /// Whether to announce to the torrent's trackers.
+    public var useTrackers = true
+    /// Extra query parameters for one announce (signed announces); called for each announce URL.
+    public var announceParameters: (@Sendable (AnnounceURL, AnnounceRequest) -> [(name: String, value: String)])?
+    /// Open connections, incoming and outgoing together.
+    public var maxConnections = 80
+    /// Outgoing connection attempts in progress at once.
+    public var maxHalfOpen = 16
+    /// Upload and download limits in bytes per second (nil: unlimited).
+    public var uploadRateLimit: Int?
+    public var downloadRateLimit: Int?
+    /// After every piece is verified: nil stops at once, a duration keeps seeding that long. Ignored when the
+    /// session starts complete (a seed runs until stopped).
+    public var seedAfterComplete: Duration?
+    /// Give up (outcome ``SessionOutcome/stalled``) when no piece was verified for this long; nil waits forever.
+    public var stallTimeout: Duration?
+    /// A connection must complete the handshake within this.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// A peer that holds our requests this long without sending a block is snubbed and its requests go elsewhere.
+    public var requestTimeout: Duration = .seconds(15)
+    /// A connection with no message at all for this long is closed.
+    public var idleTimeout: Duration = .seconds(150)
+    /// Regular upload slots (plus one optimistic).
+    public var uploadSlots = 8
+    /// Reads from disk in flight per peer we upload to.
+    public var readsInFlightPerPeer = 64
+    /// Requests a peer may queue with us before it is dropped.
+    public var maxQueuedRequestsPerPeer = 4096
+    /// How often progress is reported.
+    public var progressInterval: Duration = .seconds(1)
+
+    public init() {}
+}
+
+/// What a session reports while it runs.
+public struct SessionProgress: Sendable, Hashable, Codable {
+    public var verifiedBytes: Int64
+    public var totalBytes: Int64
+    public var piecesVerified: Int
+    public var pieceCount: Int
+    /// Payload bytes per second, averaged over the last few seconds.
+    public var downloadRate: Double
+    public var uploadRate: Double
+    /// Payload bytes since the session started.
+    public var downloaded: Int64
+    public var uploaded: Int64
+    /// Connected peers (handshake done).
+    public var peers: Int
+    /// Seconds until complete at the current rate, when it can be estimated.
+    public var etaSeconds: Double?
+    /// Every piece is verified.
+    public var complete: Bool
+    /// Pieces that failed the hash check so far.
+    public var hashFailures: Int
+    /// Peers banned so far.
+    public var bannedPeers: Int
+
+    /// Percent verified, 0–100.
+    public var percent: Double { totalBytes == 0 ? 100 : Double(verifiedBytes) * 100 / Double(totalBytes) }
+}
+
+/// How a session ended.
+public enum SessionOutcome: Sendable, Hashable {
+    /// Every piece is on disk and verified (after seeding, if asked).
+    case complete(SessionProgress)
+    /// Stopped on request before completion (a seed's normal end).
+    case stopped(SessionProgress)
+    /// No piece was verified within the stall timeout.
+    case stalled(SessionProgress)
+}

@@ -1,0 +1,767 @@
+import Logging
+import Metainfo
+import NIOCore
+import NIOPosix
+import PeerWire
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The state of one torrent: picker, choker, connections, tracker, storage. Every method runs on ``loop``; the
+/// channel handlers of all its connections live on the same loop, so they call in directly.
+final class SessionCore {
+    enum State {
+        case starting
+        case downloading
+        /// Complete; seeding until the deadline (nil: until stopped).
+        case seeding(until: Double?)
+        case stopping
+        case stopped
+    }
+
+    let loop: any EventLoop
+    let torrent: Torrent
+    let storage: Storage
+    let configuration: SessionConfiguration
+    let logger: Logger
+    let infoHash: [UInt8]
+    let peerID: [UInt8]
+    let ourHandshake: Handshake
+    let wireLimits: PeerWireLimits
+    private let done: EventLoopPromise<SessionOutcome>
+    private let progressHandler: @Sendable (SessionProgress) -> Void
+
+    private(set) var state: State = .starting
+    private var picker: PiecePicker
+    private var choker: Choker
+    private var reputation = PeerReputation()
+    private var nextID = 1
+    private var connections: [Int: PeerConnection] = [:]
+    private var known: [PeerAddress: KnownPeer] = [:]
+    private var halfOpen = 0
+    private var listener: (any Channel)?
+    private(set) var listenPort = 0
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+
+    // Disk: writes in flight per piece, pieces waiting for their writes before the hash check.
+    private var writesInFlight: [Int: Int] = [:]
+    private var awaitingVerification: Set<Int> = []
+    private var verifying = 0
+
+    // Totals and rates.
+    private var downloaded: Int64 = 0
+    private var uploaded: Int64 = 0
+    private var wasted: Int64 = 0
+    private var hashFailures = 0
+    private var rateSamples: [(time: Double, down: Int64, up: Int64)] = []
+    private var lastVerifiedAt: Double
+    private var downloadBucket: TokenBucket
+    private var uploadBucket: TokenBucket
+    private var refillScheduled = false
+
+    // Trackers.
+    private var tiers: TrackerTiers
+    private var schedule = AnnounceSchedule()
+    private var trackerID: String?
+    private var announceTask: Scheduled<Void>?
+    private let trackerKey = String(UInt32.random(in: .min ... .max), radix: 16)
+
+    struct KnownPeer {
+        var record: PeerRecord
+        var connected = false
+        var connecting = false
+        var failures = 0
+        var nextAttempt: Double = 0
+    }
+
+    init(
+        loop: any EventLoop, torrent: Torrent, storage: Storage, configuration: SessionConfiguration, logger: Logger,
+        done: EventLoopPromise<SessionOutcome>, progress: @escaping @Sendable (SessionProgress) -> Void
+    ) {
+        self.loop = loop
+        self.torrent = torrent
+        self.storage = storage
+        self.configuration = configuration
+        self.logger = logger
+        self.done = done
+        self.progressHandler = progress
+        self.infoHash = torrent.infoHash.bytes
+        self.peerID = PeerID.generate()
+        self.ourHandshake = Handshake(infoHash: torrent.infoHash.bytes, peerID: peerID)
+        self.wireLimits = PeerWireLimits(pieceLength: torrent.pieceLength, totalLength: Int(torrent.totalLength))
+        self.picker = PiecePicker(
+            pieceCount: torrent.pieceCount, pieceLength: torrent.pieceLength, totalLength: torrent.totalLength,
+            have: storage.have)
+        self.choker = Choker(regularSlots: configuration.uploadSlots)
+        self.start = clock.now
+        self.lastVerifiedAt = 0
+        self.downloadBucket = TokenBucket(bytesPerSecond: configuration.downloadRateLimit)
+        self.uploadBucket = TokenBucket(bytesPerSecond: configuration.uploadRateLimit)
+        self.tiers = TrackerTiers(announceList: torrent.announceList, announce: torrent.announce)
+    }
+
+    /// Seconds since the session started (monotonic).
+    func now() -> Double { (clock.now - start).seconds }
+
+    // MARK: - Lifecycle
+
+    func begin(stopRequested: EventLoopFuture<Void>) {
+        stopRequested.hop(to: loop).assumeIsolated().whenSuccess { self.shutdown(.stopped) }
+        if picker.isComplete {
+            state = .seeding(until: nil)
+        } else {
+            state = .downloading
+        }
+        let core = NIOLoopBound(self, eventLoop: loop)
+        let configuration = self.configuration
+        let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20))
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let core = core.value
+                    guard core.acceptsIncoming else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    let decoder = ByteToMessageHandler(HandshakeDecoder())
+                    try channel.pipeline.syncOperations.addHandler(decoder)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HandshakeHandler(core: core, decoder: decoder, outgoing: nil))
+                }
+            }
+        bootstrap.bind(host: configuration.listenHost, port: configuration.port).assumeIsolated().whenComplete {
+            result in
+            switch result {
+            case .success(let channel):
+                self.listener = channel
+                self.listenPort = channel.localAddress?.port ?? configuration.port
+                self.logger.info("listening", metadata: ["port": "\(self.listenPort)"])
+                self.started()
+            case .failure(let error):
+                self.fail(
+                    EngineError(
+                        .bindFailed,
+                        "port \(configuration.port) on \(configuration.listenHost): \(error); choose another --port"))
+            }
+        }
+    }
+
+    private func started() {
+        for address in configuration.manualPeers {
+            addPeer(PeerRecord(address: address, source: .manual))
+        }
+        every(.milliseconds(250)) { self.tick() }
+        every(.seconds(10)) { self.chokeRound() }
+        every(configuration.progressInterval.timeAmount) { self.progressHandler(self.progress()) }
+        if configuration.useTrackers && !tiers.isEmpty {
+            announce(picker.isComplete ? .completed : .started)
+        }
+        connectMore()
+        if picker.isComplete { logger.info("seeding: every piece is verified") }
+    }
+
+    /// Runs `body` every `interval` while the session runs.
+    private func every(_ interval: TimeAmount, _ body: @escaping () -> Void) {
+        loop.assumeIsolated().scheduleTask(in: interval) {
+            guard self.isRunning else { return }
+            body()
+            self.every(interval, body)
+        }
+    }
+
+    private func fail(_ error: EngineError) {
+        logger.error("\(error)")
+        state = .stopped
+        closeEverything()
+        done.fail(error)
+    }
+
+    /// Ends the session: closes connections, tells the trackers (bounded), completes `done`.
+    func shutdown(_ reason: ShutdownReason) {
+        switch state {
+        case .stopping, .stopped: return
+        default: break
+        }
+        state = .stopping
+        closeEverything()
+        let progress = self.progress()
+        let outcome: SessionOutcome =
+            switch reason {
+            case .stopped: picker.isComplete ? .complete(progress) : .stopped(progress)
+            case .complete: .complete(progress)
+            case .stalled: .stalled(progress)
+            }
+        let finish = {
+            self.state = .stopped
+            self.done.succeed(outcome)
+        }
+        if configuration.useTrackers && !tiers.isEmpty {
+            let future = sendAnnounce(.stopped, timeout: .seconds(5))
+            future.assumeIsolated().whenComplete { _ in finish() }
+        } else {
+            finish()
+        }
+    }
+
+    enum ShutdownReason {
+        case stopped
+        case complete
+        case stalled
+    }
+
+    private func closeEverything() {
+        announceTask?.cancel()
+        listener?.close(promise: nil)
+        listener = nil
+        for connection in connections.values { connection.close() }
+    }
+
+    private var isRunning: Bool {
+        switch state {
+        case .downloading, .seeding: true
+        default: false
+        }
+    }
+
+    // MARK: - Peers and connections
+
+    /// Learns of a peer (tracker, manual, discovery); it is dialled when there is room.
+    func addPeer(_ record: PeerRecord) {
+        guard record.address.port > 0, !isOurOwn(record.address) else { return }
+        if known[record.address] == nil {
+            known[record.address] = KnownPeer(record: record)
+        }
+    }
+
+    private func isOurOwn(_ address: PeerAddress) -> Bool {
+        guard address.port == listenPort else { return false }
+        return address.host.hasPrefix("127.") || address.host == "::1" || address.host == "localhost"
+            || address.host == configuration.listenHost
+    }
+
+    var acceptsIncoming: Bool { isRunning && connections.count + halfOpen < configuration.maxConnections }
+
+    private func connectMore() {
+        guard isRunning else { return }
+        // A seed still dials manual peers (they may be leechers waiting for it); otherwise seeds wait to be dialled.
+        let seeding = picker.isComplete
+        let t = now()
+        var candidates = known.filter { entry in
+            let k = entry.value
+            return !k.connected && !k.connecting && k.nextAttempt <= t
+                && !reputation.isBanned(host: k.record.address.host)
+                && (!seeding || k.record.source == .manual)
+        }.map(\.value.record)
+        candidates.sort { ($0.source == .manual ? 0 : 1) < ($1.source == .manual ? 0 : 1) }
+        for record in candidates {
+            guard halfOpen < configuration.maxHalfOpen, connections.count + halfOpen < configuration.maxConnections
+            else { break }
+            dial(record)
+        }
+    }
+
+    private func dial(_ record: PeerRecord) {
+        known[record.address]?.connecting = true
+        halfOpen += 1
+        let core = NIOLoopBound(self, eventLoop: loop)
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20))
+            .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let decoder = ByteToMessageHandler(HandshakeDecoder())
+                    try channel.pipeline.syncOperations.addHandler(decoder)
+                    try channel.pipeline.syncOperations.addHandler(
+                        HandshakeHandler(core: core.value, decoder: decoder, outgoing: record))
+                }
+            }
+            .connect(host: record.address.host, port: record.address.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                self.halfOpen -= 1
+                if case .failure(let error) = result {
+                    self.logger.debug("dial failed", metadata: ["peer": "\(record.address)", "error": "\(error)"])
+                    self.dialFailed(record.address)
+                }
+            }
+    }
+
+    func dialFailed(_ address: PeerAddress) {
+        guard var peer = known[address] else { return }
+        peer.connecting = false
+        peer.failures += 1
+        peer.nextAttempt = now() + min(300, 2 * pow(2, Double(min(peer.failures, 8))))
+        known[address] = peer
+    }
+
+    /// A handshake completed: whether the connection may stay.
+    func admit(_ connection: PeerConnection) -> Bool {
+        guard isRunning else { return false }
+        if connection.peerID == peerID { return false }  // ourselves
+        if reputation.isBanned(host: connection.banKey) || reputation.isBanned(host: connection.record.address.host)
+        {
+            return false
+        }
+        if connections.count >= configuration.maxConnections { return false }
+        if connections.values.contains(where: { $0.peerID == connection.peerID }) { return false }
+        connection.id = nextID
+        nextID += 1
+        connections[connection.id] = connection
+        if connection.record.source != .incoming {
+            known[connection.record.address]?.connected = true
+            known[connection.record.address]?.connecting = false
+            known[connection.record.address]?.failures = 0
+        }
+        picker.addPeer(
+            connection.id, info: PickerPeerInfo(source: connection.record.source, locality: connection.record.locality))
+        return true
+    }
+
+    /// The connection's handler is in the pipeline: say what we have.
+    func connectionReady(_ connection: PeerConnection) {
+        let have = storage.have
+        if connection.fast && have.isComplete {
+            connection.send(.haveAll)
+        } else if connection.fast && have.isEmpty {
+            connection.send(.haveNone)
+        } else {
+            connection.send(.bitfield(have))
+        }
+        connection.flush()
+        logger.debug(
+            "peer connected",
+            metadata: ["peer": "\(connection.record.address)", "source": "\(connection.record.source)"])
+    }
+
+    func disconnected(_ connection: PeerConnection) {
+        guard connections.removeValue(forKey: connection.id) != nil else { return }
+        picker.removePeer(connection.id)
+        if connection.record.source != .incoming, var peer = known[connection.record.address] {
+            peer.connected = false
+            peer.connecting = false
+            peer.nextAttempt = now() + 5
+            known[connection.record.address] = peer
+        }
+        logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
+        // Its blocks are free again: let the others take them.
+        for other in connections.values { requestMore(other) }
+        flushAll()
+    }
+
+    func protocolError(_ connection: PeerConnection, _ error: any Error) {
+        logger.info(
+            "dropping peer that broke the protocol",
+            metadata: ["peer": "\(connection.record.address)", "error": "\(error)"])
+    }
+
+    private func drop(_ connection: PeerConnection, _ why: String, ban: Bool = false) {
+        logger.info("dropping peer", metadata: ["peer": "\(connection.record.address)", "reason": "\(why)"])
+        if ban { reputation.ban(host: connection.banKey) }
+        connection.close()
+    }
+
+    private var unchokedCount: Int { connections.values.reduce(0) { $0 + ($1.amChoking ? 0 : 1) } }
+
+    // MARK: - Messages
+
+    func received(_ message: PeerMessage, from c: PeerConnection) {
+        guard isRunning, !c.closed else { return }
+        let first = !c.gotFirstMessage
+        c.gotFirstMessage = true
+        switch message {
+        case .keepAlive, .port, .suggest, .allowedFast, .extended:
+            break
+        case .choke:
+            c.peerChoking = true
+            picker.cancelRequests(c.id)
+        case .unchoke:
+            c.peerChoking = false
+            c.lastBlockAt = now()
+            requestMore(c)
+        case .interested:
+            c.peerInterested = true
+            if c.amChoking && unchokedCount < configuration.uploadSlots + 1 {
+                c.amChoking = false
+                c.send(.unchoke)
+            }
+        case .notInterested:
+            c.peerInterested = false
+        case .have(let piece):
+            picker.peerHas(c.id, piece: piece)
+            updateInterest(c)
+        case .bitfield(let bits):
+            guard first else { return drop(c, "bitfield after the first message") }
+            picker.peerHas(c.id, bitfield: bits)
+            updateInterest(c)
+        case .haveAll:
+            guard first, c.fast else { return drop(c, "have all without the fast extension or late") }
+            picker.peerHasAll(c.id)
+            updateInterest(c)
+        case .haveNone:
+            guard first, c.fast else { return drop(c, "have none without the fast extension or late") }
+        case .request(let request):
+            peerRequested(request, c)
+        case .cancel(let request):
+            c.removeUpload(request)
+        case .rejectRequest(let request):
+            guard c.fast else { return drop(c, "reject without the fast extension") }
+            picker.cancelRequests(c.id, [request])
+        case .piece(let piece, let begin, let block):
+            blockArrived(piece: piece, begin: begin, block: block, from: c)
+        }
+        if picker.isComplete && c.peerInterested == false && picker.peerIsSeed(c.id) && isComplete {
+            // Two seeds have nothing to say to each other.
+            c.close()
+        }
+    }
+
+    private var isComplete: Bool { picker.isComplete }
+
+    func readComplete(_ c: PeerConnection) {
+        c.flush()
+    }
+
+    private func updateInterest(_ c: PeerConnection) {
+        let interesting = picker.isInteresting(c.id)
+        if interesting && !c.amInterested {
+            c.amInterested = true
+            c.send(.interested)
+        } else if !interesting && c.amInterested {
+            c.amInterested = false
+            c.send(.notInterested)
+        }
+        if !c.peerChoking { requestMore(c) }
+    }
+
+    private func requestMore(_ c: PeerConnection) {
+        guard case .downloading = state, !c.peerChoking, c.amInterested, !c.closed else { return }
+        let outstanding = picker.outstanding(c.id).count
+        let depth = c.snubbed ? 4 : c.pipeline.depth
+        let room = depth - outstanding
+        // Refill in batches so requests go out in large writes.
+        guard room >= max(1, min(16, depth / 4)) || outstanding == 0 else { return }
+        if downloadBucket.rate != nil {
+            guard !refillScheduled else { return }
+            let wait = downloadBucket.take(room * picker.blockSize, at: now())
+            if wait > 0 {
+                refillScheduled = true
+                loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(wait * 1000) + 1)) {
+                    self.refillScheduled = false
+                    for other in self.connections.values { self.requestMore(other) }
+                    self.flushAll()
+                }
+            }
+        }
+        for request in picker.nextRequests(for: c.id, count: room) {
+            c.send(.request(request))
+        }
+    }
+
+    private func blockArrived(piece: Int, begin: Int, block: ByteBuffer, from c: PeerConnection) {
+        let request = BlockRequest(piece: piece, begin: begin, length: block.readableBytes)
+        let arrival = picker.blockReceived(from: c.id, request)
+        let t = now()
+        c.lastBlockAt = t
+        c.snubbed = false
+        c.pipeline.received(block.readableBytes, at: t)
+        guard arrival.accepted else {
+            wasted += Int64(block.readableBytes)
+            return
+        }
+        downloaded += Int64(block.readableBytes)
+        c.downloadedFromPeer += Int64(block.readableBytes)
+        c.rateWindowBytes += Int64(block.readableBytes)
+        for cancel in arrival.cancels {
+            connections[cancel.peer]?.send(.cancel(cancel.request))
+        }
+        if arrival.pieceComplete { awaitingVerification.insert(piece) }
+        writesInFlight[piece, default: 0] += 1
+        let storage = self.storage
+        loop.makeFutureWithTask {
+            try await storage.write(piece: piece, begin: begin, bytes: block)
+        }.assumeIsolated().whenComplete { result in
+            self.writeFinished(piece: piece, result: result)
+        }
+        requestMore(c)
+    }
+
+    private func writeFinished(piece: Int, result: Result<Void, any Error>) {
+        writesInFlight[piece, default: 1] -= 1
+        if case .failure(let error) = result {
+            if let storageError = error as? StorageError, storageError.code == .pieceAlreadyComplete { return }
+            return fail(EngineError(.storage, "writing piece \(piece): \(error)"))
+        }
+        if writesInFlight[piece] == 0 {
+            writesInFlight[piece] = nil
+            if awaitingVerification.remove(piece) != nil { verify(piece) }
+        }
+    }
+
+    private func verify(_ piece: Int) {
+        verifying += 1
+        let storage = self.storage
+        loop.makeFutureWithTask {
+            try await storage.verify(piece: piece)
+        }.assumeIsolated().whenComplete { result in
+            self.verifying -= 1
+            guard self.isRunning else { return }
+            switch result {
+            case .success(true):
+                self.pieceVerified(piece)
+            case .success(false):
+                self.pieceFailed(piece)
+            case .failure(let error):
+                self.fail(EngineError(.storage, "checking piece \(piece): \(error)"))
+            }
+        }
+    }
+
+    private func pieceVerified(_ piece: Int) {
+        picker.pieceVerified(piece)
+        lastVerifiedAt = now()
+        for c in connections.values {
+            c.send(.have(piece: piece))
+            if c.amInterested && !picker.isInteresting(c.id) {
+                c.amInterested = false
+                c.send(.notInterested)
+            }
+        }
+        flushAll()
+        if picker.isComplete { downloadFinished() }
+    }
+
+    private func pieceFailed(_ piece: Int) {
+        hashFailures += 1
+        let contributors = picker.pieceFailed(piece)
+        logger.warning("piece failed the hash check", metadata: ["piece": "\(piece)", "peers": "\(contributors.count)"])
+        for id in contributors {
+            guard let c = connections[id] else { continue }
+            if reputation.pieceFailed(host: c.banKey) {
+                drop(c, "sent \(reputation.failureLimit) pieces that failed the hash check", ban: true)
+            }
+        }
+        for c in connections.values { requestMore(c) }
+        flushAll()
+    }
+
+    private func downloadFinished() {
+        guard case .downloading = state else { return }
+        logger.info("download complete: every piece verified")
+        let storage = self.storage
+        loop.makeFutureWithTask { try await storage.sync() }.assumeIsolated().whenComplete { result in
+            if case .failure(let error) = result {
+                return self.fail(EngineError(.storage, "flushing data to disk: \(error)"))
+            }
+            if self.configuration.useTrackers && !self.tiers.isEmpty { self.announce(.completed) }
+            if let seedFor = self.configuration.seedAfterComplete {
+                self.state = .seeding(until: self.now() + seedFor.seconds)
+                for c in self.connections.values where self.picker.peerIsSeed(c.id) { c.close() }
+            } else {
+                self.shutdown(.complete)
+            }
+        }
+    }
+
+    // MARK: - Uploads
+
+    private func peerRequested(_ request: BlockRequest, _ c: PeerConnection) {
+        guard picker.have[request.piece] else {
+            if c.fast { c.send(.rejectRequest(request)) }
+            return
+        }
+        guard !c.amChoking else {
+            if c.fast { c.send(.rejectRequest(request)) }
+            return
+        }
+        guard c.pendingUploads < configuration.maxQueuedRequestsPerPeer else {
+            return drop(c, "more than \(configuration.maxQueuedRequestsPerPeer) requests queued")
+        }
+        c.uploadQueue.append(request)
+        pumpUploads(c)
+    }
+
+    func pumpUploads(_ c: PeerConnection) {
+        while !c.closed, c.readsInFlight < configuration.readsInFlightPerPeer, c.isWritable, let request = c.popUpload() {
+            let wait = uploadBucket.take(request.length, at: now())
+            c.readsInFlight += 1
+            let storage = self.storage
+            let read = {
+                self.loop.makeFutureWithTask {
+                    try await storage.read(piece: request.piece, begin: request.begin, length: request.length)
+                }.assumeIsolated().whenComplete { result in
+                    c.readsInFlight -= 1
+                    switch result {
+                    case .success(let buffer):
+                        guard !c.closed, !c.amChoking else { return }
+                        c.send(.piece(piece: request.piece, begin: request.begin, block: buffer))
+                        c.uploadedToPeer += Int64(request.length)
+                        self.uploaded += Int64(request.length)
+                        c.unflushedWrites += 1
+                        if c.readsInFlight == 0 || c.unflushedWrites >= 16 { c.flush() }
+                        self.pumpUploads(c)
+                    case .failure(let error):
+                        self.logger.warning("read failed", metadata: ["request": "\(request)", "error": "\(error)"])
+                        c.close()
+                    }
+                }
+            }
+            if wait > 0 {
+                loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(wait * 1000) + 1)) { read() }
+                return
+            }
+            read()
+        }
+    }
+
+    // MARK: - Choking
+
+    private func chokeRound() {
+        guard isRunning else { return }
+        let t = now()
+        let candidates = connections.values.map { c in
+            Choker.Candidate(
+                id: c.id, interested: c.peerInterested, downloadRate: c.downloadRate, snubbed: c.snubbed,
+                isNew: t - c.connectedAt < 30, isSeed: picker.peerIsSeed(c.id))
+        }
+        let unchoke = choker.runRound(candidates, seeding: picker.isComplete)
+        for c in connections.values {
+            let should = unchoke.contains(c.id)
+            if should && c.amChoking {
+                c.amChoking = false
+                c.send(.unchoke)
+            } else if !should && !c.amChoking && c.peerInterested {
+                c.amChoking = true
+                c.send(.choke)
+                for request in c.clearUploads() where c.fast { c.send(.rejectRequest(request)) }
+            }
+        }
+        flushAll()
+    }
+
+    // MARK: - Timers
+
+    private func tick() {
+        guard isRunning else { return }
+        let t = now()
+        rateSamples.append((t, downloaded, uploaded))
+        if rateSamples.count > 20 { rateSamples.removeFirst(rateSamples.count - 20) }
+        for c in connections.values {
+            c.downloadRate = c.downloadRate * 0.75 + Double(c.rateWindowBytes) * 4 * 0.25
+            c.rateWindowBytes = 0
+            if !picker.outstanding(c.id).isEmpty && t - c.lastBlockAt > configuration.requestTimeout.seconds {
+                // Snubbed: free its blocks for the others, keep asking it for a few.
+                logger.debug("peer snubbed", metadata: ["peer": "\(c.record.address)"])
+                c.snubbed = true
+                picker.cancelRequests(c.id)
+                c.lastBlockAt = t
+                for other in connections.values where other !== c { requestMore(other) }
+            }
+            if t - c.lastReceivedAt > configuration.idleTimeout.seconds {
+                drop(c, "silent for \(configuration.idleTimeout)")
+            } else if t - c.lastSentAt > 60 {
+                c.send(.keepAlive)
+            }
+            requestMore(c)
+        }
+        flushAll()
+        switch state {
+        case .seeding(let until?) where t >= until:
+            shutdown(.complete)
+            return
+        case .downloading:
+            if let stall = configuration.stallTimeout, t - lastVerifiedAt > stall.seconds {
+                logger.error("no piece verified for \(stall); giving up")
+                shutdown(.stalled)
+                return
+            }
+        default:
+            break
+        }
+        if Int(t * 4) % 8 == 0 { connectMore() }
+    }
+
+    private func flushAll() {
+        for c in connections.values { c.flush() }
+    }
+
+    func progress() -> SessionProgress {
+        let t = now()
+        var downRate = 0.0
+        var upRate = 0.0
+        if let first = rateSamples.first(where: { t - $0.time <= 5 }), t - first.time > 0.2 {
+            downRate = Double(downloaded - first.down) / (t - first.time)
+            upRate = Double(uploaded - first.up) / (t - first.time)
+        } else if t > 0 {
+            downRate = Double(downloaded) / t
+            upRate = Double(uploaded) / t
+        }
+        let verified = picker.verifiedBytes
+        let remaining = torrent.totalLength - verified
+        return SessionProgress(
+            verifiedBytes: verified, totalBytes: torrent.totalLength, piecesVerified: picker.have.setCount,
+            pieceCount: torrent.pieceCount, downloadRate: downRate, uploadRate: upRate, downloaded: downloaded,
+            uploaded: uploaded, peers: connections.count,
+            etaSeconds: remaining == 0 ? 0 : (downRate > 0 ? Double(remaining) / downRate : nil),
+            complete: picker.isComplete, hashFailures: hashFailures, bannedPeers: reputation.banned.count)
+    }
+
+    // MARK: - Trackers
+
+    private func announce(_ event: AnnounceRequest.Event) {
+        announceTask?.cancel()
+        sendAnnounce(event, timeout: .seconds(30)).assumeIsolated().whenSuccess { delay in
+            guard self.isRunning, let delay else { return }
+            self.announceTask = self.loop.assumeIsolated().scheduleTask(in: delay.timeAmount) {
+                self.announce(.none)
+            }
+        }
+    }
+
+    /// Announces to the first tracker that answers, tier by tier. The future gives the delay until the next
+    /// announce (nil after `stopped`).
+    private func sendAnnounce(_ event: AnnounceRequest.Event, timeout: Duration) -> EventLoopFuture<Duration?> {
+        let verified = picker.verifiedBytes
+        let request = AnnounceRequest(
+            infoHash: infoHash, peerID: peerID, port: listenPort, uploaded: uploaded, downloaded: downloaded,
+            left: torrent.totalLength - verified, event: event, numWant: event == .stopped ? 0 : 80,
+            key: trackerKey, trackerID: trackerID)
+        let urls = tiers.ordered
+        let parameters = configuration.announceParameters
+        let client = HTTPTrackerClient(group: loop, timeout: timeout.timeAmount)
+        let logger = self.logger
+        return loop.makeFutureWithTask { () -> (String, AnnounceResponse)? in
+            for text in urls {
+                do {
+                    let url = try AnnounceURL(text)
+                    var request = request
+                    request.extraParameters = parameters?(url, request) ?? []
+                    let response = try await client.announce(request, to: url)
+                    return (text, response)
+                } catch {
+                    logger.warning("announce failed", metadata: ["tracker": "\(text)", "error": "\(error)"])
+                }
+            }
+            return nil
+        }.assumeIsolated().map { answer -> Duration? in
+            guard event != .stopped else { return nil }
+            guard let (url, response) = answer else { return self.schedule.failed() }
+            self.tiers.promote(url)
+            if let warning = response.warning { self.logger.warning("tracker warning: \(warning)") }
+            if let id = response.trackerID { self.trackerID = id }
+            for address in response.peers { self.addPeer(PeerRecord(address: address, source: .tracker)) }
+            self.connectMore()
+            return self.schedule.succeeded(response)
+        }.nonisolated()
+    }
+}
+
+@available(*, unavailable)
+extension SessionCore: Sendable {}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+
+/// `swtorrent leech TORRENT --out DIR`: downloads a torrent. The work is in `Engine.Transfer` and
+/// `Engine.TorrentSession`.
+struct LeechCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "leech",
+        abstract: "Download a torrent into a directory.",
+        discussion: """
+            Writes OUT/NAME (a single-file torrent's file, or a multi-file torrent's directory). Data already in \
+            OUT is checked first and only missing pieces are fetched. Peers come from the torrent's HTTP trackers \
+            and from --peer. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
+            prints one JSON object a line on stdout instead (events "progress", then "complete", "stopped" or \
+            "stalled").
+
+            Exit codes: 0 every piece is on disk and verified (after seeding for --seed-after, if given); 1 I/O or \
+            network failure (cannot listen, disk error); 2 bad arguments or a malformed torrent; 3 no piece was \
+            verified for --stall-timeout; 4 interrupted (SIGINT/SIGTERM) before completion.
+            """
+    )
+
+    @Argument(help: "The .torrent file.")
+    var torrent: String
+
+    @Option(name: .long, help: "Directory to download into (created if missing).")
+    var out: String
+
+    @OptionGroup var common: TransferOptions
+
+    @Option(name: .long, help: "Keep seeding this long after completion (e.g. 30s, 10m, 1h).")
+    var seedAfter: String?
+
+    @Option(name: .long, help: "Give up (exit 3) when no piece is verified for this long (e.g. 5m).")
+    var stallTimeout: String?
+
+    func run() async throws {
+        var configuration = try common.sessionConfiguration(command: "leech")
+        if let seedAfter {
+            guard let d = ProgressFormat.parseDuration(seedAfter) else {
+                throw TransferOptions.usage("leech", "--seed-after '\(seedAfter)' is not a duration like 30s, 10m, 1h")
+            }
+            configuration.seedAfterComplete = d
+        }
+        if let stallTimeout {
+            guard let d = ProgressFormat.parseDuration(stallTimeout) else {
+                throw TransferOptions.usage("leech", "--stall-timeout '\(stallTimeout)' is not a duration like 5m")
+            }
+            configuration.stallTimeout = d
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let code = await common.runTransfer(
+            command: "leech", mode: .leech, torrentPath: torrent, directory: out, configuration: configuration)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
