@@ -31,7 +31,8 @@ struct SeedCommand: AsyncParsableCommand {
     @OptionGroup var common: TransferOptions
 
     func run() async throws {
-        let configuration = try common.sessionConfiguration(command: "seed")
+        var configuration = try common.sessionConfiguration(command: "seed")
+        configuration.seedUntilStopped = true
         let code = await common.runTransfer(
             command: "seed", mode: .seed, torrentPath: torrent, directory: data, configuration: configuration)
         if code != 0 { throw ExitCode(code) }

@@ -25,7 +25,6 @@ final class PeerConnection: ChannelDuplexHandler {
     var amInterested = false
     var peerChoking = true
     var peerInterested = false
-    var gotFirstMessage = false
 
     // Download side.
     var pipeline = RequestPipeline()

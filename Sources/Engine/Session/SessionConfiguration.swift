@@ -20,6 +20,9 @@ public struct SessionConfiguration: Sendable {
     /// After every piece is verified: nil stops at once, a duration keeps seeding that long. Ignored when the
     /// session starts complete (a seed runs until stopped).
     public var seedAfterComplete: Duration?
+    /// Keep seeding until stopped once complete (`swtorrent seed`). Otherwise a session that is or becomes
+    /// complete ends (after ``seedAfterComplete``).
+    public var seedUntilStopped = false
     /// Give up (outcome ``SessionOutcome/stalled``) when no piece was verified for this long; nil waits forever.
     public var stallTimeout: Duration?
     /// A connection must complete the handshake within this.

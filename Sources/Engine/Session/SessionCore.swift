@@ -60,6 +60,7 @@ final class SessionCore {
     private var downloadBucket: TokenBucket
     private var uploadBucket: TokenBucket
     private var refillScheduled = false
+    private var ticks = 0
 
     // Trackers.
     private var tiers: TrackerTiers
@@ -110,7 +111,12 @@ final class SessionCore {
     func begin(stopRequested: EventLoopFuture<Void>) {
         stopRequested.hop(to: loop).assumeIsolated().whenSuccess { self.shutdown(.stopped) }
         if picker.isComplete {
-            state = .seeding(until: nil)
+            if configuration.seedUntilStopped {
+                state = .seeding(until: nil)
+            } else {
+                // Nothing to download: seed as long as asked, or end at once (after the listener is up).
+                state = .seeding(until: configuration.seedAfterComplete.map { $0.seconds } ?? 0)
+            }
         } else {
             state = .downloading
         }
@@ -298,7 +304,7 @@ final class SessionCore {
         guard var peer = known[address] else { return }
         peer.connecting = false
         peer.failures += 1
-        peer.nextAttempt = now() + min(300, 2 * pow(2, Double(min(peer.failures, 8))))
+        peer.nextAttempt = now() + min(300, pow(2, Double(min(peer.failures, 9) - 1)))
         known[address] = peer
     }
 
@@ -374,8 +380,6 @@ final class SessionCore {
 
     func received(_ message: PeerMessage, from c: PeerConnection) {
         guard isRunning, !c.closed else { return }
-        let first = !c.gotFirstMessage
-        c.gotFirstMessage = true
         switch message {
         case .keepAlive, .port, .suggest, .allowedFast, .extended:
             break
@@ -398,15 +402,15 @@ final class SessionCore {
             picker.peerHas(c.id, piece: piece)
             updateInterest(c)
         case .bitfield(let bits):
-            guard first else { return drop(c, "bitfield after the first message") }
+            // BEP 3 wants it first; aria2 sends it after `have none`. Merging a late one is harmless.
             picker.peerHas(c.id, bitfield: bits)
             updateInterest(c)
         case .haveAll:
-            guard first, c.fast else { return drop(c, "have all without the fast extension or late") }
+            guard c.fast else { return drop(c, "have all without the fast extension") }
             picker.peerHasAll(c.id)
             updateInterest(c)
         case .haveNone:
-            guard first, c.fast else { return drop(c, "have none without the fast extension or late") }
+            guard c.fast else { return drop(c, "have none without the fast extension") }
         case .request(let request):
             peerRequested(request, c)
         case .cancel(let request):
@@ -561,7 +565,9 @@ final class SessionCore {
                 return self.fail(EngineError(.storage, "flushing data to disk: \(error)"))
             }
             if self.configuration.useTrackers && !self.tiers.isEmpty { self.announce(.completed) }
-            if let seedFor = self.configuration.seedAfterComplete {
+            if self.configuration.seedUntilStopped {
+                self.state = .seeding(until: nil)
+            } else if let seedFor = self.configuration.seedAfterComplete {
                 self.state = .seeding(until: self.now() + seedFor.seconds)
                 for c in self.connections.values where self.picker.peerIsSeed(c.id) { c.close() }
             } else {
@@ -685,7 +691,8 @@ final class SessionCore {
         default:
             break
         }
-        if Int(t * 4) % 8 == 0 { connectMore() }
+        ticks += 1
+        if ticks % 4 == 0 { connectMore() }
     }
 
     private func flushAll() {
