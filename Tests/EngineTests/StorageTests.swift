@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Metainfo
 import NIOCore
+import NIOPosix
 import PeerWire
 import Synchronization
 import TestSupport
@@ -398,5 +399,39 @@ final class ProgressLog: Sendable {
         #expect(results.count == layout.pieceCount && results.allSatisfy { $0 })
         #expect(storage.isComplete)
         #expect(try Data(contentsOf: directory.appendingPathComponent("m/d/four")) == Data(content[200_001...]))
+    }
+}
+
+@Suite struct StorageEventLoopAPITests {
+    /// The future-returning calls (for channel handlers) write, read and verify like the async ones and deliver on
+    /// the given event loop.
+    @Test func futuresCompleteOnTheEventLoop() async throws {
+        let directory = try TestFiles.makeTemporaryDirectory("storage")
+        defer { TestFiles.cleanup(directory) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let fixture = try MultiFileFixture()
+        let storage = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
+        let loop = group.next()
+        var writes: [EventLoopFuture<Void>] = []
+        for piece in 0..<fixture.layout.pieceCount {
+            let data = fixture.piece(piece)
+            writes.append(storage.write(piece: piece, begin: 0, bytes: ByteBuffer(bytes: data), on: loop))
+        }
+        try await EventLoopFuture.andAllSucceed(writes, on: loop).get()
+        let verified = try await storage.verify(piece: 1, on: loop).map { ok in
+            loop.preconditionInEventLoop()
+            return ok
+        }.get()
+        #expect(verified)
+        let block = try await storage.read(piece: 1, begin: 100, length: 1000, on: loop).get()
+        #expect(Array(block.readableBytesView) == Array(fixture.piece(1)[100..<1100]))
+        // Errors arrive as failed futures, not thrown.
+        await #expect(throws: StorageError.self) {
+            try await storage.write(piece: 1, begin: 0, bytes: ByteBuffer(bytes: [0]), on: loop).get()
+        }
+        await #expect(throws: StorageError.self) {
+            try await storage.read(piece: 9, begin: 0, length: 1, on: loop).get()
+        }
+        try await group.shutdownGracefully()
     }
 }

@@ -160,6 +160,20 @@ public final class Storage: Sendable {
     /// - Throws: ``StorageError``: `readOnly`, `outOfRange` for a block outside the piece, `pieceAlreadyComplete` for
     ///   a verified piece (its data is left untouched), `io` when the write fails.
     public func write(piece: Int, begin: Int, bytes: ByteBuffer) async throws {
+        try await threadPool.runIfActive(try writeJob(piece: piece, begin: begin, bytes: bytes))
+    }
+
+    /// ``write(piece:begin:bytes:)`` for event-loop code: no `Task` per block, the result arrives on `eventLoop`.
+    public func write(piece: Int, begin: Int, bytes: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        do {
+            return threadPool.runIfActive(eventLoop: eventLoop, try writeJob(piece: piece, begin: begin, bytes: bytes))
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func writeJob(piece: Int, begin: Int, bytes: ByteBuffer) throws(StorageError) -> @Sendable () throws -> Void
+    {
         guard mode == .readWrite else {
             throw StorageError(.readOnly, "piece \(piece): \(directory) is opened read-only")
         }
@@ -168,9 +182,10 @@ public final class Storage: Sendable {
             throw StorageError(.pieceAlreadyComplete, "piece \(piece) is already verified; block at \(begin) dropped")
         }
         let spans = layout.spans(piece: piece, begin: begin, length: bytes.readableBytes)
-        let files = self.files
-        let directory = self.directory
-        try await threadPool.runIfActive {
+        // The job holds the storage, so its descriptors stay open until the job has run.
+        return { [self] in
+            let files = self.files
+            let directory = self.directory
             try bytes.withUnsafeReadableBytes { raw in
                 for span in spans where files[span.file].fd >= 0 {
                     try FileSystem.writeAll(
@@ -191,12 +206,26 @@ public final class Storage: Sendable {
     /// - Throws: ``StorageError``: `outOfRange`, or `io` when a file is missing, shorter than the torrent says, or
     ///   the read fails.
     public func read(piece: Int, begin: Int, length: Int) async throws -> ByteBuffer {
+        try await threadPool.runIfActive(try readJob(piece: piece, begin: begin, length: length))
+    }
+
+    /// ``read(piece:begin:length:)`` for event-loop code: no `Task` per block, the result arrives on `eventLoop`.
+    public func read(piece: Int, begin: Int, length: Int, on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+        do {
+            return threadPool.runIfActive(eventLoop: eventLoop, try readJob(piece: piece, begin: begin, length: length))
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func readJob(piece: Int, begin: Int, length: Int) throws(StorageError) -> @Sendable () throws -> ByteBuffer
+    {
         try checkRange(piece: piece, begin: begin, length: length)
         let spans = layout.spans(piece: piece, begin: begin, length: length)
-        let files = self.files
-        let layout = self.layout
-        let directory = self.directory
-        return try await threadPool.runIfActive {
+        return { [self] in
+            let files = self.files
+            let layout = self.layout
+            let directory = self.directory
             var buffer = ByteBufferAllocator().buffer(capacity: length)
             try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
                 let target = UnsafeMutableRawBufferPointer(rebasing: raw[0..<length])
@@ -260,17 +289,39 @@ public final class Storage: Sendable {
     /// - Throws: ``StorageError``: `outOfRange`, or `io` when reading fails for a reason other than missing data.
     public func verify(piece: Int) async throws -> Bool {
         try checkRange(piece: piece, begin: 0, length: 0)
-        let matches = try await hashMatches(piece: piece)
-        if matches { state.withLock { _ = $0.have.insert(piece) } }
-        return matches
+        return try await threadPool.runIfActive(verifyJob(piece: piece))
+    }
+
+    /// ``verify(piece:)`` for event-loop code; the result arrives on `eventLoop`.
+    public func verify(piece: Int, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        do {
+            try checkRange(piece: piece, begin: 0, length: 0)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        return threadPool.runIfActive(eventLoop: eventLoop, verifyJob(piece: piece))
+    }
+
+    /// Hashes the piece and, on a match, adds it to `have` (on the pool thread, before the caller hears of it).
+    private func verifyJob(piece: Int) -> @Sendable () throws -> Bool {
+        let hash = hashJob(piece: piece)
+        return { [self] in
+            let matches = try hash()
+            if matches { self.state.withLock { _ = $0.have.insert(piece) } }
+            return matches
+        }
     }
 
     func hashMatches(piece: Int) async throws -> Bool {
-        let files = self.files
-        let layout = self.layout
-        let directory = self.directory
-        let chunk = hashChunkLength
-        return try await threadPool.runIfActive {
+        try await threadPool.runIfActive(hashJob(piece: piece))
+    }
+
+    private func hashJob(piece: Int) -> @Sendable () throws -> Bool {
+        { [self] in
+            let files = self.files
+            let layout = self.layout
+            let directory = self.directory
+            let chunk = self.hashChunkLength
             let size = layout.pieceSize(piece)
             let digest = IncrementalDigest(.sha1)
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: min(chunk, size), alignment: 16)
