@@ -108,8 +108,10 @@ public struct InfoReport: Sendable {
         return tenths % 10 == 0 ? "\(tenths / 10) \(units[unit])" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 
-    /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+    /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC); outside years 0...9999
+    /// (a corrupt or hostile value) just the number.
     static func isoDate(_ seconds: Int64) -> String {
+        guard seconds >= -62_167_219_200 && seconds <= 253_402_300_799 else { return "\(seconds) s after the epoch" }
         // Howard Hinnant's civil-from-days.
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondsOfDay = seconds - days * 86_400

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets in Fuzz/ (bencode decoder, torrent parser, magnet parser) with AddressSanitizer and
+# runs each for a bounded time, seeded from ../shared/conformance when it is there.
+#
+#   scripts/fuzz.sh [seconds-per-target]     (default 60)
+#
+# Work files (corpus, crash artifacts) go to Fuzz/.build/fuzz-work/, which git ignores. Exits 1 if any target
+# found a crash; the artifact path is printed. Add every crash input as a regression case in
+# Tests/BencodeTests/FuzzRegressionTests.swift (inline bytes).
+set -euo pipefail
+
+seconds="${1:-60}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+conformance="${SWTORRENT_CONFORMANCE:-$root/../shared/conformance}"
+# The Swift runtime's backtracer would run inside AddressSanitizer and report on itself; libFuzzer's report is enough.
+export SWIFT_BACKTRACE=enable=no
+flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
+
+cd "$root/Fuzz"
+echo "fuzz: building (release, -sanitize=fuzzer,address)"
+swift build "${flags[@]}"
+bin="$(swift build "${flags[@]}" --show-bin-path)"
+work="$root/Fuzz/.build/fuzz-work"
+
+seed() {
+    # seed TARGET DIR: writes seed inputs for TARGET into DIR.
+    local target="$1" dir="$2"
+    [[ -d "$conformance" ]] || { echo "fuzz: no conformance data at $conformance; starting from an empty corpus"; return; }
+    case "$target" in
+        FuzzBencode)
+            python3 - "$conformance/bencode/cases.tsv" "$dir" <<'PY'
+import sys, os
+rows = open(sys.argv[1]).read().splitlines()[1:]
+for i, row in enumerate(rows):
+    h = row.split("\t")[0]
+    if h.startswith("@"):
+        continue
+    open(os.path.join(sys.argv[2], "case-%03d" % i), "wb").write(bytes.fromhex(h))
+PY
+            ;;
+        FuzzTorrent)
+            find "$conformance/torrents" -name '*.torrent' -size -256k -exec cp {} "$dir/" \;
+            ;;
+        FuzzMagnet)
+            python3 - "$conformance/magnet/cases.tsv" "$dir" <<'PY'
+import sys, os, re
+rows = open(sys.argv[1]).read().splitlines()[1:]
+for i, row in enumerate(rows):
+    uri = row.split("\t")[0]
+    data = re.sub(rb"\\x([0-9a-fA-F]{2})", lambda m: bytes([int(m.group(1), 16)]), uri.encode())
+    open(os.path.join(sys.argv[2], "case-%03d" % i), "wb").write(data)
+PY
+            ;;
+    esac
+}
+
+failed=0
+for target in FuzzBencode FuzzTorrent FuzzMagnet; do
+    corpus="$work/$target/corpus"
+    artifacts="$work/$target/artifacts"
+    mkdir -p "$corpus" "$artifacts"
+    seed "$target" "$corpus"
+    echo "fuzz: $target for ${seconds}s (corpus $(ls "$corpus" | wc -l) inputs)"
+    if "$bin/$target" "$corpus" -max_total_time="$seconds" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$artifacts/" >"$work/$target/log.txt" 2>&1; then
+        grep -E "^stat::number_of_executed_units|^Done" "$work/$target/log.txt" | sed "s/^/fuzz: $target: /" || true
+    else
+        failed=1
+        echo "fuzz: $target FOUND A PROBLEM; log: $work/$target/log.txt" >&2
+        grep -E "ERROR|Fatal error|precondition|artifact" "$work/$target/log.txt" | head -20 >&2 || true
+    fi
+done
+exit "$failed"
