@@ -18,24 +18,33 @@ public struct Verifier: Sendable {
         self.policy = policy
     }
 
-    /// The digests the given signatures need (SHA-256 is always computed: the audit log records it).
-    public static func needs(for signatures: [DetachedSignature]) -> FileDigests.Needs {
-        let blake = signatures.contains {
-            if case .minisign(let sig) = $0.content { sig.algorithm == .prehashed } else { false }
+    /// The digests the given signatures need: SHA-256 for cosign signatures, bundles and torrent-embedded signatures
+    /// (and always when `alwaysSHA256`, for the audit log), BLAKE2b-512 for prehashed minisign signatures.
+    public static func needs(for signatures: [DetachedSignature], alwaysSHA256: Bool = true) -> FileDigests.Needs {
+        var needs = FileDigests.Needs(sha256: alwaysSHA256, blake2b512: false)
+        for signature in signatures {
+            if signature.expectedSHA256 != nil { needs.sha256 = true }
+            switch signature.content {
+            case .cosign, .bundle: needs.sha256 = true
+            case .minisign(let sig): if sig.algorithm == .prehashed { needs.blake2b512 = true }
+            }
         }
-        return FileDigests.Needs(sha256: true, blake2b512: blake)
+        return needs
     }
 
     /// Hashes the file at `fd` once and checks `signatures`.
     ///
+    /// - Parameter alwaysSHA256: compute SHA-256 even when no signature needs it (the gate's audit log records it).
     /// - Returns: the result and the digests that were computed (for the audit log).
     /// - Throws: ``SignatureGateError`` with code `.io` if the file cannot be read.
     public func verify(
-        fileDescriptor fd: Int32, path: String, signatures: [DetachedSignature]
-    )
-        throws(SignatureGateError) -> (VerificationResult, FileDigests)
-    {
-        let digests = try FileDigests.compute(fileDescriptor: fd, needs: Self.needs(for: signatures), path: path)
+        fileDescriptor fd: Int32,
+        path: String,
+        signatures: [DetachedSignature],
+        alwaysSHA256: Bool = true
+    ) throws(SignatureGateError) -> (VerificationResult, FileDigests) {
+        let needs = Self.needs(for: signatures, alwaysSHA256: alwaysSHA256)
+        let digests = try FileDigests.compute(fileDescriptor: fd, needs: needs, path: path)
         let result = verify(digests: digests, signatures: signatures) { () throws(SignatureGateError) -> [UInt8] in
             try FileDigests.readAll(fileDescriptor: fd, limit: policy.maxLegacyMessageBytes, path: path)
         }
@@ -43,15 +52,13 @@ public struct Verifier: Sendable {
     }
 
     /// Opens `path` (no final symlink) and verifies it.
-    public func verify(
-        path: String, signatures: [DetachedSignature]
-    ) throws(SignatureGateError)
-        -> (VerificationResult, FileDigests)
+    public func verify(path: String, signatures: [DetachedSignature], alwaysSHA256: Bool = true)
+        throws(SignatureGateError) -> (VerificationResult, FileDigests)
     {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(errnoText())") }
         defer { close(fd) }
-        return try verify(fileDescriptor: fd, path: path, signatures: signatures)
+        return try verify(fileDescriptor: fd, path: path, signatures: signatures, alwaysSHA256: alwaysSHA256)
     }
 
     /// Checks signatures against precomputed digests.

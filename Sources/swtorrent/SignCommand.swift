@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Metainfo
 import SignatureGate
 
 /// `swtorrent sign`: cosign- or minisign-compatible detached signatures, or signatures embedded in a torrent.
@@ -100,5 +101,48 @@ enum GateCommandOutput {
     static func fail(_ command: String, _ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("swtorrent \(command): \(message)\n".utf8))
         exit(code)
+    }
+}
+
+/// `swtorrent make --sign KEY`: signs each file with the SHA-256 the piece hasher computed in its single read pass,
+/// and embeds the signatures in the torrent outside the info dictionary.
+enum MakeSigning {
+    /// Loads the signing keys (asking for passwords before any hashing starts).
+    static func loadKeys(_ paths: [String]) throws(SignatureGateError) -> [ArtifactSigningKey] {
+        var keys: [ArtifactSigningKey] = []
+        for path in paths {
+            keys.append(
+                try ArtifactSigningKey.load(path) { format throws(SignatureGateError) in
+                    let variable = format == .minisign ? "MINISIGN_PASSWORD" : "COSIGN_PASSWORD"
+                    return try PasswordSource.read(environmentVariable: variable, prompt: "Password for \(path): ")
+                }
+            )
+        }
+        return keys
+    }
+
+    /// Returns `made.bytes` with every file signed by every key.
+    ///
+    /// cosign keys reuse the hasher's SHA-256 (no extra read); minisign keys sign prehashed BLAKE2b-512, which the
+    /// piece hasher does not compute, so each file is read once more for them.
+    static func embed(made: MadeTorrent, keys: [ArtifactSigningKey]) throws(SignatureGateError) -> [UInt8] {
+        guard let sha256s = made.fileSHA256, sha256s.count == made.content.files.count else {
+            throw SignatureGateError(.signingFailed, made.content.name, "the hasher did not return per-file SHA-256")
+        }
+        var signatures: [EmbeddedSignature] = []
+        for (file, sha256) in zip(made.content.files, sha256s) {
+            let path = made.content.isSingleFile ? file.path : [made.content.name] + file.path
+            var digests = SignatureGate.FileDigests(size: file.length, sha256: sha256, blake2b512: nil)
+            if keys.contains(where: { $0.format == .minisign }) {
+                let blake = try SignatureGate.FileDigests.compute(
+                    path: file.sourcePath, needs: .init(sha256: false, blake2b512: true)
+                )
+                digests.blake2b512 = blake.blake2b512
+            }
+            for key in keys {
+                signatures.append(try TorrentSignatures.embedded(for: path, digests: digests, key: key))
+            }
+        }
+        return try TorrentSignatures.adding(signatures, to: made.bytes, subject: made.content.name)
     }
 }

@@ -82,7 +82,7 @@ struct VerifyCommand: ParsableCommand {
                 try verifyTorrent(torrent, data: data, verifier: verifier)
             } else if let file {
                 let signatures = try loadSignatures(for: file)
-                let (result, _) = try verifier.verify(path: file, signatures: signatures)
+                let (result, _) = try verifier.verify(path: file, signatures: signatures, alwaysSHA256: false)
                 report(file, result)
             }
         } catch let exit as ExitCode {

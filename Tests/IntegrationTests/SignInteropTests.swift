@@ -238,4 +238,30 @@ struct SignInteropTests {
         )
         #expect(tampered.exitCode == 4)
     }
+
+    /// `make --sign` signs in the hashing pass; the info-hash equals an unsigned `make` of the same input.
+    @Test func makeSignEmbedsVerifiableSignaturesWithTheSameInfoHash() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        let content = w.dir.appendingPathComponent("data/bundle")
+        try FileManager.default.createDirectory(at: content, withIntermediateDirectories: true)
+        try TestFiles.writeRandomFile(content.appendingPathComponent("x.bin"), size: 70_000, seed: 11)
+        try TestFiles.writeRandomFile(content.appendingPathComponent("y.bin"), size: 5, seed: 12)
+        try w.opensslKey()
+        try w.minisignKey()
+        let common = ["make", content.path, "-a", "http://127.0.0.1:1/announce", "--no-date", "--private"]
+        let plain = try TestProcess.swtorrent(common + ["-o", w.path("plain.torrent")])
+        let signed = try TestProcess.swtorrent(
+            common + ["-o", w.path("signed.torrent"), "--sign", w.path("ec.pem"), "--sign", w.path("m.key")]
+        )
+        #expect(plain.exitCode == 0 && signed.exitCode == 0, "\(plain.stderr) \(signed.stderr)")
+        let hash = { (out: String) in out.components(separatedBy: "\n").first { $0.hasPrefix("info-hash:") } }
+        #expect(hash(plain.stdout) != nil && hash(plain.stdout) == hash(signed.stdout))
+        let verify = try TestProcess.swtorrent(
+            ["verify", "--torrent", w.path("signed.torrent"), "--data", w.dir.appendingPathComponent("data").path,
+             "--key", w.path("ec.pub"), "--key", w.path("m.pub"), "--require", "2"]
+        )
+        #expect(verify.exitCode == 0, "\(verify.stdout) \(verify.stderr)")
+        #expect(verify.stdout.components(separatedBy: "verified ").count == 3)
+    }
 }
