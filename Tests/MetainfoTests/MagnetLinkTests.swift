@@ -69,4 +69,13 @@ struct MagnetLinkTests {
         #expect(uri.hasSuffix("&so=0,2-4"))
         #expect(try MagnetLink(parsing: uri) == original)
     }
+
+    /// Transmission's `magnetLink` test: regenerating the link reproduces this exact string.
+    @Test func reproducesTransmissionsMagnetByteForByte() throws {
+        let text =
+            "magnet:?xt=urn:btih:14ffe5dd23188fd5cb53a1d47f1289db70abf31e&dn=ubuntu_12_04_1_desktop_32_bit"
+            + "&tr=http%3A%2F%2Ftracker.publicbt.com%2Fannounce&tr=udp%3A%2F%2Ftracker.publicbt.com%3A80"
+            + "&ws=http%3A%2F%2Ftransmissionbt.com"
+        #expect(try MagnetLink(parsing: text).uri == text)
+    }
 }
