@@ -151,9 +151,10 @@ struct CreationHashingTests {
         [5_000_000, 3, 2_000_001],
     ]
 
-    /// (piece length, threads, read size): pieces smaller and larger than a read, one and several threads.
+    /// (piece length, threads, read size or 0 for automatic): pieces smaller and larger than a read, one and
+    /// several threads.
     static let configurations: [(Int, Int, Int)] = [
-        (16_384, 1, 65_536), (32_768, 3, 65_536), (1 << 20, 2, 256 << 10), (65_536, 4, 2 << 20),
+        (16_384, 1, 65_536), (32_768, 3, 65_536), (1 << 20, 2, 256 << 10), (65_536, 4, 2 << 20), (262_144, 2, 0),
     ]
 
     @Test(arguments: layouts, configurations)
@@ -177,7 +178,8 @@ struct CreationHashingTests {
             expected += DigestAlgorithm.sha1.hash(bytes[offset..<end])
             offset = end
         }
-        let hasher = PieceHasher(pieceLength: config.pieceLength, threads: config.threads, readSize: config.readSize)
+        let readSize = config.readSize == 0 ? nil : config.readSize
+        var hasher = PieceHasher(pieceLength: config.pieceLength, threads: config.threads, readSize: readSize)
         var lastProgress: Int64 = -1
         let plain = try hasher.hashFiles(files) { lastProgress = $0 }
         #expect(plain.pieces == expected)
@@ -192,6 +194,24 @@ struct CreationHashingTests {
             return DigestAlgorithm.sha256.hash(bytes[start..<(start + size)])
         }
         #expect(withDigests.fileSHA256 == expectedDigests)
+
+        // OpenSSL for every piece (what a CPU without SHA extensions gets) gives the same digests.
+        hasher.interleavedSHA1 = false
+        #expect(try hasher.hashFiles(files).pieces == expected)
+    }
+
+    @Test func readSizeHoldsPairsOfPiecesWithinTheBudget() {
+        #expect(PieceHasher(pieceLength: 16_384, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 2 << 20)
+        #expect(PieceHasher(pieceLength: 2 << 20, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 4 << 20)
+        #expect(PieceHasher(pieceLength: 16 << 20, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 8 << 20)
+        for threads in [1, 2, 8, 64, 256] {
+            for buffers in [1, 3] {
+                let hasher = PieceHasher(pieceLength: 1 << 20, threads: threads)
+                let size = hasher.effectiveReadSize(buffersPerWorker: buffers)
+                #expect(size * threads * buffers <= PieceHasher.bufferBudget || size == 64 << 10)
+            }
+        }
+        print("CreationHashingTests: SHA extensions on this CPU: \(PieceHasher.hasSHAExtensions)")
     }
 
     @Test func aFileThatShrankIsReportedByName() throws {

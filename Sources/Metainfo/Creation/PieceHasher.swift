@@ -1,3 +1,4 @@
+import CSHA1NI
 import CryptoPrimitives
 import Dispatch
 import Synchronization
@@ -36,9 +37,10 @@ public struct PieceHashes: Sendable, Hashable {
 ///
 /// Design (see `Docs/make.md`): the stream is cut into work units of whole pieces (at least 4 MiB each). Worker
 /// threads take units in stream order from an atomic counter, so the files are read front to back; each worker
-/// reads its unit with `pread` into its own reusable buffer (``readSize`` bytes, 2 MiB by default, small enough to
-/// stay in the core's cache between the read and the hash) and hashes pieces with OpenSSL (SHA-NI where the CPU has
-/// it). Memory is bounded by `threads × readSize` whatever the input size; nothing is memory-mapped.
+/// reads its unit with `pread` into its own reusable buffer (see ``effectiveReadSize(buffersPerWorker:)``) and hashes
+/// it: where the CPU has the SHA extensions, pairs of whole pieces go through an interleaved two-lane SHA-1 (almost
+/// twice OpenSSL's single-stream speed per core); other pieces through OpenSSL's EVP SHA-1. Memory is bounded by
+/// `threads × read size` whatever the input size; nothing is memory-mapped.
 ///
 /// With ``FileDigests/sha256`` each buffer is, after its pieces are hashed, handed to one more thread that feeds
 /// the files' SHA-256 digests strictly in stream order and hands the buffer back; each worker owns a few buffers,
@@ -48,8 +50,14 @@ public struct PieceHasher: Sendable {
     public var pieceLength: Int
     /// The number of hashing threads.
     public var threads: Int
-    /// The size of one read, and of each worker's buffer.
-    public var readSize: Int
+    /// The size of one read and of each worker's buffer; nil chooses it, see ``effectiveReadSize(buffersPerWorker:)``.
+    public var readSize: Int?
+    /// Whether to hash two pieces at once with the CPU's SHA extensions when it has them (see `Docs/make.md`);
+    /// otherwise every piece goes through OpenSSL. The digests are the same either way.
+    public var interleavedSHA1 = true
+
+    /// Whether this CPU has the SHA extensions the interleaved SHA-1 needs.
+    public static let hasSHAExtensions = swt_sha1ni_available() != 0
 
     /// The most threads used, whatever is asked for.
     public static let maximumThreads = 256
@@ -63,19 +71,20 @@ public struct PieceHasher: Sendable {
     /// - Parameters:
     ///   - pieceLength: the piece length in bytes; must be a power of two of at least 16 KiB.
     ///   - threads: the number of hashing threads; nil for one per online CPU core. Clamped to 1...256.
-    ///   - readSize: bytes per read (a power of two, 64 KiB ... 16 MiB); nil for 2 MiB, less when many threads
-    ///     would exceed ``bufferBudget``.
+    ///   - readSize: bytes per read, a power of two of at least 64 KiB; nil to choose it.
     public init(pieceLength: Int, threads: Int? = nil, readSize: Int? = nil) {
         self.pieceLength = pieceLength
-        let count = min(max(threads ?? Self.onlineCoreCount, 1), Self.maximumThreads)
-        self.threads = count
-        if let readSize {
-            self.readSize = readSize
-        } else {
-            var size = 2 << 20
-            while size > 64 << 10, size * count * Self.buffersPerWorkerWithDigests > Self.bufferBudget { size >>= 1 }
-            self.readSize = size
-        }
+        self.threads = min(max(threads ?? Self.onlineCoreCount, 1), Self.maximumThreads)
+        self.readSize = readSize
+    }
+
+    /// The read size used: ``readSize`` if set; otherwise two pieces (so pieces can be hashed in pairs), at least
+    /// 2 MiB and at most 8 MiB, halved while `threads × buffersPerWorker × size` exceeds ``bufferBudget``.
+    public func effectiveReadSize(buffersPerWorker: Int) -> Int {
+        if let readSize { return readSize }
+        var size = min(max(2 * pieceLength, 2 << 20), 8 << 20)
+        while size > 64 << 10, size * threads * buffersPerWorker > Self.bufferBudget { size >>= 1 }
+        return size
     }
 
     /// The number of CPU cores online.
@@ -106,7 +115,8 @@ public struct PieceHasher: Sendable {
         let state = HashingState(pieceCount: layout.pieceCount, fileCount: files.count)
         let workerCount = max(1, min(threads, layout.unitCount))
         let buffers = withDigests ? Self.buffersPerWorkerWithDigests : 1
-        let readSize = self.readSize
+        let readSize = effectiveReadSize(buffersPerWorker: buffers)
+        let pairs = interleavedSHA1 && Self.hasSHAExtensions
         let handoff = withDigests ? DigestHandoff(workers: workerCount) : nil
 
         var started: [WorkerThread] = []
@@ -121,7 +131,8 @@ public struct PieceHasher: Sendable {
                 started.append(
                     try WorkerThread {
                         runWorker(
-                            index, layout: layout, readSize: readSize, buffers: buffers, handoff: handoff, state: state
+                            index, layout: layout, readSize: readSize, pairs: pairs, buffers: buffers, handoff: handoff,
+                            state: state
                         )
                     }
                 )
@@ -177,7 +188,7 @@ struct StreamLayout: Sendable {
         totalSize = offset
         self.pieceLength = pieceLength
         pieceCount = Int((offset + Int64(pieceLength) - 1) / Int64(pieceLength))
-        piecesPerUnit = max(1, Self.unitTarget / pieceLength)
+        piecesPerUnit = max(2, Self.unitTarget / pieceLength)
         unitCount = (pieceCount + piecesPerUnit - 1) / piecesPerUnit
     }
 
@@ -323,6 +334,7 @@ private func runWorker(
     _ worker: Int,
     layout: StreamLayout,
     readSize: Int,
+    pairs: Bool,
     buffers bufferCount: Int,
     handoff: DigestHandoff?,
     state: HashingState
@@ -375,6 +387,21 @@ private func runWorker(
                         let size = layout.pieceSize(piece)
                         let take = min(size - partialCount, count - index)
                         let bytes = UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)])
+                        if pairs, partialCount == 0, take == size, index + 2 * size <= count,
+                            piece + 1 < layout.pieceCount, layout.pieceSize(piece + 1) == size
+                        {
+                            // Two whole pieces of the same size: hash them together on the SHA unit.
+                            let first = raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + index
+                            let start = digests.count
+                            digests.append(contentsOf: repeatElement(0, count: 40))
+                            digests.withUnsafeMutableBufferPointer { out in
+                                let digest = out.baseAddress! + start
+                                swt_sha1ni_x2(first, first + size, size, digest, digest + 20)
+                            }
+                            piece += 2
+                            index += 2 * size
+                            continue
+                        }
                         if partialCount == 0, take == size {
                             digests.append(contentsOf: DigestAlgorithm.sha1.hash(bytes))
                             piece += 1
