@@ -176,11 +176,13 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
             return .respond(status: "404 Not Found", body: Array("not found: \(error)\n".utf8), close: false)
         }
         let query = UnsafeRawBufferPointer(rebasing: raw[target.query])
-        let pathEnd = target.query.isEmpty && (raw.last != UInt8(ascii: "?")) ? raw.count : target.query.lowerBound - 1
-        let path = String(decoding: raw[0..<pathEnd], as: UTF8.self)
-        let host = configuration.publicHost ?? head.headers.first(name: "host") ?? ""
-        let now = Int64(time(nil))
         let snapshot = local.snapshot
+        // Host, path and clock matter only to signed requests (the signature covers them).
+        var path = ""
+        var host = ""
+        var now: Int64 = 0
+        if case .announce(nil) = target.endpoint { Self.signingContext(raw, target, head, configuration, &path, &host, &now) }
+        if case .scrape(nil) = target.endpoint { Self.signingContext(raw, target, head, configuration, &path, &host, &now) }
         switch target.endpoint {
         case .announce(let passkey):
             let request: AnnounceRequest
@@ -226,6 +228,16 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
             let hashes = request.infoHashes
             return .store { core in .success(core.scrape(hashes)) }
         }
+    }
+
+    private static func signingContext(
+        _ raw: UnsafeRawBufferPointer, _ target: RequestTarget, _ head: HTTPRequestHead,
+        _ configuration: TrackerConfiguration, _ path: inout String, _ host: inout String, _ now: inout Int64
+    ) {
+        let pathEnd = target.query.isEmpty && (raw.last != UInt8(ascii: "?")) ? raw.count : target.query.lowerBound - 1
+        path = String(decoding: raw[0..<pathEnd], as: UTF8.self)
+        host = configuration.publicHost ?? head.headers.first(name: "host") ?? ""
+        now = Int64(time(nil))
     }
 
     private func clientAddress(head: HTTPRequestHead, request: AnnounceRequest) -> PeerAddress? {
