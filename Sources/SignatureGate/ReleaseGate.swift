@@ -56,11 +56,12 @@ public enum GateRefusal: Sendable, Hashable, CustomStringConvertible {
 ///
 /// Downloads are written under ``stagingDirectory`` (mode 0700, never the destination).
 /// ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:)`` opens the staged file once
-/// (`O_RDONLY | O_NOFOLLOW`), hashes and verifies the bytes through that descriptor, then renames the staged name to a fresh private name inside the staging directory and checks with `lstat` that
-/// it is still the very inode that was verified (same device and inode; size and mtime unchanged) before renaming
-/// it into the destination with the intended mode. When the destination is on another file system, the bytes are
-/// copied from the verified descriptor into a temporary file in the destination directory, hashed again while
-/// copying, fsynced, and renamed into place. Anything refused is moved to ``quarantineDirectory`` with a `.reason`
+/// (`O_RDONLY | O_NOFOLLOW`), hashes and verifies the bytes through that descriptor, then renames the staged name
+/// to a fresh private name inside the staging directory and checks with `lstat` that it is still the very inode
+/// that was verified (same device and inode; size and mtime unchanged) before renaming it into the destination
+/// with the intended mode. When the destination is on another file system, the bytes are copied from the verified
+/// descriptor into a temporary file in the destination directory, hashed again while copying, fsynced, and renamed
+/// into place. Anything refused is moved to ``quarantineDirectory`` with a `.reason`
 /// file beside it. Every decision is appended to the ``auditLog``.
 ///
 /// The calls block on disk I/O: run them on a thread pool, not on an event loop.

@@ -18,6 +18,8 @@ public struct SignatureGateError: Error, Sendable, Hashable, CustomStringConvert
         case malformedSignature = "malformed signature"
         /// A sigstore bundle that cannot be parsed.
         case malformedBundle = "malformed bundle"
+        /// A trust-policy file with an unknown directive or a bad value.
+        case malformedPolicy = "malformed trust policy"
         /// A torrent file that cannot be parsed or updated.
         case malformedTorrent = "malformed torrent"
         /// An input larger than the bound the parser accepts.

@@ -55,8 +55,14 @@ public struct EmbeddedSignature: Sendable, Hashable {
 
 /// A file a torrent describes.
 public struct TorrentFileEntry: Sendable, Hashable {
+    /// The path in the torrent, starting with the torrent's name.
     public var path: [String]
     public var length: Int64
+
+    public init(path: [String], length: Int64) {
+        self.path = path
+        self.length = length
+    }
 }
 
 /// Reading and adding signatures embedded in a torrent. The info dictionary's bytes are never touched: the new

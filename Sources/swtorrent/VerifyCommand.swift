@@ -8,13 +8,16 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Verify a file's cosign / sigstore-bundle / minisign signatures against trusted keys.",
         discussion: """
-            Trusted keys: --key PUB (repeatable; a cosign.pub PEM or a minisign.pub) and --trust-dir DIR (every \
-            *.pub in it). Signatures: --signature SIG (FILE.sig from cosign sign-blob, or a .minisig) and \
-            --bundle B (a sigstore bundle, v0.1-v0.3); when neither is given, FILE.sig, FILE.minisig and \
-            FILE.sigstore.json are used if present. With --torrent T --data DIR, every file of the torrent is \
-            checked against the signatures embedded in it. The file is read once; one SHA-256 serves every \
-            cosign signature. Sigstore bundles are checked with the trusted key only: transparency-log entries \
-            and timestamps are NOT verified (like cosign verify-blob --insecure-ignore-tlog).
+            Trusted keys: --key PUB (repeatable; a cosign.pub PEM or a minisign.pub), --trust-dir DIR (every \
+            *.pub in it) and --policy FILE (lines 'trust PATH', 'trust-dir DIR', 'require N', \
+            'require-prehashed'; the larger --require wins). Signatures: --signature SIG (FILE.sig from \
+            cosign sign-blob, or a .minisig) and --bundle B (a sigstore bundle, v0.1-v0.3); when neither is \
+            given, FILE.sig, FILE.minisig and FILE.sigstore.json are used if present. With --torrent T --data \
+            DIR, every file of the torrent is checked against the signatures embedded in it and the signature \
+            files shipped beside it in the torrent (NAME.sig, NAME.minisig, NAME.sigstore.json). The file is \
+            read once; one SHA-256 serves every cosign signature. Sigstore bundles are checked with the trusted \
+            key only: transparency-log entries and timestamps are NOT verified (like cosign verify-blob \
+            --insecure-ignore-tlog).
 
             Exits 0 only when at least --require N distinct trusted keys verified, and prints their key ids.
             Exit codes: 0 verified; 1 I/O failure; 2 bad arguments or malformed key/signature/bundle file; \
@@ -31,6 +34,9 @@ struct VerifyCommand: ParsableCommand {
 
     @Option(name: .customLong("trust-dir"), help: "Trust every *.pub key in this directory.")
     var trustDir: [String] = []
+
+    @Option(name: .long, help: "A trust-policy file (trust / trust-dir / require lines; see Docs/signing.md).")
+    var policy: String?
 
     @Option(name: .long, help: "A detached signature (.sig or .minisig). Repeatable.")
     var signature: [String] = []
@@ -55,7 +61,7 @@ struct VerifyCommand: ParsableCommand {
 
     /// Argument checks (exit 2, as Docs/cli.md says for bad arguments).
     func checkArguments() {
-        if key.isEmpty && trustDir.isEmpty {
+        if key.isEmpty && trustDir.isEmpty && policy == nil {
             GateCommandOutput.fail(
                 "verify", "no trusted key: give --key PUB or --trust-dir DIR (a bundle's own key is not trusted)",
                 code: 2
@@ -76,7 +82,13 @@ struct VerifyCommand: ParsableCommand {
         checkArguments()
         do {
             var policy = try TrustPolicy.load(keyFiles: key, directories: trustDir, requiredSigners: require)
-            policy.requirePrehashedMinisign = requirePrehashed
+            if let file = self.policy {
+                let fromFile = try TrustPolicy.load(policyFile: file)
+                policy.keys += fromFile.keys.filter { !policy.keys.contains($0) }
+                policy.requiredSigners = max(policy.requiredSigners, fromFile.requiredSigners)
+                policy.requirePrehashedMinisign = fromFile.requirePrehashedMinisign
+            }
+            policy.requirePrehashedMinisign = policy.requirePrehashedMinisign || requirePrehashed
             let verifier = Verifier(policy: policy)
             if let torrent, let data {
                 try verifyTorrent(torrent, data: data, verifier: verifier)
@@ -107,11 +119,10 @@ struct VerifyCommand: ParsableCommand {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: torrent)))
         let embedded = try TorrentSignatures.read(bytes, subject: torrent)
         var worst: (Int32, String)?
-        for entry in try TorrentSignatures.files(of: bytes, subject: torrent) {
-            let path = TorrentSignatures.contentPath(entry.path, dataDirectory: data)
-            let signatures = try embedded.filter { $0.path == entry.path }.map {
-                signature throws(SignatureGateError) in try signature.detached()
-            }
+        let files = try TorrentSignatures.files(of: bytes, subject: torrent)
+        for artifact in TorrentSignatures.plan(files: files, embedded: embedded) {
+            let path = TorrentSignatures.contentPath(artifact.file.path, dataDirectory: data)
+            let signatures = try artifact.signatures(dataDirectory: data)
             let (result, _) = try verifier.verify(path: path, signatures: signatures)
             switch result {
             case .verified(let signers):

@@ -264,4 +264,29 @@ struct SignInteropTests {
         #expect(verify.exitCode == 0, "\(verify.stdout) \(verify.stderr)")
         #expect(verify.stdout.components(separatedBy: "verified ").count == 3)
     }
+
+    /// A `.minisig` shipped inside the torrent next to its artifact counts as a signature of that artifact.
+    @Test func signatureFilesShippedInsideTheTorrentCount() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        let content = w.dir.appendingPathComponent("data/rel")
+        try FileManager.default.createDirectory(at: content, withIntermediateDirectories: true)
+        let artifact = content.appendingPathComponent("app.tar").path
+        try TestFiles.writeRandomFile(URL(fileURLWithPath: artifact), size: 50_000, seed: 21)
+        try w.minisignKey()
+        try w.run("minisign", ["-S", "-s", w.path("m.key"), "-m", artifact])
+        try w.run("mktorrent", ["-a", "http://127.0.0.1:1/announce", "-o", w.path("rel.torrent"), content.path])
+        let data = w.dir.appendingPathComponent("data").path
+        let ok = try TestProcess.swtorrent(
+            ["verify", "--torrent", w.path("rel.torrent"), "--data", data, "--key", w.path("m.pub")]
+        )
+        #expect(ok.exitCode == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("app.tar: signed by minisign:"))
+        #expect(!ok.stdout.contains("app.tar.minisig:"))
+        try TestFiles.writeRandomFile(URL(fileURLWithPath: artifact), size: 50_000, seed: 22)
+        let bad = try TestProcess.swtorrent(
+            ["verify", "--torrent", w.path("rel.torrent"), "--data", data, "--key", w.path("m.pub")]
+        )
+        #expect(bad.exitCode == 3)
+    }
 }
