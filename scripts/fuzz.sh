@@ -61,7 +61,9 @@ for target in FuzzBencode FuzzTorrent FuzzMagnet; do
     mkdir -p "$corpus" "$artifacts"
     seed "$target" "$corpus"
     echo "fuzz: $target for ${seconds}s (corpus $(ls "$corpus" | wc -l) inputs)"
-    if "$bin/$target" "$corpus" -max_total_time="$seconds" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
+    dict=()
+    [[ "$target" == FuzzTorrent ]] && dict=(-dict="$root/Fuzz/torrent.dict")
+    if "$bin/$target" "$corpus" "${dict[@]}" -max_total_time="$seconds" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" >"$work/$target/log.txt" 2>&1; then
         grep -E "^stat::number_of_executed_units|^Done" "$work/$target/log.txt" | sed "s/^/fuzz: $target: /" || true
     else

@@ -118,7 +118,8 @@ struct TorrentParser {
         if let metaVersion = info["meta version"] {
             guard let number = metaVersion.integer, number == 1 || number == 2 else {
                 throw MetainfoError(
-                    .unsupported, "info.meta version \(Self.describe(metaVersion)) is not supported (only 2 is)",
+                    .unsupported,
+                    "info.meta version is \(Self.describe(metaVersion)); only meta version 2 (BEP 52) is understood",
                     field: "info.meta version")
             }
             if number == 2 { hasV2 = true }
@@ -190,8 +191,8 @@ struct TorrentParser {
         guard Int64(pieceHashes.count / InfoHash.byteCount) == expectedPieces else {
             throw MetainfoError(
                 .piecesMismatch,
-                "info.pieces holds \(pieceHashes.count / InfoHash.byteCount) hashes but \(totalLength) bytes in "
-                    + "pieces of \(pieceLength) need \(expectedPieces)",
+                "info.pieces holds \(pieceHashes.count / InfoHash.byteCount) piece hash(es) but \(totalLength) "
+                    + "bytes in pieces of \(pieceLength) need \(expectedPieces)",
                 field: "info.pieces")
         }
         if hasV2 {

@@ -199,6 +199,7 @@ struct TorrentTests {
         #expect(Self.code(BencodeValue.dict(["info": .integer(1)]).encoded()) == .invalidStructure)
         #expect(Self.code(Self.torrent(info: Self.info(["files": .list([])]))) == .invalidValue)
         #expect(Self.code(Self.torrent(info: Self.info(["name": .string("")]))) == .invalidValue)
+        #expect(Self.code(Self.torrent(info: Self.info(["meta version": .integer(3)]))) == .unsupported)
         do {
             let pathless = Self.info(["files": .list([.dict(["length": .integer(1)])])])
             _ = try Torrent(bytes: Self.torrent(info: pathless))
