@@ -118,6 +118,10 @@ extension MagnetLink {
         }
 
         var selected: [ClosedRange<Int>] = []
+        // Sets keep de-duplication linear: a 1 MiB link can hold tens of thousands of parameters.
+        var seenTrackers: Set<String> = []
+        var seenWebSeeds: Set<String> = []
+        var seenPeers: Set<String> = []
         for field in rest.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             guard let equals = field.firstIndex(of: UInt8(ascii: "=")) else { continue }
             guard let nameBytes = Self.percentDecode(field[field.startIndex..<equals], plusAsSpace: false) else {
@@ -138,15 +142,15 @@ extension MagnetLink {
             case "dn":
                 displayName = value
             case "tr":
-                addTracker(valueBytes)
+                addTracker(valueBytes, seen: &seenTrackers)
             case _ where name.hasPrefix("tr.") && name.count > 3 && name.dropFirst(3).allSatisfy(\.isASCIIDigit):
-                addTracker(valueBytes)
+                addTracker(valueBytes, seen: &seenTrackers)
             case "ws", "as":
-                if Self.isURL(valueBytes, schemes: ["http", "https"]) && !webSeeds.contains(value) {
+                if Self.isURL(valueBytes, schemes: ["http", "https"]) && seenWebSeeds.insert(value).inserted {
                     webSeeds.append(value)
                 }
             case "x.pe":
-                if Self.isPeerAddress(valueBytes) && !peers.contains(value) { peers.append(value) }
+                if Self.isPeerAddress(valueBytes) && seenPeers.insert(value).inserted { peers.append(value) }
             case "so":
                 selected.append(contentsOf: Self.parseSelectOnly(valueBytes))
             default:
@@ -194,10 +198,10 @@ extension MagnetLink {
         }
     }
 
-    private mutating func addTracker(_ bytes: [UInt8]) {
+    private mutating func addTracker(_ bytes: [UInt8], seen: inout Set<String>) {
         guard Self.isURL(bytes, schemes: ["http", "https", "udp"]) else { return }
         let url = String(decoding: bytes, as: UTF8.self)
-        if !trackers.contains(url) { trackers.append(url) }
+        if seen.insert(url).inserted { trackers.append(url) }
     }
 
     // MARK: - Helpers

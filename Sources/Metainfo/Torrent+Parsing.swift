@@ -212,9 +212,10 @@ struct TorrentParser {
             if !urls.isEmpty { announceList.append(urls) }
         }
         var webSeeds: [String] = []
+        var seenWebSeeds: Set<String> = []
         let urlList = root["url-list"]
         for url in urlList?.list ?? (urlList?.bytes != nil ? [urlList!] : []) {
-            guard let clean = url.bytes.flatMap(Self.cleanURL), !webSeeds.contains(clean) else { continue }
+            guard let clean = url.bytes.flatMap(Self.cleanURL), seenWebSeeds.insert(clean).inserted else { continue }
             webSeeds.append(clean)
         }
 
@@ -316,28 +317,46 @@ struct TorrentParser {
         return out
     }
 
-    /// No two files may have the same path, and no file may be a directory of another.
+    /// No two files may have the same path, and no file may be a directory of another. A trie of path components
+    /// keeps this linear in the total path length (checking every prefix as a joined string would be quadratic in
+    /// a hostile path with thousands of components).
     private static func checkCollisions(_ files: [Torrent.File]) throws(MetainfoError) {
-        var paths: [String: Int] = [:]
-        for (index, file) in files.enumerated() {
-            if let other = paths.updateValue(index, forKey: file.path) {
-                throw MetainfoError(
-                    .unsafePath,
-                    "info.files[\(other)] and info.files[\(index)] both map to the path '\(file.path)'",
-                    field: "info.files[\(index)].path")
-            }
+        struct Node {
+            var children: [String: Int] = [:]
+            var file: Int?
         }
-        for (index, file) in files.enumerated() where file.relativePath.count > 1 {
-            var prefix = file.relativePath[0]
-            for component in file.relativePath.dropFirst().dropLast() {
-                prefix += "/" + component
-                if let other = paths[prefix] {
+        var nodes = [Node()]
+        for (index, file) in files.enumerated() {
+            var current = 0
+            for (depth, component) in file.relativePath.enumerated() {
+                if let other = nodes[current].file {
+                    let directory = file.relativePath[..<depth].joined(separator: "/")
                     throw MetainfoError(
                         .unsafePath,
-                        "info.files[\(other)] ('\(prefix)') is a file but info.files[\(index)] needs it as a directory",
+                        "info.files[\(other)] ('\(directory)') is a file but info.files[\(index)] needs it as a "
+                            + "directory",
                         field: "info.files[\(index)].path")
                 }
+                if let next = nodes[current].children[component] {
+                    current = next
+                } else {
+                    nodes.append(Node())
+                    nodes[current].children[component] = nodes.count - 1
+                    current = nodes.count - 1
+                }
             }
+            if let other = nodes[current].file {
+                throw MetainfoError(
+                    .unsafePath, "info.files[\(other)] and info.files[\(index)] both map to the path '\(file.path)'",
+                    field: "info.files[\(index)].path")
+            }
+            if !nodes[current].children.isEmpty {
+                throw MetainfoError(
+                    .unsafePath,
+                    "info.files[\(index)] ('\(file.path)') is a file but another file needs it as a directory",
+                    field: "info.files[\(index)].path")
+            }
+            nodes[current].file = index
         }
     }
 

@@ -124,7 +124,8 @@ extension Torrent {
     /// the web seeds.
     public func magnetLink() -> MagnetLink {
         var trackers: [String] = []
-        for url in trackerTiers.joined() where !trackers.contains(url) { trackers.append(url) }
+        var seen: Set<String> = []
+        for url in trackerTiers.joined() where seen.insert(url).inserted { trackers.append(url) }
         return MagnetLink(
             infoHash: infoHash, infoHashV2: infoHashV2, displayName: name, trackers: trackers, webSeeds: webSeeds)
     }

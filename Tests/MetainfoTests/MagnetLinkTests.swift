@@ -78,4 +78,24 @@ struct MagnetLinkTests {
             + "&ws=http%3A%2F%2Ftransmissionbt.com"
         #expect(try MagnetLink(parsing: text).uri == text)
     }
+
+    /// A link at the size limit made of distinct trackers, web seeds and peers parses completely (de-duplication is
+    /// linear, so this is quick) and one byte more is refused.
+    @Test func handlesALinkAtTheSizeLimit() throws {
+        var text = "magnet:?xt=urn:btih:\(Self.hex)"
+        var count = 0
+        while true {
+            let chunk = "&tr=http://t\(count).example/a&ws=http://w\(count).example/"
+                + "&x.pe=10.0.\(count % 250).1:\(count % 60000 + 1)"
+            guard text.utf8.count + chunk.utf8.count <= MagnetLink.maximumLength else { break }
+            text += chunk
+            count += 1
+        }
+        let link = try MagnetLink(parsing: text)
+        #expect(link.trackers.count == count)
+        #expect(link.webSeeds.count == count)
+        #expect(link.peers.count == Set((0..<count).map { "10.0.\($0 % 250).1:\($0 % 60000 + 1)" }).count)
+        let tooLong = text + String(repeating: "x", count: MagnetLink.maximumLength)
+        #expect(throws: MetainfoError.self) { try MagnetLink(parsing: tooLong) }
+    }
 }

@@ -257,4 +257,23 @@ struct TorrentTests {
             #expect(error.description.hasPrefix(directory + "/missing.torrent: cannot open"))
         }
     }
+
+    /// Hostile shapes that would be quadratic with naive de-duplication or prefix checks: a file path of 50,000
+    /// components, 100,000 web seeds, 20,000 files in one directory. They must load (or be refused) promptly.
+    @Test func handlesHostileShapesInLinearTime() throws {
+        let deep = Self.info(["files": Self.files([Array(repeating: "d", count: 50_000) + ["f"]])])
+        let deepTorrent = try Torrent(bytes: Self.torrent(info: deep))
+        #expect(deepTorrent.files[0].relativePath.count == 50_002)
+
+        let seeds = BencodeValue.list((0..<100_000).map { .string("http://seed\($0).example/") })
+        let seeded = try Torrent(bytes: Self.torrent(info: Self.info([:]), ["url-list": seeds]))
+        #expect(seeded.webSeeds.count == 100_000)
+
+        let wide = (0..<20_000).map { ["dir", "file\($0)"] }
+        let pieces = BencodeValue.bytes(Array(repeating: 0, count: 20 * 13))  // 200,000 bytes in 16 KiB pieces
+        let wideInfo = Self.info(["files": Self.files(wide), "pieces": pieces])
+        #expect(try Torrent(bytes: Self.torrent(info: wideInfo)).files.count == 20_000)
+        let clashing = Self.info(["files": Self.files(wide + [["dir"]]), "pieces": pieces])
+        #expect(Self.code(Self.torrent(info: clashing)) == .unsafePath)
+    }
 }
