@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(pkg-config libssl-dev libsodium-dev openssl)
 test_pkgs=(mktorrent aria2 transmission-cli python3-libtorrent opentracker minisign iproute2 procps curl)
-bench_pkgs=(wrk hyperfine time)
+bench_pkgs=(wrk hyperfine time python3-cryptography)
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_pkgs[@]}"); fi
