@@ -2,8 +2,8 @@
 //
 // The rounds follow Intel's SHA-NI reference structure: 20 groups of 4 rounds, each one SHA1RNDS4 (round function
 // `group / 5`), with the message schedule computed 4 words at a time by SHA1MSG1 / XOR / SHA1MSG2 and the next E
-// by SHA1NEXTE. Each lane keeps its own registers; the two-lane version issues both lanes' instructions in turn so
-// the CPU overlaps their latencies.
+// by SHA1NEXTE. Each lane keeps its own registers; the two- and four-lane versions issue the lanes' instructions in
+// turn so the CPU overlaps their latencies.
 #include "csha1ni.h"
 
 #include <string.h>
@@ -43,6 +43,7 @@ int swt_sha1ni_available(void) {
 
 #define SWT_LANE_A(k) SWT_GROUP(a, k)
 #define SWT_BOTH_LANES(k) SWT_GROUP(a, k); SWT_GROUP(b, k)
+#define SWT_FOUR_LANES(k) SWT_GROUP(a, k); SWT_GROUP(b, k); SWT_GROUP(c, k); SWT_GROUP(d, k)
 
 SWT_TARGET static void swt_blocks1(__m128i *abcd, __m128i *e, const uint8_t *p, size_t blocks) {
     const __m128i mask = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
@@ -79,6 +80,45 @@ SWT_TARGET static void swt_blocks2(__m128i abcd[2], __m128i e[2], const uint8_t 
     e[0] = aE;
     abcd[1] = bABCD;
     e[1] = bE;
+}
+
+// Four lanes need more than the 16 XMM registers; the few spills to L1 cost far less than the latency they hide.
+SWT_TARGET static void swt_blocks4(__m128i abcd[4], __m128i e[4], const uint8_t *const p[4], size_t blocks) {
+    const __m128i mask = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
+    const uint8_t *pa = p[0], *pb = p[1], *pc = p[2], *pd = p[3];
+    __m128i aABCD = abcd[0], aE = e[0], aEprev, aM[4];
+    __m128i bABCD = abcd[1], bE = e[1], bEprev, bM[4];
+    __m128i cABCD = abcd[2], cE = e[2], cEprev, cM[4];
+    __m128i dABCD = abcd[3], dE = e[3], dEprev, dM[4];
+    while (blocks--) {
+        __m128i savedABCDa = aABCD, savedEa = aE, savedABCDb = bABCD, savedEb = bE;
+        __m128i savedABCDc = cABCD, savedEc = cE, savedABCDd = dABCD, savedEd = dE;
+        SWT_LOAD(a, 0, pa); SWT_LOAD(a, 1, pa); SWT_LOAD(a, 2, pa); SWT_LOAD(a, 3, pa);
+        SWT_LOAD(b, 0, pb); SWT_LOAD(b, 1, pb); SWT_LOAD(b, 2, pb); SWT_LOAD(b, 3, pb);
+        SWT_LOAD(c, 0, pc); SWT_LOAD(c, 1, pc); SWT_LOAD(c, 2, pc); SWT_LOAD(c, 3, pc);
+        SWT_LOAD(d, 0, pd); SWT_LOAD(d, 1, pd); SWT_LOAD(d, 2, pd); SWT_LOAD(d, 3, pd);
+        SWT_ALL_GROUPS(SWT_FOUR_LANES);
+        aE = _mm_sha1nexte_epu32(aEprev, savedEa);
+        aABCD = _mm_add_epi32(aABCD, savedABCDa);
+        bE = _mm_sha1nexte_epu32(bEprev, savedEb);
+        bABCD = _mm_add_epi32(bABCD, savedABCDb);
+        cE = _mm_sha1nexte_epu32(cEprev, savedEc);
+        cABCD = _mm_add_epi32(cABCD, savedABCDc);
+        dE = _mm_sha1nexte_epu32(dEprev, savedEd);
+        dABCD = _mm_add_epi32(dABCD, savedABCDd);
+        pa += 64;
+        pb += 64;
+        pc += 64;
+        pd += 64;
+    }
+    abcd[0] = aABCD;
+    e[0] = aE;
+    abcd[1] = bABCD;
+    e[1] = bE;
+    abcd[2] = cABCD;
+    e[2] = cE;
+    abcd[3] = dABCD;
+    e[3] = dE;
 }
 
 SWT_TARGET static void swt_init(__m128i *abcd, __m128i *e) {
@@ -131,6 +171,24 @@ SWT_TARGET void swt_sha1ni_x2(const uint8_t *a, const uint8_t *b, size_t length,
     swt_output(abcd[1], e[1], digestB);
 }
 
+SWT_TARGET void swt_sha1ni_x4(const uint8_t *data, size_t length, uint8_t *digests) {
+    __m128i abcd[4], e[4];
+    const uint8_t *lanes[4];
+    for (int i = 0; i < 4; i++) {
+        swt_init(&abcd[i], &e[i]);
+        lanes[i] = data + (size_t)i * length;
+    }
+    swt_blocks4(abcd, e, lanes, length / 64);
+    uint8_t tails[4][128];
+    size_t blocks = 0;
+    for (int i = 0; i < 4; i++) {
+        blocks = swt_tail(tails[i], lanes[i] + length / 64 * 64, length);
+        lanes[i] = tails[i];
+    }
+    swt_blocks4(abcd, e, lanes, blocks);
+    for (int i = 0; i < 4; i++) swt_output(abcd[i], e[i], digests + 20 * i);
+}
+
 #else
 
 int swt_sha1ni_available(void) { return 0; }
@@ -147,6 +205,12 @@ void swt_sha1ni_x2(const uint8_t *a, const uint8_t *b, size_t length, uint8_t *d
     (void)length;
     memset(digestA, 0, 20);
     memset(digestB, 0, 20);
+}
+
+void swt_sha1ni_x4(const uint8_t *data, size_t length, uint8_t *digests) {
+    (void)data;
+    (void)length;
+    memset(digests, 0, 80);
 }
 
 #endif

@@ -155,6 +155,7 @@ struct CreationHashingTests {
     /// several threads.
     static let configurations: [(Int, Int, Int)] = [
         (16_384, 1, 65_536), (32_768, 3, 65_536), (1 << 20, 2, 256 << 10), (65_536, 4, 2 << 20), (262_144, 2, 0),
+        (16_384, 2, 3 * 16_384), (16_384, 1, 7 * 16_384),
     ]
 
     @Test(arguments: layouts, configurations)
@@ -200,9 +201,10 @@ struct CreationHashingTests {
         #expect(try hasher.hashFiles(files).pieces == expected)
     }
 
-    @Test func readSizeHoldsPairsOfPiecesWithinTheBudget() {
+    @Test func readSizeHoldsFourPiecesWithinTheBudget() {
         #expect(PieceHasher(pieceLength: 16_384, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 2 << 20)
-        #expect(PieceHasher(pieceLength: 2 << 20, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 4 << 20)
+        #expect(PieceHasher(pieceLength: 1 << 20, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 4 << 20)
+        #expect(PieceHasher(pieceLength: 2 << 20, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 8 << 20)
         #expect(PieceHasher(pieceLength: 16 << 20, threads: 2).effectiveReadSize(buffersPerWorker: 1) == 8 << 20)
         for threads in [1, 2, 8, 64, 256] {
             for buffers in [1, 3] {

@@ -1,6 +1,6 @@
 // SHA-1 with the x86 SHA extensions (SHA-NI), one message or two interleaved. Used by Metainfo's piece hasher:
-// one SHA-1 is a chain of dependent SHA1RNDS4 instructions that leaves the SHA unit idle most of the time, so two
-// independent pieces hashed in lock-step run almost twice as fast on one core as OpenSSL's single-stream code.
+// one SHA-1 is a chain of dependent SHA1RNDS4 instructions that leaves the SHA unit idle most of the time, so two or
+// four independent pieces hashed in lock-step run 1.7 or 2.2 times as fast on one core as OpenSSL's single stream.
 #ifndef CSHA1NI_H
 #define CSHA1NI_H
 
@@ -19,6 +19,10 @@ void swt_sha1ni(const uint8_t *data, size_t length, uint8_t *digest);
 
 /// SHA-1 of two messages of the same `length`, computed interleaved. Only call when swt_sha1ni_available().
 void swt_sha1ni_x2(const uint8_t *a, const uint8_t *b, size_t length, uint8_t *digestA, uint8_t *digestB);
+
+/// SHA-1 of four consecutive messages of `length` bytes each (`data`, `data + length`, ...), computed interleaved,
+/// into `digests` (4 × 20 bytes). Only call when swt_sha1ni_available().
+void swt_sha1ni_x4(const uint8_t *data, size_t length, uint8_t *digests);
 
 #ifdef __cplusplus
 }

@@ -38,8 +38,9 @@ public struct PieceHashes: Sendable, Hashable {
 /// Design (see `Docs/make.md`): the stream is cut into work units of whole pieces (at least 4 MiB each). Worker
 /// threads take units in stream order from an atomic counter, so the files are read front to back; each worker
 /// reads its unit with `pread` into its own reusable buffer (see ``effectiveReadSize(buffersPerWorker:)``) and hashes
-/// it: where the CPU has the SHA extensions, pairs of whole pieces go through an interleaved two-lane SHA-1 (almost
-/// twice OpenSSL's single-stream speed per core); other pieces through OpenSSL's EVP SHA-1. Memory is bounded by
+/// it: where the CPU has the SHA extensions, groups of four (or two) whole pieces go through an interleaved
+/// multi-lane SHA-1 (2.2 or 1.7 times OpenSSL's single-stream speed per core); other pieces through OpenSSL's EVP
+/// SHA-1. Memory is bounded by
 /// `threads × read size` whatever the input size; nothing is memory-mapped.
 ///
 /// With ``FileDigests/sha256`` each buffer is, after its pieces are hashed, handed to one more thread that feeds
@@ -52,7 +53,7 @@ public struct PieceHasher: Sendable {
     public var threads: Int
     /// The size of one read and of each worker's buffer; nil chooses it, see ``effectiveReadSize(buffersPerWorker:)``.
     public var readSize: Int?
-    /// Whether to hash two pieces at once with the CPU's SHA extensions when it has them (see `Docs/make.md`);
+    /// Whether to hash four or two pieces at once with the CPU's SHA extensions when it has them (see `Docs/make.md`);
     /// otherwise every piece goes through OpenSSL. The digests are the same either way.
     public var interleavedSHA1 = true
 
@@ -78,11 +79,11 @@ public struct PieceHasher: Sendable {
         self.readSize = readSize
     }
 
-    /// The read size used: ``readSize`` if set; otherwise two pieces (so pieces can be hashed in pairs), at least
-    /// 2 MiB and at most 8 MiB, halved while `threads × buffersPerWorker × size` exceeds ``bufferBudget``.
+    /// The read size used: ``readSize`` if set; otherwise four pieces (so pieces can be hashed four at a time), at
+    /// least 2 MiB and at most 8 MiB, halved while `threads × buffersPerWorker × size` exceeds ``bufferBudget``.
     public func effectiveReadSize(buffersPerWorker: Int) -> Int {
         if let readSize { return readSize }
-        var size = min(max(2 * pieceLength, 2 << 20), 8 << 20)
+        var size = min(max(4 * pieceLength, 2 << 20), 8 << 20)
         while size > 64 << 10, size * threads * buffersPerWorker > Self.bufferBudget { size >>= 1 }
         return size
     }
@@ -116,7 +117,7 @@ public struct PieceHasher: Sendable {
         let workerCount = max(1, min(threads, layout.unitCount))
         let buffers = withDigests ? Self.buffersPerWorkerWithDigests : 1
         let readSize = effectiveReadSize(buffersPerWorker: buffers)
-        let pairs = interleavedSHA1 && Self.hasSHAExtensions
+        let lanes = interleavedSHA1 && Self.hasSHAExtensions
         let handoff = withDigests ? DigestHandoff(workers: workerCount) : nil
 
         var started: [WorkerThread] = []
@@ -131,7 +132,7 @@ public struct PieceHasher: Sendable {
                 started.append(
                     try WorkerThread {
                         runWorker(
-                            index, layout: layout, readSize: readSize, pairs: pairs, buffers: buffers, handoff: handoff,
+                            index, layout: layout, readSize: readSize, lanes: lanes, buffers: buffers, handoff: handoff,
                             state: state
                         )
                     }
@@ -188,7 +189,7 @@ struct StreamLayout: Sendable {
         totalSize = offset
         self.pieceLength = pieceLength
         pieceCount = Int((offset + Int64(pieceLength) - 1) / Int64(pieceLength))
-        piecesPerUnit = max(2, Self.unitTarget / pieceLength)
+        piecesPerUnit = max(4, Self.unitTarget / pieceLength)
         unitCount = (pieceCount + piecesPerUnit - 1) / piecesPerUnit
     }
 
@@ -334,7 +335,7 @@ private func runWorker(
     _ worker: Int,
     layout: StreamLayout,
     readSize: Int,
-    pairs: Bool,
+    lanes: Bool,
     buffers bufferCount: Int,
     handoff: DigestHandoff?,
     state: HashingState
@@ -387,20 +388,28 @@ private func runWorker(
                         let size = layout.pieceSize(piece)
                         let take = min(size - partialCount, count - index)
                         let bytes = UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)])
-                        if pairs, partialCount == 0, take == size, index + 2 * size <= count,
-                            piece + 1 < layout.pieceCount, layout.pieceSize(piece + 1) == size
-                        {
-                            // Two whole pieces of the same size: hash them together on the SHA unit.
-                            let first = raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + index
-                            let start = digests.count
-                            digests.append(contentsOf: repeatElement(0, count: 40))
-                            digests.withUnsafeMutableBufferPointer { out in
-                                let digest = out.baseAddress! + start
-                                swt_sha1ni_x2(first, first + size, size, digest, digest + 20)
+                        if lanes, partialCount == 0, take == size {
+                            // Whole pieces of the same size in the buffer: hash four or two together on the SHA unit.
+                            let whole = min((count - index) / size, layout.pieceCount - piece)
+                            let group =
+                                whole >= 4 && layout.pieceSize(piece + 3) == size
+                                ? 4 : whole >= 2 && layout.pieceSize(piece + 1) == size ? 2 : 1
+                            if group > 1 {
+                                let first = raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + index
+                                let start = digests.count
+                                digests.append(contentsOf: repeatElement(0, count: 20 * group))
+                                digests.withUnsafeMutableBufferPointer { out in
+                                    let digest = out.baseAddress! + start
+                                    if group == 4 {
+                                        swt_sha1ni_x4(first, size, digest)
+                                    } else {
+                                        swt_sha1ni_x2(first, first + size, size, digest, digest + 20)
+                                    }
+                                }
+                                piece += group
+                                index += group * size
+                                continue
                             }
-                            piece += 2
-                            index += 2 * size
-                            continue
                         }
                         if partialCount == 0, take == size {
                             digests.append(contentsOf: DigestAlgorithm.sha1.hash(bytes))
