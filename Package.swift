@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "TestSupport"],
+            dependencies: ["Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "TestSupport"],
             swiftSettings: ours
         ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.

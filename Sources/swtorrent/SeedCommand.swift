@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Engine
 import Foundation
+import Identity
 import Logging
 import Metainfo
 
@@ -59,6 +60,9 @@ struct TransferOptions: ParsableArguments {
     @Option(name: .long, help: "Most connections at once.")
     var maxConnections: Int = 80
 
+    @Option(name: .long, help: "Sign announces with this node key file (from `swtorrent keygen`).")
+    var key: String?
+
     @Flag(name: .long, help: "Print progress as JSON lines on stdout.")
     var json = false
 
@@ -83,6 +87,13 @@ struct TransferOptions: ParsableArguments {
         configuration.downloadRateLimit = downloadLimit
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         configuration.maxConnections = maxConnections
+        if let key {
+            do {
+                configuration.announceParameters = SessionConfiguration.signedAnnounces(key: try NodeKey.load(path: key))
+            } catch {
+                throw ValidationError("--key: \(error)")
+            }
+        }
         return configuration
     }
 

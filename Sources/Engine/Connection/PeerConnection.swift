@@ -38,6 +38,7 @@ final class PeerConnection: ChannelDuplexHandler {
     var uploadQueue: [BlockRequest] = []
     var uploadQueueHead = 0
     var readsInFlight = 0
+    var readBytesInFlight = 0
     var uploadedToPeer: Int64 = 0
     var unflushedWrites = 0
 
@@ -119,9 +120,15 @@ final class PeerConnection: ChannelDuplexHandler {
         context?.close(promise: nil)
     }
 
+    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+
     var isWritable: Bool { context?.channel.isWritable ?? false }
 
     var pendingUploads: Int { uploadQueue.count - uploadQueueHead }
+
+    func peekUpload() -> BlockRequest? {
+        uploadQueueHead < uploadQueue.count ? uploadQueue[uploadQueueHead] : nil
+    }
 
     func popUpload() -> BlockRequest? {
         guard uploadQueueHead < uploadQueue.count else { return nil }

@@ -33,8 +33,10 @@ public struct SessionConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(150)
     /// Regular upload slots (plus one optimistic).
     public var uploadSlots = 8
-    /// Reads from disk in flight per peer we upload to.
+    /// Reads from disk in flight per peer we upload to (consecutive requested blocks are read together).
     public var readsInFlightPerPeer = 64
+    /// Bytes of those reads in flight per peer: bounds the memory a fast downloader can pin.
+    public var readBytesInFlightPerPeer = 4 << 20
     /// Requests a peer may queue with us before it is dropped.
     public var maxQueuedRequestsPerPeer = 4096
     /// How often progress is reported.

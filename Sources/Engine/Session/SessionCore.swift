@@ -49,6 +49,16 @@ final class SessionCore {
     private var writesInFlight: [Int: Int] = [:]
     private var awaitingVerification: Set<Int> = []
     private var verifying = 0
+    /// Pieces being gathered in memory, and how many bytes they take.
+    private var pieceBuffers: [Int: ByteBuffer] = [:]
+    private var bufferedBytes = 0
+    /// Bytes handed to the disk and not yet written: when the disk falls behind, requests stop until it catches
+    /// up, so memory stays bounded.
+    private var writeBytesInFlight = 0
+    private let maximumWriteBytesInFlight = 32 << 20
+    private let maximumBufferedBytes = 64 << 20
+    /// Pieces whose blocks go to disk one by one (no buffer was free when they started).
+    private var directPieces: Set<Int> = []
 
     // Totals and rates.
     private var downloaded: Int64 = 0
@@ -446,7 +456,9 @@ final class SessionCore {
     }
 
     private func requestMore(_ c: PeerConnection) {
-        guard case .downloading = state, !c.peerChoking, c.amInterested, !c.closed else { return }
+        guard case .downloading = state, !c.peerChoking, c.amInterested, !c.closed,
+            writeBytesInFlight < maximumWriteBytesInFlight
+        else { return }
         let outstanding = picker.outstanding(c.id).count
         let depth = c.snubbed ? 4 : c.pipeline.depth
         let room = depth - outstanding
@@ -486,15 +498,55 @@ final class SessionCore {
         for cancel in arrival.cancels {
             connections[cancel.peer]?.send(.cancel(cancel.request))
         }
-        if arrival.pieceComplete { awaitingVerification.insert(piece) }
-        writesInFlight[piece, default: 0] += 1
-        let storage = self.storage
-        loop.makeFutureWithTask {
-            try await storage.write(piece: piece, begin: begin, bytes: block)
-        }.assumeIsolated().whenComplete { result in
-            self.writeFinished(piece: piece, result: result)
+        // Blocks are gathered into one buffer per piece (one copy, out of the receive buffer at once) and the piece
+        // goes to disk in one write when complete. When too much is buffered already, blocks are written one by one.
+        if var buffer = pieceBuffers.removeValue(forKey: piece) {
+            buffer.setBuffer(block, at: begin)
+            pieceBuffers[piece] = buffer
+        } else if !directPieces.contains(piece) {
+            let size = picker.size(ofPiece: piece)
+            if bufferedBytes + size <= maximumBufferedBytes {
+                var buffer = c.allocator.buffer(capacity: size)
+                buffer.setBuffer(block, at: begin)
+                pieceBuffers[piece] = buffer
+                bufferedBytes += size
+            } else {
+                directPieces.insert(piece)
+            }
+        }
+        if directPieces.contains(piece) { write(piece: piece, begin: begin, block) }
+        if arrival.pieceComplete {
+            awaitingVerification.insert(piece)
+            directPieces.remove(piece)
+            if var buffer = pieceBuffers.removeValue(forKey: piece) {
+                let size = picker.size(ofPiece: piece)
+                bufferedBytes -= size
+                buffer.moveWriterIndex(to: size)
+                write(piece: piece, begin: 0, buffer)
+            } else if writesInFlight[piece, default: 0] == 0 {
+                awaitingVerification.remove(piece)
+                verify(piece)
+            }
         }
         requestMore(c)
+    }
+
+    private func write(piece: Int, begin: Int, _ bytes: ByteBuffer) {
+        writesInFlight[piece, default: 0] += 1
+        let length = bytes.readableBytes
+        writeBytesInFlight += length
+        let storage = self.storage
+        loop.makeFutureWithTask {
+            try await storage.write(piece: piece, begin: begin, bytes: bytes)
+        }.assumeIsolated().whenComplete { result in
+            let wasThrottled = self.writeBytesInFlight >= self.maximumWriteBytesInFlight
+            self.writeBytesInFlight -= length
+            self.writeFinished(piece: piece, result: result)
+            if wasThrottled && self.writeBytesInFlight < self.maximumWriteBytesInFlight {
+                for c in self.connections.values { self.requestMore(c) }
+                self.flushAll()
+            }
+        }
     }
 
     private func writeFinished(piece: Int, result: Result<Void, any Error>) {
@@ -595,26 +647,43 @@ final class SessionCore {
     }
 
     func pumpUploads(_ c: PeerConnection) {
-        while !c.closed, c.readsInFlight < configuration.readsInFlightPerPeer, c.isWritable, let request = c.popUpload() {
-            let wait = uploadBucket.take(request.length, at: now())
+        while !c.closed, c.readsInFlight < configuration.readsInFlightPerPeer,
+            c.readBytesInFlight < configuration.readBytesInFlightPerPeer, c.isWritable, let first = c.popUpload()
+        {
+            // Requests for consecutive blocks of one piece are served with one disk read (up to 1 MiB).
+            var batch = [first]
+            var length = first.length
+            while length < 1 << 20, let next = c.peekUpload(), next.piece == first.piece,
+                next.begin == batch[batch.count - 1].begin + batch[batch.count - 1].length
+            {
+                batch.append(c.popUpload()!)
+                length += next.length
+            }
+            let wait = uploadBucket.take(length, at: now())
             c.readsInFlight += 1
+            c.readBytesInFlight += length
             let storage = self.storage
+            let span = length
             let read = {
                 self.loop.makeFutureWithTask {
-                    try await storage.read(piece: request.piece, begin: request.begin, length: request.length)
+                    try await storage.read(piece: first.piece, begin: first.begin, length: span)
                 }.assumeIsolated().whenComplete { result in
                     c.readsInFlight -= 1
+                    c.readBytesInFlight -= span
                     switch result {
-                    case .success(let buffer):
+                    case .success(var buffer):
                         guard !c.closed, !c.amChoking else { return }
-                        c.send(.piece(piece: request.piece, begin: request.begin, block: buffer))
-                        c.uploadedToPeer += Int64(request.length)
-                        self.uploaded += Int64(request.length)
-                        c.unflushedWrites += 1
-                        if c.readsInFlight == 0 || c.unflushedWrites >= 16 { c.flush() }
+                        for request in batch {
+                            guard let block = buffer.readSlice(length: request.length) else { break }
+                            c.send(.piece(piece: request.piece, begin: request.begin, block: block))
+                            c.uploadedToPeer += Int64(request.length)
+                            self.uploaded += Int64(request.length)
+                            c.unflushedWrites += 1
+                        }
+                        if c.readsInFlight == 0 || c.unflushedWrites >= 64 { c.flush() }
                         self.pumpUploads(c)
                     case .failure(let error):
-                        self.logger.warning("read failed", metadata: ["request": "\(request)", "error": "\(error)"])
+                        self.logger.warning("read failed", metadata: ["request": "\(first)", "error": "\(error)"])
                         c.close()
                     }
                 }

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Loopback transfer: swtorrent -> swtorrent, libtorrent -> libtorrent (python3-libtorrent) and aria2c -> aria2c,
+# interleaved in one run, then one seed -> four leechers (swtorrent and libtorrent).
+#
+# Case 1: a random file (1 GiB by default, 1 MiB pieces) moves from one seed to one leech over 127.0.0.1. Time runs
+# from leecher start to the leecher's exit after every piece is verified (swtorrent leech exits 0 only then;
+# the libtorrent script exits when the torrent is seeding; aria2c --seed-time=0 exits after its piece checks).
+# Leecher CPU and peak RSS come from /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher
+# starts and after it ends (so the seed's start-up hash check is not counted) and its peak RSS from VmHWM.
+# swtorrent and libtorrent dial each other directly; aria2c cannot be given a peer, so that pair goes through
+# opentracker (announce only; it carries no data).
+#
+# Case 2: one seed, four leechers of a 512 MiB file, all started at once, each told every other's address; time
+# until the last leecher is complete. swtorrent and libtorrent.
+#
+# Usage: scripts/bench/transfer.sh                        # 1 round, 1 GiB, then the 4-leecher case
+#        BENCH_ROUNDS=3 BENCH_SIZE_MIB=1024 BENCH_SWARM_MIB=512 BENCH_DIR=/var/tmp scripts/bench/transfer.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+rounds=${BENCH_ROUNDS:-1}
+size_mib=${BENCH_SIZE_MIB:-1024}
+swarm_mib=${BENCH_SWARM_MIB:-512}
+tick=$(getconf CLK_TCK)
+
+scripts/install-deps.sh --bench >&2 || true
+swift build -c release --product swtorrent >&2
+bin=$(swift build -c release --show-bin-path)/swtorrent
+
+dir=$(mktemp -d "${BENCH_DIR:-/tmp}/swt-bench-transfer.XXXXXX")
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }
+waitport() {
+    for _ in $(seq 1 300); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "transfer.sh: nothing listens on port $1" >&2
+    return 1
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
+
+cat >"$dir/lt.py" <<'PY'
+import sys, time, libtorrent as lt
+mode, torrent, save, port, peers, timeout = sys.argv[1:7]
+s = lt.session({'listen_interfaces': '127.0.0.1:' + port, 'enable_dht': False, 'enable_lsd': False,
+                'enable_upnp': False, 'enable_natpmp': False, 'allow_multiple_connections_per_ip': True,
+                'enable_incoming_utp': False, 'enable_outgoing_utp': False, 'out_enc_policy': 2,
+                'in_enc_policy': 1, 'alert_mask': 0})
+p = lt.add_torrent_params()
+p.ti = lt.torrent_info(torrent)
+p.save_path = save
+if mode == 'seed':
+    p.flags |= lt.torrent_flags.seed_mode
+h = s.add_torrent(p)
+def dial():
+    for peer in filter(None, peers.split(',')):
+        host, pp = peer.rsplit(':', 1)
+        h.connect_peer((host, int(pp)))
+dial()
+print('ready', flush=True)
+deadline = time.time() + float(timeout)
+while time.time() < deadline:
+    st = h.status()
+    if mode == 'leech' and st.is_seeding:
+        sys.exit(0)
+    if st.num_peers == 0:
+        dial()
+    time.sleep(0.05)
+sys.exit(0 if mode == 'seed' else 3)
+PY
+
+make_content() {  # name size_mib
+    mkdir -p "$dir/$1"
+    (openssl enc -aes-128-ctr -nosalt -pass "pass:swtorrent-$1" -in /dev/zero 2>/dev/null || true) |
+        head -c $(($2 << 20)) >"$dir/$1/payload.bin"
+    mktorrent -l 20 -a "http://127.0.0.1:$tracker_port/announce" -o "$dir/$1.torrent" "$dir/$1/payload.bin" >/dev/null
+    cat "$dir/$1/payload.bin" >/dev/null
+}
+
+tracker_port=$(freeport)
+echo "transfer.sh: writing $size_mib MiB and $swarm_mib MiB of random data under $dir" >&2
+make_content one "$size_mib"
+make_content swarm "$swarm_mib"
+bytes=$((size_mib << 20))
+infohash=$("$bin" info "$dir/one.torrent" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["infoHash"])')
+echo "$infohash" >"$dir/whitelist"
+printf 'listen.tcp_udp 127.0.0.1:%s\naccess.whitelist %s\n' "$tracker_port" "$dir/whitelist" >"$dir/ot.conf"
+opentracker -f "$dir/ot.conf" >/dev/null 2>&1 &
+pids+=($!)
+waitport "$tracker_port"
+
+# run_case TOOL: starts the seed, times the leech, prints "seconds leech_cpu leech_rss_kib seed_cpu seed_rss_kib".
+run_case() {
+    local tool=$1 port out seed_pid t0 t1 c0 c1
+    port=$(freeport)
+    out="$dir/out-$tool"
+    rm -rf "$out" && mkdir -p "$out"
+    case $tool in
+    swtorrent) "$bin" seed "$dir/one.torrent" --data "$dir/one" --port "$port" --no-tracker >/dev/null 2>"$dir/seed.err" & ;;
+    libtorrent) /usr/bin/python3 "$dir/lt.py" seed "$dir/one.torrent" "$dir/one" "$port" "" 600 >/dev/null 2>&1 & ;;
+    aria2c) aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
+        --seed-ratio=0.0 --bt-seed-unverified=true --listen-port="$port" --dir="$dir/one" --summary-interval=0 \
+        --console-log-level=error "$dir/one.torrent" >/dev/null 2>&1 & ;;
+    esac
+    seed_pid=$!
+    pids+=("$seed_pid")
+    waitport "$port"
+    sleep 1
+    c0=$(cpu_ticks "$seed_pid")
+    t0=$(now)
+    case $tool in
+    swtorrent) /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+        "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker >/dev/null 2>"$dir/leech.err" ;;
+    libtorrent) /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+        /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "127.0.0.1:$port" 600 >/dev/null ;;
+    aria2c) /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+        aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
+        --seed-time=0 --listen-port="$(freeport)" --dir="$out" --summary-interval=0 --console-log-level=error \
+        --file-allocation=falloc "$dir/one.torrent" >/dev/null ;;
+    esac
+    t1=$(now)
+    c1=$(cpu_ticks "$seed_pid")
+    local seed_rss
+    seed_rss=$(hwm_kib "$seed_pid")
+    kill "$seed_pid"
+    wait "$seed_pid" 2>/dev/null || true
+    cmp -s "$out/payload.bin" "$dir/one/payload.bin" || { echo "transfer.sh: $tool delivered wrong bytes" >&2; exit 1; }
+    rm -rf "$out"
+    read -r lu ls lrss <"$dir/leech.time"
+    awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
+        -v srss="$seed_rss" 'BEGIN { printf "%.3f %.2f %d %.2f %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss }'
+}
+
+declare -A secs lcpu lrss scpu srss
+tools=(swtorrent libtorrent aria2c)
+for round in $(seq 1 "$rounds"); do
+    for tool in "${tools[@]}"; do
+        read -r s lc lr sc sr < <(run_case "$tool")
+        secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
+        awk -v tool="$tool" -v r="$round" -v s="$s" -v b="$bytes" -v lc="$lc" -v sc="$sc" -v lr="$lr" -v sr="$sr" \
+            'BEGIN { gib = b / 1073741824; printf "round %d %-10s %7.1f MB/s  leech %.2f CPU-s/GiB, %d MiB peak  seed %.2f CPU-s/GiB, %d MiB peak\n", r, tool, b / s / 1e6, lc / gib, lr / 1024, sc / gib, sr / 1024 }' >&2
+    done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+echo
+echo "Case 1: one seed -> one leech, $size_mib MiB, loopback, median of $rounds round(s)"
+printf '%-11s %10s %18s %18s %15s %15s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB"
+declare -A mbps
+for tool in "${tools[@]}"; do
+    s=$(echo "${secs[$tool]}" | median)
+    mbps[$tool]=$(awk -v b="$bytes" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
+    awk -v tool="$tool" -v m="${mbps[$tool]}" -v b="$bytes" -v lc="$(echo "${lcpu[$tool]}" | median)" \
+        -v sc="$(echo "${scpu[$tool]}" | median)" -v lr="$(echo "${lrss[$tool]}" | median)" \
+        -v sr="$(echo "${srss[$tool]}" | median)" \
+        'BEGIN { gib = b / 1073741824; printf "%-11s %10s %18.2f %18.2f %15d %15d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024 }'
+done
+awk -v a="${mbps[swtorrent]}" -v b="${mbps[libtorrent]}" -v c="${mbps[aria2c]}" \
+    'BEGIN { printf "throughput ratio swtorrent/libtorrent %.2f (target >= 3), swtorrent/aria2c %.2f\n", a / b, a / c }'
+
+# Case 2: one seed, four leechers.
+swarm_case() {
+    local tool=$1 seed_port ports=() seed_pid lpids=() t0 t1 i j peers
+    seed_port=$(freeport)
+    for i in 1 2 3 4; do ports+=("$(freeport)"); done
+    case $tool in
+    swtorrent) "$bin" seed "$dir/swarm.torrent" --data "$dir/swarm" --port "$seed_port" --no-tracker >/dev/null 2>&1 & ;;
+    libtorrent) /usr/bin/python3 "$dir/lt.py" seed "$dir/swarm.torrent" "$dir/swarm" "$seed_port" "" 600 >/dev/null 2>&1 & ;;
+    esac
+    seed_pid=$!
+    pids+=("$seed_pid")
+    waitport "$seed_port"
+    sleep 1
+    t0=$(now)
+    for i in 0 1 2 3; do
+        rm -rf "$dir/sw$i" && mkdir -p "$dir/sw$i"
+        case $tool in
+        swtorrent)
+            peers=(--peer "127.0.0.1:$seed_port")
+            for j in 0 1 2 3; do [[ $j != "$i" ]] && peers+=(--peer "127.0.0.1:${ports[$j]}"); done
+            "$bin" leech "$dir/swarm.torrent" --out "$dir/sw$i" --port "${ports[$i]}" "${peers[@]}" --no-tracker \
+                --seed-after 60s --json >"$dir/sw$i.json" 2>/dev/null &
+            ;;
+        libtorrent)
+            peers="127.0.0.1:$seed_port"
+            for j in 0 1 2 3; do [[ $j != "$i" ]] && peers+=",127.0.0.1:${ports[$j]}"; done
+            /usr/bin/python3 "$dir/lt.py" leech "$dir/swarm.torrent" "$dir/sw$i" "${ports[$i]}" "$peers" 600 >/dev/null 2>&1 &
+            ;;
+        esac
+        lpids+=($!)
+        pids+=($!)
+    done
+    if [[ $tool == swtorrent ]]; then
+        # Leechers keep seeding for the others (--seed-after); each is done when it prints its first complete line.
+        for i in 0 1 2 3; do
+            for _ in $(seq 1 6000); do grep -q '"complete":true' "$dir/sw$i.json" 2>/dev/null && break; sleep 0.05; done
+        done
+    else
+        for p in "${lpids[@]}"; do wait "$p" || true; done
+    fi
+    t1=$(now)
+    for p in "${lpids[@]}" "$seed_pid"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    for i in 0 1 2 3; do
+        cmp -s "$dir/sw$i/payload.bin" "$dir/swarm/payload.bin" || { echo "transfer.sh: $tool leecher $i is wrong" >&2; exit 1; }
+        rm -rf "$dir/sw$i"
+    done
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
+}
+echo
+echo "Case 2: one seed -> four leechers, $swarm_mib MiB, time until all four are complete"
+sw=$(swarm_case swtorrent)
+lt4=$(swarm_case libtorrent)
+echo "swtorrent ${sw}s  libtorrent ${lt4}s  ratio swtorrent/libtorrent $(awk -v a="$sw" -v b="$lt4" 'BEGIN { printf "%.2f", a / b }') (target <= 0.5)"
