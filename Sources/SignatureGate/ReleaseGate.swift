@@ -146,6 +146,7 @@ public struct ReleaseGate: Sendable {
         mode: mode_t,
         infoHash: String?,
         peers: [PeerContribution]?,
+        forcedRejection: RejectionReason? = nil,
         afterVerification: () -> Void
     ) throws(SignatureGateError) -> ReleaseDecision {
         let name = destinationName ?? stagedFile
@@ -161,9 +162,10 @@ public struct ReleaseGate: Sendable {
             throw SignatureGateError(.io, stagedPath, "the staged file is not a regular file")
         }
 
-        let (result, digests) = try Verifier(policy: policy).verify(
+        let (verdict, digests) = try Verifier(policy: policy).verify(
             fileDescriptor: fd, path: stagedPath, signatures: signatures
         )
+        let result = forcedRejection.map { VerificationResult.rejected($0) } ?? verdict
         let sha256 = digests.sha256.map { Hex.encode($0) }
         afterVerification()
 

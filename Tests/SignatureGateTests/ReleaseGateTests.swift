@@ -197,4 +197,42 @@ struct ReleaseGateTests {
         #expect(try s.destinationEntries() == ["big.bin"])
         #expect((try FileManager.default.contentsOfDirectory(atPath: s.gate.stagingDirectory)).isEmpty)
     }
+
+    /// A whole torrent through the gate: embedded signatures, a shipped `.minisig`, an unsigned file and a garbled
+    /// shipped signature file.
+    @Test func completedTorrentIsReleasedFileByFile() throws {
+        let s = try Setup()
+        defer { TestFiles.cleanup(s.root) }
+        let staging = URL(fileURLWithPath: s.gate.stagingDirectory)
+        var torrent = try TorrentSignaturesTests.makeTorrent(
+            in: staging, name: "rel",
+            files: [("app.tar", 3000), ("app.tar.minisig", 10), ("lib.so", 500), ("junk.bin", 20), ("odd.bin", 30),
+                    ("odd.bin.sig", 5)]
+        )
+        let minisign = MinisignSecretKey.generate()
+        let signer = ArtifactSigningKey.minisign(minisign)
+        let app = staging.appendingPathComponent("rel/app.tar").path
+        _ = try signer.signFile(app)
+        let cosign = ArtifactSigningKey.cosign(s.key)
+        let lib = try FileDigests.compute(path: staging.appendingPathComponent("rel/lib.so").path, needs: .all)
+        torrent = try TorrentSignatures.adding(
+            [try TorrentSignatures.embedded(for: ["rel", "lib.so"], digests: lib, key: cosign)], to: torrent, subject: "t"
+        )
+        try "garbage".write(toFile: staging.appendingPathComponent("rel/odd.bin.sig").path, atomically: true,
+                            encoding: .utf8)
+        let policy = TrustPolicy(keys: [.cosign(s.key.publicKey), .minisign(minisign.publicKey)])
+        let decisions = try s.gate.releaseTorrent(torrent, subject: "t", policy: policy, infoHash: "00ff")
+        let summary = decisions.map { d -> String in
+            switch d.decision {
+            case .released: "\(d.path.last!): released"
+            case .quarantined(_, let reason): "\(d.path.last!): \(reason.name)"
+            }
+        }
+        #expect(summary == [
+            "app.tar: released", "lib.so: released", "junk.bin: missing-signature", "odd.bin: refused-by-policy",
+        ])
+        #expect(try s.destinationEntries() == ["rel", "rel/app.tar", "rel/app.tar.minisig", "rel/lib.so"])
+        #expect(try s.gate.auditLog.records().count == 4)
+        #expect(try s.gate.auditLog.records().allSatisfy { $0.infoHash == "00ff" })
+    }
 }
