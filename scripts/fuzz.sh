@@ -18,7 +18,12 @@ flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 
 cd "$root/Fuzz"
 echo "fuzz: building (release, -sanitize=fuzzer,address)"
-swift build "${flags[@]}"
+if ! swift build "${flags[@]}"; then
+    # SwiftPM can keep a stale build plan for the path dependency after the main package gains a target.
+    echo "fuzz: build failed; cleaning the Fuzz build and retrying once"
+    swift package clean
+    swift build "${flags[@]}"
+fi
 bin="$(swift build "${flags[@]}" --show-bin-path)"
 work="$root/Fuzz/.build/fuzz-work"
 
