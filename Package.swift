@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "swtorrent", targets: ["swtorrent"]),
         .library(name: "Bencode", targets: ["Bencode"]),
         .library(name: "Metainfo", targets: ["Metainfo"]),
+        .library(name: "Tracker", targets: ["Tracker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -17,5 +17,6 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "FuzzMagnet", dependencies: [.product(name: "Metainfo", package: "swtorrent")]),
+        .executableTarget(name: "FuzzTrackerQuery", dependencies: [.product(name: "Tracker", package: "swtorrent")]),
     ]
 )

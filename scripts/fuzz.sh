@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in Fuzz/ (bencode decoder, torrent parser, magnet parser) with AddressSanitizer and
-# runs each for a bounded time, seeded from ../shared/conformance when it is there.
+# Builds the libFuzzer targets in Fuzz/ (bencode decoder, torrent parser, magnet parser, tracker request parser) with
+# AddressSanitizer and runs each for a bounded time, seeded from ../shared/conformance when it is there.
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
 #
@@ -30,6 +30,13 @@ work="$root/Fuzz/.build/fuzz-work"
 seed() {
     # seed TARGET DIR: writes seed inputs for TARGET into DIR.
     local target="$1" dir="$2"
+    if [[ "$target" == FuzzTrackerQuery ]]; then
+        # Request targets in the shapes clients send; needs no conformance data.
+        printf '/announce?info_hash=%%00%%01ABCDEFGHIJKLMNOPQR&peer_id=-AB0001-abcdefghijkl&port=6881&left=0&event=started&compact=1&swt_key=ab&swt_ts=1&swt_sig=cd' >"$dir/announce"
+        printf '/pk_0123456789abcdefghijkl/announce?info_hash=%%ff%%FE+bcdefghijklmnopq&peer_id=%%2D%%41%%42cdefghijklmnopq&port=1&uploaded=0&downloaded=0&left=5&numwant=999&no_peer_id=1' >"$dir/passkey"
+        printf '/k/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa&info_hash=%%62bbbbbbbbbbbbbbbbbbb&peer_id=xxxxxxxxxxxxxxxxxxxx&port=9' >"$dir/scrape"
+        return
+    fi
     [[ -d "$conformance" ]] || { echo "fuzz: no conformance data at $conformance; starting from an empty corpus"; return; }
     case "$target" in
         FuzzBencode)
@@ -60,7 +67,7 @@ PY
 }
 
 failed=0
-for target in FuzzBencode FuzzTorrent FuzzMagnet; do
+for target in FuzzBencode FuzzTorrent FuzzMagnet FuzzTrackerQuery; do
     corpus="$work/$target/corpus"
     artifacts="$work/$target/artifacts"
     mkdir -p "$corpus" "$artifacts"

@@ -125,11 +125,11 @@ struct TrackerCommand: AsyncParsableCommand {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Unbuffered writes to stderr (file descriptor 2).

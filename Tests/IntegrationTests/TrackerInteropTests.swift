@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `swtorrent tracker` with real clients on loopback: aria2c and libtorrent (Debian's python3-libtorrent) given a
@@ -41,8 +41,10 @@ struct TrackerInteropTests {
         func startTracker(interval: Int = 5) throws {
             let process = try BackgroundProcess(
                 try TestProcess.swtorrentBinary(),
-                ["tracker", "--listen", "127.0.0.1:\(trackerPort)", "--allow", path("allowlist"),
-                 "--metrics", "127.0.0.1:\(metricsPort)", "--interval", "\(interval)", "--log-level", "debug"],
+                [
+                    "tracker", "--listen", "127.0.0.1:\(trackerPort)", "--allow", path("allowlist"),
+                    "--metrics", "127.0.0.1:\(metricsPort)", "--interval", "\(interval)", "--log-level", "debug",
+                ],
                 name: "swtorrent-tracker", logDirectory: dir)
             tracker = process
             guard TestFiles.waitUntil(timeout: 10, { canConnect(port: metricsPort) }) else {
@@ -51,7 +53,9 @@ struct TrackerInteropTests {
         }
 
         /// A random content file under `seed/` and a private torrent for it announcing to `/<passkey>/announce`.
-        func makeTorrent(passkey: String, name: String, size: Int = 3 << 20) throws -> (torrent: String, content: String) {
+        func makeTorrent(passkey: String, name: String, size: Int = 3 << 20) throws -> (
+            torrent: String, content: String
+        ) {
             try FileManager.default.createDirectory(atPath: path("seed"), withIntermediateDirectories: true)
             let content = path("seed/\(name)")
             try TestFiles.writeRandomFile(URL(fileURLWithPath: content), size: size, seed: UInt64(size) ^ 0xabc)
@@ -86,10 +90,13 @@ struct TrackerInteropTests {
             try TestProcess.requireTool("aria2c")
             return try BackgroundProcess(
                 "aria2c",
-                ["--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-                 "--listen-port=\(port)", "--dir=\(save)", "--summary-interval=0", "--console-log-level=notice",
-                 "--bt-tracker-connect-timeout=3", "--bt-tracker-timeout=5", "--seed-time=0",
-                 "--log=\(path("aria2.log"))", "--log-level=info"] + extra + [torrent],
+                [
+                    "--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false",
+                    "--enable-peer-exchange=false",
+                    "--listen-port=\(port)", "--dir=\(save)", "--summary-interval=0", "--console-log-level=notice",
+                    "--bt-tracker-connect-timeout=3", "--bt-tracker-timeout=5", "--seed-time=0",
+                    "--log=\(path("aria2.log"))", "--log-level=info",
+                ] + extra + [torrent],
                 name: "aria2c", logDirectory: dir)
         }
 
@@ -102,7 +109,8 @@ struct TrackerInteropTests {
                             'enable_upnp': False, 'enable_natpmp': False, 'allow_multiple_connections_per_ip': True,
                             'ssrf_mitigation': False, 'enable_incoming_utp': False, 'enable_outgoing_utp': False,
                             'out_enc_policy': 2, 'in_enc_policy': 1,
-                            'alert_mask': lt.alert.category_t.tracker_notification | lt.alert.category_t.error_notification})
+                            'alert_mask': lt.alert.category_t.tracker_notification
+                                          | lt.alert.category_t.error_notification})
             p = lt.add_torrent_params()
             p.ti = lt.torrent_info(torrent)
             p.save_path = save
@@ -134,9 +142,11 @@ struct TrackerInteropTests {
         try lab.writeAllowlist("passkey \(Self.goodPasskey) interop-clients\n")
         try lab.startTracker()
         let (torrent, content) = try lab.makeTorrent(passkey: Self.goodPasskey, name: "artifact.bin")
-        let seed = try lab.libtorrent("seed", torrent: torrent, save: lab.path("seed"), port: try TestFiles.freePort(), timeout: 60)
+        let seed = try lab.libtorrent(
+            "seed", torrent: torrent, save: lab.path("seed"), port: try TestFiles.freePort(), timeout: 60)
         defer { seed.stop() }
-        #expect(TestFiles.waitUntil(timeout: 15) { seed.stdout.contains("tracker-reply") }, "libtorrent: \(seed.stdout)")
+        #expect(
+            TestFiles.waitUntil(timeout: 15) { seed.stdout.contains("tracker-reply") }, "libtorrent: \(seed.stdout)")
         try FileManager.default.createDirectory(atPath: lab.path("out"), withIntermediateDirectories: true)
         let leech = try lab.aria2c(torrent: torrent, save: lab.path("out"), port: try TestFiles.freePort())
         defer { leech.stop() }
@@ -162,9 +172,12 @@ struct TrackerInteropTests {
             return log.contains("unknown passkey")
         }
         #expect(refused, "aria2c never reported the failure reason")
-        let lt = try lab.libtorrent("leech", torrent: torrent, save: lab.path("out"), port: try TestFiles.freePort(), timeout: 20)
+        let lt = try lab.libtorrent(
+            "leech", torrent: torrent, save: lab.path("out"), port: try TestFiles.freePort(), timeout: 20)
         defer { lt.stop() }
-        #expect(TestFiles.waitUntil(timeout: 15) { lt.stdout.contains("tracker-error unknown passkey") }, "libtorrent: \(lt.stdout)")
+        #expect(
+            TestFiles.waitUntil(timeout: 15) { lt.stdout.contains("tracker-error unknown passkey") },
+            "libtorrent: \(lt.stdout)")
         #expect(!lt.stdout.contains("tracker-reply"))
         #expect(try lab.metric("tracker_refusals_total{cause=\"unknown_key\"}") ?? 0 >= 2)
         #expect(try lab.metric("tracker_peers") == 0)
@@ -176,7 +189,8 @@ struct TrackerInteropTests {
         try lab.startTracker()
         let (torrent, _) = try lab.makeTorrent(passkey: Self.goodPasskey, name: "release.bin")
         try FileManager.default.createDirectory(atPath: lab.path("out"), withIntermediateDirectories: true)
-        let lt = try lab.libtorrent("seed", torrent: torrent, save: lab.path("seed"), port: try TestFiles.freePort(), timeout: 40)
+        let lt = try lab.libtorrent(
+            "seed", torrent: torrent, save: lab.path("seed"), port: try TestFiles.freePort(), timeout: 40)
         defer { lt.stop() }
         #expect(TestFiles.waitUntil(timeout: 15) { lt.stdout.contains("tracker-reply") }, "libtorrent: \(lt.stdout)")
         #expect(try lab.metric("tracker_peers") == 1)

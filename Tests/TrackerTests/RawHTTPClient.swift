@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A tiny blocking HTTP/1.1 client over a raw loopback socket, with receive/send timeouts so no test can hang.
@@ -100,7 +100,8 @@ final class RawHTTPConnection {
             if let range = buffered.firstRange(of: separator) {
                 headEnd = range.upperBound
             } else if !(try fill()) {
-                throw RawHTTPError(description: "connection closed before a full response head (\(buffered.count) bytes)")
+                throw RawHTTPError(
+                    description: "connection closed before a full response head (\(buffered.count) bytes)")
             }
         }
         let headText = String(decoding: buffered[0..<headEnd!], as: UTF8.self)

@@ -101,7 +101,8 @@ struct AnnounceRequestTests {
     }
 
     @Test func numwantIsCapped() throws {
-        #expect(try AnnounceRequest.parse(query: announceQuery("&numwant=100000")).numwant == RequestLimits().maxNumwant)
+        #expect(
+            try AnnounceRequest.parse(query: announceQuery("&numwant=100000")).numwant == RequestLimits().maxNumwant)
     }
 
     @Test func stoppedNeedsNoLeft() throws {

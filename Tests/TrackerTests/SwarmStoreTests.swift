@@ -60,7 +60,9 @@ struct SwarmStoreTests {
             store.announce(request(peer: n, port: UInt16(1000 + n)), address: v4, owner: 1, now: 1, into: &out)
         }
         for trial in 0..<20 {
-            store.announce(request(peer: trial, port: UInt16(1000 + trial), numwant: 30), address: v4, owner: 1, now: 1, into: &out)
+            store.announce(
+                request(peer: trial, port: UInt16(1000 + trial), numwant: 30), address: v4, owner: 1, now: 1, into: &out
+            )
             let peers = compactPeers(try decode(out)["peers"]?.bytes ?? [])
             #expect(peers.count == 30)
             #expect(Set(peers).count == 30)
@@ -89,7 +91,8 @@ struct SwarmStoreTests {
         var out: [UInt8] = []
         store.announce(request(peer: 1, event: .started), address: v4, owner: 1, now: 1, into: &out)
         store.announce(request(peer: 2), address: v4, owner: 1, now: 1, into: &out)
-        let completed = store.announce(request(peer: 1, left: 0, event: .completed), address: v4, owner: 1, now: 2, into: &out)
+        let completed = store.announce(
+            request(peer: 1, left: 0, event: .completed), address: v4, owner: 1, now: 2, into: &out)
         #expect(completed == SwarmCounts(complete: 1, incomplete: 1, downloaded: 1))
         let stopped = store.announce(request(peer: 2, event: .stopped), address: v4, owner: 1, now: 3, into: &out)
         #expect(stopped == SwarmCounts(complete: 1, incomplete: 0, downloaded: 1))
@@ -131,7 +134,9 @@ struct SwarmStoreTests {
         var out: [UInt8] = []
         store.announce(request(peer: 1), address: v4, owner: 1, now: 0, into: &out)
         store.announce(request(peer: 2), address: v4, owner: 1, now: 15, into: &out)
-        store.announce(request(peer: 3, hash: InfoHash(Array(repeating: 9, count: 20))!), address: v4, owner: 1, now: 0, into: &out)
+        store.announce(
+            request(peer: 3, hash: InfoHash(Array(repeating: 9, count: 20))!), address: v4, owner: 1, now: 0, into: &out
+        )
         #expect(store.expire(now: 21) == 2)
         #expect(store.peerCount == 1)
         #expect(store.swarmCount == 1)

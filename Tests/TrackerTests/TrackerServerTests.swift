@@ -30,7 +30,8 @@ final class TrackerFixture {
         directory = try TestFiles.makeTemporaryDirectory("tracker-test")
         allowlistURL = directory.appendingPathComponent("allowlist")
         try Data(allowlist.utf8).write(to: allowlistURL)
-        var configuration = TrackerConfiguration(listenHost: "127.0.0.1", listenPort: 0, allowlistPath: allowlistURL.path)
+        var configuration = TrackerConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, allowlistPath: allowlistURL.path)
         configuration.metricsHost = "127.0.0.1"
         configuration.interval = 60
         configuration.threads = 2
@@ -110,7 +111,8 @@ func failureReason(_ response: RawHTTPResponse) -> String? {
 struct TrackerServerTests {
     @Test func passkeyPeersLearnEachOther() async throws {
         let tracker = try await TrackerFixture()
-        let first = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
+        let first = try httpGet(
+            port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
         #expect(first.status == 200)
         #expect(try bencoded(first)["peers"]?.bytes == [])
         let second = try httpGet(
@@ -138,18 +140,21 @@ struct TrackerServerTests {
         let revoked = try NodeKey.generate(name: "old-node")
         let torrent = sampleTorrent(name: "a.bin")
         let tracker = try await TrackerFixture(
-            allowlist: "\(node.allowlistLine)\nrevoked \(revoked.allowlistLine)\npasskey \(TrackerFixture.passkeyA) a\n",
+            allowlist:
+                "\(node.allowlistLine)\nrevoked \(revoked.allowlistLine)\npasskey \(TrackerFixture.passkeyA) a\n",
             torrents: [("a.torrent", torrent.bytes)])
         let host = "127.0.0.1:\(tracker.port)"
         let now = Int64(Date().timeIntervalSince1970)
 
-        func signed(_ key: NodeKey, hash: InfoHash = torrent.hash, port: UInt16 = 6000, signedPort: UInt16? = nil,
-            timestamp: Int64 = now, path: String = "/announce") throws -> RawHTTPResponse
-        {
+        func signed(
+            _ key: NodeKey, hash: InfoHash = torrent.hash, port: UInt16 = 6000, signedPort: UInt16? = nil,
+            timestamp: Int64 = now, path: String = "/announce"
+        ) throws -> RawHTTPResponse {
             let items = try SignedAnnounce.sign(
                 infoHash: hash.bytes, peerID: peerID(7).bytes, port: signedPort ?? port, event: .started, host: host,
                 path: path, key: key, timestamp: timestamp)
-            let target = announceTarget(passkey: nil, hash: hash, peer: 7, port: Int(port), event: "started")
+            let target =
+                announceTarget(passkey: nil, hash: hash, peer: 7, port: Int(port), event: "started")
                 + "&" + SignedAnnounce.queryString(items)
             return try httpGet(port: tracker.port, target, headers: ["Host": host])
         }
@@ -165,12 +170,20 @@ struct TrackerServerTests {
             (try signed(node, port: 6001, signedPort: 6002), .badSignature, "bad signature"),
             (try signed(node, timestamp: now - 3600), .staleTimestamp, "stale timestamp"),
             (try signed(node, hash: sampleHash), .unregisteredTorrent, "unregistered torrent"),
-            (try httpGet(port: tracker.port, announceTarget(passkey: nil, peer: 1, port: 1)), .malformedRequest,
-                "malformed signed announce"),
-            (try httpGet(port: tracker.port, "/\(TrackerFixture.passkeyA)/announce?info_hash=short&peer_id=x&port=1&left=0"),
-                .malformedRequest, "malformed request"),
-            (try httpGet(port: tracker.port, announceTarget(passkey: "nosuchpasskeynosuchpasskey", peer: 1, port: 1)),
-                .unknownKey, "unknown passkey"),
+            (
+                try httpGet(port: tracker.port, announceTarget(passkey: nil, peer: 1, port: 1)), .malformedRequest,
+                "malformed signed announce"
+            ),
+            (
+                try httpGet(
+                    port: tracker.port, "/\(TrackerFixture.passkeyA)/announce?info_hash=short&peer_id=x&port=1&left=0"),
+                .malformedRequest, "malformed request"
+            ),
+            (
+                try httpGet(
+                    port: tracker.port, announceTarget(passkey: "nosuchpasskeynosuchpasskey", peer: 1, port: 1)),
+                .unknownKey, "unknown passkey"
+            ),
         ]
         var reasons = Set<String>()
         for (response, cause, prefix) in cases {
@@ -191,14 +204,16 @@ struct TrackerServerTests {
     @Test func removedPasskeyIsRevokedAndItsPeersDisappearWithinOneSecond() async throws {
         let tracker = try await TrackerFixture()
         _ = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
-        let before = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
+        let before = try httpGet(
+            port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
         #expect(compactPeers(try bencoded(before)["peers"]?.bytes ?? []) == ["127.0.0.1:5001"])
 
         try tracker.writeAllowlist("passkey \(TrackerFixture.passkeyB) client-b\n")
         let edited = Date()
         var revokedAfter: TimeInterval? = nil
         while Date().timeIntervalSince(edited) < 3 {
-            let response = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
+            let response = try httpGet(
+                port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
             if failureReason(response)?.hasPrefix("revoked passkey") == true {
                 revokedAfter = Date().timeIntervalSince(edited)
                 break
@@ -206,19 +221,22 @@ struct TrackerServerTests {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(revokedAfter != nil && revokedAfter! < 1.0, "revocation took \(String(describing: revokedAfter)) s")
-        let after = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
+        let after = try httpGet(
+            port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
         #expect(try bencoded(after)["peers"]?.bytes == [])
         #expect(try tracker.metric("tracker_revoked_peers_purged_total") == 1)
 
         // A broken file is refused and the previous list kept.
         try tracker.writeAllowlist("this is not an allowlist\n")
         #expect(try await waitForMetric(tracker, "tracker_reloads_total{result=\"failed\"}", atLeast: 1))
-        let still = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
+        let still = try httpGet(
+            port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
         #expect(failureReason(still) == nil)
         // Re-adding the key makes it work again.
         try tracker.writeAllowlist("passkey \(TrackerFixture.passkeyA) a\npasskey \(TrackerFixture.passkeyB) b\n")
         #expect(try await waitForMetric(tracker, "tracker_reloads_total{result=\"ok\"}", atLeast: 2))
-        let back = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
+        let back = try httpGet(
+            port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
         #expect(failureReason(back) == nil)
         await tracker.stop()
     }
@@ -233,11 +251,14 @@ struct TrackerServerTests {
         }
         // Three requests in one write: three responses, in order.
         let pipelined = (10..<13).map {
-            "GET \(announceTarget(passkey: TrackerFixture.passkeyA, peer: $0, port: 6000, numwant: 0)) HTTP/1.1\r\nHost: x\r\n\r\n"
+            let target = announceTarget(passkey: TrackerFixture.passkeyA, peer: $0, port: 6000, numwant: 0)
+            return "GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n"
         }.joined()
         try connection.send(pipelined + "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
         var incomplete: [Int] = []
-        for _ in 0..<3 { incomplete.append(Int(try bencoded(try connection.readResponse())["incomplete"]?.integer ?? -1)) }
+        for _ in 0..<3 {
+            incomplete.append(Int(try bencoded(try connection.readResponse())["incomplete"]?.integer ?? -1))
+        }
         #expect(incomplete == [4, 5, 6])
         #expect(try connection.readResponse().status == 404)
         await tracker.stop()
@@ -247,8 +268,11 @@ struct TrackerServerTests {
         for trust in [false, true] {
             let tracker = try await TrackerFixture { $0.trustForwardedFor = trust }
             let headers = ["X-Forwarded-For": "203.0.113.9, 198.51.100.7"]
-            _ = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001), headers: headers)
-            let response = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
+            _ = try httpGet(
+                port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001),
+                headers: headers)
+            let response = try httpGet(
+                port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
             let expected = trust ? "198.51.100.7:5001" : "127.0.0.1:5001"
             #expect(compactPeers(try bencoded(response)["peers"]?.bytes ?? []) == [expected])
             await tracker.stop()
@@ -292,7 +316,9 @@ struct TrackerServerTests {
         #expect(try post.readResponse().status == 405)
         #expect(try httpGet(port: tracker.port, "/favicon.ico").status == 404)
         // The server is still fine.
-        #expect(try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 1)).status == 200)
+        #expect(
+            try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 1)).status
+                == 200)
         await tracker.stop()
     }
 
@@ -331,7 +357,9 @@ struct TrackerServerTests {
         for _ in 0..<count { connections.append(try RawHTTPConnection(port: tracker.port, timeout: 30)) }
         for (n, connection) in connections.enumerated() {
             try connection.send(
-                "GET \(announceTarget(passkey: TrackerFixture.passkeyA, peer: n, port: 1024 + n % 60000, numwant: 5)) HTTP/1.1\r\nHost: x\r\n\r\n")
+                "GET \(announceTarget(passkey: TrackerFixture.passkeyA, peer: n, port: 1024 + n % 60000, numwant: 5))"
+                    + " HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
         }
         var ok = 0
         for connection in connections where try connection.readResponse().status == 200 { ok += 1 }
@@ -352,7 +380,9 @@ func waitForMetric(_ tracker: TrackerFixture, _ sample: String, atLeast value: D
 
 /// A minimal single-file torrent and its info-hash.
 func sampleTorrent(name: String) -> (bytes: [UInt8], hash: InfoHash) {
-    let info = "d6:lengthi5e4:name\(name.utf8.count):\(name)12:piece lengthi16384e6:pieces20:" + String(repeating: "p", count: 20) + "e"
+    let info =
+        "d6:lengthi5e4:name\(name.utf8.count):\(name)12:piece lengthi16384e6:pieces20:"
+        + String(repeating: "p", count: 20) + "e"
     let torrent = "d8:announce9:http://x/4:info" + info + "e"
     return (Array(torrent.utf8), InfoHash(DigestAlgorithm.sha1.hash(Array(info.utf8)))!)
 }

@@ -89,7 +89,9 @@ public struct AnnounceRequest: Sendable, Hashable {
         var result = AnnounceRequest(
             infoHash: .zero, peerID: .zero, port: 0, uploaded: 0, downloaded: 0, left: 0, event: .none,
             compact: true, noPeerID: false, numwant: limits.defaultNumwant, ip: nil, signed: nil)
-        var swtKey = "", swtTs = "", swtSig = ""
+        var swtKey = ""
+        var swtTs = ""
+        var swtSig = ""
 
         func mark(_ flag: Seen, _ name: StaticString) throws(TrackerError) {
             if seen.contains(flag) { throw TrackerError(.duplicateParameter, "\(name)", "send it once") }
@@ -105,7 +107,8 @@ public struct AnnounceRequest: Sendable, Hashable {
             }
             let n = try decoded(p, name)
             guard n == 20 else {
-                throw TrackerError(.wrongLength, "\(name)", "must be exactly 20 bytes after percent-decoding (got \(n))")
+                throw TrackerError(
+                    .wrongLength, "\(name)", "must be exactly 20 bytes after percent-decoding (got \(n))")
             }
             return Bytes20(unsafeBytes: UnsafeRawBufferPointer(scratch))
         }

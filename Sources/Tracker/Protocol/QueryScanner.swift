@@ -52,7 +52,8 @@ struct QueryScanner {
     }
 
     /// Percent-decodes `range` into `scratch` (which must be at least as long) and returns the decoded length.
-    func decode(_ range: Range<Int>, into scratch: UnsafeMutableRawBufferPointer, name: StaticString) throws(TrackerError)
+    func decode(_ range: Range<Int>, into scratch: UnsafeMutableRawBufferPointer, name: StaticString)
+        throws(TrackerError)
         -> Int
     {
         var out = 0
@@ -79,7 +80,8 @@ struct QueryScanner {
 }
 
 func memcmpBytes(_ lhs: UnsafeRawPointer, _ rhs: UnsafeRawPointer, _ count: Int) -> Bool {
-    for offset in 0..<count where lhs.load(fromByteOffset: offset, as: UInt8.self)
+    for offset in 0..<count
+    where lhs.load(fromByteOffset: offset, as: UInt8.self)
         != rhs.load(fromByteOffset: offset, as: UInt8.self)
     {
         return false

@@ -54,7 +54,9 @@ public struct RequestTarget: Sendable, Hashable {
         var passkey: String? = nil
         if slash > 0 {
             let segment = path[1..<slash]
-            guard !segment.isEmpty, segment.count <= maxPasskeyLength, segment.allSatisfy(isPasskeyByte) else { return nil }
+            guard !segment.isEmpty, segment.count <= maxPasskeyLength, segment.allSatisfy(isPasskeyByte) else {
+                return nil
+            }
             passkey = String(decoding: segment, as: UTF8.self)
         }
         return isAnnounce ? .announce(passkey: passkey) : .scrape(passkey: passkey)

@@ -3,11 +3,11 @@ import CryptoPrimitives
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The set of tracked info-hashes: the v1 info-hash of every `.torrent` file in a directory.

@@ -4,11 +4,11 @@ import NIOCore
 import NIOHTTP1
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What every connection handler shares: configuration, metrics, the store's loop and each loop's context.
@@ -137,7 +137,8 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
         let keepAlive = head.isKeepAlive
         let http10 = head.version.minor == 0
         guard head.method == .GET else {
-            write(context: context, status: "405 Method Not Allowed", body: Array("use GET\n".utf8),
+            write(
+                context: context, status: "405 Method Not Allowed", body: Array("use GET\n".utf8),
                 keepAlive: false, http10: http10)
             return
         }
@@ -181,8 +182,12 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
         var path = ""
         var host = ""
         var now: Int64 = 0
-        if case .announce(nil) = target.endpoint { Self.signingContext(raw, target, head, configuration, &path, &host, &now) }
-        if case .scrape(nil) = target.endpoint { Self.signingContext(raw, target, head, configuration, &path, &host, &now) }
+        if case .announce(nil) = target.endpoint {
+            Self.signingContext(raw, target, head, configuration, &path, &host, &now)
+        }
+        if case .scrape(nil) = target.endpoint {
+            Self.signingContext(raw, target, head, configuration, &path, &host, &now)
+        }
         switch target.endpoint {
         case .announce(let passkey):
             let request: AnnounceRequest
@@ -221,7 +226,9 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
                 port: request.port ?? 0, event: .none, signed: request.signed, host: host, path: path, now: now,
                 window: configuration.signatureWindow)
             if case .failure(let refusal) = admitted { return .refuse(refusal) }
-            if let registered = snapshot.registered, let missing = request.infoHashes.first(where: { !registered.contains($0) }) {
+            if let registered = snapshot.registered,
+                let missing = request.infoHashes.first(where: { !registered.contains($0) })
+            {
                 return .refuse(.unregistered(missing))
             }
             shared.metrics.scrapes.increment()
@@ -277,7 +284,8 @@ final class TrackerHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    private func finish(context: ChannelHandlerContext, result: Result<[UInt8], Refusal>, keepAlive: Bool, http10: Bool) {
+    private func finish(context: ChannelHandlerContext, result: Result<[UInt8], Refusal>, keepAlive: Bool, http10: Bool)
+    {
         switch result {
         case .success(let body):
             write(context: context, status: "200 OK", body: body, keepAlive: keepAlive, http10: http10)

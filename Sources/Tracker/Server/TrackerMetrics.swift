@@ -19,7 +19,8 @@ struct TrackerMetrics: Sendable {
     let connectionsRefused: Counter
 
     init(factory: any MetricsFactory) {
-        passkeyAnnounces = Counter(label: "tracker_announces_total", dimensions: [("kind", "passkey")], factory: factory)
+        passkeyAnnounces = Counter(
+            label: "tracker_announces_total", dimensions: [("kind", "passkey")], factory: factory)
         signedAnnounces = Counter(label: "tracker_announces_total", dimensions: [("kind", "signed")], factory: factory)
         scrapes = Counter(label: "tracker_scrapes_total", factory: factory)
         var refusals: [RefusalCause: Counter] = [:]

@@ -10,11 +10,11 @@ import Synchronization
 import UnixSignals
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The private HTTP tracker as a swift-service-lifecycle `Service`: announces (signed and passkey), scrapes,
@@ -64,7 +64,8 @@ public final class TrackerServer: Service, Sendable {
             try TorrentRegistry.scan(directory: directory, logger: logger)
         }
         initial = AccessSnapshot(allowlist: allowlist, registered: registered)
-        (boundPorts, boundContinuation) = AsyncStream.makeStream(of: BoundPorts.self, bufferingPolicy: .bufferingNewest(1))
+        (boundPorts, boundContinuation) = AsyncStream.makeStream(
+            of: BoundPorts.self, bufferingPolicy: .bufferingNewest(1))
         logger.info(
             "allowlist loaded",
             metadata: [
@@ -109,7 +110,8 @@ public final class TrackerServer: Service, Sendable {
         let metrics = self.metrics
         let initial = self.initial
         let core = try await storeLoop.submit {
-            NIOLoopBound(TrackerCore(timing: timing, activeOwners: initial.activeOwners, metrics: metrics), eventLoop: storeLoop)
+            NIOLoopBound(
+                TrackerCore(timing: timing, activeOwners: initial.activeOwners, metrics: metrics), eventLoop: storeLoop)
         }.get()
         var contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
         for loop in group.makeIterator() {
@@ -121,13 +123,14 @@ public final class TrackerServer: Service, Sendable {
             configuration: configuration, metrics: metrics, logger: logger, storeLoop: storeLoop, core: core,
             contexts: contexts)
 
-        let trackerChannel = try await bindTracker(group: group, shared: shared)
+        let trackerChannels = try await bindTracker(group: group, shared: shared)
+        let trackerChannel = trackerChannels[0]
         let metricsChannel: (any Channel)?
         if let host = configuration.metricsHost {
             do {
                 metricsChannel = try await bindMetrics(group: group, host: host, port: configuration.metricsPort)
             } catch {
-                try? await trackerChannel.close()
+                for channel in trackerChannels { try? await channel.close() }
                 throw error
             }
         } else {
@@ -141,13 +144,14 @@ public final class TrackerServer: Service, Sendable {
             metadata: [
                 "address": "\(trackerChannel.localAddress.map { "\($0)" } ?? "?")",
                 "metrics": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "off")",
-                "interval": "\(configuration.interval)", "threads": "\(group.makeIterator().map { _ in 1 }.count)",
+                "interval": "\(configuration.interval)", "listeners": "\(trackerChannels.count)",
             ])
         boundContinuation.yield(ports)
 
         let sweepSeconds = Int64(max(1, min(configuration.interval / 2, 60)))
         let logger = self.logger
-        let expiry = storeLoop.scheduleRepeatedTask(initialDelay: .seconds(sweepSeconds), delay: .seconds(sweepSeconds)) {
+        let expiry = storeLoop.scheduleRepeatedTask(initialDelay: .seconds(sweepSeconds), delay: .seconds(sweepSeconds))
+        {
             _ in
             let removed = core.value.expire()
             if removed > 0 { logger.debug("expired peers", metadata: ["count": "\(removed)"]) }
@@ -157,7 +161,9 @@ public final class TrackerServer: Service, Sendable {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         try await withTaskCancellationOrGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await trackerChannel.closeFuture.get() }
+                for channel in trackerChannels {
+                    tasks.addTask { try await channel.closeFuture.get() }
+                }
                 tasks.addTask {
                     await self.watchAllowlist(signals: signals, group: group, shared: shared)
                 }
@@ -166,14 +172,16 @@ public final class TrackerServer: Service, Sendable {
             }
         } onCancelOrGracefulShutdown: {
             logger.info("tracker shutting down")
-            trackerChannel.close(promise: nil)
+            for channel in trackerChannels { channel.close(promise: nil) }
             metricsChannel?.close(promise: nil)
         }
         try? await metricsChannel?.close()
         boundContinuation.finish()
     }
 
-    private func bindTracker(group: MultiThreadedEventLoopGroup, shared: TrackerShared) async throws -> any Channel {
+    /// One listening socket per event loop (SO_REUSEPORT): the kernel spreads connections over the loops and each
+    /// connection stays on the loop that accepted it, with no cross-thread hand-off at accept.
+    private func bindTracker(group: MultiThreadedEventLoopGroup, shared: TrackerShared) async throws -> [any Channel] {
         let configuration = self.configuration
         let metrics = self.metrics
         let gate = ConnectionGate()
@@ -184,38 +192,54 @@ public final class TrackerServer: Service, Sendable {
             limits.maxHeaderFieldCount = 64
             return limits
         }()
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler())
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 4)
-            .childChannelInitializer { channel in
-                let open = gate.count.wrappingAdd(1, ordering: .relaxed).newValue
-                guard open <= configuration.maxConnections else {
-                    gate.count.wrappingSubtract(1, ordering: .relaxed)
-                    metrics.connectionsRefused.increment()
-                    return channel.close()
-                }
-                metrics.connections.record(open)
-                channel.closeFuture.whenComplete { _ in
-                    metrics.connections.record(gate.count.wrappingSubtract(1, ordering: .relaxed).newValue)
-                }
-                return channel.eventLoop.makeCompletedFuture {
-                    guard let local = shared.contexts[ObjectIdentifier(channel.eventLoop)] else {
-                        throw TrackerError(.configuration, "event loop", "connection on an unknown event loop")
+        func bootstrap(on loop: any EventLoop) -> ServerBootstrap {
+            ServerBootstrap(group: loop)
+                .serverChannelOption(.backlog, value: 4096)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SO_REUSEPORT), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler())
                     }
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(
-                        ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)))
-                    try sync.addHandler(TrackerHTTPHandler(shared: shared, local: local.value))
                 }
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 4)
+                .childChannelInitializer { channel in
+                    let open = gate.count.wrappingAdd(1, ordering: .relaxed).newValue
+                    guard open <= configuration.maxConnections else {
+                        gate.count.wrappingSubtract(1, ordering: .relaxed)
+                        metrics.connectionsRefused.increment()
+                        return channel.close()
+                    }
+                    metrics.connections.record(open)
+                    channel.closeFuture.whenComplete { _ in
+                        metrics.connections.record(gate.count.wrappingSubtract(1, ordering: .relaxed).newValue)
+                    }
+                    return channel.eventLoop.makeCompletedFuture {
+                        guard let local = shared.contexts[ObjectIdentifier(channel.eventLoop)] else {
+                            throw TrackerError(.configuration, "event loop", "connection on an unknown event loop")
+                        }
+                        let sync = channel.pipeline.syncOperations
+                        let decoder = HTTPRequestDecoder(
+                            leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)
+                        try sync.addHandler(ByteToMessageHandler(decoder))
+                        try sync.addHandler(TrackerHTTPHandler(shared: shared, local: local.value))
+                    }
+                }
+        }
+        var channels: [any Channel] = []
+        var port = configuration.listenPort
+        do {
+            for loop in group.makeIterator() {
+                let channel = try await bootstrap(on: loop).bind(host: configuration.listenHost, port: port).get()
+                if port == 0 { port = channel.localAddress?.port ?? 0 }
+                channels.append(channel)
             }
-        return try await bootstrap.bind(host: configuration.listenHost, port: configuration.listenPort).get()
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        return channels
     }
 
     private func bindMetrics(group: MultiThreadedEventLoopGroup, host: String, port: Int) async throws -> any Channel {
@@ -244,7 +268,8 @@ public final class TrackerServer: Service, Sendable {
     private func watchAllowlist(signals: UnixSignalsSequence, group: MultiThreadedEventLoopGroup, shared: TrackerShared)
         async
     {
-        let (triggers, continuation) = AsyncStream.makeStream(of: ReloadTrigger.self, bufferingPolicy: .bufferingNewest(4))
+        let (triggers, continuation) = AsyncStream.makeStream(
+            of: ReloadTrigger.self, bufferingPolicy: .bufferingNewest(4))
         let path = configuration.allowlistPath
         let pollInterval = Duration.milliseconds(configuration.reloadPollMilliseconds)
         let lastSeen = initialFingerprint
@@ -279,7 +304,9 @@ public final class TrackerServer: Service, Sendable {
         }
     }
 
-    private func reload(current: AccessSnapshot, trigger: ReloadTrigger, group: MultiThreadedEventLoopGroup, shared: TrackerShared)
+    private func reload(
+        current: AccessSnapshot, trigger: ReloadTrigger, group: MultiThreadedEventLoopGroup, shared: TrackerShared
+    )
         async -> AccessSnapshot
     {
         let path = configuration.allowlistPath

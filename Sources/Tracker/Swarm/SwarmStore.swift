@@ -218,7 +218,9 @@ public final class SwarmStore {
 
     /// Writes up to `numwant` peers other than the requester, picked at random: a random start and a random
     /// stride co-prime to the swarm size walk a permutation of the peers without allocating.
-    private func writePeers(_ swarm: Swarm, excluding selfPosition: Int?, request: AnnounceRequest, into out: inout [UInt8]) {
+    private func writePeers(
+        _ swarm: Swarm, excluding selfPosition: Int?, request: AnnounceRequest, into out: inout [UInt8]
+    ) {
         let count = swarm.peers.count
         let others = count - (selfPosition == nil ? 0 : 1)
         let wanted = min(request.numwant, others)
