@@ -38,7 +38,7 @@ let package = Package(
         // Libraries, lowest layer first. See Docs/architecture.md.
         .target(name: "Bencode", swiftSettings: ours),
         .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium"], swiftSettings: ours),
-        // SHA-1 with the x86 SHA extensions, two pieces interleaved (Metainfo's piece hasher; see Docs/make.md).
+        // SHA-1 with the x86 SHA extensions, several pieces interleaved (Metainfo's piece hasher; see Docs/make.md).
         .target(name: "CSHA1NI"),
         .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives", "CSHA1NI"], swiftSettings: ours),
         .target(name: "Identity", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
