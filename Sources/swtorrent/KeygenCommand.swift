@@ -20,11 +20,16 @@ struct KeygenCommand: ParsableCommand {
             bits, URL-safe) for a third-party client that announces to
             http://TRACKER/<token>/announce. Writes no files.
 
+            keygen --fingerprint FILE
+            Prints the fingerprint and name of each key in FILE: a private
+            key file, a .pub file or an allowlist (passkeys shown redacted).
+
             Formats: Docs/identity.md.
 
-            Exit codes: 0 success; 1 the files could not be written;
-            2 bad arguments or an invalid name; 3 PATH or PATH.pub already
-            exists and --force was not given.
+            Exit codes: 0 success; 1 the files could not be written (or, for
+            --fingerprint, read); 2 bad arguments, an invalid name, or a FILE
+            that does not parse or is not private enough; 3 PATH or PATH.pub
+            already exists and --force was not given.
             """
     )
 
@@ -49,7 +54,25 @@ struct KeygenCommand: ParsableCommand {
     )
     var passkey: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Print the fingerprints in a key file, .pub file or allowlist.", valueName: "file")
+    )
+    var fingerprint: String?
+
     func run() throws {
+        if let fingerprint {
+            guard out == nil, name == nil, passkey == nil, !force else {
+                throw fail("--fingerprint reads a file; it cannot be combined with --out, --name, --force or --passkey")
+            }
+            do {
+                for line in try Fingerprints.lines(ofFileAt: fingerprint) { print(line) }
+            } catch {
+                let unreadable: Set<IdentityError.Code> = [.fileNotFound, .fileUnreadable, .notARegularFile]
+                throw fail(error.description, code: unreadable.contains(error.code) ? 1 : 2)
+            }
+            return
+        }
         if let passkey {
             guard out == nil, name == nil, !force else {
                 throw fail(

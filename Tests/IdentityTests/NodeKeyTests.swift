@@ -152,3 +152,44 @@ struct NodeKeyTests {
         #expect(!key.fingerprint.hasSuffix("="))
     }
 }
+
+struct FingerprintListingTests {
+    @Test func listsPrivateKeysPublicFilesAndAllowlists() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("fingerprints")
+        defer { TestFiles.cleanup(dir) }
+        let path = dir.appendingPathComponent("node.key").path
+        let key = try NodeKey(seed: Vector.seed, name: "vector-node")
+        try key.write(to: path, force: false)
+        #expect(try Fingerprints.lines(ofFileAt: path) == ["\(Vector.fingerprint) vector-node"])
+        #expect(try Fingerprints.lines(ofFileAt: path + ".pub") == ["\(Vector.fingerprint) vector-node"])
+
+        let allowlist = dir.appendingPathComponent("allowlist").path
+        let text = """
+            # fleet
+            ed25519 \(Vector.publicKeyBase64) vector-node
+            passkey abcdefghijklmnopqrstuvwxyz234567 aria2 on ci-7
+            revoked ed25519 1OqEsrH0exPTzgeaKxZhUALmY2GUSG7bqE5Y6x9NgX4= old laptop
+
+            """
+        #expect(FileManager.default.createFile(atPath: allowlist, contents: Data(text.utf8)))
+        let lines = try Fingerprints.lines(ofFileAt: allowlist)
+        #expect(lines.count == 3)
+        #expect(lines[0] == "\(Vector.fingerprint) vector-node")
+        #expect(lines[1] == "passkey <redacted> aria2 on ci-7")
+        #expect(lines[2].hasPrefix("SHA256:") && lines[2].hasSuffix(" old laptop (revoked, line 4)"))
+    }
+
+    @Test func aWideOpenPrivateKeyIsRefusedHereToo() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("fingerprints")
+        defer { TestFiles.cleanup(dir) }
+        let path = dir.appendingPathComponent("node.key").path
+        try NodeKey.generate(name: "n").write(to: path, force: false)
+        #expect(chmod(path, 0o644) == 0)
+        do {
+            _ = try Fingerprints.lines(ofFileAt: path)
+            Issue.record("listed a private key that others can read")
+        } catch {
+            #expect(error.code == .insecurePermissions)
+        }
+    }
+}

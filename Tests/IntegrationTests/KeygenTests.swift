@@ -109,6 +109,25 @@ struct KeygenTests {
         #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written.key"))
     }
 
+    @Test func fingerprintListsTheKeyOfAKeyFileAndItsPublicHalf() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("keygen")
+        defer { TestFiles.cleanup(dir) }
+        let path = dir.appendingPathComponent("node.key").path
+        let made = try TestProcess.swtorrent(["keygen", "--out", path, "--name", "fp node"])
+        #expect(made.exitCode == 0)
+        let printed = made.stdout.split(separator: "\n").first { $0.hasPrefix("fingerprint: ") }
+            .map { String($0.dropFirst("fingerprint: ".count)) }
+        let fromKey = try TestProcess.swtorrent(["keygen", "--fingerprint", path])
+        let fromPub = try TestProcess.swtorrent(["keygen", "--fingerprint", path + ".pub"])
+        #expect(fromKey.exitCode == 0 && fromPub.exitCode == 0)
+        #expect(fromKey.stdout == (printed ?? "?") + "\n")
+        #expect(fromPub.stdout == fromKey.stdout)
+
+        let missing = try TestProcess.swtorrent(["keygen", "--fingerprint", dir.appendingPathComponent("nope").path])
+        #expect(missing.exitCode == 1)
+        #expect(missing.stderr.contains("nope: no such file"), "\(missing.stderr)")
+    }
+
     @Test func anUnwritableDirectoryExitsOne() throws {
         let result = try TestProcess.swtorrent(["keygen", "--out", "/nonexistent-dir/node.key", "--name", "x"])
         #expect(result.exitCode == 1)
