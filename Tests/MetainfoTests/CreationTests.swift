@@ -155,7 +155,7 @@ struct CreationHashingTests {
     /// several threads.
     static let configurations: [(Int, Int, Int)] = [
         (16_384, 1, 65_536), (32_768, 3, 65_536), (1 << 20, 2, 256 << 10), (65_536, 4, 2 << 20), (262_144, 2, 0),
-        (16_384, 2, 3 * 16_384), (16_384, 1, 7 * 16_384),
+        (16_384, 2, 3 * 16_384), (16_384, 1, 7 * 16_384), (16_384, 8, 65_536),
     ]
 
     @Test(arguments: layouts, configurations)
