@@ -191,4 +191,48 @@ struct InfoCommandTests {
         }
         #expect(compared >= 10, "only \(compared) torrents could be compared with transmission-show")
     }
+
+    /// Our v1 and v2 info-hashes agree with libtorrent 2.0 (Debian's python3-libtorrent) on every torrent of the
+    /// conformance set that both load, hybrids included: both hash the raw info bytes.
+    @Test func agreesWithLibtorrentOnInfoHashes() throws {
+        guard let directory = Conformance.directory() else {
+            print("InfoCommandTests.agreesWithLibtorrentOnInfoHashes: DID NOT RUN - conformance data not found")
+            return
+        }
+        let valid = directory.appendingPathComponent("torrents/valid")
+        let paths = try FileManager.default.contentsOfDirectory(atPath: valid.path).sorted()
+            .filter { $0.hasSuffix(".torrent") }.map { valid.appendingPathComponent($0).path }
+        // The system interpreter: Debian installs the bindings for it, not for a pyenv one on PATH.
+        let script = """
+            import sys
+            import libtorrent as lt
+            for path in sys.argv[1:]:
+                try:
+                    hashes = lt.torrent_info(path).info_hashes()
+                    v1 = str(hashes.v1) if hashes.has_v1() else "-"
+                    v2 = str(hashes.v2) if hashes.has_v2() else "-"
+                    print(path + "\t" + v1 + "\t" + v2)
+                except Exception as error:
+                    print(path + "\tERR\t" + str(error).replace("\t", " "))
+            """
+        let result = try TestProcess.run("/usr/bin/python3", ["-c", script] + paths, timeout: 60)
+        #expect(result.exitCode == 0, "python3-libtorrent failed: \(result.stderr)")
+        var theirs: [String: (v1: String, v2: String)] = [:]
+        for line in result.stdout.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            if fields.count == 3 && fields[1] != "ERR" { theirs[fields[0]] = (fields[1], fields[2]) }
+        }
+        var compared = 0
+        var hybrids = 0
+        for path in paths {
+            guard let torrent = try? Torrent(contentsOfFile: path), let expected = theirs[path] else { continue }
+            let name = (path as NSString).lastPathComponent
+            #expect(torrent.infoHash.hex == expected.v1, "\(name): v1")
+            #expect((torrent.infoHashV2?.hex ?? "-") == expected.v2, "\(name): v2")
+            compared += 1
+            if torrent.infoHashV2 != nil { hybrids += 1 }
+        }
+        #expect(compared >= 50, "only \(compared) torrents could be compared with libtorrent")
+        #expect(hybrids >= 5, "only \(hybrids) hybrid torrents could be compared with libtorrent")
+    }
 }
