@@ -68,6 +68,11 @@ public struct TorrentFileEntry: Sendable, Hashable {
 /// Reading and adding signatures embedded in a torrent. The info dictionary's bytes are never touched: the new
 /// torrent is spliced together from the raw bytes of every original top-level value.
 public enum TorrentSignatures {
+    /// Reads a `.torrent` file (at most 128 MiB, the bencode decoder's bound).
+    public static func readTorrentFile(_ path: String) throws(SignatureGateError) -> [UInt8] {
+        try BoundedInput.read(path, limit: 128 << 20)
+    }
+
     /// The top-level key holding the signatures.
     public static let key = "swtorrent-signatures"
     static let maxSignatures = 100_000

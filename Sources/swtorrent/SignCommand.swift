@@ -65,7 +65,7 @@ struct SignCommand: ParsableCommand {
                 }
             }
             if let torrent, let data {
-                let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: torrent)))
+                let bytes = try TorrentSignatures.readTorrentFile(torrent)
                 let (signed, made) = try TorrentSignatures.sign(
                     torrent: bytes, subject: torrent, dataDirectory: data, key: signingKey
                 )

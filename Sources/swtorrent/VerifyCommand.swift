@@ -116,7 +116,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     private func verifyTorrent(_ torrent: String, data: String, verifier: Verifier) throws {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: torrent)))
+        let bytes = try TorrentSignatures.readTorrentFile(torrent)
         let embedded = try TorrentSignatures.read(bytes, subject: torrent)
         var worst: (Int32, String)?
         let files = try TorrentSignatures.files(of: bytes, subject: torrent)

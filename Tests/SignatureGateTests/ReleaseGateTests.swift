@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Foundation
 import Logging
+import Synchronization
 import TestSupport
 import Testing
 
@@ -216,7 +217,8 @@ struct ReleaseGateTests {
         let cosign = ArtifactSigningKey.cosign(s.key)
         let lib = try FileDigests.compute(path: staging.appendingPathComponent("rel/lib.so").path, needs: .all)
         torrent = try TorrentSignatures.adding(
-            [try TorrentSignatures.embedded(for: ["rel", "lib.so"], digests: lib, key: cosign)], to: torrent, subject: "t"
+            [try TorrentSignatures.embedded(for: ["rel", "lib.so"], digests: lib, key: cosign)],
+            to: torrent, subject: "t"
         )
         try "garbage".write(toFile: staging.appendingPathComponent("rel/odd.bin.sig").path, atomically: true,
                             encoding: .utf8)
@@ -234,5 +236,28 @@ struct ReleaseGateTests {
         #expect(try s.destinationEntries() == ["rel", "rel/app.tar", "rel/app.tar.minisig", "rel/lib.so"])
         #expect(try s.gate.auditLog.records().count == 4)
         #expect(try s.gate.auditLog.records().allSatisfy { $0.infoHash == "00ff" })
+    }
+
+    /// Concurrent writers (several leeches, one log) never interleave records.
+    @Test func auditLogAppendsFromManyThreadsStayWholeLines() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("gate-audit")
+        defer { TestFiles.cleanup(dir) }
+        let log = AuditLog(path: dir.appendingPathComponent("audit.jsonl").path)
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 64) { index in
+            let record = AuditRecord(
+                time: "2026-11-21T00:00:00Z", infoHash: nil, file: "f\(index)",
+                sha256: String(repeating: "a", count: 64),
+                size: Int64(index), signers: ["sha256:" + String(repeating: "b", count: 64)], result: "released",
+                reason: nil, message: String(repeating: "m", count: 2000), path: "/dest/f\(index)", peers: nil
+            )
+            do { try log.append(record) } catch { failures.withLock { $0 += 1 } }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        let records = try log.records()
+        #expect(records.count == 64)
+        #expect(Set(records.map(\.file)).count == 64)
+        var info = stat()
+        #expect(stat(log.path, &info) == 0 && info.st_mode & 0o777 == 0o600)
     }
 }
