@@ -197,13 +197,13 @@ public final class TrackerServer: Service, Sendable {
                 .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SO_REUSEPORT), value: 1)
+                // No child channel options: accepted sockets inherit TCP_NODELAY from the listener (NIO sets it
+                // there), and applying options per connection costs more than the announce itself.
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler())
                     }
                 }
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.maxMessagesPerRead, value: 4)
                 .childChannelInitializer { channel in
                     let open = gate.count.wrappingAdd(1, ordering: .relaxed).newValue
                     guard open <= configuration.maxConnections else {
