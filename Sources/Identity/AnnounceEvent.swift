@@ -3,8 +3,11 @@
 public enum AnnounceEvent: UInt8, Sendable, Hashable, CaseIterable {
     /// No `event` parameter, or an empty one: a regular interval announce.
     case none = 0
+    /// The download finished (`event=completed`).
     case completed = 1
+    /// The first announce of a session (`event=started`).
     case started = 2
+    /// The client is leaving the swarm (`event=stopped`).
     case stopped = 3
     /// BEP 21 partial seed.
     case paused = 4

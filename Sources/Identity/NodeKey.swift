@@ -146,3 +146,16 @@ extension StringProtocol {
         return String(self[first...last])
     }
 }
+
+extension NodeKey: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// `NodeKey(SHA256:…, "name")`: the secret never reaches logs through interpolation, `dump` or the debugger.
+    public var description: String { "NodeKey(\(fingerprint), \"\(name)\")" }
+
+    /// The same as `description`.
+    public var debugDescription: String { description }
+
+    /// Shows the fingerprint and name only.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["fingerprint": fingerprint, "name": name], displayStyle: .struct)
+    }
+}

@@ -193,3 +193,18 @@ struct FingerprintListingTests {
         }
     }
 }
+
+struct NodeKeySecrecyTests {
+    @Test func printingAKeyNeverShowsTheSecret() throws {
+        let key = try NodeKey(seed: Vector.seed, name: "vector-node")
+        let seedBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        var dumped = ""
+        dump(key, to: &dumped)
+        let renderings = ["\(key)", String(reflecting: key), String(describing: key), dumped]
+        for text in renderings {
+            #expect(text.contains(Vector.fingerprint), "\(text)")
+            // Neither the seed's bytes (as the array 0, 1, 2, …) nor its base64 appear.
+            #expect(!text.contains("secretKey") && !text.contains("0, 1, 2, 3") && !text.contains(seedBase64), "\(text)")
+        }
+    }
+}
