@@ -74,3 +74,10 @@ public enum Ed25519 {
         return crypto_sign_verify_detached(signature, bytes, UInt64(bytes.count), publicKey) == 0
     }
 }
+
+// Printing or dumping a key pair shows only its public half: the secret never reaches a log by accident.
+extension Ed25519.KeyPair: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "Ed25519.KeyPair(publicKey: \(Hex.encode(publicKey)))" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: ["publicKey": Hex.encode(publicKey)]) }
+}

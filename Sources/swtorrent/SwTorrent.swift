@@ -23,4 +23,22 @@ struct SwTorrent: AsyncParsableCommand {
             LeechCommand.self,
         ]
     )
+
+    /// Runs the command. Argument errors exit 2, as documented, rather than ArgumentParser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printToStandardError(fullMessage(for: error))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }

@@ -36,6 +36,17 @@ struct CryptoPrimitivesTests {
         #expect(Ed25519.KeyPair(seed: [1, 2, 3]) == nil)
     }
 
+    @Test func keyPairNeverPrintsItsSecret() {
+        let pair = Ed25519.KeyPair.generate()
+        let secretHex = Hex.encode(pair.secretKey[0..<32])
+        var dumped = ""
+        dump(pair, to: &dumped)
+        for text in [String(describing: pair), String(reflecting: pair), dumped, "\(pair)"] {
+            #expect(!text.contains(secretHex))
+            #expect(text.contains(Hex.encode(pair.publicKey)))
+        }
+    }
+
     @Test func hexRoundTripsAndRejectsGarbage() {
         #expect(Hex.decode("00ffA0") == [0, 255, 160])
         #expect(Hex.decode("abc") == nil)
