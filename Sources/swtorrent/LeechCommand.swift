@@ -18,7 +18,18 @@ struct LeechCommand: AsyncParsableCommand {
 
             Exit codes: 0 every piece is on disk and verified (after seeding for --seed-after, if given); 1 I/O or \
             network failure (cannot listen, disk error); 2 bad arguments or a malformed torrent; 3 no piece was \
-            verified for --stall-timeout; 4 interrupted (SIGINT/SIGTERM) before completion.
+            verified for --stall-timeout; 4 interrupted (SIGINT/SIGTERM) before completion; 5 the signature gate \
+            refused at least one file (quarantined; the message names each file and the reason).
+
+            Signature gate: any of --trust, --trust-dir, --require, --policy turns it on (a policy as in `swtorrent \
+            verify`). The torrent is then downloaded into a 0700 staging directory (--staging, default \
+            OUT/../.NAME.swtorrent-gate/staging/INFOHASH, beside OUT so a release is one rename), never into OUT. \
+            When every piece is verified, each file's signatures (embedded in the torrent, or NAME.sig / \
+            NAME.minisig / NAME.sigstore.json shipped in it) are checked; only files that pass are moved into OUT \
+            (mode 0644); the others go to --quarantine (default OUT/../.NAME.swtorrent-gate/quarantine). Every \
+            decision is appended to --audit-log (default OUT/../.NAME.swtorrent-gate/audit.jsonl). --seed-after \
+            then seeds the released files from OUT. Without any trust option, files are checked against piece \
+            hashes only (a warning says so).
             """
     )
 
@@ -29,6 +40,8 @@ struct LeechCommand: AsyncParsableCommand {
     var out: String
 
     @OptionGroup var common: TransferOptions
+
+    @OptionGroup(title: "Signature gate") var gate: LeechGateOptions
 
     @Option(name: .long, help: "Keep seeding this long after completion (e.g. 30s, 10m, 1h).")
     var seedAfter: String?
@@ -51,6 +64,12 @@ struct LeechCommand: AsyncParsableCommand {
             configuration.stallTimeout = d
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        if gate.isEnabled {
+            let code = await gate.run(torrentPath: torrent, out: out, common: common, configuration: configuration)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
+        gate.warnUnverified()
         let code = await common.runTransfer(
             command: "leech", mode: .leech, torrentPath: torrent, directory: out, configuration: configuration)
         if code != 0 { throw ExitCode(code) }

@@ -1,0 +1,199 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Logging
+import Metainfo
+import SignatureGate
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The signature-gate options of `swtorrent leech`. Any trust option turns the gate on: the torrent is then downloaded
+/// into a 0700 staging directory and only files whose signatures verify against the trust policy are released into
+/// `--out` (see Docs/signing.md, "The gate in leech").
+struct LeechGateOptions: ParsableArguments {
+    /// Exit code when at least one file was refused by the gate (quarantined).
+    static let refusedExitCode: Int32 = 5
+
+    @Option(
+        name: .long,
+        help: "Trust this public key (cosign.pub PEM or minisign.pub) and turn the signature gate on. Repeatable.")
+    var trust: [String] = []
+
+    @Option(name: .customLong("trust-dir"), help: "Trust every *.pub key in this directory (turns the gate on).")
+    var trustDir: [String] = []
+
+    @Option(name: .long, help: "Distinct trusted signers each file needs (M of N; default 1; turns the gate on).")
+    var require: Int?
+
+    @Option(name: .long, help: "A trust-policy file (trust / trust-dir / require lines; turns the gate on).")
+    var policy: String?
+
+    @Option(
+        name: .long, help: "Gate: download here, not into --out (default OUT/../.NAME.swtorrent-gate/staging/HASH).")
+    var staging: String?
+
+    @Option(name: .long, help: "Gate: refused files go here (default OUT/../.NAME.swtorrent-gate/quarantine).")
+    var quarantine: String?
+
+    @Option(
+        name: .customLong("audit-log"),
+        help: "Gate: JSON-lines audit log (default OUT/../.NAME.swtorrent-gate/audit.jsonl).")
+    var auditLog: String?
+
+    /// True when any trust option was given: the download must then pass the gate.
+    var isEnabled: Bool { !trust.isEmpty || !trustDir.isEmpty || require != nil || policy != nil }
+
+    /// Staging, quarantine or audit-log options without a trust policy are bad arguments (exit 2).
+    func validate() throws {
+        if !isEnabled && (staging != nil || quarantine != nil || auditLog != nil) {
+            throw ExitCode(
+                fail("--staging, --quarantine and --audit-log need a trust policy (--trust, --trust-dir, --policy)",
+                    code: 2))
+        }
+        if let require, require < 0 { throw ExitCode(fail("--require must be 0 or more", code: 2)) }
+    }
+
+    /// Says on stderr that the download is not signature-checked (no trust option given).
+    func warnUnverified() {
+        FileHandle.standardError.write(
+            Data(
+                ("swtorrent leech: warning: no trust policy (--trust, --trust-dir, --policy): files are checked "
+                    + "against the torrent's piece hashes only, not against signatures\n").utf8))
+    }
+
+    /// The trust policy from --trust, --trust-dir, --require and --policy (the larger --require wins, as in verify).
+    func trustPolicy() throws(SignatureGateError) -> TrustPolicy {
+        var policy = try TrustPolicy.load(keyFiles: trust, directories: trustDir, requiredSigners: require ?? 1)
+        if let file = self.policy {
+            let fromFile = try TrustPolicy.load(policyFile: file)
+            policy.keys += fromFile.keys.filter { !policy.keys.contains($0) }
+            policy.requiredSigners = max(require ?? 0, fromFile.requiredSigners)
+            policy.requirePrehashedMinisign = fromFile.requirePrehashedMinisign
+        }
+        return policy
+    }
+
+    /// Downloads `torrentPath` into staging, runs every file through the gate, releases into `out`, then seeds from
+    /// `out` for `seedAfter` if every file was released. Returns the exit code.
+    func run(
+        torrentPath: String, out: String, common: TransferOptions, configuration: SessionConfiguration
+    ) async -> Int32 {
+        let policy: TrustPolicy
+        let torrentBytes: [UInt8]
+        let infoHash: String
+        do {
+            policy = try trustPolicy()
+            torrentBytes = try TorrentSignatures.readTorrentFile(torrentPath)
+        } catch {
+            return fail("\(error)", code: error.code == .io ? 1 : 2)
+        }
+        if policy.keys.isEmpty && policy.requiredSigners > 0 {
+            return fail(
+                "no trusted key: give --trust PUB, --trust-dir DIR or a policy file with 'trust' lines", code: 2)
+        }
+        do {
+            infoHash = try Torrent(bytes: torrentBytes).infoHash.hex
+        } catch {
+            return fail("\(torrentPath): \(error)", code: 2)
+        }
+
+        var logger = Logger(label: "swtorrent.leech.gate")
+        logger.logLevel = common.verbose ? .info : .error
+        let gate: ReleaseGate
+        do {
+            let layout = try Self.defaultLayout(out: out)
+            gate = try ReleaseGate(
+                stagingDirectory: staging ?? layout + "/staging/" + infoHash,
+                destinationDirectory: out,
+                quarantineDirectory: quarantine ?? layout + "/quarantine",
+                auditLogPath: auditLog ?? layout + "/audit.jsonl",
+                logger: logger)
+        } catch {
+            return fail("\(error)", code: 1)
+        }
+
+        // Download into staging and stop at completion: seeding (if asked) starts from the released files.
+        var download = configuration
+        download.seedAfterComplete = nil
+        let code = await common.runTransfer(
+            command: "leech", mode: .leech, torrentPath: torrentPath, directory: gate.stagingDirectory,
+            configuration: download)
+        guard code == 0 else { return code }
+
+        // The session has ended and closed its files; the gate's blocking I/O runs on this task (no event loop).
+        let decisions: [TorrentFileDecision]
+        do {
+            decisions = try gate.releaseTorrent(
+                torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash)
+        } catch {
+            return fail("signature gate: \(error)", code: 1)
+        }
+        var refused = 0
+        for decision in decisions {
+            let name = decision.path.joined(separator: "/")
+            switch decision.decision {
+            case .released(_, let signers, _):
+                let by = signers.isEmpty ? "no signature (--require 0)" : signers.map(\.keyID).joined(separator: ", ")
+                FileHandle.standardError.write(Data("swtorrent leech: released \(name): signed by \(by)\n".utf8))
+            case .quarantined(let path, let reason):
+                refused += 1
+                FileHandle.standardError.write(
+                    Data(
+                        "swtorrent leech: \(name): refused (\(reason.name)): \(reason); quarantined at \(path)\n"
+                            .utf8))
+            }
+        }
+        Self.removeEmptyDirectories(gate.stagingDirectory)
+        if refused > 0 {
+            FileHandle.standardError.write(
+                Data("swtorrent leech: \(refused) of \(decisions.count) files refused by the signature gate\n".utf8))
+            return Self.refusedExitCode
+        }
+        guard configuration.seedAfterComplete != nil else { return 0 }
+        // Seed the released bytes from --out, read-only (the seed mode never writes).
+        var seeding = configuration
+        seeding.seedUntilStopped = false
+        return await common.runTransfer(
+            command: "leech", mode: .seed, torrentPath: torrentPath, directory: out, configuration: seeding)
+    }
+
+    private func fail(_ message: String, code: Int32) -> Int32 {
+        FileHandle.standardError.write(Data("swtorrent leech: \(message)\n".utf8))
+        return code
+    }
+
+    /// `.NAME.swtorrent-gate` beside `out` (same file system in the usual case), created with mode 0700.
+    static func defaultLayout(out: String) throws(SignatureGateError) -> String {
+        guard let resolved = realpath(out, nil) else {
+            let reason = String(cString: strerror(errno))
+            throw SignatureGateError(.io, out, "cannot resolve the output directory: \(reason)")
+        }
+        let path = String(cString: resolved)
+        free(resolved)
+        let parent = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        let layout = (parent == "/" ? "" : parent) + "/." + (name == "/" ? "root" : name) + ".swtorrent-gate"
+        if mkdir(layout, 0o700) != 0 && errno != EEXIST {
+            let reason = String(cString: strerror(errno))
+            throw SignatureGateError(.io, layout, "cannot create the gate directory: \(reason)")
+        }
+        return layout
+    }
+
+    /// Removes the directories the download left in staging once their files were released or quarantined (only empty
+    /// ones; `rmdir` refuses anything else).
+    static func removeEmptyDirectories(_ directory: String) {
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: directory) {
+            for name in names {
+                let path = directory + "/" + name
+                var info = stat()
+                if lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { removeEmptyDirectories(path) }
+            }
+        }
+        _ = rmdir(directory)
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The signature gate inside `swtorrent leech`: `make --sign` → `seed` → `leech --trust` over loopback. Released
+/// files appear in --out only after verification; refused ones go to quarantine with an audit record.
+@Suite(.serialized)
+struct LeechGateTests {
+    /// A signed artifact, keys, a seed directory and a leech's output directory.
+    struct Workspace {
+        let dir: URL
+        let artifact: String
+        let sha256: String
+        init(size: Int = 400_000) throws {
+            dir = try TestFiles.makeTemporaryDirectory("leech-gate")
+            try FileManager.default.createDirectory(
+                at: dir.appendingPathComponent("seed"), withIntermediateDirectories: true)
+            artifact = dir.appendingPathComponent("seed/artifact.tar").path
+            try TestFiles.writeRandomFile(URL(fileURLWithPath: artifact), size: size, seed: 0x6a7e)
+            sha256 = try Self.sha256(of: artifact)
+        }
+
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+        static func sha256(of path: String) throws -> String {
+            let result = try TestProcess.run("sha256sum", [path], timeout: 30)
+            return String(result.stdout.prefix(64))
+        }
+
+        @discardableResult
+        func run(_ tool: String, _ args: [String]) throws -> ProcessResult {
+            let result = try TestProcess.run(tool, args, timeout: 30)
+            guard result.exitCode == 0 else {
+                throw HarnessError("\(tool) \(args.joined(separator: " ")) failed: \(result.stderr)")
+            }
+            return result
+        }
+
+        /// An unencrypted minisign key pair `<name>.key` / `<name>.pub` (`minisign -G -W`).
+        func minisignKey(_ name: String) throws {
+            try run("minisign", ["-G", "-W", "-f", "-p", path("\(name).pub"), "-s", path("\(name).key")])
+        }
+
+        /// An OpenSSL P-256 key pair (cosign key format): `<name>.pem` and `<name>.pub`.
+        func cosignKey(_ name: String) throws {
+            try run(
+                "openssl",
+                ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("\(name).pem")])
+            try run("openssl", ["pkey", "-in", path("\(name).pem"), "-pubout", "-out", path("\(name).pub")])
+        }
+
+        /// `swtorrent make` of the artifact, signed with each key in `sign`.
+        func make(_ torrent: String, sign: [String]) throws {
+            let result = try TestProcess.swtorrent(
+                ["make", artifact, "-a", "http://127.0.0.1:1/announce", "--no-date", "--private", "-o", path(torrent)]
+                    + sign.flatMap { ["--sign", path($0)] },
+                timeout: 60)
+            guard result.exitCode == 0 else { throw HarnessError("make failed: \(result.stderr)") }
+        }
+
+        func seed(_ torrent: String, port: Int) throws -> BackgroundProcess {
+            let process = try BackgroundProcess(
+                try TestProcess.swtorrentBinary(),
+                ["seed", path(torrent), "--data", path("seed"), "--port", "\(port)", "--no-tracker"],
+                name: "swtorrent-seed", logDirectory: dir)
+            #expect(waitForPort(port), "swtorrent seed did not listen: \(process.stderr)")
+            return process
+        }
+
+        func leechArguments(_ torrent: String, port: Int, _ extra: [String]) -> [String] {
+            ["leech", path(torrent), "--out", path("out"), "--peer", "127.0.0.1:\(port)", "--no-tracker",
+             "--stall-timeout", "40s"] + extra
+        }
+
+        func leech(_ torrent: String, port: Int, _ extra: [String]) throws -> ProcessResult {
+            try TestProcess.swtorrent(leechArguments(torrent, port: port, extra), timeout: 60)
+        }
+
+        /// The gate's default directory beside `out`.
+        var gateDirectory: String { path(".out.swtorrent-gate") }
+
+        func auditRecords(_ file: String) throws -> [[String: Any]] {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            return try text.split(separator: "\n").map { line in
+                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw HarnessError("audit line is not an object: \(line)")
+                }
+                return object
+            }
+        }
+
+        func listing(_ directory: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        }
+    }
+
+    /// Which key signs and which keys the leech trusts: every row must be released.
+    static let releasedCases: [(label: String, sign: [String], trust: [String])] = [
+        ("minisign", ["m.key"], ["--trust", "m.pub"]),
+        ("cosign P-256", ["ec.pem"], ["--trust", "ec.pub"]),
+        ("two of two", ["m.key", "ec.pem"], ["--trust", "m.pub", "--trust", "ec.pub", "--require", "2"]),
+    ]
+
+    @Test(arguments: 0..<3)
+    func signedDownloadIsReleasedIntoOut(row: Int) throws {
+        let (label, sign, trust) = Self.releasedCases[row]
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        try w.minisignKey("m")
+        try w.cosignKey("ec")
+        try w.make("signed.torrent", sign: sign)
+        let port = try TestFiles.freePort()
+        let seed = try w.seed("signed.torrent", port: port)
+        defer { seed.stop() }
+
+        let result = try w.leech("signed.torrent", port: port, trust.map { $0.hasSuffix(".pub") ? w.path($0) : $0 })
+        #expect(result.exitCode == 0, "\(label): leech: \(result.stderr)")
+        #expect(result.stderr.contains("released artifact.tar"), "\(label): \(result.stderr)")
+        #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256, "\(label)")
+        var info = stat()
+        #expect(stat(w.path("out/artifact.tar"), &info) == 0 && info.st_mode & 0o777 == 0o644, "\(label)")
+
+        // Staging is 0700 and left empty; nothing was quarantined.
+        #expect(stat(w.gateDirectory + "/staging", &info) == 0 && info.st_mode & 0o077 == 0, "\(label)")
+        #expect(w.listing(w.gateDirectory + "/staging").isEmpty, "\(label): staging left \(w.gateDirectory)")
+        #expect(w.listing(w.gateDirectory + "/quarantine").isEmpty, "\(label)")
+
+        let records = try w.auditRecords(w.gateDirectory + "/audit.jsonl")
+        #expect(records.count == 1, "\(label)")
+        let record = try #require(records.first)
+        #expect(record["result"] as? String == "released", "\(label): \(record)")
+        #expect(record["file"] as? String == "artifact.tar", "\(label)")
+        #expect(record["sha256"] as? String == w.sha256, "\(label)")
+        #expect((record["info_hash"] as? String)?.count == 40, "\(label)")
+        let signers = record["signers"] as? [String] ?? []
+        #expect(signers.count == sign.count, "\(label): \(signers)")
+    }
+
+    /// A signature by a key the leech does not trust: exit 5, nothing at --out, ever (watched while it downloads
+    /// slowly), the file in quarantine with a reason, and an audit record saying why.
+    @Test func wrongTrustedKeyIsQuarantinedAndNeverReachesOut() throws {
+        let w = try Workspace(size: 600_000)
+        defer { TestFiles.cleanup(w.dir) }
+        try w.minisignKey("m")
+        try w.minisignKey("stranger")
+        try w.make("signed.torrent", sign: ["m.key"])
+        let port = try TestFiles.freePort()
+        let seed = try w.seed("signed.torrent", port: port)
+        defer { seed.stop() }
+
+        let audit = w.path("audit.jsonl")
+        let leech = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            w.leechArguments(
+                "signed.torrent", port: port,
+                ["--trust", w.path("stranger.pub"), "--audit-log", audit, "--download-limit", "200000"]),
+            name: "swtorrent-leech", logDirectory: w.dir)
+        defer { leech.stop() }
+        var sawStaged = false
+        var sawAtOut = false
+        let ended = TestFiles.waitUntil(timeout: 55) {
+            if !w.listing(w.path("out")).isEmpty { sawAtOut = true }
+            let staging = w.gateDirectory + "/staging"
+            if w.listing(staging).contains(where: { !w.listing(staging + "/" + $0).isEmpty }) { sawStaged = true }
+            return !leech.isRunning
+        }
+        #expect(ended, "leech did not finish: \(leech.stderr)")
+        let code = leech.wait(timeout: 5)
+        #expect(code == 5, "leech: \(leech.stderr)")
+        #expect(sawStaged, "the download was never seen in staging")
+        #expect(!sawAtOut, "something appeared in --out before (or without) verification")
+        #expect(w.listing(w.path("out")).isEmpty)
+        #expect(leech.stderr.contains("artifact.tar: refused (untrusted-key)"), "\(leech.stderr)")
+
+        let quarantined = w.listing(w.gateDirectory + "/quarantine")
+        #expect(quarantined.count == 2, "\(quarantined)")  // the file and its .reason
+        let kept = try #require(quarantined.first { !$0.hasSuffix(".reason") })
+        #expect(try Workspace.sha256(of: w.gateDirectory + "/quarantine/" + kept) == w.sha256)
+
+        let record = try #require(try w.auditRecords(audit).last)
+        #expect(record["result"] as? String == "quarantined")
+        #expect(record["reason"] as? String == "untrusted-key")
+        #expect(record["file"] as? String == "artifact.tar")
+    }
+
+    /// An unsigned torrent with `--require 1`: refused (missing signature), nothing released.
+    @Test func unsignedTorrentIsRefusedWhenASignatureIsRequired() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        try w.cosignKey("ec")
+        try w.make("plain.torrent", sign: [])
+        let port = try TestFiles.freePort()
+        let seed = try w.seed("plain.torrent", port: port)
+        defer { seed.stop() }
+        let quarantine = w.path("held")
+        let result = try w.leech(
+            "plain.torrent", port: port,
+            ["--trust", w.path("ec.pub"), "--require", "1", "--quarantine", quarantine])
+        #expect(result.exitCode == 5, "leech: \(result.stderr)")
+        #expect(result.stderr.contains("artifact.tar: refused (missing-signature)"), "\(result.stderr)")
+        #expect(w.listing(w.path("out")).isEmpty)
+        #expect(w.listing(quarantine).count == 2)
+        let record = try #require(try w.auditRecords(w.gateDirectory + "/audit.jsonl").last)
+        #expect(record["reason"] as? String == "missing-signature")
+    }
+
+    /// Gate-only options without a trust policy, and a policy without keys, are usage errors (exit 2, no network).
+    @Test(arguments: [
+        ["--staging", "/tmp/x"],
+        ["--audit-log", "/tmp/x.jsonl"],
+        ["--require", "1"],
+    ])
+    func gateOptionsWithoutTrustedKeysAreRefused(extra: [String]) throws {
+        let w = try Workspace(size: 1000)
+        defer { TestFiles.cleanup(w.dir) }
+        try w.make("plain.torrent", sign: [])
+        let result = try TestProcess.swtorrent(
+            ["leech", w.path("plain.torrent"), "--out", w.path("out"), "--no-tracker"] + extra, timeout: 30)
+        #expect(result.exitCode == 2, "\(extra): \(result.stderr)")
+        #expect(w.listing(w.path("out")).isEmpty)
+    }
+}
