@@ -204,6 +204,66 @@ struct LeechGateTests {
         #expect(record["reason"] as? String == "missing-signature")
     }
 
+    /// A multi-file torrent that ships `artifact.tar.minisig` beside the artifact (no embedded signature): the
+    /// detached signature is used, and follows its artifact into --out.
+    @Test func shippedDetachedSignatureIsUsedAndReleasedWithTheArtifact() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        try w.minisignKey("m")
+        let release = w.path("seed/release")
+        try FileManager.default.createDirectory(atPath: release, withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: w.artifact, toPath: release + "/artifact.tar")
+        try w.run("minisign", ["-S", "-s", w.path("m.key"), "-m", release + "/artifact.tar"])
+        let result = try TestProcess.swtorrent(
+            ["make", release, "-a", "http://127.0.0.1:1/announce", "--no-date", "-o", w.path("dir.torrent")],
+            timeout: 60)
+        #expect(result.exitCode == 0, "make: \(result.stderr)")
+        let port = try TestFiles.freePort()
+        let seed = try w.seed("dir.torrent", port: port)
+        defer { seed.stop() }
+
+        let leech = try w.leech("dir.torrent", port: port, ["--trust", w.path("m.pub")])
+        #expect(leech.exitCode == 0, "leech: \(leech.stderr)")
+        #expect(try Workspace.sha256(of: w.path("out/release/artifact.tar")) == w.sha256)
+        #expect(FileManager.default.fileExists(atPath: w.path("out/release/artifact.tar.minisig")))
+        let record = try #require(try w.auditRecords(w.gateDirectory + "/audit.jsonl").last)
+        #expect(record["file"] as? String == "release/artifact.tar")
+        #expect((record["signers"] as? [String])?.first?.hasPrefix("minisign:") == true, "\(record)")
+    }
+
+    /// `--seed-after` with the gate: after the release the leech seeds the released files from --out, so a second
+    /// (gated) leech completes from it alone once the original seed is gone.
+    @Test func seedAfterServesTheReleasedFiles() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        try w.minisignKey("m")
+        try w.make("signed.torrent", sign: ["m.key"])
+        let seedPort = try TestFiles.freePort()
+        let seed = try w.seed("signed.torrent", port: seedPort)
+        defer { seed.stop() }
+        let relayPort = try TestFiles.freePort()
+        let relay = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            w.leechArguments(
+                "signed.torrent", port: seedPort,
+                ["--trust", w.path("m.pub"), "--seed-after", "40s", "--port", "\(relayPort)"]),
+            name: "swtorrent-relay", logDirectory: w.dir)
+        defer { relay.stop() }
+        let released = TestFiles.waitUntil(timeout: 30) {
+            relay.stderr.contains("released artifact.tar") || !relay.isRunning
+        }
+        #expect(released && relay.isRunning, "relay: \(relay.stderr)")
+        seed.stop()
+        #expect(waitForPort(relayPort), "the relay does not seed: \(relay.stderr)")
+
+        let second = try TestProcess.swtorrent(
+            ["leech", w.path("signed.torrent"), "--out", w.path("out2"), "--peer", "127.0.0.1:\(relayPort)",
+             "--no-tracker", "--stall-timeout", "30s", "--trust", w.path("m.pub")],
+            timeout: 50)
+        #expect(second.exitCode == 0, "second leech: \(second.stderr)")
+        #expect(try Workspace.sha256(of: w.path("out2/artifact.tar")) == w.sha256)
+    }
+
     /// Gate-only options without a trust policy, and a policy without keys, are usage errors (exit 2, no network).
     @Test(arguments: [
         ["--staging", "/tmp/x"],
