@@ -135,6 +135,7 @@ struct LeechGateOptions: ParsableArguments {
         var refused = 0
         for decision in decisions {
             let name = decision.path.joined(separator: "/")
+            if common.json { Self.printJSON(decision, name: name) }
             switch decision.decision {
             case .released(_, let signers, _):
                 let by = signers.isEmpty ? "no signature (--require 0)" : signers.map(\.keyID).joined(separator: ", ")
@@ -159,6 +160,34 @@ struct LeechGateOptions: ParsableArguments {
         seeding.seedUntilStopped = false
         return await common.runTransfer(
             command: "leech", mode: .seed, torrentPath: torrentPath, directory: out, configuration: seeding)
+    }
+
+    /// With --json: one `{"event":"gate",...}` line on stdout per file, after the download's `complete` line.
+    private static func printJSON(_ decision: TorrentFileDecision, name: String) {
+        struct Event: Encodable {
+            var event = "gate"
+            var file: String
+            var result: String
+            var reason: String?
+            var message: String?
+            var path: String
+            var signers: [String]
+            var sha256: String?
+        }
+        let event: Event
+        switch decision.decision {
+        case .released(let path, let signers, let sha256):
+            event = Event(
+                file: name, result: "released", path: path, signers: signers.map(\.keyID), sha256: sha256)
+        case .quarantined(let path, let reason):
+            event = Event(
+                file: name, result: "quarantined", reason: reason.name, message: reason.description, path: path,
+                signers: [])
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(event) else { return }
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
     private func fail(_ message: String, code: Int32) -> Int32 {

@@ -99,21 +99,25 @@ struct LeechGateTests {
         ("minisign", ["m.key"], ["--trust", "m.pub"]),
         ("cosign P-256", ["ec.pem"], ["--trust", "ec.pub"]),
         ("two of two", ["m.key", "ec.pem"], ["--trust", "m.pub", "--trust", "ec.pub", "--require", "2"]),
+        ("policy file", ["m.key", "ec.pem"], ["--policy", "policy.txt"]),
     ]
 
-    @Test(arguments: 0..<3)
+    @Test(arguments: 0..<4)
     func signedDownloadIsReleasedIntoOut(row: Int) throws {
         let (label, sign, trust) = Self.releasedCases[row]
         let w = try Workspace()
         defer { TestFiles.cleanup(w.dir) }
         try w.minisignKey("m")
         try w.cosignKey("ec")
+        try "trust m.pub\ntrust ec.pub   # relative to the policy file\nrequire 2\n"
+            .write(toFile: w.path("policy.txt"), atomically: true, encoding: .utf8)
         try w.make("signed.torrent", sign: sign)
         let port = try TestFiles.freePort()
         let seed = try w.seed("signed.torrent", port: port)
         defer { seed.stop() }
 
-        let result = try w.leech("signed.torrent", port: port, trust.map { $0.hasSuffix(".pub") ? w.path($0) : $0 })
+        let files = trust.map { $0.hasSuffix(".pub") || $0.hasSuffix(".txt") ? w.path($0) : $0 }
+        let result = try w.leech("signed.torrent", port: port, files + ["--json"])
         #expect(result.exitCode == 0, "\(label): leech: \(result.stderr)")
         #expect(result.stderr.contains("released artifact.tar"), "\(label): \(result.stderr)")
         #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256, "\(label)")
@@ -134,6 +138,15 @@ struct LeechGateTests {
         #expect((record["info_hash"] as? String)?.count == 40, "\(label)")
         let signers = record["signers"] as? [String] ?? []
         #expect(signers.count == sign.count, "\(label): \(signers)")
+
+        // --json: the download's "complete" line, then one "gate" line per file.
+        let lines = result.stdout.split(separator: "\n").suffix(2).map {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] ?? [:]
+        }
+        #expect(lines.first?["event"] as? String == "complete", "\(label): \(result.stdout.suffix(400))")
+        #expect(lines.last?["event"] as? String == "gate", "\(label)")
+        #expect(lines.last?["result"] as? String == "released", "\(label)")
+        #expect(lines.last?["sha256"] as? String == w.sha256, "\(label)")
     }
 
     /// A signature by a key the leech does not trust: exit 5, nothing at --out, ever (watched while it downloads
