@@ -3,8 +3,9 @@
 # installs what it needs, builds the release binary, then on loopback only:
 #   1. a release engineer signs a sample artifact and makes a private torrent of it (swtorrent make --sign);
 #   2. the private tracker starts with an allowlist holding one passkey (swtorrent keygen --passkey, tracker);
-#   3. a seed serves the artifact and a leech fetches it through the tracker (swtorrent seed, leech);
-#   4. the leech's copy is verified against the signature embedded in the torrent (swtorrent verify).
+#   3. a seed serves the artifact and a leech fetches it through the tracker into a 0700 staging area, verifies the
+#      signature embedded in the torrent, and only then releases the file into node/ (swtorrent seed, leech --trust);
+#   4. the released copy is checked once more on its own (swtorrent verify) and against the original (sha256sum).
 # Bounded: every wait has a limit; every process started here is stopped by its pid; the temp dir is removed.
 # Usage: scripts/demo.sh
 set -euo pipefail
@@ -71,8 +72,11 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-step "swtorrent leech release-1.0.0.tar.torrent --out node/"
-timeout 120 "$bin" leech "$torrent" --out "$work/node" --stall-timeout 60
+step "swtorrent leech release-1.0.0.tar.torrent --out node/ --trust release.pub"
+timeout 120 "$bin" leech "$torrent" --out "$work/node" --trust "$work/build-host/release.pub" --stall-timeout 60
+
+step "tail -n 1 .node.swtorrent-gate/audit.jsonl"
+tail -n 1 "$work/.node.swtorrent-gate/audit.jsonl"
 
 step "swtorrent verify --torrent release-1.0.0.tar.torrent --data node/ --key release.pub"
 "$bin" verify --torrent "$torrent" --data "$work/node" --key "$work/build-host/release.pub"
@@ -84,4 +88,4 @@ if ! cmp -s "$artifact" "$work/node/release-1.0.0.tar"; then
     exit 1
 fi
 echo
-echo "demo: the artifact went make -> tracker -> seed -> leech -> verify on loopback; all checks passed."
+echo "demo: the artifact went make --sign -> tracker -> seed -> leech (signature gate) on loopback; all checks passed."
