@@ -336,6 +336,19 @@ struct TrackerServerTests {
         await tracker.stop()
     }
 
+    @Test func secondTrackerOnTheSamePortRefusesToStart() async throws {
+        let first = try await TrackerFixture()
+        let port = first.port
+        await #expect(throws: (any Error).self) {
+            let second = try await TrackerFixture { $0.listenPort = port }
+            await second.stop()
+        }
+        #expect(
+            try httpGet(port: first.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 1)).status
+                == 200)
+        await first.stop()
+    }
+
     @Test func connectionCapClosesExtraConnections() async throws {
         let tracker = try await TrackerFixture { $0.maxConnections = 5 }
         let held = try (0..<5).map { _ in try RawHTTPConnection(port: tracker.port) }

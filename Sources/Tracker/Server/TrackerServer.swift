@@ -229,6 +229,7 @@ public final class TrackerServer: Service, Sendable {
         }
         var channels: [any Channel] = []
         var port = configuration.listenPort
+        if port != 0 { try Self.ensureNoListener(host: configuration.listenHost, port: port) }
         do {
             for loop in group.makeIterator() {
                 let channel = try await bootstrap(on: loop).bind(host: configuration.listenHost, port: port).get()
@@ -240,6 +241,22 @@ public final class TrackerServer: Service, Sendable {
             throw error
         }
         return channels
+    }
+
+    /// SO_REUSEPORT would let a second tracker (or any same-user process using it) share the port silently and split
+    /// the traffic. Refuse to start instead: a probe socket without SO_REUSEPORT cannot bind while anyone listens.
+    private static func ensureNoListener(host: String, port: Int) throws {
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var one: Int32 = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound = address.withSockAddr { bind(fd, $0, socklen_t($1)) }
+        if bound != 0 && errno == EADDRINUSE {
+            throw TrackerError(
+                .configuration, "\(host):\(port)", "address already in use; is another tracker listening there?")
+        }
     }
 
     private func bindMetrics(group: MultiThreadedEventLoopGroup, host: String, port: Int) async throws -> any Channel {
