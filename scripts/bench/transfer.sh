@@ -22,6 +22,8 @@ rounds=${BENCH_ROUNDS:-1}
 size_mib=${BENCH_SIZE_MIB:-1024}
 swarm_mib=${BENCH_SWARM_MIB:-512}
 tick=$(getconf CLK_TCK)
+case_timeout=${BENCH_CASE_TIMEOUT:-180}
+tools=(${BENCH_TOOLS:-swtorrent libtorrent aria2c})
 
 scripts/install-deps.sh --bench >&2 || true
 swift build -c release --product swtorrent >&2
@@ -119,22 +121,27 @@ run_case() {
     c0=$(cpu_ticks "$seed_pid")
     t0=$(now)
     case $tool in
-    swtorrent) /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+    swtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
         "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker >/dev/null 2>"$dir/leech.err" ;;
-    libtorrent) /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+    libtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
         /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "127.0.0.1:$port" 600 >/dev/null ;;
-    aria2c) /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+    aria2c) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
         aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
         --seed-time=0 --listen-port="$(freeport)" --dir="$out" --summary-interval=0 --console-log-level=error \
         --file-allocation=falloc "$dir/one.torrent" >/dev/null ;;
-    esac
+    esac || true
     t1=$(now)
     c1=$(cpu_ticks "$seed_pid")
     local seed_rss
     seed_rss=$(hwm_kib "$seed_pid")
     kill "$seed_pid"
     wait "$seed_pid" 2>/dev/null || true
-    cmp -s "$out/payload.bin" "$dir/one/payload.bin" || { echo "transfer.sh: $tool delivered wrong bytes" >&2; exit 1; }
+    if ! cmp -s "$out/payload.bin" "$dir/one/payload.bin"; then
+        echo "transfer.sh: $tool did not deliver the file within ${case_timeout}s" >&2
+        rm -rf "$out"
+        echo "nan nan 0 nan 0"
+        return
+    fi
     rm -rf "$out"
     read -r lu ls lrss <"$dir/leech.time"
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
@@ -142,7 +149,6 @@ run_case() {
 }
 
 declare -A secs lcpu lrss scpu srss
-tools=(swtorrent libtorrent aria2c)
 for round in $(seq 1 "$rounds"); do
     for tool in "${tools[@]}"; do
         read -r s lc lr sc sr < <(run_case "$tool")
@@ -165,8 +171,8 @@ for tool in "${tools[@]}"; do
         -v sr="$(echo "${srss[$tool]}" | median)" \
         'BEGIN { gib = b / 1073741824; printf "%-11s %10s %18.2f %18.2f %15d %15d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024 }'
 done
-awk -v a="${mbps[swtorrent]}" -v b="${mbps[libtorrent]}" -v c="${mbps[aria2c]}" \
-    'BEGIN { printf "throughput ratio swtorrent/libtorrent %.2f (target >= 3), swtorrent/aria2c %.2f\n", a / b, a / c }'
+awk -v a="${mbps[swtorrent]:-0}" -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" \
+    'BEGIN { printf "throughput ratio swtorrent/libtorrent %.2f (target >= 3), swtorrent/aria2c %s\n", (b > 0 ? a / b : 0), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
 
 # Case 2: one seed, four leechers.
 swarm_case() {
@@ -194,7 +200,7 @@ swarm_case() {
         libtorrent)
             peers="127.0.0.1:$seed_port"
             for j in 0 1 2 3; do [[ $j != "$i" ]] && peers+=",127.0.0.1:${ports[$j]}"; done
-            /usr/bin/python3 "$dir/lt.py" leech "$dir/swarm.torrent" "$dir/sw$i" "${ports[$i]}" "$peers" 600 >/dev/null 2>&1 &
+            /usr/bin/python3 "$dir/lt.py" leech "$dir/swarm.torrent" "$dir/sw$i" "${ports[$i]}" "$peers" "$case_timeout" >/dev/null 2>&1 &
             ;;
         esac
         lpids+=($!)
