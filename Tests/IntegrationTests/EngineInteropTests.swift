@@ -224,6 +224,55 @@ import TestSupport
         try swarm.expectDownloaded(into: swarm.path("out"))
     }
 
+    /// A multi-file torrent goes to OUT/NAME/...; a leech that keeps seeding (--seed-after) serves a second leech
+    /// after the original seed is gone.
+    @Test func multiFileTorrentAndSeedAfter() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("swt-engine-multi")
+        defer { TestFiles.cleanup(dir) }
+        let content = dir.appendingPathComponent("seed/release")
+        try FileManager.default.createDirectory(
+            at: content.appendingPathComponent("bin"), withIntermediateDirectories: true)
+        let files = ["bin/tool": 1_000_003, "README": 777, "data.tar": 3 << 20]
+        for (index, (name, size)) in files.sorted(by: { $0.key < $1.key }).enumerated() {
+            try TestFiles.writeRandomFile(content.appendingPathComponent(name), size: size, seed: UInt64(index + 11))
+        }
+        let torrent = dir.appendingPathComponent("multi.torrent").path
+        let made = try TestProcess.run(
+            "mktorrent", ["-l", "16", "-a", "http://127.0.0.1:1/announce", "-o", torrent, content.path])
+        #expect(made.exitCode == 0, "\(made.stderr)")
+        let seedPort = try TestFiles.freePort()
+        let seed = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            ["seed", torrent, "--data", dir.appendingPathComponent("seed").path, "--port", "\(seedPort)",
+             "--no-tracker"], name: "seed", logDirectory: dir)
+        defer { seed.stop() }
+        #expect(waitForPort(seedPort), "seed: \(seed.stderr)")
+        let firstPort = try TestFiles.freePort()
+        let first = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            ["leech", torrent, "--out", dir.appendingPathComponent("a").path, "--port", "\(firstPort)", "--peer",
+             "127.0.0.1:\(seedPort)", "--no-tracker", "--json", "--seed-after", "40s"], name: "leech-a",
+            logDirectory: dir)
+        defer { first.stop() }
+        let firstDone = TestFiles.waitUntil(timeout: 30) { first.stdout.contains("\"complete\":true") }
+        #expect(firstDone, "first leech: \(first.stderr)")
+        seed.stop()
+        let second = try TestProcess.swtorrent(
+            ["leech", torrent, "--out", dir.appendingPathComponent("b").path, "--peer", "127.0.0.1:\(firstPort)",
+             "--no-tracker", "--json", "--stall-timeout", "20s"], timeout: 40)
+        #expect(second.exitCode == 0, "second leech: \(second.stderr)")
+        for name in files.keys {
+            let original = try TestProcess.run("sha256sum", [content.appendingPathComponent(name).path]).stdout.prefix(64)
+            for out in ["a", "b"] {
+                let copy = dir.appendingPathComponent("\(out)/release/\(name)").path
+                let got = try TestProcess.run("sha256sum", [copy]).stdout.prefix(64)
+                #expect(got == original, "\(out)/release/\(name)")
+            }
+        }
+        first.stop()
+        #expect(first.wait(timeout: 10) == 0, "a leech stopped while seeding after completion exits 0")
+    }
+
     @Test func seedRefusesADirectoryWithoutTheData() throws {
         let swarm = try Swarm(size: 1 << 20)
         try FileManager.default.createDirectory(atPath: swarm.path("empty"), withIntermediateDirectories: true)
