@@ -273,6 +273,34 @@ import TestSupport
         #expect(first.wait(timeout: 10) == 0, "a leech stopped while seeding after completion exits 0")
     }
 
+    /// Against our own tracker: seed and leech sign their announces with node keys (--key) and find each other;
+    /// a leech without a key is refused by the tracker and gives up after its stall timeout (exit 3).
+    @Test func signedAnnouncesThroughSwtorrentTracker() throws {
+        let swarm = try Swarm(size: 2 << 20)
+        let key = swarm.path("node.key")
+        let made = try TestProcess.swtorrent(["keygen", "--out", key, "--name", "node-1"], timeout: 30)
+        #expect(made.exitCode == 0, "\(made.stderr)")
+        try FileManager.default.copyItem(atPath: key + ".pub", toPath: swarm.path("allowlist"))
+        let tracker = try swarm.background(
+            try TestProcess.swtorrentBinary(),
+            ["tracker", "--listen", "127.0.0.1:\(swarm.trackerPort)", "--allow", swarm.path("allowlist")],
+            name: "swtorrent-tracker")
+        defer { tracker.stop() }
+        #expect(waitForPort(swarm.trackerPort), "tracker: \(tracker.stderr)")
+        let port = try TestFiles.freePort()
+        let seed = try swarm.seed(port: port, tracker: true, extra: ["--key", key])
+        defer { seed.stop() }
+        usleep(500_000)
+        let refused = try TestProcess.swtorrent(
+            ["leech", swarm.torrent.path, "--out", swarm.path("nokey"), "--json", "--stall-timeout", "4s"], timeout: 30)
+        #expect(refused.exitCode == 3, "an unsigned leech finds no peer: \(refused.stderr)")
+        let result = try TestProcess.swtorrent(
+            ["leech", swarm.torrent.path, "--out", swarm.path("out"), "--json", "--stall-timeout", "20s", "--key", key],
+            timeout: 40)
+        #expect(result.exitCode == 0, "signed leech: \(result.stderr)\nseed: \(seed.stderr)")
+        try swarm.expectDownloaded(into: swarm.path("out"))
+    }
+
     @Test func seedRefusesADirectoryWithoutTheData() throws {
         let swarm = try Swarm(size: 1 << 20)
         try FileManager.default.createDirectory(atPath: swarm.path("empty"), withIntermediateDirectories: true)
