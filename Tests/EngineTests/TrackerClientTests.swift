@@ -194,6 +194,18 @@ import Testing
         #expect(schedule.earliestReannounce == .seconds(30))
         #expect(schedule.failed() == .seconds(15))
     }
+
+    @Test(arguments: [
+        (900, Int?.some(30), Duration.seconds(30)),  // the tracker's min interval
+        (900, Int?.none, .seconds(60)),  // no min interval: at most a minute
+        (20, Int?.none, .seconds(20)),  // never later than the regular interval
+    ])
+    func starvingLeechReannouncesAtTheEarliestAllowed(interval: Int, minInterval: Int?, expected: Duration) {
+        var schedule = AnnounceSchedule()
+        let response = AnnounceResponse(interval: interval, minInterval: minInterval, peers: [])
+        #expect(schedule.succeeded(response, starving: true) == expected)
+        #expect(schedule.succeeded(response, starving: false) == .seconds(interval))
+    }
 }
 
 /// A deterministic generator for tests (SplitMix64).

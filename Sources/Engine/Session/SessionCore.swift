@@ -834,7 +834,8 @@ final class SessionCore {
             if let id = response.trackerID { self.trackerID = id }
             for address in response.peers { self.addPeer(PeerRecord(address: address, source: .tracker)) }
             self.connectMore()
-            return self.schedule.succeeded(response)
+            let starving = !self.picker.isComplete && response.peers.isEmpty && self.connections.isEmpty
+            return self.schedule.succeeded(response, starving: starving)
         }.nonisolated()
     }
 }

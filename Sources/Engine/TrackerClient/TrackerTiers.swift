@@ -59,12 +59,15 @@ public struct AnnounceSchedule: Sendable, Hashable {
         self.maximumBackoff = maximumBackoff
     }
 
-    /// Records a successful announce and returns the delay until the next regular one.
-    public mutating func succeeded(_ response: AnnounceResponse) -> Duration {
+    /// Records a successful announce and returns the delay until the next one: the tracker's interval, or, when
+    /// `starving` (the download is incomplete and there is no peer to get it from), the earliest re-announce the
+    /// tracker allows, as libtorrent and Transmission do. A leech that started a moment before its seed announced
+    /// then finds it within `min interval`, not a whole interval later.
+    public mutating func succeeded(_ response: AnnounceResponse, starving: Bool = false) -> Duration {
         failures = 0
         interval = .seconds(response.interval)
         minInterval = response.minInterval.map { .seconds($0) }
-        return interval
+        return starving ? earliestReannounce : interval
     }
 
     /// Records a failed announce round (every tracker failed) and returns the delay before retrying:
