@@ -119,16 +119,21 @@ struct LeechGateOptions: ParsableArguments {
         // Download into staging and stop at completion: seeding (if asked) starts from the released files.
         var download = configuration
         download.seedAfterComplete = nil
+        var supplied: [String: [String: Int64]] = [:]
         let code = await common.runTransfer(
             command: "leech", mode: .leech, torrentPath: torrentPath, directory: gate.stagingDirectory,
-            configuration: download)
+            configuration: download
+        ) { outcome in
+            if case .complete(let final) = outcome { supplied = final.suppliedBytes }
+        }
         guard code == 0 else { return code }
 
         // The session has ended and closed its files; the gate's blocking I/O runs on this task (no event loop).
         let decisions: [TorrentFileDecision]
         do {
             decisions = try gate.releaseTorrent(
-                torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash)
+                torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash,
+                peers: Self.contributions(supplied))
         } catch {
             return fail("signature gate: \(error)", code: 1)
         }
@@ -160,6 +165,14 @@ struct LeechGateOptions: ParsableArguments {
         seeding.seedUntilStopped = false
         return await common.runTransfer(
             command: "leech", mode: .seed, torrentPath: torrentPath, directory: out, configuration: seeding)
+    }
+
+    /// The engine's verified bytes per file per peer address, as the audit log records them (largest first).
+    static func contributions(_ supplied: [String: [String: Int64]]) -> [String: [PeerContribution]] {
+        supplied.mapValues { byPeer in
+            byPeer.map { PeerContribution(peer: $0.key, bytes: $0.value) }
+                .sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.peer < $1.peer }
+        }
     }
 
     /// With --json: one `{"event":"gate",...}` line on stdout per file, after the download's `complete` line.

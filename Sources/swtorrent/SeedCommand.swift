@@ -100,7 +100,7 @@ struct TransferOptions: ParsableArguments {
     /// Opens, runs until the end, reports; returns the exit code.
     func runTransfer(
         command: String, mode: Transfer.Mode, torrentPath: String, directory: String,
-        configuration: SessionConfiguration
+        configuration: SessionConfiguration, observe: (SessionOutcome) -> Void = { _ in }
     ) async -> Int32 {
         var logger = Logger(label: "swtorrent.\(command)")
         logger.logLevel = verbose ? .debug : .warning
@@ -131,6 +131,7 @@ struct TransferOptions: ParsableArguments {
         } catch {
             return report(command, .failure("\(error)"))
         }
+        observe(outcome)
         let status = Transfer.status(of: outcome, mode: mode)
         let final: SessionProgress
         let event: String

@@ -138,6 +138,11 @@ struct LeechGateTests {
         #expect((record["info_hash"] as? String)?.count == 40, "\(label)")
         let signers = record["signers"] as? [String] ?? []
         #expect(signers.count == sign.count, "\(label): \(signers)")
+        // The peers that supplied the file's verified bytes: here only the seed, for every byte.
+        let peers = record["peers"] as? [[String: Any]] ?? []
+        #expect(peers.map { $0["peer"] as? String } == ["127.0.0.1:\(port)"], "\(label): \(record)")
+        let size = try #require(record["size"] as? Int, "\(label): \(record)")
+        #expect(peers.compactMap { $0["bytes"] as? Int }.reduce(0, +) == size, "\(label): \(peers)")
 
         // --json: the download's "complete" line, then one "gate" line per file.
         let lines = result.stdout.split(separator: "\n").suffix(2).map {

@@ -18,6 +18,8 @@ final class PeerConnection: ChannelDuplexHandler {
     /// The key reputation and bans are kept under: the IP address, or address and port on loopback (where several
     /// peers share one address).
     let banKey: String
+    /// The key the data this peer supplied is credited under (``PeerAttribution``): its address, `ip:port`.
+    let attributionKey: String
     private(set) var context: ChannelHandlerContext?
 
     // Choke and interest, both directions.
@@ -60,6 +62,7 @@ final class PeerConnection: ChannelDuplexHandler {
         let host = remote?.ipAddress ?? address.host
         let loopback = host.hasPrefix("127.") || host == "::1" || host == "localhost"
         self.banKey = loopback ? "\(host):\(address.port)" : host
+        self.attributionKey = address.description
         let now = core.now()
         lastBlockAt = now
         lastReceivedAt = now

@@ -67,6 +67,9 @@ public struct SessionProgress: Sendable, Hashable, Codable {
     public var hashFailures: Int
     /// Peers banned so far.
     public var bannedPeers: Int
+    /// Verified bytes per file (path joined with `/`) per peer address (`ip:port`), pad files excluded; filled in
+    /// the final progress of a ``SessionOutcome`` only (see ``PeerAttribution``).
+    public var suppliedBytes: [String: [String: Int64]] = [:]
 
     /// Percent verified, 0–100.
     public var percent: Double { totalBytes == 0 ? 100 : Double(verifiedBytes) * 100 / Double(totalBytes) }

@@ -36,6 +36,8 @@ final class SessionCore {
     private var picker: PiecePicker
     private var choker: Choker
     private var reputation = PeerReputation()
+    /// Verified bytes per file per peer, for the signature gate's audit log.
+    private var attribution: PeerAttribution
     private var nextID = 1
     private var connections: [Int: PeerConnection] = [:]
     private var known: [PeerAddress: KnownPeer] = [:]
@@ -105,6 +107,7 @@ final class SessionCore {
         self.picker = PiecePicker(
             pieceCount: torrent.pieceCount, pieceLength: torrent.pieceLength, totalLength: torrent.totalLength,
             have: storage.have)
+        self.attribution = PeerAttribution(layout: storage.layout)
         self.choker = Choker(regularSlots: configuration.uploadSlots)
         self.start = clock.now
         self.lastVerifiedAt = 0
@@ -206,7 +209,8 @@ final class SessionCore {
         }
         state = .stopping
         closeEverything()
-        let progress = self.progress()
+        var progress = self.progress()
+        progress.suppliedBytes = attribution.suppliedBytes
         let outcome: SessionOutcome =
             switch reason {
             case .stopped: picker.isComplete ? .complete(progress) : .stopped(progress)
@@ -493,6 +497,7 @@ final class SessionCore {
             return
         }
         downloaded += Int64(block.readableBytes)
+        attribution.blockAccepted(piece: piece, begin: begin, length: block.readableBytes, peer: c.attributionKey)
         c.downloadedFromPeer += Int64(block.readableBytes)
         c.rateWindowBytes += Int64(block.readableBytes)
         for cancel in arrival.cancels {
@@ -582,6 +587,7 @@ final class SessionCore {
 
     private func pieceVerified(_ piece: Int) {
         picker.pieceVerified(piece)
+        attribution.pieceVerified(piece)
         lastVerifiedAt = now()
         for c in connections.values {
             c.send(.have(piece: piece))
@@ -597,6 +603,7 @@ final class SessionCore {
     private func pieceFailed(_ piece: Int) {
         hashFailures += 1
         let contributors = picker.pieceFailed(piece)
+        attribution.pieceFailed(piece)
         logger.warning("piece failed the hash check", metadata: ["piece": "\(piece)", "peers": "\(contributors.count)"])
         for id in contributors {
             guard let c = connections[id] else { continue }
