@@ -156,11 +156,8 @@ struct BencodeConformanceTests {
     }
 
     @Test func everyBencodeRowAgreesOrIsAListedDisagreement() throws {
-        guard let directory = Conformance.directory() else {
-            print("BencodeConformanceTests: DID NOT RUN - conformance data not found (../shared/conformance)")
-            return
-        }
-        let rows = try Self.readTable(directory.appendingPathComponent("bencode/cases.tsv"))
+        guard let directory = Conformance.directory(for: "BencodeConformanceTests") else { return }
+        let rows = try Conformance.table(directory.appendingPathComponent("bencode/cases.tsv"))
         #expect(rows.count > 200)
         var keys: Set<String> = []
         var found: [String] = []
@@ -192,7 +189,7 @@ struct BencodeConformanceTests {
         for key in Self.disagreements.keys {
             #expect(keys.contains(key), "\(key) is listed but is not a row of cases.tsv")
         }
-        let doc = try Self.conformanceDoc()
+        let doc = try Conformance.disagreementsDoc()
         for row in Self.listed {
             let test = String(row.source.split(separator: "#").last ?? "")
             #expect(doc.contains(test), "Docs/conformance.md does not name \(test)")
@@ -216,23 +213,5 @@ struct BencodeConformanceTests {
 
     static func hex(_ bytes: [UInt8]) -> String {
         bytes.map { String($0 >> 4, radix: 16) + String($0 & 0xf, radix: 16) }.joined()
-    }
-
-    static func readTable(_ url: URL) throws -> [[String: String]] {
-        let text = try String(contentsOf: url, encoding: .utf8)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
-        let header = lines[0].split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        return lines.dropFirst().map { line in
-            let cells = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            var row: [String: String] = [:]
-            for (index, name) in header.enumerated() { row[name] = index < cells.count ? cells[index] : "" }
-            return row
-        }
-    }
-
-    static func conformanceDoc(filePath: String = #filePath) throws -> String {
-        let url = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Docs/conformance.md")
-        return try String(contentsOf: url, encoding: .utf8)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Metainfo
+import TestSupport
 import Testing
 
 /// Parses every URI of `../shared/conformance/magnet/cases.tsv` and compares the outcome and every structured
@@ -62,12 +63,12 @@ struct MagnetConformanceTests {
         uniqueKeysWithValues: listed.map { ("\($0.source) \($0.uri)", $0.reason) })
 
     @Test func everyMagnetRowAgreesOrIsAListedDisagreement() throws {
-        guard let directory = ConformanceTable.directory(for: "MagnetConformanceTests") else { return }
-        let table = try ConformanceTable(directory.appendingPathComponent("magnet/cases.tsv"))
-        #expect(table.rows.count > 80)
+        guard let directory = Conformance.directory(for: "MagnetConformanceTests") else { return }
+        let rows = try Conformance.table(directory.appendingPathComponent("magnet/cases.tsv"))
+        #expect(rows.count > 80)
         var keys: Set<String> = []
         var found: [String] = []
-        for row in table.rows {
+        for row in rows {
             let key = "\(row["source"] ?? "") \((row["uri"] ?? "").prefix(48))"
             let isNew = keys.insert(key).inserted
             #expect(isNew || Self.disagreements[key] == nil, "two rows share the listed key \(key)")
@@ -82,7 +83,7 @@ struct MagnetConformanceTests {
         for key in Self.disagreements.keys {
             #expect(keys.contains(key), "\(key) is listed but is not a row of cases.tsv")
         }
-        let doc = try conformanceDoc()
+        let doc = try Conformance.disagreementsDoc()
         for row in Self.listed {
             let test = String(row.source.split(separator: "#").last ?? "")
             #expect(doc.contains(test), "Docs/conformance.md does not name \(test)")

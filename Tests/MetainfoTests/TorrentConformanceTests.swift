@@ -1,6 +1,7 @@
 import Bencode
 import Foundation
 import Metainfo
+import TestSupport
 import Testing
 
 /// Runs the parser over every `.torrent` in `../shared/conformance/torrents/EXPECTED.tsv` and compares the outcome
@@ -78,11 +79,11 @@ struct TorrentConformanceTests {
     ]
 
     @Test func everyTorrentRowAgreesOrIsAListedDisagreement() throws {
-        guard let directory = ConformanceTable.directory(for: "TorrentConformanceTests") else { return }
-        let table = try ConformanceTable(directory.appendingPathComponent("torrents/EXPECTED.tsv"))
-        #expect(table.rows.count > 100)
+        guard let directory = Conformance.directory(for: "TorrentConformanceTests") else { return }
+        let rows = try Conformance.table(directory.appendingPathComponent("torrents/EXPECTED.tsv"))
+        #expect(rows.count > 100)
         var seen: Set<String> = []
-        for row in table.rows {
+        for row in rows {
             let file = row["file"] ?? ""
             seen.insert(file)
             let problems = Self.problems(row: row, path: directory.appendingPathComponent("torrents/\(file)").path)
@@ -95,7 +96,7 @@ struct TorrentConformanceTests {
         for file in Self.disagreements.keys {
             #expect(seen.contains(file), "\(file) is listed as a disagreement but is not in EXPECTED.tsv")
         }
-        let doc = try conformanceDoc()
+        let doc = try Conformance.disagreementsDoc()
         for file in Self.disagreements.keys {
             let name = (file as NSString).lastPathComponent
             #expect(doc.contains(name), "Docs/conformance.md does not list \(name)")
