@@ -34,3 +34,31 @@ extension Conformance {
         return try String(contentsOf: url, encoding: .utf8)
     }
 }
+
+/// A conformance row we disagree with on purpose: the row's `source` column, a key that picks the row out within
+/// that source (a prefix of its input), and why we differ.
+public struct ListedDisagreement: Sendable {
+    public var source: String
+    public var key: String
+    public var reason: String
+
+    public init(_ source: String, _ key: String, _ reason: String) {
+        self.source = source
+        self.key = key
+        self.reason = reason
+    }
+
+    /// `source` + space + `key`: how the tests index rows.
+    public var tableKey: String { "\(source) \(key)" }
+
+    /// The test name in `source` (after `#`), which `Docs/conformance.md` must mention.
+    public var testName: String { String(source.split(separator: "#").last ?? "") }
+}
+
+extension Conformance {
+    /// The test names of `listed` that `Docs/conformance.md` does not mention (empty when the doc is complete).
+    public static func undocumented(_ listed: [ListedDisagreement]) throws -> [String] {
+        let doc = try disagreementsDoc()
+        return listed.map(\.testName).filter { !doc.contains($0) }
+    }
+}
