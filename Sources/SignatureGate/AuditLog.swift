@@ -31,9 +31,11 @@ public struct AuditRecord: Sendable, Hashable, Codable {
     public var size: Int64?
     /// Key ids of the trusted signers whose signatures verified.
     public var signers: [String]
-    /// `released` or `quarantined`.
+    /// `released` (enough trusted signers verified), `released-unsigned` (the policy required no signer and none
+    /// verified; see ``reason``) or `quarantined`.
     public var result: String
-    /// The rejection reason's name (`invalid-signature`, …) or nil when released.
+    /// The rejection reason's name (`invalid-signature`, …) when quarantined; `no-trust-policy` or
+    /// `unsigned-allowed` when released unsigned; nil for a signed release.
     public var reason: String?
     /// Human-readable detail.
     public var message: String

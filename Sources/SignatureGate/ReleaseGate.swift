@@ -180,12 +180,14 @@ public struct ReleaseGate: Sendable {
             refusal = Self.identityChange(fd: fd, privatePath: privatePath, before: before, digests: digests)
         }
 
+        let unsigned = Self.unsignedRelease(result, policy: policy, signatureCount: signatures.count)
         let record: (String) -> AuditRecord = { path in
             AuditRecord(
                 time: AuditLog.now(), infoHash: infoHash, file: name, sha256: sha256, size: digests.size,
                 signers: { if case .verified(let s) = result { s.map(\.keyID) } else { [] } }(),
-                result: refusal == nil ? "released" : "quarantined", reason: refusal?.name,
-                message: refusal?.description ?? "verified", path: path, peers: peers
+                result: refusal != nil ? "quarantined" : unsigned == nil ? "released" : "released-unsigned",
+                reason: refusal?.name ?? unsigned?.reason,
+                message: refusal?.description ?? unsigned?.message ?? "verified", path: path, peers: peers
             )
         }
         if let refusal {
@@ -210,6 +212,30 @@ public struct ReleaseGate: Sendable {
         logger.info("released \(name) (sha256 \(sha256), signers \(signers.map(\.keyID)))")
         try auditLog.append(record(destinationPath))
         return .released(path: destinationPath, signers: signers, sha256: sha256)
+    }
+
+    /// For a file that passes without any verified signer (the policy requires none), the audit log's reason and
+    /// message: `no-trust-policy` when the policy has no key at all (`leech --allow-unsigned`), `unsigned-allowed`
+    /// when it has keys but `require 0` and the file carries no signature. Nil for a signed release or a refusal.
+    static func unsignedRelease(
+        _ result: VerificationResult, policy: TrustPolicy, signatureCount: Int
+    ) -> (reason: String, message: String)? {
+        guard case .verified(let signers) = result, signers.isEmpty else { return nil }
+        if policy.keys.isEmpty {
+            let unchecked =
+                signatureCount == 0
+                ? "" : "; \(signatureCount) signature(s) present but not checked (no trusted key)"
+            return (
+                "no-trust-policy",
+                "released without signature verification (no trust policy; --allow-unsigned): only the "
+                    + "download's own integrity check (the torrent's piece hashes) vouches for it" + unchecked
+            )
+        }
+        return (
+            "unsigned-allowed",
+            "no signature; released because the trust policy requires 0 signers (require 0): only the download's "
+                + "own integrity check (the torrent's piece hashes) vouches for it"
+        )
     }
 
     /// Checks that `privatePath` is the inode that was verified and that it was not written to since.

@@ -10,8 +10,8 @@ struct LeechCommand: AsyncParsableCommand {
         commandName: "leech",
         abstract: "Download a torrent into a directory.",
         discussion: """
-            Writes OUT/NAME (a single-file torrent's file, or a multi-file torrent's directory). Data already in \
-            OUT is checked first and only missing pieces are fetched. Peers come from the torrent's HTTP trackers \
+            Writes OUT/NAME (a single-file torrent's file, or a multi-file torrent's directory), through the \
+            signature gate (below). Peers come from the torrent's HTTP trackers \
             and from --peer. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
             prints one JSON object a line on stdout instead (events "progress", then "complete", "stopped" or \
             "stalled").
@@ -21,15 +21,19 @@ struct LeechCommand: AsyncParsableCommand {
             verified for --stall-timeout; 4 interrupted (SIGINT/SIGTERM) before completion; 5 the signature gate \
             refused at least one file (quarantined; the message names each file and the reason).
 
-            Signature gate: any of --trust, --trust-dir, --require, --policy turns it on (a policy as in `swtorrent \
-            verify`). The torrent is then downloaded into a 0700 staging directory (--staging, default \
-            OUT/../.NAME.swtorrent-gate/staging/INFOHASH, beside OUT so a release is one rename), never into OUT. \
-            When every piece is verified, each file's signatures (embedded in the torrent, or NAME.sig / \
-            NAME.minisig / NAME.sigstore.json shipped in it) are checked; only files that pass are moved into OUT \
-            (mode 0644); the others go to --quarantine (default OUT/../.NAME.swtorrent-gate/quarantine). Every \
-            decision is appended to --audit-log (default OUT/../.NAME.swtorrent-gate/audit.jsonl). --seed-after \
-            then seeds the released files from OUT. Without any trust option, files are checked against piece \
-            hashes only (a warning says so).
+            Signature gate: nothing unverified is ever placed in OUT. The torrent is downloaded into a 0700 \
+            staging directory (--staging, default OUT/../.NAME.swtorrent-gate/staging/INFOHASH, beside OUT so a \
+            release is one rename), never into OUT; files already in OUT are copied into staging first, so a \
+            re-run fetches only what is missing. When every piece is verified, each file's signatures (embedded \
+            in the torrent, or NAME.sig / NAME.minisig / NAME.sigstore.json shipped in it) are checked against the \
+            trust policy (--trust, --trust-dir, --require, --policy, as in `swtorrent verify`); only files that pass \
+            are moved into OUT (mode 0644); the others go to --quarantine (default \
+            OUT/../.NAME.swtorrent-gate/quarantine). Every decision is appended to --audit-log (default \
+            OUT/../.NAME.swtorrent-gate/audit.jsonl). --seed-after then seeds the released files from OUT.
+
+            A trust policy is required: without one, leech refuses to start (exit 2). --allow-unsigned instead \
+            releases files that passed the torrent's piece hashes only, still through staging and an atomic rename; \
+            the audit log records them as released-unsigned (reason no-trust-policy).
             """
     )
 
@@ -64,14 +68,7 @@ struct LeechCommand: AsyncParsableCommand {
             configuration.stallTimeout = d
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        if gate.isEnabled {
-            let code = await gate.run(torrentPath: torrent, out: out, common: common, configuration: configuration)
-            if code != 0 { throw ExitCode(code) }
-            return
-        }
-        gate.warnUnverified()
-        let code = await common.runTransfer(
-            command: "leech", mode: .leech, torrentPath: torrent, directory: out, configuration: configuration)
+        let code = await gate.run(torrentPath: torrent, out: out, common: common, configuration: configuration)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -11,26 +11,33 @@ import SignatureGate
     import Darwin
 #endif
 
-/// The signature-gate options of `swtorrent leech`. Any trust option turns the gate on: the torrent is then downloaded
+/// The signature-gate options of `swtorrent leech`. Every download goes through the gate: the torrent is downloaded
 /// into a 0700 staging directory and only files whose signatures verify against the trust policy are released into
-/// `--out` (see Docs/signing.md, "The gate in leech").
+/// `--out` (see Docs/signing.md, "The gate in leech"). Without a trust policy the command refuses to start unless
+/// `--allow-unsigned` says that the torrent's piece hashes are enough.
 struct LeechGateOptions: ParsableArguments {
     /// Exit code when at least one file was refused by the gate (quarantined).
     static let refusedExitCode: Int32 = 5
 
-    @Option(
-        name: .long,
-        help: "Trust this public key (cosign.pub PEM or minisign.pub) and turn the signature gate on. Repeatable.")
+    @Option(name: .long, help: "Trust this public key (cosign.pub PEM or minisign.pub). Repeatable.")
     var trust: [String] = []
 
-    @Option(name: .customLong("trust-dir"), help: "Trust every *.pub key in this directory (turns the gate on).")
+    @Option(name: .customLong("trust-dir"), help: "Trust every *.pub key in this directory.")
     var trustDir: [String] = []
 
-    @Option(name: .long, help: "Distinct trusted signers each file needs (M of N; default 1; turns the gate on).")
+    @Option(name: .long, help: "Distinct trusted signers each file needs (M of N; default 1).")
     var require: Int?
 
-    @Option(name: .long, help: "A trust-policy file (trust / trust-dir / require lines; turns the gate on).")
+    @Option(name: .long, help: "A trust-policy file (trust / trust-dir / require / require-prehashed lines).")
     var policy: String?
+
+    @Flag(
+        name: .customLong("allow-unsigned"),
+        help: """
+            No trust policy: release files that passed the torrent's piece hashes only (still staged and released \
+            by rename; the audit log says released-unsigned). Not with --trust/--trust-dir/--require/--policy.
+            """)
+    var allowUnsigned = false
 
     @Option(
         name: .long, help: "Gate: download here, not into --out (default OUT/../.NAME.swtorrent-gate/staging/HASH).")
@@ -44,29 +51,33 @@ struct LeechGateOptions: ParsableArguments {
         help: "Gate: JSON-lines audit log (default OUT/../.NAME.swtorrent-gate/audit.jsonl).")
     var auditLog: String?
 
-    /// True when any trust option was given: the download must then pass the gate.
-    var isEnabled: Bool { !trust.isEmpty || !trustDir.isEmpty || require != nil || policy != nil }
+    /// True when any trust option was given.
+    var hasTrustPolicy: Bool { !trust.isEmpty || !trustDir.isEmpty || require != nil || policy != nil }
 
-    /// Staging, quarantine or audit-log options without a trust policy are bad arguments (exit 2).
+    /// Nothing unverified is released by default: a leech needs a trust policy or an explicit `--allow-unsigned`
+    /// (exit 2 otherwise, before any network activity).
     func validate() throws {
-        if !isEnabled && (staging != nil || quarantine != nil || auditLog != nil) {
+        if !hasTrustPolicy && !allowUnsigned {
             throw ExitCode(
-                fail("--staging, --quarantine and --audit-log need a trust policy (--trust, --trust-dir, --policy)",
+                fail(
+                    "no trust policy: give --trust PUBKEY, --trust-dir DIR or --policy FILE (a trust-policy file), "
+                        + "or pass --allow-unsigned to release files that only passed the torrent's piece hashes",
+                    code: 2))
+        }
+        if hasTrustPolicy && allowUnsigned {
+            throw ExitCode(
+                fail(
+                    "--allow-unsigned means no trust policy; it cannot be combined with --trust, --trust-dir, "
+                        + "--require or --policy (to let unsigned files through a policy, use --require 0)",
                     code: 2))
         }
         if let require, require < 0 { throw ExitCode(fail("--require must be 0 or more", code: 2)) }
     }
 
-    /// Says on stderr that the download is not signature-checked (no trust option given).
-    func warnUnverified() {
-        FileHandle.standardError.write(
-            Data(
-                ("swtorrent leech: warning: no trust policy (--trust, --trust-dir, --policy): files are checked "
-                    + "against the torrent's piece hashes only, not against signatures\n").utf8))
-    }
-
-    /// The trust policy from --trust, --trust-dir, --require and --policy (the larger --require wins, as in verify).
+    /// The trust policy from --trust, --trust-dir, --require and --policy (the larger --require wins, as in verify);
+    /// with --allow-unsigned, no key and no signer required.
     func trustPolicy() throws(SignatureGateError) -> TrustPolicy {
+        if allowUnsigned { return TrustPolicy(keys: [], requiredSigners: 0) }
         var policy = try TrustPolicy.load(keyFiles: trust, directories: trustDir, requiredSigners: require ?? 1)
         if let file = self.policy {
             let fromFile = try TrustPolicy.load(policyFile: file)
@@ -116,6 +127,16 @@ struct LeechGateOptions: ParsableArguments {
             return fail("\(error)", code: 1)
         }
 
+        // A re-run over files already released into OUT: start staging from private copies of them, so only missing
+        // or damaged pieces are fetched and OUT is never written in place.
+        do {
+            try Self.prefillStaging(
+                files: TorrentSignatures.files(of: torrentBytes, subject: torrentPath), from: out,
+                into: gate.stagingDirectory)
+        } catch {
+            return fail("\(error)", code: 1)
+        }
+
         // Download into staging and stop at completion: seeding (if asked) starts from the released files.
         var download = configuration
         download.seedAfterComplete = nil
@@ -143,8 +164,13 @@ struct LeechGateOptions: ParsableArguments {
             if common.json { Self.printJSON(decision, name: name) }
             switch decision.decision {
             case .released(_, let signers, _):
-                let by = signers.isEmpty ? "no signature (--require 0)" : signers.map(\.keyID).joined(separator: ", ")
-                FileHandle.standardError.write(Data("swtorrent leech: released \(name): signed by \(by)\n".utf8))
+                let how =
+                    signers.isEmpty
+                    ? (policy.keys.isEmpty
+                        ? "unsigned (--allow-unsigned: checked against the torrent's piece hashes only)"
+                        : "unsigned (the policy requires 0 signers)")
+                    : "signed by " + signers.map(\.keyID).joined(separator: ", ")
+                FileHandle.standardError.write(Data("swtorrent leech: released \(name): \(how)\n".utf8))
             case .quarantined(let path, let reason):
                 refused += 1
                 FileHandle.standardError.write(
@@ -191,7 +217,8 @@ struct LeechGateOptions: ParsableArguments {
         switch decision.decision {
         case .released(let path, let signers, let sha256):
             event = Event(
-                file: name, result: "released", path: path, signers: signers.map(\.keyID), sha256: sha256)
+                file: name, result: signers.isEmpty ? "released-unsigned" : "released", path: path,
+                signers: signers.map(\.keyID), sha256: sha256)
         case .quarantined(let path, let reason):
             event = Event(
                 file: name, result: "quarantined", reason: reason.name, message: reason.description, path: path,
@@ -225,6 +252,75 @@ struct LeechGateOptions: ParsableArguments {
         }
         return layout
     }
+
+    /// Copies each torrent file that is already in `out` at its full length, and not yet in staging, into staging.
+    /// The engine then checks those bytes like any resumed download. Staging never shares an inode with a released
+    /// file, so OUT is only ever replaced by rename.
+    static func prefillStaging(
+        files: [TorrentFileEntry], from out: String, into staging: String
+    ) throws(SignatureGateError) {
+        for file in files {
+            let relative = file.path.joined(separator: "/")
+            let source = out + "/" + relative
+            let target = staging + "/" + relative
+            var info = stat()
+            guard lstat(source, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, Int64(info.st_size) == file.length,
+                file.length > 0, lstat(target, &info) != 0
+            else { continue }
+            try copyFile(source, to: target, length: file.length)
+        }
+    }
+
+    private static func copyFile(_ source: String, to target: String, length: Int64) throws(SignatureGateError) {
+        let directory = (target as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw SignatureGateError(.io, directory, "cannot create the staging directory: \(error)")
+        }
+        let input = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard input >= 0 else { throw SignatureGateError(.io, source, "cannot open: \(Self.errorText())") }
+        defer { close(input) }
+        let temporary = target + ".swtorrent-copy"
+        let output = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw SignatureGateError(.io, temporary, "cannot create: \(Self.errorText())") }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { buffer.deallocate() }
+        var copied: Int64 = 0
+        var failure: String?
+        copying: while copied < length {
+            let n = pread(input, buffer.baseAddress, min(buffer.count, Int(length - copied)), off_t(copied))
+            if n < 0, errno == EINTR { continue }
+            guard n > 0 else {
+                failure = n == 0 ? "the file shrank while it was copied" : "read failed: \(Self.errorText())"
+                break
+            }
+            var done = 0
+            while done < n {
+                let w = write(output, buffer.baseAddress! + done, n - done)
+                if w < 0, errno == EINTR { continue }
+                guard w > 0 else {
+                    failure = "write failed: \(Self.errorText())"
+                    break copying
+                }
+                done += w
+            }
+            copied += Int64(n)
+        }
+        if let failure {
+            close(output)
+            unlink(temporary)
+            throw SignatureGateError(.io, source, "cannot copy into staging: \(failure)")
+        }
+        close(output)
+        guard rename(temporary, target) == 0 else {
+            unlink(temporary)
+            throw SignatureGateError(.io, target, "cannot rename into staging: \(Self.errorText())")
+        }
+    }
+
+    private static func errorText() -> String { String(cString: strerror(errno)) }
 
     /// Removes the directories the download left in staging once their files were released or quarantined (only empty
     /// ones; `rmdir` refuses anything else).

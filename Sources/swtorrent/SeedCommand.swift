@@ -97,6 +97,13 @@ struct TransferOptions: ParsableArguments {
         return configuration
     }
 
+    /// Once per process: a second `signal(SIG_IGN)` would replace the handler libdispatch installs (once) for its
+    /// signal sources, and a later transfer (leech's seeding phase after the gate) would ignore SIGINT/SIGTERM.
+    private static let ignoreDefaultSignalActions: Void = {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+    }()
+
     /// Opens, runs until the end, reports; returns the exit code.
     func runTransfer(
         command: String, mode: Transfer.Mode, torrentPath: String, directory: String,
@@ -114,8 +121,8 @@ struct TransferOptions: ParsableArguments {
             (torrent, storage) = pair
         }
         let session = TorrentSession(torrent: torrent, storage: storage, configuration: configuration, logger: logger)
+        _ = Self.ignoreDefaultSignalActions
         let signals = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
-            signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number)
             source.setEventHandler { session.stop() }
             source.resume()

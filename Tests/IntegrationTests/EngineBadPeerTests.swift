@@ -26,7 +26,7 @@ import TestSupport
         // Bad peer first, and a download limit, so the bad peer is surely asked for data before the good seed
         // has delivered everything.
         let result = try TestProcess.swtorrent(
-            ["leech", swarm.torrent.path, "--out", swarm.path("out"), "--json", "--no-tracker", "--stall-timeout", "30s",
+            ["leech", swarm.torrent.path, "--out", swarm.path("out"), "--json", "--no-tracker", "--allow-unsigned", "--stall-timeout", "30s",
              "--download-limit", "3000000", "--peer", "127.0.0.1:\(bad.port)", "--peer", "127.0.0.1:\(port)"],
             timeout: 50)
         #expect(result.exitCode == 0, "\(behaviour): \(result.stderr)")

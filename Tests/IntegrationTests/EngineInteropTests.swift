@@ -79,7 +79,7 @@ import TestSupport
             -> ProcessResult
         {
             try TestProcess.swtorrent(
-                ["leech", torrent.path, "--out", out, "--json", "--stall-timeout", "30s"]
+                ["leech", torrent.path, "--out", out, "--json", "--stall-timeout", "30s", "--allow-unsigned"]
                     + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] } + (tracker ? [] : ["--no-tracker"]),
                 timeout: timeout)
         }
@@ -139,7 +139,7 @@ import TestSupport
     }
 
     static func lastJSON(_ stdout: String) -> [String: Any]? {
-        guard let line = stdout.split(separator: "\n").last else { return nil }
+        guard let line = stdout.split(separator: "\n").last(where: { !$0.contains("\"event\":\"gate\"") }) else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }
 
@@ -251,7 +251,7 @@ import TestSupport
         let first = try BackgroundProcess(
             try TestProcess.swtorrentBinary(),
             ["leech", torrent, "--out", dir.appendingPathComponent("a").path, "--port", "\(firstPort)", "--peer",
-             "127.0.0.1:\(seedPort)", "--no-tracker", "--json", "--seed-after", "40s"], name: "leech-a",
+             "127.0.0.1:\(seedPort)", "--no-tracker", "--json", "--seed-after", "40s", "--allow-unsigned"], name: "leech-a",
             logDirectory: dir)
         defer { first.stop() }
         let firstDone = TestFiles.waitUntil(timeout: 30) { first.stdout.contains("\"complete\":true") }
@@ -259,7 +259,7 @@ import TestSupport
         seed.stop()
         let second = try TestProcess.swtorrent(
             ["leech", torrent, "--out", dir.appendingPathComponent("b").path, "--peer", "127.0.0.1:\(firstPort)",
-             "--no-tracker", "--json", "--stall-timeout", "20s"], timeout: 40)
+             "--no-tracker", "--json", "--stall-timeout", "20s", "--allow-unsigned"], timeout: 40)
         #expect(second.exitCode == 0, "second leech: \(second.stderr)")
         for name in files.keys {
             let original = try TestProcess.run("sha256sum", [content.appendingPathComponent(name).path]).stdout.prefix(64)
@@ -292,10 +292,10 @@ import TestSupport
         defer { seed.stop() }
         usleep(500_000)
         let refused = try TestProcess.swtorrent(
-            ["leech", swarm.torrent.path, "--out", swarm.path("nokey"), "--json", "--stall-timeout", "4s"], timeout: 30)
+            ["leech", swarm.torrent.path, "--out", swarm.path("nokey"), "--json", "--stall-timeout", "4s", "--allow-unsigned"], timeout: 30)
         #expect(refused.exitCode == 3, "an unsigned leech finds no peer: \(refused.stderr)")
         let result = try TestProcess.swtorrent(
-            ["leech", swarm.torrent.path, "--out", swarm.path("out"), "--json", "--stall-timeout", "20s", "--key", key],
+            ["leech", swarm.torrent.path, "--out", swarm.path("out"), "--json", "--stall-timeout", "20s", "--key", key, "--allow-unsigned"],
             timeout: 40)
         #expect(result.exitCode == 0, "signed leech: \(result.stderr)\nseed: \(seed.stderr)")
         try swarm.expectDownloaded(into: swarm.path("out"))
@@ -312,9 +312,9 @@ import TestSupport
     }
 
     @Test(arguments: [
-        ["leech", "/nonexistent/x.torrent", "--out", "/tmp/x"],
-        ["leech", "T", "--out", "/tmp/x", "--peer", "nocolon"],
-        ["leech", "T", "--out", "/tmp/x", "--seed-after", "soon"],
+        ["leech", "/nonexistent/x.torrent", "--out", "/tmp/x", "--allow-unsigned"],
+        ["leech", "T", "--out", "/tmp/x", "--peer", "nocolon", "--allow-unsigned"],
+        ["leech", "T", "--out", "/tmp/x", "--seed-after", "soon", "--allow-unsigned"],
         ["seed", "T", "--data", "/tmp", "--port", "70000"],
     ])
     func badArgumentsExitNonZero(arguments: [String]) throws {

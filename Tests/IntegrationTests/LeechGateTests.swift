@@ -282,6 +282,96 @@ struct LeechGateTests {
         #expect(try Workspace.sha256(of: w.path("out2/artifact.tar")) == w.sha256)
     }
 
+    /// No trust policy and no --allow-unsigned: refused at argument validation (exit 2), before anything is created
+    /// or fetched, with a message that names every way out. --allow-unsigned with a policy is contradictory (exit 2).
+    @Test(arguments: [
+        (extra: [String](), says: ["no trust policy", "--trust PUBKEY", "--trust-dir DIR", "--policy", "--allow-unsigned"]),
+        (extra: ["--allow-unsigned", "--require", "0"], says: ["--allow-unsigned", "--require 0"]),
+    ])
+    func leechWithoutATrustPolicyIsRefused(extra: [String], says: [String]) throws {
+        let w = try Workspace(size: 1000)
+        defer { TestFiles.cleanup(w.dir) }
+        try w.make("plain.torrent", sign: [])
+        let result = try TestProcess.swtorrent(
+            ["leech", w.path("plain.torrent"), "--out", w.path("out"), "--no-tracker", "--peer", "127.0.0.1:9"]
+                + extra,
+            timeout: 30)
+        #expect(result.exitCode == 2, "\(extra): \(result.stderr)")
+        #expect(result.stderr.hasPrefix("swtorrent leech: "), "\(result.stderr)")
+        for phrase in says { #expect(result.stderr.contains(phrase), "\(extra): missing '\(phrase)': \(result.stderr)") }
+        #expect(!FileManager.default.fileExists(atPath: w.path("out")), "--out was created before validation")
+        #expect(!FileManager.default.fileExists(atPath: w.gateDirectory))
+    }
+
+    /// --allow-unsigned: the download still goes through 0700 staging (never a partial file at --out, watched while
+    /// it downloads slowly), the file is released by rename once its pieces verify, and the audit log says
+    /// released-unsigned with the reason. A signed torrent's signatures are not checked (no trusted key). A re-run
+    /// starts from the released file and fetches nothing.
+    @Test(arguments: [[String](), ["m.key"]])
+    func allowUnsignedReleasesThroughStagingAndAudits(sign: [String]) throws {
+        let w = try Workspace(size: 600_000)
+        defer { TestFiles.cleanup(w.dir) }
+        if !sign.isEmpty { try w.minisignKey("m") }
+        try w.make("t.torrent", sign: sign)
+        let port = try TestFiles.freePort()
+        let seed = try w.seed("t.torrent", port: port)
+        defer { seed.stop() }
+
+        let leech = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            w.leechArguments("t.torrent", port: port, ["--allow-unsigned", "--json", "--download-limit", "250000"]),
+            name: "swtorrent-leech", logDirectory: w.dir)
+        defer { leech.stop() }
+        var sawStaged = false
+        var partialAtOut = false
+        let ended = TestFiles.waitUntil(timeout: 55) {
+            let staging = w.gateDirectory + "/staging"
+            if w.listing(staging).contains(where: { !w.listing(staging + "/" + $0).isEmpty }) { sawStaged = true }
+            let running = leech.isRunning
+            if running, w.listing(w.path("out")).contains("artifact.tar"),
+                (try? Workspace.sha256(of: w.path("out/artifact.tar"))) != w.sha256
+            {
+                partialAtOut = true
+            }
+            return !running
+        }
+        #expect(ended, "leech did not finish: \(leech.stderr)")
+        #expect(leech.wait(timeout: 5) == 0, "leech: \(leech.stderr)")
+        #expect(sawStaged, "the download was never seen in staging")
+        #expect(!partialAtOut, "a partial file appeared in --out")
+        #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256)
+        #expect(leech.stderr.contains("released artifact.tar: unsigned (--allow-unsigned"), "\(leech.stderr)")
+        #expect(w.listing(w.gateDirectory + "/staging").isEmpty)
+        #expect(w.listing(w.gateDirectory + "/quarantine").isEmpty)
+
+        let record = try #require(try w.auditRecords(w.gateDirectory + "/audit.jsonl").last)
+        #expect(record["result"] as? String == "released-unsigned", "\(record)")
+        #expect(record["reason"] as? String == "no-trust-policy", "\(record)")
+        #expect((record["message"] as? String)?.contains("piece hashes") == true, "\(record)")
+        #expect(record["sha256"] as? String == w.sha256)
+        #expect((record["signers"] as? [String])?.isEmpty == true)
+        #expect((record["info_hash"] as? String)?.count == 40)
+        let peers = record["peers"] as? [[String: Any]] ?? []
+        #expect(peers.map { $0["peer"] as? String } == ["127.0.0.1:\(port)"], "\(record)")
+        let gateLine = leech.stdout.split(separator: "\n").last.flatMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }
+        #expect(gateLine?["event"] as? String == "gate")
+        #expect(gateLine?["result"] as? String == "released-unsigned")
+
+        // Again into the same --out: the released file is copied into staging, checked, nothing is fetched, and it
+        // is released again (a second audit record).
+        let again = try w.leech("t.torrent", port: port, ["--allow-unsigned", "--json"])
+        #expect(again.exitCode == 0, "\(again.stderr)")
+        let complete = again.stdout.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
+        }.last { $0["event"] as? String == "complete" }
+        #expect(complete?["downloaded"] as? Int == 0, "\(again.stdout.suffix(600))")
+        #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256)
+        #expect(try w.auditRecords(w.gateDirectory + "/audit.jsonl").count == 2)
+        #expect(w.listing(w.gateDirectory + "/staging").isEmpty)
+    }
+
     /// Gate-only options without a trust policy, and a policy without keys, are usage errors (exit 2, no network).
     @Test(arguments: [
         ["--staging", "/tmp/x"],

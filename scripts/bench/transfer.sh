@@ -122,7 +122,7 @@ run_case() {
     t0=$(now)
     case $tool in
     swtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
-        "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker >/dev/null 2>"$dir/leech.err" ;;
+        "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker --allow-unsigned >/dev/null 2>"$dir/leech.err" ;;
     libtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
         /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "127.0.0.1:$port" 600 >/dev/null ;;
     aria2c) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
@@ -194,7 +194,7 @@ swarm_case() {
         swtorrent)
             peers=(--peer "127.0.0.1:$seed_port")
             for j in 0 1 2 3; do [[ $j != "$i" ]] && peers+=(--peer "127.0.0.1:${ports[$j]}"); done
-            "$bin" leech "$dir/swarm.torrent" --out "$dir/sw$i" --port "${ports[$i]}" "${peers[@]}" --no-tracker \
+            "$bin" leech "$dir/swarm.torrent" --out "$dir/sw$i" --port "${ports[$i]}" "${peers[@]}" --no-tracker --allow-unsigned \
                 --seed-after 60s --json >"$dir/sw$i.json" 2>/dev/null &
             ;;
         libtorrent)
