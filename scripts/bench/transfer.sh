@@ -97,6 +97,9 @@ bytes=$((size_mib << 20))
 infohash=$("$bin" info "$dir/one.torrent" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["infoHash"])')
 echo "$infohash" >"$dir/whitelist"
 printf 'listen.tcp_udp 127.0.0.1:%s\naccess.whitelist %s\n' "$tracker_port" "$dir/whitelist" >"$dir/ot.conf"
+# opentracker started as root drops its privileges before it reads the whitelist: without search permission on
+# $dir (mktemp -d makes it 0700) it tracks nothing and refuses every announce, so aria2c never saw a peer.
+chmod go+x "$dir"
 opentracker -f "$dir/ot.conf" >/dev/null 2>&1 &
 pids+=($!)
 waitport "$tracker_port"
