@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets in Fuzz/ (bencode decoder, torrent parser, magnet parser, tracker request parser) with
-# AddressSanitizer and runs each for a bounded time, seeded from ../shared/conformance when it is there.
+# Builds the libFuzzer targets in Fuzz/ (bencode decoder, torrent parser, magnet parser, tracker request parser,
+# tracker HTTP request-head parser) with AddressSanitizer and runs each for a bounded time, seeded from
+# ../shared/conformance when it is there.
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
 #
@@ -37,6 +38,13 @@ seed() {
         printf '/k/scrape?info_hash=aaaaaaaaaaaaaaaaaaaa&info_hash=%%62bbbbbbbbbbbbbbbbbbb&peer_id=xxxxxxxxxxxxxxxxxxxx&port=9' >"$dir/scrape"
         return
     fi
+    if [[ "$target" == FuzzTrackerHead ]]; then
+        # Request heads in the shapes libtorrent, aria2 and Transmission send; needs no conformance data.
+        printf 'GET /pk/announce?info_hash=%%01&port=1 HTTP/1.1\r\nHost: 127.0.0.1:6969\r\nUser-Agent: libtorrent/2.0\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n' >"$dir/libtorrent"
+        printf 'GET /pk/announce?port=1 HTTP/1.1\r\nUser-Agent: aria2/1.37.0\r\nAccept: */*\r\nHost: t:1\r\nPragma: no-cache\r\nCache-Control: no-cache\r\n\r\nGET /a HTTP/1.0\n\n' >"$dir/aria2"
+        printf 'GET http://t.example/announce HTTP/1.0\r\nConnection: keep-alive\r\nX-Forwarded-For: 1.2.3.4, ::1\r\nContent-Length: 0\r\n\r\n' >"$dir/absolute"
+        return
+    fi
     [[ -d "$conformance" ]] || { echo "fuzz: no conformance data at $conformance; starting from an empty corpus"; return; }
     case "$target" in
         FuzzBencode)
@@ -67,7 +75,7 @@ PY
 }
 
 failed=0
-for target in FuzzBencode FuzzTorrent FuzzMagnet FuzzTrackerQuery; do
+for target in FuzzBencode FuzzTorrent FuzzMagnet FuzzTrackerQuery FuzzTrackerHead; do
     corpus="$work/$target/corpus"
     artifacts="$work/$target/artifacts"
     mkdir -p "$corpus" "$artifacts"

@@ -20,6 +20,10 @@ public struct TrackerError: Error, Sendable, Hashable, CustomStringConvertible {
         case badEvent = "unknown event"
         /// The path names no tracker endpoint.
         case unknownPath = "unknown path"
+        /// The HTTP request line or a header field is not well-formed HTTP/1.x (answered 400).
+        case malformedHTTP = "malformed HTTP request"
+        /// The request head is larger than allowed or has too many header fields (answered 431).
+        case headTooLarge = "request head too large"
         /// The allowlist or torrents directory could not be read or parsed.
         case configuration = "configuration"
     }

@@ -301,7 +301,7 @@ struct TrackerServerTests {
         let huge = try RawHTTPConnection(port: tracker.port)
         try? huge.send("GET /announce?" + String(repeating: "a", count: 200_000) + " HTTP/1.1\r\n\r\n")
         let hugeResponse = try? huge.readResponse()
-        #expect(hugeResponse == nil || [400, 431].contains(hugeResponse!.status))
+        #expect(hugeResponse == nil || [400, 414, 431].contains(hugeResponse!.status))
         #expect(try huge.waitForClose())
         // Too many header fields.
         let headers = try RawHTTPConnection(port: tracker.port)
@@ -315,6 +315,20 @@ struct TrackerServerTests {
         try post.send("POST /announce HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         #expect(try post.readResponse().status == 405)
         #expect(try httpGet(port: tracker.port, "/favicon.ico").status == 404)
+        let body = try RawHTTPConnection(port: tracker.port)
+        try body.send("GET /announce HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
+        #expect(try body.readResponse().status == 400)
+        #expect(try body.waitForClose())
+        // HTTP/1.0 without Host (a minimal client): answered as HTTP/1.0 and closed; absolute-form target accepted.
+        let http10 = try RawHTTPConnection(port: tracker.port)
+        try http10.send("GET \(announceTarget(passkey: TrackerFixture.passkeyA, peer: 3, port: 3)) HTTP/1.0\r\n\r\n")
+        let http10Response = try http10.readResponse()
+        #expect(http10Response.status == 200 && failureReason(http10Response) == nil)
+        #expect(try http10.waitForClose())
+        let absolute = try RawHTTPConnection(port: tracker.port)
+        let absoluteTarget =
+            "http://127.0.0.1:\(tracker.port)" + announceTarget(passkey: TrackerFixture.passkeyA, peer: 4, port: 4)
+        #expect(try absolute.get(absoluteTarget, close: true).status == 200)
         // The server is still fine.
         #expect(
             try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 1)).status

@@ -71,13 +71,47 @@ final class TrackerCore {
     }
 }
 
-/// Per-event-loop state: the current access snapshot (replaced on every reload) and a scratch buffer.
+/// Per-event-loop state: the current access snapshot (replaced on every reload), a scratch buffer, and the loop's
+/// open announce connections for the idle sweep.
 final class LoopContext {
     var snapshot: AccessSnapshot
     var scratch: [UInt8] = []
+    /// Advanced by every sweep; connections remember the tick of their last activity.
+    private(set) var tick = 0
+    private var connections: [AnnounceConnectionHandler] = []
 
     init(snapshot: AccessSnapshot) {
         self.snapshot = snapshot
+    }
+
+    /// The number of connections registered on this loop.
+    var connectionCount: Int { connections.count }
+
+    func register(_ connection: AnnounceConnectionHandler) {
+        connection.slot = connections.count
+        connections.append(connection)
+    }
+
+    func unregister(_ connection: AnnounceConnectionHandler) {
+        let slot = connection.slot
+        guard slot >= 0, slot < connections.count, connections[slot] === connection else { return }
+        let last = connections.removeLast()
+        if last !== connection {
+            connections[slot] = last
+            last.slot = slot
+        }
+        connection.slot = -1
+    }
+
+    /// Advances the tick and closes every connection that has been idle (no response, no request at the store)
+    /// for `idleTicks` ticks or more. One walk over the loop's connections, instead of a timer per connection.
+    func sweep(idleTicks: Int) {
+        tick += 1
+        var expired: [AnnounceConnectionHandler] = []
+        for connection in connections where connection.isIdle && tick - connection.lastActivity >= idleTicks {
+            expired.append(connection)
+        }
+        for connection in expired { connection.timedOut() }
     }
 }
 

@@ -148,6 +148,24 @@ public final class TrackerServer: Service, Sendable {
             ])
         boundContinuation.yield(ports)
 
+        // Idle/slow connection sweep: every loop walks its own connections once per period.
+        let timeoutMilliseconds = max(1, configuration.requestTimeoutSeconds) * 1000
+        let sweepMilliseconds = timeoutMilliseconds <= 4000 ? Int64(250) : Int64(1000)
+        let idleTicks = Int((timeoutMilliseconds + sweepMilliseconds - 1) / sweepMilliseconds)
+        var sweeps: [RepeatedTask] = []
+        let gauge = metrics.connections
+        let gate = shared.gate
+        for bound in contexts.values {
+            sweeps.append(
+                bound.eventLoop.scheduleRepeatedTask(
+                    initialDelay: .milliseconds(sweepMilliseconds), delay: .milliseconds(sweepMilliseconds)
+                ) { _ in
+                    bound.value.sweep(idleTicks: idleTicks)
+                    gauge.record(gate.count.load(ordering: .relaxed))
+                })
+        }
+        defer { for sweep in sweeps { sweep.cancel() } }
+
         let sweepSeconds = Int64(max(1, min(configuration.interval / 2, 60)))
         let logger = self.logger
         let expiry = storeLoop.scheduleRepeatedTask(initialDelay: .seconds(sweepSeconds), delay: .seconds(sweepSeconds))
@@ -184,19 +202,14 @@ public final class TrackerServer: Service, Sendable {
     private func bindTracker(group: MultiThreadedEventLoopGroup, shared: TrackerShared) async throws -> [any Channel] {
         let configuration = self.configuration
         let metrics = self.metrics
-        let gate = ConnectionGate()
-        let decoderLimits: NIOHTTPDecoderLimitConfiguration = {
-            var limits = NIOHTTPDecoderLimitConfiguration()
-            limits.maxHeaderFieldSize = max(configuration.limits.maxTargetLength + 2048, 8192)
-            limits.maxHeaderListSize = max(configuration.limits.maxTargetLength + 8192, 16384)
-            limits.maxHeaderFieldCount = 64
-            return limits
-        }()
+        let gate = shared.gate
         func bootstrap(on loop: any EventLoop) -> ServerBootstrap {
             ServerBootstrap(group: loop)
                 .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SO_REUSEPORT), value: 1)
+                // Accept up to 64 connections per readiness event of the listening socket.
+                .serverChannelOption(.maxMessagesPerRead, value: 64)
                 // No child channel options: accepted sockets inherit TCP_NODELAY from the listener (NIO sets it
                 // there), and applying options per connection costs more than the announce itself.
                 .serverChannelInitializer { channel in
@@ -211,20 +224,18 @@ public final class TrackerServer: Service, Sendable {
                         metrics.connectionsRefused.increment()
                         return channel.close()
                     }
-                    metrics.connections.record(open)
-                    channel.closeFuture.whenComplete { _ in
-                        metrics.connections.record(gate.count.wrappingSubtract(1, ordering: .relaxed).newValue)
-                    }
-                    return channel.eventLoop.makeCompletedFuture {
+                    // One handler per connection; the loop's cached succeeded future (no allocation).
+                    do {
                         guard let local = shared.contexts[ObjectIdentifier(channel.eventLoop)] else {
                             throw TrackerError(.configuration, "event loop", "connection on an unknown event loop")
                         }
-                        let sync = channel.pipeline.syncOperations
-                        let decoder = HTTPRequestDecoder(
-                            leftOverBytesStrategy: .dropBytes, limitConfiguration: decoderLimits)
-                        try sync.addHandler(ByteToMessageHandler(decoder))
-                        try sync.addHandler(TrackerHTTPHandler(shared: shared, local: local.value))
+                        try channel.pipeline.syncOperations.addHandler(
+                            AnnounceConnectionHandler(shared: shared, local: local.value))
+                    } catch {
+                        gate.count.wrappingSubtract(1, ordering: .relaxed)
+                        return channel.eventLoop.makeFailedFuture(error)
                     }
+                    return channel.eventLoop.makeSucceededVoidFuture()
                 }
         }
         var channels: [any Channel] = []

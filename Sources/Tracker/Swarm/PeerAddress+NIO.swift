@@ -5,9 +5,10 @@ extension PeerAddress {
     public init?(_ socketAddress: SocketAddress) {
         switch socketAddress {
         case .v4(let v4):
-            let raw = v4.address.sin_addr.s_addr  // network order in memory
-            let bytes = withUnsafeBytes(of: raw) { Array($0) }
-            self.init(ipv4: bytes[0], bytes[1], bytes[2], bytes[3])
+            let raw = UInt32(bigEndian: v4.address.sin_addr.s_addr)  // stored in network order
+            self.init(
+                ipv4: UInt8(truncatingIfNeeded: raw >> 24), UInt8(truncatingIfNeeded: raw >> 16),
+                UInt8(truncatingIfNeeded: raw >> 8), UInt8(truncatingIfNeeded: raw))
         case .v6(let v6):
             let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
             self.init(bytes: bytes)
