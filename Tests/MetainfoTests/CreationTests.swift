@@ -1,7 +1,7 @@
 import Bencode
 import CryptoPrimitives
 import Foundation
-import Metainfo
+@testable import Metainfo
 import TestSupport
 import Testing
 
@@ -195,10 +195,39 @@ struct CreationHashingTests {
             return DigestAlgorithm.sha256.hash(bytes[start..<(start + size)])
         }
         #expect(withDigests.fileSHA256 == expectedDigests)
+        // The files' SHA-256 split over several lanes (threads) give the same digests and pieces.
+        for lanes in [2, 3, 5] {
+            hasher.digestLanes = lanes
+            let split = try hasher.hashFiles(files, fileDigests: .sha256)
+            #expect(split.pieces == expected, "\(lanes) lanes")
+            #expect(split.fileSHA256 == expectedDigests, "\(lanes) lanes")
+        }
+        hasher.digestLanes = nil
 
         // OpenSSL for every piece (what a CPU without SHA extensions gets) gives the same digests.
         hasher.interleavedSHA1 = false
         #expect(try hasher.hashFiles(files).pieces == expected)
+    }
+
+    /// Digest lanes: whole files only, about equal bytes, every unit once, each lane's units in stream order.
+    @Test(arguments: [([100, 100, 100, 100], 2, [0, 2]), ([300, 0, 100, 100], 2, [0, 2]), ([400], 4, [0]),
+        ([0, 0, 50, 50, 50, 50], 3, [0, 4, 5]), ([100, 100], 8, [0, 1])])
+    func digestLanesSplitAtFileBoundaries(sizesKiB: [Int], lanes: Int, fileStarts: [Int]) {
+        let files = sizesKiB.enumerated().map { index, size in
+            ContentFile(path: ["f\(index)"], sourcePath: "/nonexistent/f\(index)", length: Int64(size) << 10)
+        }
+        let layout = StreamLayout(files: files, pieceLength: 16_384)
+        let plan = DigestPlan(layout: layout, lanes: lanes)
+        #expect(plan.fileStarts == fileStarts)
+        #expect(plan.offsets.first == 0 && plan.offsets.last == layout.totalSize)
+        #expect(plan.unitOrder.sorted() == Array(0..<layout.unitCount))
+        let unitBytes = Int64(layout.piecesPerUnit * layout.pieceLength)
+        for lane in 0..<plan.laneCount {
+            let units = plan.unitOrder.filter {
+                plan.lane(containing: min(Int64($0 + 1) * unitBytes, layout.totalSize) - 1) == lane
+            }
+            #expect(units == units.sorted(), "lane \(lane) is read front to back")
+        }
     }
 
     @Test func readSizeHoldsFourPiecesWithinTheBudget() {

@@ -43,9 +43,14 @@ public struct PieceHashes: Sendable, Hashable {
 /// SHA-1. Memory is bounded by
 /// `threads × read size` whatever the input size; nothing is memory-mapped.
 ///
-/// With ``FileDigests/sha256`` each buffer is, after its pieces are hashed, handed to one more thread that feeds
-/// the files' SHA-256 digests strictly in stream order and hands the buffer back; each worker owns a few buffers,
-/// so memory stays bounded and a worker ahead of the others simply waits for the stream to catch up.
+/// With ``FileDigests/sha256`` each buffer is, after its pieces are hashed, handed to a digest lane: a thread that
+/// feeds the files' SHA-256 digests strictly in stream order and hands the buffer back. A file's SHA-256 is
+/// sequential, so one lane is the critical path of a large file; with several files the stream is split at file
+/// boundaries into up to ``digestLanes`` lanes of about equal size, each with its own thread, and the workers take
+/// work units from the lanes interleaved (in proportion to their sizes), so the lanes' SHA-256 run side by side.
+/// Each worker owns a few buffers per lane, so memory stays bounded and a worker ahead of a lane simply waits for
+/// it to catch up; where a buffer straddles two lanes, the other lane gets a copy of its part (at most one buffer per
+/// lane boundary), so no buffer waits for a lane that is far behind. Nothing is read twice.
 public struct PieceHasher: Sendable {
     /// The piece length, a power of two (see ``PieceLength``).
     public var pieceLength: Int
@@ -56,6 +61,10 @@ public struct PieceHasher: Sendable {
     /// Whether to hash four or two pieces at once with the CPU's SHA extensions when it has them (see `Docs/make.md`);
     /// otherwise every piece goes through OpenSSL. The digests are the same either way.
     public var interleavedSHA1 = true
+    /// With file digests: the most SHA-256 lanes (threads) run side by side, each over its own files; nil for one per
+    /// hashing thread when the content is at least ``parallelDigestMinimum`` bytes, otherwise one. Never more lanes
+    /// than non-empty files. The digests are the same either way.
+    public var digestLanes: Int?
 
     /// Whether this CPU has the SHA extensions the interleaved SHA-1 needs.
     public static let hasSHAExtensions = swt_sha1ni_available() != 0
@@ -64,8 +73,10 @@ public struct PieceHasher: Sendable {
     public static let maximumThreads = 256
     /// The total buffer memory aimed for; ``readSize`` shrinks when many threads are used.
     public static let bufferBudget = 32 << 20
-    /// Buffers each worker owns when whole-file digests are computed.
+    /// Buffers each worker owns per digest lane when whole-file digests are computed.
     static let buffersPerWorkerWithDigests = 3
+    /// Below this many bytes, file digests use a single lane by default (more threads would not pay off).
+    public static let parallelDigestMinimum: Int64 = 16 << 20
 
     /// Creates a hasher.
     ///
@@ -115,24 +126,30 @@ public struct PieceHasher: Sendable {
         let withDigests = fileDigests == .sha256
         let state = HashingState(pieceCount: layout.pieceCount, fileCount: files.count)
         let workerCount = max(1, min(threads, layout.unitCount))
-        let buffers = withDigests ? Self.buffersPerWorkerWithDigests : 1
+        let laneCount =
+            withDigests
+            ? (digestLanes ?? (layout.totalSize >= Self.parallelDigestMinimum ? threads : 1)) : 1
+        let digestPlan = withDigests ? DigestPlan(layout: layout, lanes: laneCount) : nil
+        let buffers = withDigests ? Self.buffersPerWorkerWithDigests * (digestPlan?.laneCount ?? 1) : 1
         let readSize = effectiveReadSize(buffersPerWorker: buffers)
-        let lanes = interleavedSHA1 && Self.hasSHAExtensions
-        let handoff = withDigests ? DigestHandoff(workers: workerCount) : nil
+        let multiLane = interleavedSHA1 && Self.hasSHAExtensions
+        let handoff = digestPlan.map { DigestHandoff(workers: workerCount, plan: $0, readSize: readSize) }
 
         var started: [WorkerThread] = []
         var startError: MetainfoError?
         do throws(MetainfoError) {
             if let handoff {
-                started.append(
-                    try WorkerThread { runDigester(layout: layout, handoff: handoff, state: state) }
-                )
+                for lane in 0..<handoff.plan.laneCount {
+                    started.append(
+                        try WorkerThread { runDigester(lane: lane, layout: layout, handoff: handoff, state: state) }
+                    )
+                }
             }
             for index in 0..<workerCount {
                 started.append(
                     try WorkerThread {
                         runWorker(
-                            index, layout: layout, readSize: readSize, lanes: lanes, buffers: buffers, handoff: handoff,
+                            index, layout: layout, readSize: readSize, multiLane: multiLane, handoff: handoff,
                             state: state
                         )
                     }
@@ -238,34 +255,147 @@ final class HashingState: Sendable {
     var hasFailed: Bool { failed.load(ordering: .acquiring) }
 }
 
-/// Buffers travelling from the workers to the in-order SHA-256 thread and back.
-final class DigestHandoff: Sendable {
-    struct Filled: Sendable {
-        var offset: Int64
-        var count: Int
-        var buffer: [UInt8]
-        var worker: Int
+/// How file digests are split into lanes: contiguous runs of whole files, one SHA-256 thread each, and the order in
+/// which the workers take work units so that every lane is fed.
+struct DigestPlan: Sendable {
+    /// `fileStarts[k]` is lane `k`'s first file; lane `k` is files `fileStarts[k] ..< fileStarts[k + 1]` (the last
+    /// lane ends at the file count).
+    let fileStarts: [Int]
+    /// Stream offset where each lane starts; plus the total size at the end.
+    let offsets: [Int64]
+    /// Work units in the order the workers take them.
+    let unitOrder: [Int]
+
+    var laneCount: Int { fileStarts.count }
+
+    /// Splits the files into at most `lanes` lanes of about equal bytes (never a non-empty file in two lanes).
+    init(layout: StreamLayout, lanes: Int) {
+        let total = layout.totalSize
+        let nonEmpty = layout.files.reduce(0) { $0 + ($1.length > 0 ? 1 : 0) }
+        let wanted = max(1, min(lanes, nonEmpty, PieceHasher.maximumThreads))
+        var fileStarts = [0]
+        var offsets: [Int64] = [0]
+        if wanted > 1 {
+            // Cut before the first file that starts at or after each k × total / wanted (k = 1 ..< wanted).
+            for (index, start) in layout.starts.enumerated() where index > 0 && layout.files[index].length > 0 {
+                let nextCut = total * Int64(fileStarts.count) / Int64(wanted)
+                guard fileStarts.count < wanted, start >= nextCut, start > offsets.last! else { continue }
+                fileStarts.append(index)
+                offsets.append(start)
+            }
+        }
+        offsets.append(total)
+        self.fileStarts = fileStarts
+        self.offsets = offsets
+
+        // A unit belongs to the lane holding its last byte; lanes are interleaved in proportion to their units, so
+        // all of them advance together.
+        var perLane = [[Int]](repeating: [], count: fileStarts.count)
+        let unitBytes = Int64(layout.piecesPerUnit) * Int64(layout.pieceLength)
+        for unit in 0..<layout.unitCount {
+            let last = min(Int64(unit + 1) * unitBytes, total) - 1
+            perLane[Self.lane(containing: last, offsets: offsets)].append(unit)
+        }
+        var taken = [Int](repeating: 0, count: perLane.count)
+        var order: [Int] = []
+        order.reserveCapacity(layout.unitCount)
+        while order.count < layout.unitCount {
+            // The lane least far along (taken / count), ties to the lower lane.
+            var best = -1
+            for lane in perLane.indices where taken[lane] < perLane[lane].count {
+                if best < 0 || taken[lane] * perLane[best].count < taken[best] * perLane[lane].count { best = lane }
+            }
+            order.append(perLane[best][taken[best]])
+            taken[best] += 1
+        }
+        unitOrder = order
     }
 
-    /// Filled buffers by stream offset, waiting for their turn.
-    let pending = Mutex<[Int64: Filled]>([:])
-    let pendingSignal = DispatchSemaphore(value: 0)
-    /// Buffers handed back to one worker, and the signal it waits on for them.
-    final class ReturnSlot: Sendable {
-        let buffers = Mutex<[[UInt8]]>([])
+    /// The lane whose stream range holds `offset`.
+    func lane(containing offset: Int64) -> Int { Self.lane(containing: offset, offsets: offsets) }
+
+    private static func lane(containing offset: Int64, offsets: [Int64]) -> Int {
+        var low = 0
+        var high = offsets.count - 2
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if offsets[mid] <= offset { low = mid } else { high = mid - 1 }
+        }
+        return low
+    }
+}
+
+/// Buffers travelling from the workers to the in-order SHA-256 lanes and back.
+final class DigestHandoff: Sendable {
+    struct Filled: Sendable {
+        /// The stream range this lane is to digest: `offset ..< offset + count`, at `start` in `buffer`.
+        var offset: Int64
+        var count: Int
+        var start: Int
+        var buffer: [UInt8]
+        /// The worker that owns the buffer (and gets it back), or nil for a copy that is simply dropped.
+        var worker: Int?
+    }
+
+    /// One lane's filled buffers by stream offset, waiting for their turn, and the signal its thread waits on.
+    final class Lane: Sendable {
+        let pending = Mutex<[Int64: Filled]>([:])
         let signal = DispatchSemaphore(value: 0)
     }
 
+    /// Buffers handed back to one worker (per lane), and the signal it waits on for them.
+    final class ReturnSlot: Sendable {
+        /// Per lane.
+        let buffers: Mutex<[[[UInt8]]]>
+        let signal = DispatchSemaphore(value: 0)
+        init(lanes: Int) { buffers = Mutex([[[UInt8]]](repeating: [], count: lanes)) }
+    }
+
+    let plan: DigestPlan
+    let lanes: [Lane]
     /// One slot per worker.
     let returned: [ReturnSlot]
+    /// The buffers a worker may own per lane.
+    let buffersPerLane: Int
 
-    init(workers: Int) {
-        returned = (0..<workers).map { _ in ReturnSlot() }
+    init(workers: Int, plan: DigestPlan, readSize: Int) {
+        self.plan = plan
+        lanes = (0..<plan.laneCount).map { _ in Lane() }
+        returned = (0..<workers).map { _ in ReturnSlot(lanes: plan.laneCount) }
+        buffersPerLane = PieceHasher.buffersPerWorkerWithDigests
+    }
+
+    /// Hands `buffer` (the stream bytes `offset ..< offset + count`, read by `worker` for a unit of lane `home`) to
+    /// the lanes it overlaps: lane `home` gets the buffer itself, any other lane a copy of its part. Returns the
+    /// buffer when lane `home` does not need it (the worker keeps it).
+    func deliver(_ buffer: [UInt8], offset: Int64, count: Int, home: Int, worker: Int) -> [UInt8]? {
+        let end = offset + Int64(count)
+        var kept: [UInt8]? = buffer
+        var lane = plan.lane(containing: offset)
+        while lane < plan.laneCount, plan.offsets[lane] < end {
+            let from = max(offset, plan.offsets[lane])
+            let to = min(end, plan.offsets[lane + 1])
+            if to > from {
+                let start = Int(from - offset)
+                let filled: Filled
+                if lane == home {
+                    filled = Filled(offset: from, count: Int(to - from), start: start, buffer: buffer, worker: worker)
+                    kept = nil
+                } else {
+                    let part = Array(buffer[start..<(start + Int(to - from))])
+                    filled = Filled(offset: from, count: part.count, start: 0, buffer: part, worker: nil)
+                }
+                lanes[lane].pending.withLock { $0[from] = filled }
+                lanes[lane].signal.signal()
+            }
+            lane += 1
+        }
+        return kept
     }
 
     /// Wakes every waiting thread so it notices a failure.
     func wakeEveryone() {
-        pendingSignal.signal()
+        for lane in lanes { lane.signal.signal() }
         for slot in returned { slot.signal.signal() }
     }
 }
@@ -335,20 +465,23 @@ private func runWorker(
     _ worker: Int,
     layout: StreamLayout,
     readSize: Int,
-    lanes: Bool,
-    buffers bufferCount: Int,
+    multiLane lanes: Bool,
     handoff: DigestHandoff?,
     state: HashingState
 ) {
     defer { state.finishedThreads.signal() }
     var reader = StreamReader(layout: layout)
-    var allocated = 0
+    let laneCount = handoff?.plan.laneCount ?? 1
+    // Per digest lane: buffers allocated so far and the ones on hand (without digests: one buffer, lane 0).
+    var allocated = [Int](repeating: 0, count: laneCount)
+    var spare = [[[UInt8]]](repeating: [], count: laneCount)
     var local: [UInt8] = []
     var digests: [UInt8] = []
     do throws(MetainfoError) {
         while !state.hasFailed {
-            let unit = state.nextUnit.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard unit < layout.unitCount else { break }
+            let next = state.nextUnit.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard next < layout.unitCount else { break }
+            let unit = handoff?.plan.unitOrder[next] ?? next
             let firstPiece = unit * layout.piecesPerUnit
             let endPiece = min(firstPiece + layout.piecesPerUnit, layout.pieceCount)
             let start = Int64(firstPiece) * Int64(layout.pieceLength)
@@ -360,17 +493,20 @@ private func runWorker(
             var position = start
             while position < end {
                 let count = Int(min(Int64(readSize), end - position))
-                // A buffer: the worker's only one, or (with file digests) one of its own handed back.
-                if handoff == nil || allocated < bufferCount {
-                    if local.isEmpty {
-                        local = [UInt8](repeating: 0, count: readSize)
-                        allocated += 1
-                    }
-                } else if let handoff {
+                // A buffer: the worker's only one, or (with file digests) one of its own for the unit's lane: a spare,
+                // a new one while fewer than the lane's share exist, or one the lane hands back.
+                let home = handoff.map { $0.plan.lane(containing: end - 1) } ?? 0
+                if local.isEmpty, let buffer = spare[home].popLast() { local = buffer }
+                if local.isEmpty, handoff == nil || allocated[home] < handoff!.buffersPerLane {
+                    local = [UInt8](repeating: 0, count: readSize)
+                    allocated[home] += 1
+                }
+                if let handoff {
                     while local.isEmpty {
+                        local = handoff.returned[worker].buffers.withLock { $0[home].popLast() ?? [] }
+                        if !local.isEmpty { break }
                         handoff.returned[worker].signal.wait()
                         if state.hasFailed { return }
-                        local = handoff.returned[worker].buffers.withLock { $0.popLast() ?? [] }
                     }
                 }
                 var readError: MetainfoError?
@@ -432,10 +568,11 @@ private func runWorker(
                 }
                 state.bytesDone.wrappingAdd(count, ordering: .relaxed)
                 if let handoff {
-                    let filled = DigestHandoff.Filled(offset: position, count: count, buffer: local, worker: worker)
+                    let buffer = local
                     local = []
-                    handoff.pending.withLock { $0[position] = filled }
-                    handoff.pendingSignal.signal()
+                    if let kept = handoff.deliver(buffer, offset: position, count: count, home: home, worker: worker) {
+                        spare[home].append(kept)
+                    }
                 }
                 position += Int64(count)
             }
@@ -448,50 +585,61 @@ private func runWorker(
     }
 }
 
-/// The in-order thread for whole-file SHA-256: consumes filled buffers strictly by stream offset.
-private func runDigester(layout: StreamLayout, handoff: DigestHandoff, state: HashingState) {
+/// The in-order thread of one digest lane: whole-file SHA-256 of the lane's files, consuming the lane's filled
+/// buffers strictly by stream offset.
+private func runDigester(lane: Int, layout: StreamLayout, handoff: DigestHandoff, state: HashingState) {
     defer { state.finishedThreads.signal() }
-    var results = [[UInt8]](repeating: [], count: layout.files.count)
-    var expected: Int64 = 0
-    var fileIndex = 0
+    let plan = handoff.plan
+    let endFile = lane + 1 < plan.laneCount ? plan.fileStarts[lane + 1] : layout.files.count
+    let laneEnd = plan.offsets[lane + 1]
+    let queue = handoff.lanes[lane]
+    var results: [(Int, [UInt8])] = []
+    var expected = plan.offsets[lane]
+    var fileIndex = plan.fileStarts[lane]
     var current: IncrementalDigest?
 
-    // Finishes every file that ends at or before `offset` (including empty ones).
+    // Finishes every file of the lane that ends at or before `offset` (including empty ones).
     func finishFiles(upTo offset: Int64) {
-        while fileIndex < layout.files.count, layout.starts[fileIndex] + layout.files[fileIndex].length <= offset {
+        while fileIndex < endFile, layout.starts[fileIndex] + layout.files[fileIndex].length <= offset {
             let digest = current ?? IncrementalDigest(.sha256)
-            results[fileIndex] = digest.finalize()
+            results.append((fileIndex, digest.finalize()))
             current = nil
             fileIndex += 1
         }
     }
 
-    finishFiles(upTo: 0)
-    while expected < layout.totalSize {
-        handoff.pendingSignal.wait()
+    finishFiles(upTo: expected)
+    while expected < laneEnd {
+        queue.signal.wait()
         if state.hasFailed { return }
-        while var filled = handoff.pending.withLock({ $0.removeValue(forKey: expected) }) {
+        while var filled = queue.pending.withLock({ $0.removeValue(forKey: expected) }) {
             filled.buffer.withUnsafeBytes { raw in
-                var index = 0
-                while index < filled.count {
+                var index = filled.start
+                let stop = filled.start + filled.count
+                while index < stop {
+                    let position = filled.offset + Int64(index - filled.start)
                     let fileEnd = layout.starts[fileIndex] + layout.files[fileIndex].length
-                    let take = Int(min(Int64(filled.count - index), fileEnd - (expected + Int64(index))))
+                    let take = Int(min(Int64(stop - index), fileEnd - position))
                     let digest = current ?? IncrementalDigest(.sha256)
                     digest.update(UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)]))
                     current = digest
                     index += take
-                    finishFiles(upTo: expected + Int64(index))
+                    finishFiles(upTo: position + Int64(take))
                 }
             }
             expected += Int64(filled.count)
-            let worker = filled.worker
-            handoff.returned[worker].buffers.withLock { list in
-                list.append(filled.buffer)
-                filled.buffer = []
+            if let worker = filled.worker {
+                let slot = handoff.returned[worker]
+                slot.buffers.withLock { lists in
+                    lists[lane].append(filled.buffer)
+                    filled.buffer = []
+                }
+                slot.signal.signal()
             }
-            handoff.returned[worker].signal.signal()
         }
     }
-    finishFiles(upTo: layout.totalSize)
-    state.fileSHA256.withLock { $0 = results }
+    finishFiles(upTo: laneEnd)
+    state.fileSHA256.withLock { all in
+        for (index, digest) in results { all[index] = digest }
+    }
 }
