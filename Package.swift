@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives",
+                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "CSHA1NI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -51,7 +51,7 @@ public struct Choker {
 
     public init(
         regularSlots: Int = 4, optimisticEvery: Int = 3, seedQuantum: Int = 3,
-        generator: any RandomNumberGenerator = SystemRandomNumberGenerator()
+        generator: any RandomNumberGenerator = FastRandom()
     ) {
         self.regularSlots = regularSlots
         self.optimisticEvery = optimisticEvery

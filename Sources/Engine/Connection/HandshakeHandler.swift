@@ -66,9 +66,8 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         do {
             let pipeline = context.pipeline.syncOperations
-            let messages = ByteToMessageHandler(
-                PeerMessageDecoder(limits: core.wireLimits),
-                maximumBufferSize: core.wireLimits.maxFrameLength * 4 + (1 << 20))
+            // Decodes frames straight from each read; only a frame split across two reads is copied.
+            let messages = PeerMessageFramer(limits: core.wireLimits)
             try pipeline.addHandler(messages, position: .after(decoder))
             try pipeline.addHandler(PeerMessageEncoder(initialCapacity: 4096), position: .last)
             try pipeline.addHandler(connection, position: .last)

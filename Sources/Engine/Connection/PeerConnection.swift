@@ -106,9 +106,12 @@ final class PeerConnection: ChannelDuplexHandler {
     }
 
     /// Queues a message; it goes out on the next ``flush()``.
-    func send(_ message: PeerMessage) {
-        guard let context, !closed else { return }
-        context.write(wrapOutboundOut(message), promise: nil)
+    func send(_ message: PeerMessage, promise: EventLoopPromise<Void>? = nil) {
+        guard let context, !closed else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(message), promise: promise)
         lastSentAt = core.now()
     }
 
@@ -124,6 +127,8 @@ final class PeerConnection: ChannelDuplexHandler {
     }
 
     var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+
+    var eventLoop: (any EventLoop)? { context?.eventLoop }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
 

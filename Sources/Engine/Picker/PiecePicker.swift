@@ -61,7 +61,7 @@ public struct PiecePicker {
     public init(
         pieceCount: Int, pieceLength: Int, totalLength: Int64, have: Bitfield? = nil, blockSize: Int = 16 << 10,
         policy: any PiecePickingPolicy = RarestFirstPolicy(),
-        generator: any RandomNumberGenerator = SystemRandomNumberGenerator()
+        generator: any RandomNumberGenerator = FastRandom()
     ) {
         precondition(pieceCount > 0 && pieceLength > 0 && blockSize > 0)
         self.pieceCount = pieceCount

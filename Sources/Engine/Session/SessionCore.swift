@@ -51,14 +51,21 @@ final class SessionCore {
     private var writesInFlight: [Int: Int] = [:]
     private var awaitingVerification: Set<Int> = []
     private var verifying = 0
-    /// Pieces being gathered in memory, and how many bytes they take.
-    private var pieceBuffers: [Int: ByteBuffer] = [:]
+    /// Pieces being gathered in memory (each piece at a 4 KiB-aligned offset of its buffer, so it can be written
+    /// with `O_DIRECT`), and how many bytes of buffers exist: gathering, being hashed and written, or free.
+    private var pieceBuffers: [Int: PieceAssembly] = [:]
     private var bufferedBytes = 0
+    /// Buffers whose piece was written, ready for the next piece (no allocation, no page faults).
+    private var freeBuffers: [ByteBuffer] = []
     /// Bytes handed to the disk and not yet written: when the disk falls behind, requests stop until it catches
     /// up, so memory stays bounded.
     private var writeBytesInFlight = 0
     private let maximumWriteBytesInFlight = 32 << 20
-    private let maximumBufferedBytes = 64 << 20
+    private let maximumBufferedBytes = 48 << 20
+    /// Upload read buffers whose blocks have been sent, by size, for the next reads.
+    private var freeReadBuffers: [Int: [ByteBuffer]] = [:]
+    private var freeReadBufferBytes = 0
+    private let maximumFreeReadBufferBytes = 16 << 20
     /// Pieces whose blocks go to disk one by one (no buffer was free when they started).
     private var directPieces: Set<Int> = []
 
@@ -444,6 +451,7 @@ final class SessionCore {
     private var isComplete: Bool { picker.isComplete }
 
     func readComplete(_ c: PeerConnection) {
+        if c.pendingUploads > 0 { pumpUploads(c) }
         c.flush()
     }
 
@@ -503,37 +511,96 @@ final class SessionCore {
         for cancel in arrival.cancels {
             connections[cancel.peer]?.send(.cancel(cancel.request))
         }
-        // Blocks are gathered into one buffer per piece (one copy, out of the receive buffer at once) and the piece
-        // goes to disk in one write when complete. When too much is buffered already, blocks are written one by one.
-        if var buffer = pieceBuffers.removeValue(forKey: piece) {
-            buffer.setBuffer(block, at: begin)
-            pieceBuffers[piece] = buffer
+        // Blocks are gathered into one buffer per piece (one copy, out of the receive buffer at once); the complete
+        // piece is hashed in memory and written in one write (`writeVerified`). When too much is buffered already,
+        // blocks are written one by one and the piece is read back for its hash check.
+        if var assembly = pieceBuffers.removeValue(forKey: piece) {
+            assembly.buffer.setBuffer(block, at: assembly.base + begin)
+            pieceBuffers[piece] = assembly
         } else if !directPieces.contains(piece) {
-            let size = picker.size(ofPiece: piece)
-            if bufferedBytes + size <= maximumBufferedBytes {
-                var buffer = c.allocator.buffer(capacity: size)
-                buffer.setBuffer(block, at: begin)
-                pieceBuffers[piece] = buffer
-                bufferedBytes += size
+            if var assembly = takeBuffer() {
+                assembly.buffer.setBuffer(block, at: assembly.base + begin)
+                pieceBuffers[piece] = assembly
             } else {
                 directPieces.insert(piece)
             }
         }
         if directPieces.contains(piece) { write(piece: piece, begin: begin, block) }
         if arrival.pieceComplete {
-            awaitingVerification.insert(piece)
             directPieces.remove(piece)
-            if var buffer = pieceBuffers.removeValue(forKey: piece) {
-                let size = picker.size(ofPiece: piece)
-                bufferedBytes -= size
-                buffer.moveWriterIndex(to: size)
-                write(piece: piece, begin: 0, buffer)
+            if var assembly = pieceBuffers.removeValue(forKey: piece) {
+                assembly.buffer.moveReaderIndex(to: 0)
+                assembly.buffer.moveWriterIndex(to: assembly.base + picker.size(ofPiece: piece))
+                assembly.buffer.moveReaderIndex(to: assembly.base)
+                writeVerified(piece: piece, assembly.buffer)
             } else if writesInFlight[piece, default: 0] == 0 {
-                awaitingVerification.remove(piece)
                 verify(piece)
+            } else {
+                awaitingVerification.insert(piece)
             }
         }
         requestMore(c)
+    }
+
+    /// A piece buffer being filled, and where the piece starts in it.
+    struct PieceAssembly {
+        var buffer: ByteBuffer
+        let base: Int
+    }
+
+    /// The largest piece (a power of two: `ByteBuffer` does not round it up).
+    private var pieceBufferCapacity: Int { picker.pieceLength }
+
+    /// A free buffer for a new piece, or a new one while the budget allows; nil when it is spent.
+    private func takeBuffer() -> PieceAssembly? {
+        var buffer: ByteBuffer
+        if let free = freeBuffers.popLast() {
+            buffer = free
+        } else if bufferedBytes + pieceBufferCapacity <= maximumBufferedBytes {
+            // 4 KiB-aligned storage, so the storage can write the piece with O_DIRECT.
+            buffer = AlignedAllocator.allocator.buffer(capacity: pieceBufferCapacity)
+            bufferedBytes += pieceBufferCapacity
+        } else {
+            return nil
+        }
+        buffer.clear()
+        return PieceAssembly(buffer: buffer, base: 0)
+    }
+
+    /// Gives a buffer back after its piece was written (or failed).
+    private func returnBuffer(_ buffer: ByteBuffer) {
+        guard buffer.capacity >= pieceBufferCapacity, freeBuffers.count * pieceBufferCapacity < maximumBufferedBytes
+        else {
+            bufferedBytes -= pieceBufferCapacity
+            return
+        }
+        freeBuffers.append(buffer)
+    }
+
+    /// Hands a complete piece held in memory to the storage: hashed there, written only when it matches.
+    private func writeVerified(piece: Int, _ buffer: ByteBuffer) {
+        verifying += 1
+        let length = buffer.readableBytes
+        writeBytesInFlight += length
+        storage.writeVerified(piece: piece, data: buffer, on: loop).assumeIsolated().whenComplete { result in
+            self.verifying -= 1
+            let wasThrottled = self.writeBytesInFlight >= self.maximumWriteBytesInFlight
+            self.writeBytesInFlight -= length
+            for returned in self.storage.takeReturnedBuffers() { self.returnBuffer(returned) }
+            switch result {
+            case .success(let matches):
+                guard self.isRunning else { return }
+                if matches { self.pieceVerified(piece) } else { self.pieceFailed(piece) }
+            case .failure(let error):
+                if let storageError = error as? StorageError, storageError.code == .pieceAlreadyComplete { return }
+                guard self.isRunning else { return }
+                return self.fail(EngineError(.storage, "writing piece \(piece): \(error)"))
+            }
+            if wasThrottled && self.writeBytesInFlight < self.maximumWriteBytesInFlight {
+                for c in self.connections.values { self.requestMore(c) }
+                self.flushAll()
+            }
+        }
     }
 
     private func write(piece: Int, begin: Int, _ bytes: ByteBuffer) {
@@ -649,8 +716,9 @@ final class SessionCore {
         guard c.pendingUploads < configuration.maxQueuedRequestsPerPeer else {
             return drop(c, "more than \(configuration.maxQueuedRequestsPerPeer) requests queued")
         }
+        // Served when this read from the socket is done (`readComplete`), so the requests that arrived together
+        // are batched into few, large disk reads.
         c.uploadQueue.append(request)
-        pumpUploads(c)
     }
 
     func pumpUploads(_ c: PeerConnection) {
@@ -672,21 +740,32 @@ final class SessionCore {
             let storage = self.storage
             let span = length
             let read = {
-                self.loop.makeFutureWithTask {
-                    try await storage.read(piece: first.piece, begin: first.begin, length: span)
-                }.assumeIsolated().whenComplete { result in
+                storage.read(
+                    piece: first.piece, begin: first.begin, length: span, into: self.takeReadBuffer(span), on: self.loop
+                ).assumeIsolated().whenComplete { result in
                     c.readsInFlight -= 1
                     c.readBytesInFlight -= span
                     switch result {
                     case .success(var buffer):
-                        guard !c.closed, !c.amChoking else { return }
-                        for request in batch {
+                        guard !c.closed, !c.amChoking else { return self.returnReadBuffer(buffer) }
+                        // The blocks are slices of one pooled buffer; it goes back to the pool once the last of
+                        // them has been written to the socket.
+                        let written = self.loop.makePromise(of: Void.self)
+                        let whole = buffer
+                        var attached = false
+                        for (index, request) in batch.enumerated() {
                             guard let block = buffer.readSlice(length: request.length) else { break }
-                            c.send(.piece(piece: request.piece, begin: request.begin, block: block))
+                            attached = index == batch.count - 1
+                            c.send(
+                                .piece(piece: request.piece, begin: request.begin, block: block),
+                                promise: attached ? written : nil)
                             c.uploadedToPeer += Int64(request.length)
                             self.uploaded += Int64(request.length)
                             c.unflushedWrites += 1
                         }
+                        if !attached { written.succeed(()) }
+                        buffer = ByteBuffer()
+                        written.futureResult.assumeIsolated().whenComplete { _ in self.returnReadBuffer(whole) }
                         if c.readsInFlight == 0 || c.unflushedWrites >= 64 { c.flush() }
                         self.pumpUploads(c)
                     case .failure(let error):
@@ -701,6 +780,31 @@ final class SessionCore {
             }
             read()
         }
+    }
+
+    /// A pooled buffer for an upload read of `length` bytes: buffers come in power-of-two sizes from 64 KiB (reads
+    /// are batched up to 1 MiB), pooled per size.
+    private func takeReadBuffer(_ length: Int) -> ByteBuffer {
+        let size = Self.readBufferSize(length)
+        if let free = freeReadBuffers[size]?.popLast() {
+            freeReadBufferBytes -= size
+            return free
+        }
+        return AlignedAllocator.allocator.buffer(capacity: size)
+    }
+
+    private static func readBufferSize(_ length: Int) -> Int {
+        var size = 64 << 10
+        while size < length { size <<= 1 }
+        return size
+    }
+
+    /// Gives a buffer back once its blocks are sent; the pool keeps at most `maximumFreeReadBufferBytes`.
+    private func returnReadBuffer(_ buffer: ByteBuffer) {
+        let size = buffer.capacity
+        guard size == Self.readBufferSize(size), freeReadBufferBytes + size <= maximumFreeReadBufferBytes else { return }
+        freeReadBuffers[size, default: []].append(buffer)
+        freeReadBufferBytes += size
     }
 
     // MARK: - Choking

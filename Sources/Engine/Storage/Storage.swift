@@ -37,6 +37,9 @@ public final class Storage: Sendable {
     struct OpenFile: Sendable {
         /// The descriptor, or -1 for a pad file or a file that does not exist (read-only mode).
         let fd: CInt
+        /// A second descriptor of the same file opened with `O_DIRECT` (read-write mode, where the file system
+        /// supports it), used for aligned writes of whole verified pieces; -1 otherwise.
+        var directFD: CInt = -1
         /// Created by this storage (so it holds only zeros until written).
         let created: Bool
         let displayPath: String
@@ -58,6 +61,10 @@ public final class Storage: Sendable {
     let threadPool: NIOThreadPool
     let logger: Logger
     let state: Mutex<State>
+    /// Whole pieces waiting to be hashed and written (``writeVerified(piece:data:on:)``), taken in pairs.
+    let verifiedWrites: Mutex<VerifiedWriteQueue>
+    /// Whether whole verified pieces are written with `O_DIRECT` where possible.
+    public let directWrites: Bool
 
     /// Opens (in read-write mode: creates and preallocates) the torrent's files under `directory`.
     ///
@@ -68,6 +75,8 @@ public final class Storage: Sendable {
     ///   - mode: read-write (leech) or read-only (seed existing data).
     ///   - threadPool: where the blocking work runs.
     ///   - hashChunkLength: how much of a piece is read at a time when hashing (at least 16 KiB).
+    ///   - directWrites: write whole verified pieces with `O_DIRECT` (bypassing the page cache) where the file system
+    ///     supports it and the piece is aligned; see ``writeVerified(piece:data:on:)``.
     ///   - logger: for what is worth knowing (resume data rejected and why).
     /// - Throws: ``StorageError``: `unsafePath` when a path component on disk is a symlink or not a directory,
     ///   `io` when a file cannot be opened, created or preallocated.
@@ -77,6 +86,7 @@ public final class Storage: Sendable {
         mode: Mode = .readWrite,
         threadPool: NIOThreadPool = .singleton,
         hashChunkLength: Int = 1 << 20,
+        directWrites: Bool = true,
         logger: Logger
     ) async throws {
         self.layout = layout
@@ -86,16 +96,24 @@ public final class Storage: Sendable {
         self.hashChunkLength = max(hashChunkLength, 16 * 1024)
         self.logger = logger
         self.state = Mutex(State(have: Bitfield(count: layout.pieceCount)))
+        self.verifiedWrites = Mutex(VerifiedWriteQueue())
+        self.directWrites = directWrites && mode == .readWrite
+        let direct = self.directWrites
         self.files = try await threadPool.runIfActive {
-            try Self.openFiles(layout: layout, directory: directory, mode: mode)
+            try Self.openFiles(layout: layout, directory: directory, mode: mode, direct: direct)
         }
     }
 
     deinit {
-        for file in files where file.fd >= 0 { close(file.fd) }
+        for file in files {
+            if file.fd >= 0 { close(file.fd) }
+            if file.directFD >= 0 { close(file.directFD) }
+        }
     }
 
-    private static func openFiles(layout: StorageLayout, directory: String, mode: Mode) throws -> [OpenFile] {
+    private static func openFiles(
+        layout: StorageLayout, directory: String, mode: Mode, direct: Bool
+    ) throws -> [OpenFile] {
         let create = mode == .readWrite
         let root = try FileSystem.openRootDirectory(directory, create: create)
         defer { close(root) }
@@ -120,7 +138,9 @@ public final class Storage: Sendable {
                     opened.append(OpenFile(fd: -1, created: false, displayPath: shown))
                     continue
                 }
-                opened.append(OpenFile(fd: fd, created: created, displayPath: shown))
+                opened.append(
+                    OpenFile(fd: fd, directFD: direct ? FileSystem.reopenDirect(fd) : -1, created: created,
+                        displayPath: shown))
                 // Belt and braces: the kernel's own idea of where the file is must be under the save directory.
                 if let rootResolved, let resolved = FileSystem.resolvedPath(of: fd) {
                     let prefix = rootResolved.hasSuffix("/") ? rootResolved : rootResolved + "/"
@@ -133,7 +153,10 @@ public final class Storage: Sendable {
                 }
             }
         } catch {
-            for file in opened where file.fd >= 0 { close(file.fd) }
+            for file in opened {
+                if file.fd >= 0 { close(file.fd) }
+                if file.directFD >= 0 { close(file.directFD) }
+            }
             throw error
         }
         return opened
@@ -218,15 +241,30 @@ public final class Storage: Sendable {
         }
     }
 
-    private func readJob(piece: Int, begin: Int, length: Int) throws(StorageError) -> @Sendable () throws -> ByteBuffer
-    {
+    /// ``read(piece:begin:length:on:)`` into a buffer the caller reuses (its contents are replaced), so reads cost
+    /// no allocation and no page faults. Hand over the only reference to its storage, or it is copied.
+    public func read(
+        piece: Int, begin: Int, length: Int, into buffer: ByteBuffer, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ByteBuffer> {
+        do {
+            let job = try readJob(piece: piece, begin: begin, length: length, into: BufferHandoff(buffer))
+            return threadPool.runIfActive(eventLoop: eventLoop, job)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func readJob(
+        piece: Int, begin: Int, length: Int, into reused: BufferHandoff? = nil
+    ) throws(StorageError) -> @Sendable () throws -> ByteBuffer {
         try checkRange(piece: piece, begin: begin, length: length)
         let spans = layout.spans(piece: piece, begin: begin, length: length)
         return { [self] in
             let files = self.files
             let layout = self.layout
             let directory = self.directory
-            var buffer = ByteBufferAllocator().buffer(capacity: length)
+            var buffer = reused?.take() ?? ByteBufferAllocator().buffer(capacity: length)
+            buffer.clear()
             try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
                 let target = UnsafeMutableRawBufferPointer(rebasing: raw[0..<length])
                 try Self.readSpans(spans, into: target, files: files, layout: layout, directory: directory)
@@ -237,7 +275,7 @@ public final class Storage: Sendable {
     }
 
     /// Reads spans into `target` (which has the spans' total length). Throws `io` for short or missing data.
-    private static func readSpans(
+    static func readSpans(
         _ spans: [StorageLayout.Span],
         into target: UnsafeMutableRawBufferPointer,
         files: [OpenFile],
@@ -267,7 +305,7 @@ public final class Storage: Sendable {
         }
     }
 
-    private func checkRange(piece: Int, begin: Int, length: Int) throws(StorageError) {
+    func checkRange(piece: Int, begin: Int, length: Int) throws(StorageError) {
         guard piece >= 0 && piece < layout.pieceCount else {
             throw StorageError(.outOfRange, "piece \(piece) is not in the torrent's 0..<\(layout.pieceCount)")
         }
@@ -516,4 +554,15 @@ public final class Storage: Sendable {
 extension Storage {
     /// The 20-byte SHA-1 of piece `piece` from the layout.
     public func expectedHash(of piece: Int) -> [UInt8] { Array(layout.pieceHash(piece)) }
+}
+
+/// Hands a `ByteBuffer` to a job on another thread without keeping a second reference to its storage (which would
+/// make the job's first write copy it).
+final class BufferHandoff: Sendable {
+    private let slot: Mutex<ByteBuffer?>
+
+    init(_ buffer: ByteBuffer) { slot = Mutex(buffer) }
+
+    /// The buffer, once; nil afterwards.
+    func take() -> ByteBuffer? { slot.withLock { $0.take() } }
 }
