@@ -1,5 +1,7 @@
 import CryptoPrimitives
+import Dispatch
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -34,9 +36,14 @@ public struct FileDigests: Sendable, Hashable {
 
     /// The read size: large enough that syscalls cost nothing next to the hashing, small enough to stay in L2/L3.
     static let chunkSize = 1 << 20
+    /// Chunks read ahead of the hashing.
+    static let readAheadChunks = 4
 
     /// Hashes the file open at `fd` from offset 0 to end of file with `pread` (the descriptor's offset is not used,
-    /// so the caller can keep using the same descriptor). Memory is bounded by one chunk.
+    /// so the caller can keep using the same descriptor). A reader thread fills up to ``readAheadChunks`` chunks
+    /// ahead while the calling thread hashes, so the copy out of the page cache (or the disk wait) overlaps with the
+    /// hashing and a verification costs about one SHA-256 pass. Memory is bounded by those chunks; the reader has
+    /// stopped when this returns.
     ///
     /// - Parameters:
     ///   - fd: an open, readable descriptor of a regular file.
@@ -52,22 +59,37 @@ public struct FileDigests: Sendable, Hashable {
         #endif
         let sha = needs.sha256 ? IncrementalDigest(.sha256) : nil
         let blake = needs.blake2b512 ? BLAKE2b(outputByteCount: 64) : nil
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 4096)
-        defer { buffer.deallocate() }
+        let ahead = ReadAhead()
+        let reader = Thread { ahead.read(fd) }
+        reader.name = "swtorrent-digest-read"
+        reader.start()
+        defer { ahead.finished.wait() }
+        var sequence = 0
         var offset: Int64 = 0
         while true {
-            let n = pread(fd, buffer.baseAddress, chunkSize, off_t(offset))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw SignatureGateError(.io, path, "read failed at byte \(offset): \(errnoText())")
+            ahead.filledSignal.wait()
+            while var chunk = ahead.filled.withLock({ $0.removeValue(forKey: sequence) }) {
+                if let code = chunk.error {
+                    throw SignatureGateError(.io, path, "read failed at byte \(offset): \(errnoText(code))")
+                }
+                if chunk.count == 0 {
+                    return FileDigests(size: offset, sha256: sha?.finalize(), blake2b512: blake?.finalize())
+                }
+                chunk.bytes.withUnsafeBytes { raw in
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[0..<chunk.count])
+                    sha?.update(bytes)
+                    blake?.update(bytes)
+                }
+                offset += Int64(chunk.count)
+                sequence += 1
+                // Hand the buffer back without keeping a reference, so the reader refills it in place.
+                ahead.free.withLock { list in
+                    list.append(chunk.bytes)
+                    chunk.bytes = []
+                }
+                ahead.freeSignal.signal()
             }
-            if n == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            sha?.update(chunk)
-            blake?.update(chunk)
-            offset += Int64(n)
         }
-        return FileDigests(size: offset, sha256: sha?.finalize(), blake2b512: blake?.finalize())
     }
 
     /// Opens `path` read-only (not following a final symlink) and hashes it.
@@ -76,6 +98,62 @@ public struct FileDigests: Sendable, Hashable {
         guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(errnoText())") }
         defer { close(fd) }
         return try compute(fileDescriptor: fd, needs: needs, path: path)
+    }
+
+    /// The reader side of ``compute(fileDescriptor:needs:path:)``: chunks in file order, by sequence number.
+    final class ReadAhead: Sendable {
+        struct Chunk: Sendable {
+            var bytes: [UInt8]
+            /// Bytes read; 0 at end of file.
+            var count: Int
+            /// `errno` when the read failed (the last chunk).
+            var error: Int32?
+        }
+
+        let filled = Mutex<[Int: Chunk]>([:])
+        let filledSignal = DispatchSemaphore(value: 0)
+        let free = Mutex<[[UInt8]]>([])
+        let freeSignal = DispatchSemaphore(value: 0)
+        /// Signalled once when the reader has stopped (it never touches the descriptor after that).
+        let finished = DispatchSemaphore(value: 0)
+
+        /// Reads `fd` from offset 0 to its end, at most ``FileDigests/readAheadChunks`` chunks ahead of the hashing;
+        /// ends after posting the end-of-file (count 0) or failure chunk.
+        func read(_ fd: Int32) {
+            defer { finished.signal() }
+            var allocated = 0
+            var offset: Int64 = 0
+            var sequence = 0
+            while true {
+                var buffer = free.withLock { $0.popLast() } ?? []
+                if buffer.isEmpty {
+                    if allocated < FileDigests.readAheadChunks {
+                        buffer = [UInt8](repeating: 0, count: FileDigests.chunkSize)
+                        allocated += 1
+                    } else {
+                        freeSignal.wait()
+                        continue
+                    }
+                }
+                var n = 0
+                var failure: Int32?
+                buffer.withUnsafeMutableBytes { raw in
+                    while true {
+                        n = pread(fd, raw.baseAddress, raw.count, off_t(offset))
+                        if n < 0 && errno == EINTR { continue }
+                        if n < 0 { failure = errno }
+                        return
+                    }
+                }
+                let chunk = Chunk(bytes: buffer, count: max(n, 0), error: failure)
+                buffer = []
+                filled.withLock { $0[sequence] = chunk }
+                filledSignal.signal()
+                if n <= 0 { return }
+                offset += Int64(n)
+                sequence += 1
+            }
+        }
     }
 
     /// Reads the whole file at `fd` (for legacy minisign signatures), refusing more than `limit` bytes.

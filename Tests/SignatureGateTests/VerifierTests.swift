@@ -227,11 +227,16 @@ struct VerifierTests {
         #expect(!(try f.verify([DetachedSignature(.cosign(bad), origin: "s")], policy: policy).isVerified))
     }
 
-    @Test func hashingTheSameDescriptorComputesBothDigestsInOnePass() throws {
+    /// Sizes around the chunk size and beyond the read-ahead depth (the reader then waits for buffers to return).
+    @Test(arguments: [
+        0, 1, FileDigests.chunkSize - 1, FileDigests.chunkSize, 3 * FileDigests.chunkSize + 123,
+        (FileDigests.readAheadChunks + 3) * FileDigests.chunkSize + 7,
+    ])
+    func hashingTheSameDescriptorComputesBothDigestsInOnePass(size: Int) throws {
         let dir = try TestFiles.makeTemporaryDirectory("gate-digest")
         defer { TestFiles.cleanup(dir) }
         let url = dir.appendingPathComponent("big")
-        try TestFiles.writeRandomFile(url, size: 3 * FileDigests.chunkSize + 123)
+        try TestFiles.writeRandomFile(url, size: size)
         let bytes = [UInt8](try Data(contentsOf: url))
         let digests = try FileDigests.compute(path: url.path, needs: .all)
         #expect(digests.size == Int64(bytes.count))
