@@ -42,6 +42,8 @@ let package = Package(
         .target(name: "CSHA1NI"),
         .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives", "CSHA1NI"], swiftSettings: ours),
         .target(name: "Identity", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        // Linux epoll for the tracker's announce loop (Docs/tracker.md, "Server design").
+        .target(name: "CEventPoll"),
         .target(
             name: "SignatureGate",
             dependencies: ["CryptoPrimitives", "Bencode", .product(name: "Logging", package: "swift-log")],
@@ -50,7 +52,7 @@ let package = Package(
         .target(
             name: "Tracker",
             dependencies: [
-                "Bencode", "Identity", "CryptoPrimitives",
+                "Bencode", "Identity", "CryptoPrimitives", "CEventPoll",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -31,7 +31,7 @@ public struct TrackerConfiguration: Sendable {
     public var requestTimeoutSeconds: Int64
     /// How often the allowlist file is checked for changes, milliseconds.
     public var reloadPollMilliseconds: Int64
-    /// Event-loop threads; 0 means one per core.
+    /// Event-loop threads for `/metrics`; 0 means one. Announces and scrapes are served by one dedicated thread.
     public var threads: Int
 
     /// A configuration with production defaults: interval 900 s, 10 s request timeout, 16,384 connections,

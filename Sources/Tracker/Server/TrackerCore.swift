@@ -1,13 +1,11 @@
 import NIOCore
 
-/// The state that lives on the tracker's store event loop: the swarms and the set of active owners.
-///
-/// Reached only on that loop (through `NIOLoopBound`); request handlers on other loops hop there and back.
+/// The swarms and the set of active owners. Owned by the announce loop's thread (`AnnounceLoop`), which admits,
+/// stores and answers each request in one go; reloads and expiry run there too.
 final class TrackerCore {
     let store: SwarmStore
     private var activeOwners: Set<UInt32>
     private let metrics: TrackerMetrics
-    private var scratch: [UInt8] = []
     private var reportedPeers = -1
     private var reportedSwarms = -1
 
@@ -15,7 +13,6 @@ final class TrackerCore {
         store = SwarmStore(timing: timing)
         self.activeOwners = activeOwners
         self.metrics = metrics
-        scratch.reserveCapacity(4096)
     }
 
     /// Monotonic seconds for peer expiry.
@@ -23,23 +20,24 @@ final class TrackerCore {
         UInt32(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds / 1_000_000_000)
     }
 
-    /// Records an announce; returns the bencoded response body, or a refusal if the owner lost access between the
-    /// admission check and now (a reload raced the request).
-    func announce(_ request: AnnounceRequest, address: PeerAddress, owner: UInt32) -> Result<[UInt8], Refusal> {
-        guard activeOwners.contains(owner) else { return .failure(.revokedWhileAnnouncing) }
-        store.announce(request, address: address, owner: owner, now: Self.monotonicSeconds, into: &scratch)
+    /// Records an announce and writes the bencoded response body into `body`; returns a refusal instead if the
+    /// owner lost access between the admission check and now (a reload raced the request).
+    func announce(_ request: AnnounceRequest, address: PeerAddress, owner: UInt32, into body: inout [UInt8])
+        -> Refusal?
+    {
+        guard activeOwners.contains(owner) else { return .revokedWhileAnnouncing }
+        store.announce(request, address: address, owner: owner, now: Self.monotonicSeconds, into: &body)
         updateGauges()
-        return .success(scratch)
+        return nil
     }
 
-    /// The bencoded scrape response for `hashes`.
-    func scrape(_ hashes: [InfoHash]) -> [UInt8] {
+    /// Writes the bencoded scrape response for `hashes` into `body`.
+    func scrape(_ hashes: [InfoHash], into body: inout [UInt8]) {
         let entries = hashes.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }.map { hash in
             (hash, store.counts(for: hash) ?? SwarmCounts(complete: 0, incomplete: 0, downloaded: 0))
         }
-        var out: [UInt8] = []
-        BencodeWriter.scrape(entries, into: &out)
-        return out
+        body.removeAll(keepingCapacity: true)
+        BencodeWriter.scrape(entries, into: &body)
     }
 
     /// Applies a reload: only `activeOwners` may announce from now on, and the peers of `revoked` are dropped.
@@ -71,52 +69,5 @@ final class TrackerCore {
     }
 }
 
-/// Per-event-loop state: the current access snapshot (replaced on every reload), a scratch buffer, and the loop's
-/// open announce connections for the idle sweep.
-final class LoopContext {
-    var snapshot: AccessSnapshot
-    var scratch: [UInt8] = []
-    /// Advanced by every sweep; connections remember the tick of their last activity.
-    private(set) var tick = 0
-    private var connections: [AnnounceConnectionHandler] = []
-
-    init(snapshot: AccessSnapshot) {
-        self.snapshot = snapshot
-    }
-
-    /// The number of connections registered on this loop.
-    var connectionCount: Int { connections.count }
-
-    func register(_ connection: AnnounceConnectionHandler) {
-        connection.slot = connections.count
-        connections.append(connection)
-    }
-
-    func unregister(_ connection: AnnounceConnectionHandler) {
-        let slot = connection.slot
-        guard slot >= 0, slot < connections.count, connections[slot] === connection else { return }
-        let last = connections.removeLast()
-        if last !== connection {
-            connections[slot] = last
-            last.slot = slot
-        }
-        connection.slot = -1
-    }
-
-    /// Advances the tick and closes every connection that has been idle (no response, no request at the store)
-    /// for `idleTicks` ticks or more. One walk over the loop's connections, instead of a timer per connection.
-    func sweep(idleTicks: Int) {
-        tick += 1
-        var expired: [AnnounceConnectionHandler] = []
-        for connection in connections where connection.isIdle && tick - connection.lastActivity >= idleTicks {
-            expired.append(connection)
-        }
-        for connection in expired { connection.timedOut() }
-    }
-}
-
 @available(*, unavailable)
 extension TrackerCore: Sendable {}
-
-@available(*, unavailable)
-extension LoopContext: Sendable {}

@@ -91,8 +91,8 @@ public final class TrackerServer: Service, Sendable {
 
     /// Serves until graceful shutdown or cancellation.
     public func run() async throws {
-        let threads = configuration.threads > 0 ? configuration.threads : System.coreCount
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        // Announces have their own thread (AnnounceLoop); the event loops serve /metrics.
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         do {
             try await serve(group: group)
         } catch {
@@ -105,169 +105,48 @@ public final class TrackerServer: Service, Sendable {
     }
 
     private func serve(group: MultiThreadedEventLoopGroup) async throws {
-        let storeLoop = group.next()
-        let timing = SwarmStore.Timing(interval: configuration.interval)
-        let metrics = self.metrics
-        let initial = self.initial
-        let core = try await storeLoop.submit {
-            NIOLoopBound(
-                TrackerCore(timing: timing, activeOwners: initial.activeOwners, metrics: metrics), eventLoop: storeLoop)
-        }.get()
-        var contexts: [ObjectIdentifier: NIOLoopBound<LoopContext>] = [:]
-        for loop in group.makeIterator() {
-            contexts[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(LoopContext(snapshot: initial), eventLoop: loop)
-            }.get()
-        }
-        let shared = TrackerShared(
-            configuration: configuration, metrics: metrics, logger: logger, storeLoop: storeLoop, core: core,
-            contexts: contexts)
-
-        let trackerChannels = try await bindTracker(group: group, shared: shared)
-        let trackerChannel = trackerChannels[0]
+        let announceLoop = try AnnounceLoop.start(
+            configuration: configuration, metrics: metrics, logger: logger, snapshot: initial)
         let metricsChannel: (any Channel)?
         if let host = configuration.metricsHost {
             do {
                 metricsChannel = try await bindMetrics(group: group, host: host, port: configuration.metricsPort)
             } catch {
-                for channel in trackerChannels { try? await channel.close() }
+                announceLoop.stop()
+                await announceLoop.waitUntilStopped()
                 throw error
             }
         } else {
             metricsChannel = nil
         }
-        let ports = BoundPorts(
-            tracker: trackerChannel.localAddress?.port ?? configuration.listenPort,
-            metrics: metricsChannel?.localAddress?.port)
+        let ports = BoundPorts(tracker: announceLoop.port, metrics: metricsChannel?.localAddress?.port)
         logger.info(
             "tracker listening",
             metadata: [
-                "address": "\(trackerChannel.localAddress.map { "\($0)" } ?? "?")",
+                "address": "\(configuration.listenHost):\(announceLoop.port)",
                 "metrics": "\(metricsChannel?.localAddress.map { "\($0)" } ?? "off")",
-                "interval": "\(configuration.interval)", "listeners": "\(trackerChannels.count)",
+                "interval": "\(configuration.interval)",
             ])
         boundContinuation.yield(ports)
 
-        // Idle/slow connection sweep: every loop walks its own connections once per period.
-        let timeoutMilliseconds = max(1, configuration.requestTimeoutSeconds) * 1000
-        let sweepMilliseconds = timeoutMilliseconds <= 4000 ? Int64(250) : Int64(1000)
-        let idleTicks = Int((timeoutMilliseconds + sweepMilliseconds - 1) / sweepMilliseconds)
-        var sweeps: [RepeatedTask] = []
-        let gauge = metrics.connections
-        let gate = shared.gate
-        for bound in contexts.values {
-            sweeps.append(
-                bound.eventLoop.scheduleRepeatedTask(
-                    initialDelay: .milliseconds(sweepMilliseconds), delay: .milliseconds(sweepMilliseconds)
-                ) { _ in
-                    bound.value.sweep(idleTicks: idleTicks)
-                    gauge.record(gate.count.load(ordering: .relaxed))
-                })
-        }
-        defer { for sweep in sweeps { sweep.cancel() } }
-
-        let sweepSeconds = Int64(max(1, min(configuration.interval / 2, 60)))
         let logger = self.logger
-        let expiry = storeLoop.scheduleRepeatedTask(initialDelay: .seconds(sweepSeconds), delay: .seconds(sweepSeconds))
-        {
-            _ in
-            let removed = core.value.expire()
-            if removed > 0 { logger.debug("expired peers", metadata: ["count": "\(removed)"]) }
-        }
-        defer { expiry.cancel() }
-
         let signals = await UnixSignalsSequence(trapping: .sighup)
-        try await withTaskCancellationOrGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                for channel in trackerChannels {
-                    tasks.addTask { try await channel.closeFuture.get() }
-                }
-                tasks.addTask {
-                    await self.watchAllowlist(signals: signals, group: group, shared: shared)
-                }
-                _ = try await tasks.next()
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { await announceLoop.waitUntilStopped() }
+                tasks.addTask { await self.watchAllowlist(signals: signals, announceLoop: announceLoop) }
+                _ = await tasks.next()
                 tasks.cancelAll()
             }
         } onCancelOrGracefulShutdown: {
             logger.info("tracker shutting down")
-            for channel in trackerChannels { channel.close(promise: nil) }
+            announceLoop.stop()
             metricsChannel?.close(promise: nil)
         }
+        announceLoop.stop()
+        await announceLoop.waitUntilStopped()
         try? await metricsChannel?.close()
         boundContinuation.finish()
-    }
-
-    /// One listening socket per event loop (SO_REUSEPORT): the kernel spreads connections over the loops and each
-    /// connection stays on the loop that accepted it, with no cross-thread hand-off at accept.
-    private func bindTracker(group: MultiThreadedEventLoopGroup, shared: TrackerShared) async throws -> [any Channel] {
-        let configuration = self.configuration
-        let metrics = self.metrics
-        let gate = shared.gate
-        func bootstrap(on loop: any EventLoop) -> ServerBootstrap {
-            ServerBootstrap(group: loop)
-                .serverChannelOption(.backlog, value: 4096)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .serverChannelOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SO_REUSEPORT), value: 1)
-                // Accept up to 64 connections per readiness event of the listening socket.
-                .serverChannelOption(.maxMessagesPerRead, value: 64)
-                // No child channel options: accepted sockets inherit TCP_NODELAY from the listener (NIO sets it
-                // there), and applying options per connection costs more than the announce itself.
-                .serverChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler())
-                    }
-                }
-                .childChannelInitializer { channel in
-                    let open = gate.count.wrappingAdd(1, ordering: .relaxed).newValue
-                    guard open <= configuration.maxConnections else {
-                        gate.count.wrappingSubtract(1, ordering: .relaxed)
-                        metrics.connectionsRefused.increment()
-                        return channel.close()
-                    }
-                    // One handler per connection; the loop's cached succeeded future (no allocation).
-                    do {
-                        guard let local = shared.contexts[ObjectIdentifier(channel.eventLoop)] else {
-                            throw TrackerError(.configuration, "event loop", "connection on an unknown event loop")
-                        }
-                        try channel.pipeline.syncOperations.addHandler(
-                            AnnounceConnectionHandler(shared: shared, local: local.value))
-                    } catch {
-                        gate.count.wrappingSubtract(1, ordering: .relaxed)
-                        return channel.eventLoop.makeFailedFuture(error)
-                    }
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                }
-        }
-        var channels: [any Channel] = []
-        var port = configuration.listenPort
-        if port != 0 { try Self.ensureNoListener(host: configuration.listenHost, port: port) }
-        do {
-            for loop in group.makeIterator() {
-                let channel = try await bootstrap(on: loop).bind(host: configuration.listenHost, port: port).get()
-                if port == 0 { port = channel.localAddress?.port ?? 0 }
-                channels.append(channel)
-            }
-        } catch {
-            for channel in channels { try? await channel.close() }
-            throw error
-        }
-        return channels
-    }
-
-    /// SO_REUSEPORT would let a second tracker (or any same-user process using it) share the port silently and split
-    /// the traffic. Refuse to start instead: a probe socket without SO_REUSEPORT cannot bind while anyone listens.
-    private static func ensureNoListener(host: String, port: Int) throws {
-        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
-        let fd = socket(address.protocol.rawValue, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        var one: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let bound = address.withSockAddr { bind(fd, $0, socklen_t($1)) }
-        if bound != 0 && errno == EADDRINUSE {
-            throw TrackerError(
-                .configuration, "\(host):\(port)", "address already in use; is another tracker listening there?")
-        }
     }
 
     private func bindMetrics(group: MultiThreadedEventLoopGroup, host: String, port: Int) async throws -> any Channel {
@@ -293,9 +172,7 @@ public final class TrackerServer: Service, Sendable {
 
     /// Re-reads the allowlist on SIGHUP (and then also the torrents directory) and whenever the file's inode, size,
     /// mtime or ctime changes; keeps the old list if the new one does not parse.
-    private func watchAllowlist(signals: UnixSignalsSequence, group: MultiThreadedEventLoopGroup, shared: TrackerShared)
-        async
-    {
+    private func watchAllowlist(signals: UnixSignalsSequence, announceLoop: AnnounceLoop) async {
         let (triggers, continuation) = AsyncStream.makeStream(
             of: ReloadTrigger.self, bufferingPolicy: .bufferingNewest(4))
         let path = configuration.allowlistPath
@@ -320,7 +197,7 @@ public final class TrackerServer: Service, Sendable {
                 var snapshot = self.initial
                 for await trigger in triggers {
                     if Task.isCancelled { break }
-                    snapshot = await self.reload(current: snapshot, trigger: trigger, group: group, shared: shared)
+                    snapshot = await self.reload(current: snapshot, trigger: trigger, announceLoop: announceLoop)
                 }
             }
             await withTaskCancellationHandler {
@@ -333,9 +210,8 @@ public final class TrackerServer: Service, Sendable {
     }
 
     private func reload(
-        current: AccessSnapshot, trigger: ReloadTrigger, group: MultiThreadedEventLoopGroup, shared: TrackerShared
-    )
-        async -> AccessSnapshot
+        current: AccessSnapshot, trigger: ReloadTrigger, announceLoop: AnnounceLoop
+    ) async -> AccessSnapshot
     {
         let path = configuration.allowlistPath
         let directory = trigger == .signal ? configuration.torrentsDirectory : nil
@@ -365,16 +241,13 @@ public final class TrackerServer: Service, Sendable {
         }
         let registered = directory == nil ? current.registered : scanned
         let (snapshot, revokedOwners, revokedEntries) = current.reloaded(with: allowlist, registered: registered)
-        var futures: [EventLoopFuture<Void>] = []
-        for bound in shared.contexts.values {
-            futures.append(bound.eventLoop.submit { bound.value.snapshot = snapshot })
-        }
-        let core = shared.core
         let active = snapshot.activeOwners
-        let purged = shared.storeLoop.submit { core.value.applyReload(activeOwners: active, revoked: revokedOwners) }
-        do {
-            for future in futures { try await future.get() }
-            let removed = try await purged.get()
+        // The new snapshot and the purge take effect together, between two requests of the announce loop.
+        let removed = await announceLoop.submit { state in
+            state.snapshot = snapshot
+            return state.core.applyReload(activeOwners: active, revoked: revokedOwners)
+        }
+        if let removed {
             metrics.reloadsOK.increment()
             logger.notice(
                 "allowlist reloaded",
@@ -384,16 +257,11 @@ public final class TrackerServer: Service, Sendable {
                     "peers_dropped": "\(removed)",
                     "torrents": "\(registered.map { String($0.count) } ?? "any")",
                 ])
-        } catch {
-            logger.error("allowlist reload could not be applied", metadata: ["error": "\(error)"])
+        } else {
+            logger.error("allowlist reload could not be applied: the tracker is stopping")
         }
         return snapshot
     }
-}
-
-/// Counts open client connections across event loops.
-final class ConnectionGate: Sendable {
-    let count = Atomic<Int>(0)
 }
 
 /// What identifies a version of a file without reading it: device, inode, size, mtime and ctime.
