@@ -19,7 +19,7 @@ int swt_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
 int swt_epoll_control(int epfd, int op, int fd, int readable, int writable, uint64_t token) {
     struct epoll_event event = {0};
-    event.events = EPOLLRDHUP | (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+    event.events = (readable ? (EPOLLIN | EPOLLRDHUP) : 0) | (writable ? EPOLLOUT : 0);
     event.data.u64 = token;
     int ops[3] = {EPOLL_CTL_ADD, EPOLL_CTL_MOD, EPOLL_CTL_DEL};
     if (op < 0 || op > 2) return -1;

@@ -23,10 +23,14 @@ final class RawHTTPConnection {
     let fd: Int32
     private var buffered: [UInt8] = []
 
-    init(port: Int, host: String = "127.0.0.1", timeout: TimeInterval = 5) throws {
+    /// - Parameter receiveBuffer: a small `SO_RCVBUF`, set before connecting, makes the server's writes back up.
+    init(port: Int, host: String = "127.0.0.1", timeout: TimeInterval = 5, receiveBuffer: Int32? = nil) throws {
         let isV6 = host.contains(":")
         fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError(description: "socket() failed: errno \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - floor(timeout)) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))

@@ -264,6 +264,33 @@ struct TrackerServerTests {
         await tracker.stop()
     }
 
+    /// Pipelined requests with large responses (200 peers each) to a client with a small receive buffer: every
+    /// response arrives complete and in order. (Loopback send buffers grow to MiBs, so writes that the socket only
+    /// partly takes need far more data; `scripts/bench/tracker.sh`'s fill and a 4,000-request run under strace
+    /// exercise that path.)
+    @Test func pipelinedLargeResponsesArriveCompleteAndInOrder() async throws {
+        let tracker = try await TrackerFixture()
+        let filler = try RawHTTPConnection(port: tracker.port)
+        for n in 0..<210 {
+            _ = try filler.get(announceTarget(passkey: TrackerFixture.passkeyA, peer: n, port: 1000 + n, numwant: 0))
+        }
+        let slow = try RawHTTPConnection(port: tracker.port, receiveBuffer: 4096)
+        let count = 40
+        let requests = (0..<count).map {
+            let target = announceTarget(passkey: TrackerFixture.passkeyA, peer: 500 + $0, port: 7000, numwant: 200)
+            return "GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n"
+        }
+        try slow.send(requests.joined())
+        var incomplete: [Int] = []
+        for _ in 0..<count {
+            let body = try bencoded(try slow.readResponse())
+            #expect(compactPeers(body["peers"]?.bytes ?? []).count == 200)
+            incomplete.append(Int(body["incomplete"]?.integer ?? -1))
+        }
+        #expect(incomplete == Array(211...(210 + count)))
+        await tracker.stop()
+    }
+
     @Test func forwardedForOnlyWhenConfigured() async throws {
         for trust in [false, true] {
             let tracker = try await TrackerFixture { $0.trustForwardedFor = trust }

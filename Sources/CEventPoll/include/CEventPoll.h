@@ -9,7 +9,7 @@
 int swt_epoll_create(void);
 
 /// EPOLL_CTL_ADD (op 0), EPOLL_CTL_MOD (op 1) or EPOLL_CTL_DEL (op 2) of `fd` with `token` as the event data.
-/// `readable` and `writable` choose EPOLLIN and EPOLLOUT; EPOLLRDHUP is always asked for.
+/// `readable` chooses EPOLLIN and EPOLLRDHUP, `writable` EPOLLOUT (EPOLLHUP and EPOLLERR are always reported).
 int swt_epoll_control(int epfd, int op, int fd, int readable, int writable, uint64_t token);
 
 /// epoll_wait into parallel arrays: `tokens[i]` is the data of the i-th event, `flags[i]` its bits as below.

@@ -378,11 +378,10 @@ final class AnnounceLoopState {
             close(connection)
             return
         }
-        if flags & SWT_EVENT_WRITABLE != 0 {
-            flush(connection)
-            if connection.fd < 0 || connections[Int(connection.fd)] !== connection { return }
-        }
-        if flags & (SWT_EVENT_READABLE | SWT_EVENT_HANGUP) != 0 && connection.unsent.isEmpty {
+        if !connection.unsent.isEmpty {
+            // Watching writes only; a hang-up here makes the write fail and the connection close.
+            if flags & (SWT_EVENT_WRITABLE | SWT_EVENT_HANGUP) != 0 { flush(connection) }
+        } else if flags & (SWT_EVENT_READABLE | SWT_EVENT_HANGUP) != 0 {
             receive(connection)
         }
     }
