@@ -51,7 +51,7 @@ struct TrackerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a connection may take to send each request (idle and slow clients).")
     var requestTimeout: Int64 = 10
 
-    @Option(name: .long, help: "Event-loop threads (0: one per core).")
+    @Option(name: .long, help: "Threads serving /metrics (0: one); announces have their own thread.")
     var threads: Int = 0
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
