@@ -11,7 +11,8 @@
 #                          signed by Python's `cryptography` from Docs/identity.md), each with `Connection: close`
 #                          and with keep-alive
 #          Prints requests/s, p99 latency, the tracker process's CPU-seconds during the run (utime+stime from
-#          /proc/PID/stat), CPU-microseconds per announce, and the ratios against opentracker. With --rounds N the
+#          /proc/PID/stat), CPU-microseconds per announce, the wrk client's own CPU-microseconds per announce
+#          (it shares the cores, so it bounds the rate any tracker can reach), and the ratios against opentracker. With --rounds N the
 #          five runs repeat N times, interleaved; ratios use the mean req/s and total CPU over total announces.
 # --rss    fills our tracker with 1,000,000 peers over 100,000 swarms (scripts/bench/tracker_fill.py, pipelined
 #          passkey announces) and prints its resident set size (VmRSS, VmHWM) against the 300 MiB bar.
@@ -30,7 +31,7 @@ while (($#)); do
         --rss-opentracker) rss=1 rss_reference=1 ;;
         --duration) duration="$2"; shift ;;
         --rounds) rounds="$2"; shift ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "tracker.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -120,15 +121,17 @@ if ((speed)); then
         --host "127.0.0.1:$our_port"
     wait_for_announce "http://127.0.0.1:$our_port$(head -1 "$work/signed.txt")" "swtorrent tracker (signed)"
 
-    printf '%-12s %-8s %-10s %10s %9s %8s %10s %8s\n' tracker announce connection "req/s" "p99 ms" "CPU s" \
-        "CPU us/req" "errors"
+    echo "load before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+    printf '%-12s %-8s %-10s %10s %9s %8s %10s %10s %8s\n' tracker announce connection "req/s" "p99 ms" "CPU s" \
+        "CPU us/req" "wrk us/req" "errors"
     declare -A rate_sum requests_sum ticks_sum
     run() { # name pid port file prefix close|keepalive label
         local name=$1 pid=$2 port=$3 file=$4 prefix=$5 conn=$6 label=$7
         local before after out
         before=$(cpu_ticks "$pid")
-        out=$(wrk -t2 -c50 -d"${duration}s" --timeout 5s -s scripts/bench/tracker_announce.lua \
-            "http://127.0.0.1:$port" -- "$file" "$prefix" "$conn" | grep '^WRK ')
+        out=$(/usr/bin/time -f 'CLIENT %U %S' -o "$work/wrk-time" wrk -t2 -c50 -d"${duration}s" --timeout 5s \
+            -s scripts/bench/tracker_announce.lua "http://127.0.0.1:$port" -- "$file" "$prefix" "$conn" \
+            | grep '^WRK ')
         after=$(cpu_ticks "$pid")
         local requests rate p99 errors status
         requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$out")
@@ -136,14 +139,17 @@ if ((speed)); then
         p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$out")
         errors=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$out")
         status=$(sed -E 's/.*status_errors=([0-9]+).*/\1/' <<<"$out")
-        local cpu_s cpu_us
+        local cpu_s cpu_us client_us
         cpu_s=$(awk -v a="$before" -v b="$after" -v hz="$hz" 'BEGIN {printf "%.2f", (b - a) / hz}')
         cpu_us=$(awk -v c="$cpu_s" -v r="$requests" 'BEGIN {printf "%.1f", (r > 0 ? c * 1e6 / r : 0)}')
+        client_us=$(awk -v r="$requests" '/^CLIENT/ {printf "%.1f", (r > 0 ? ($2 + $3) * 1e6 / r : 0)}' \
+            "$work/wrk-time")
         rate_sum[$label]=$(( ${rate_sum[$label]:-0} + rate ))
         requests_sum[$label]=$(( ${requests_sum[$label]:-0} + requests ))
         ticks_sum[$label]=$(( ${ticks_sum[$label]:-0} + after - before ))
-        printf '%-12s %-8s %-10s %10s %9s %8s %10s %8s\n' "$name" "${label%%-*}" "$conn" "$rate" \
-            "$(awk -v p="$p99" 'BEGIN {printf "%.2f", p / 1000}')" "$cpu_s" "$cpu_us" "$((errors + status))"
+        printf '%-12s %-8s %-10s %10s %9s %8s %10s %10s %8s\n' "$name" "${label%%-*}" "$conn" "$rate" \
+            "$(awk -v p="$p99" 'BEGIN {printf "%.2f", p / 1000}')" "$cpu_s" "$cpu_us" "$client_us" \
+            "$((errors + status))"
     }
     passkey_prefix="/$(cat "$work/passkey")/announce"
     for _ in $(seq "$rounds"); do
@@ -154,6 +160,7 @@ if ((speed)); then
         run swtorrent "$our_pid" "$our_port" "$work/signed.txt" "" keepalive signed-keepalive
     done
 
+    echo "load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
     refused=$(metric tracker_refusals_total | awk '{s += $1} END {print s + 0}')
     echo "swtorrent refusals during the run: $refused (must be 0: every announce was admitted)"
     echo "(wrk counts opentracker's close after each reply as a socket read error; its replies are complete.)"
