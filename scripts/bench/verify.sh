@@ -12,6 +12,9 @@
 #     per file on every core (xargs -P), plus CPU seconds per GiB for make and make --sign (load-insensitive).
 #  3. The same with a cold page cache (`echo 3 > /proc/sys/vm/drop_caches` before each run), when this machine lets
 #     us drop caches (root, not a read-only /proc); otherwise it says so and skips the cold case.
+#  4. Slow storage: the cold runs again with reads of the work directory's disk throttled to THROTTLE_MBPS (default
+#     400 MB/s) by a block-I/O cgroup the script makes and removes (root; cgroup v1 blkio or v2 io); else skipped.
+#     Where reading is slower than one core's SHA-256, make --sign should cost what make costs.
 #
 #   scripts/bench/verify.sh                          # 1 GiB file, 8 x 128 MiB directory, 3 warm rounds, 3 cold
 #   SIZE_MIB=256 DIR_FILES=4 DIR_FILE_MIB=64 ROUNDS=5 COLD_ROUNDS=0 scripts/bench/verify.sh
@@ -44,7 +47,7 @@ swift build -c release --product swtorrent >/dev/null
 BIN="$ROOT/.build/release/swtorrent"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/swt-bench-verify.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"; [[ -n "${CGROUP:-}" ]] && rmdir "$CGROUP" 2>/dev/null; true' EXIT
 FILE="$WORK/artifact.bin"
 DIR="$WORK/release"
 echo "== writing a ${SIZE_MIB} MiB random file and ${DIR_FILES} x ${DIR_FILE_MIB} MiB in a directory"
@@ -129,20 +132,65 @@ fi
 # Drops the page cache, then reloads the programs (swtorrent and its Swift libraries are tens of MiB): only the data
 # is cold.
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; "$BIN" --version >/dev/null; openssl version >/dev/null; }
-if [[ $COLD == yes ]]; then
-    echo "== $COLD_ROUNDS cold rounds (page cache dropped before every run; $(load))"
+# cold_rounds PREFIX LABEL [WRAPPER…]: COLD_ROUNDS rounds of the make cases, page cache dropped before every run, each
+# command run through WRAPPER (e.g. entering a read-throttled cgroup).
+cold_rounds() {
+    local p=$1 label=$2
+    shift 2
+    local -a w=("$@")
+    echo "== $COLD_ROUNDS $label rounds (page cache dropped before every run; $(load))"
     for round in $(seq 1 "$COLD_ROUNDS"); do
-        drop; run c_file_sha openssl dgst -sha256 "$FILE"
-        drop; run c_file_make "$BIN" make "$FILE" --no-date --force -o "$WORK/plain.torrent"
-        drop; run c_file_sign "$BIN" make "$FILE" --no-date --force -o "$WORK/signed.torrent" --sign "$WORK/ec.pem"
-        drop; run c_dir_sha openssl dgst -sha256 "$DIR"/*
-        drop; run c_dir_shapar "${SHA_DIR_PARALLEL[@]}"
-        drop; run c_dir_make "$BIN" make "$DIR" --no-date --force -o "$WORK/dir-plain.torrent"
-        drop; run c_dir_sign "$BIN" make "$DIR" --no-date --force -o "$WORK/dir-signed.torrent" --sign "$WORK/ec.pem"
-        echo "cold round $round: file: sha256 $(last c_file_sha)s make $(last c_file_make)s" \
-            "make --sign $(last c_file_sign)s | dir: sha256 $(last c_dir_sha)s make $(last c_dir_make)s" \
-            "make --sign $(last c_dir_sign)s | $(load)"
+        drop; run "${p}file_sha" "${w[@]}" openssl dgst -sha256 "$FILE"
+        drop; run "${p}file_make" "${w[@]}" "$BIN" make "$FILE" --no-date --force -o "$WORK/plain.torrent"
+        drop; run "${p}file_sign" "${w[@]}" "$BIN" make "$FILE" --no-date --force -o "$WORK/signed.torrent" \
+            --sign "$WORK/ec.pem"
+        drop; run "${p}dir_sha" "${w[@]}" openssl dgst -sha256 "$DIR"/*
+        drop; run "${p}dir_shapar" "${w[@]}" "${SHA_DIR_PARALLEL[@]}"
+        drop; run "${p}dir_make" "${w[@]}" "$BIN" make "$DIR" --no-date --force -o "$WORK/dir-plain.torrent"
+        drop; run "${p}dir_sign" "${w[@]}" "$BIN" make "$DIR" --no-date --force -o "$WORK/dir-signed.torrent" \
+            --sign "$WORK/ec.pem"
+        echo "$label round $round: file: sha256 $(last "${p}file_sha")s make $(last "${p}file_make")s" \
+            "make --sign $(last "${p}file_sign")s | dir: sha256 $(last "${p}dir_sha")s make $(last "${p}dir_make")s" \
+            "make --sign $(last "${p}dir_sign")s | $(load)"
     done
+}
+
+# Slow storage: the same cold runs with reads from the work directory's disk throttled (THROTTLE_MBPS, default 400
+# MB/s, about a SATA SSD) by a block-I/O cgroup made for this run (cgroup v1 blkio or v2 io.max; root only).
+THROTTLE_MBPS=${THROTTLE_MBPS:-400}
+SLOW="no (needs the cold case)"
+CGROUP=""
+setup_throttle() {
+    local source disk majmin bps=$((THROTTLE_MBPS * 1000000))
+    source=$(df --output=source "$WORK" | tail -1)
+    disk=$(lsblk -no PKNAME "$source" 2>/dev/null | head -1)
+    [[ -n "$disk" ]] && source="/dev/$disk"
+    majmin=$(lsblk -dno MAJ:MIN "$source" 2>/dev/null | tr -d ' ')
+    [[ -n "$majmin" ]] || { SLOW="no (cannot tell which block device holds $WORK: $source)"; return; }
+    if [[ -w /sys/fs/cgroup/blkio ]]; then
+        CGROUP=/sys/fs/cgroup/blkio/swt-bench-verify-$$
+        mkdir "$CGROUP" && echo "$majmin $bps" >"$CGROUP/blkio.throttle.read_bps_device" 2>/dev/null \
+            || { SLOW="no (cgroup v1 blkio throttling refused)"; return; }
+    elif grep -qw io /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
+        CGROUP=/sys/fs/cgroup/swt-bench-verify-$$
+        mkdir "$CGROUP" && echo "$majmin rbps=$bps" >"$CGROUP/io.max" 2>/dev/null \
+            || { SLOW="no (cgroup v2 io.max refused)"; return; }
+    else
+        SLOW="no (no writable blkio/io cgroup controller here)"
+        return
+    fi
+    SLOW=yes
+}
+
+if [[ $COLD == yes ]]; then
+    cold_rounds c_ cold
+    setup_throttle
+    if [[ $SLOW == yes ]]; then
+        ENTER=(bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$CGROUP")
+        cold_rounds t_ "slow-storage (${THROTTLE_MBPS} MB/s)" "${ENTER[@]}"
+    else
+        echo "== slow storage: skipped: $SLOW"
+    fi
     warm
 else
     echo "== cold page cache: skipped: $COLD"
@@ -156,9 +204,9 @@ echo "$SPEED256"
 SPEED256=$(awk '{ v = $NF; sub(/k$/, "", v); print v * 1000 }' <<<"$SPEED256")
 echo
 echo "== results: best of each ($(load) now)"
-args=("$SIZE_MIB" "$DIR_MIB" "$DIR_FILES" "$DIR_FILE_MIB" "$CORES" "$COLD" "$SPEED256"
+args=("$SIZE_MIB" "$DIR_MIB" "$DIR_FILES" "$DIR_FILE_MIB" "$CORES" "$COLD" "$SPEED256" "$SLOW" "$THROTTLE_MBPS"
     "$(best sha)" "$(best verify_cosign)" "$(best minisign)" "$(best verify_minisign)")
-for p in w_ c_; do
+for p in w_ c_ t_; do
     for c in file_sha file_make file_sign dir_sha dir_shapar dir_make dir_sign; do
         if [[ -s "$WORK/$p$c" ]]; then args+=("$(best "$p$c")" "$(cpu "$p$c")"); else args+=(0 0); fi
     done
@@ -169,11 +217,13 @@ a = sys.argv[1:]
 size, dir_mib, nfiles, file_mib, cores = map(int, a[:5])
 cold = a[5]
 speed = float(a[6])  # bytes/s of one core's SHA-256 (openssl speed)
-sha, cos, mini, omini = map(float, a[7:11])
-vals = list(map(float, a[11:]))
+slow, throttle = a[7], a[8]
+sha, cos, mini, omini = map(float, a[9:13])
+vals = list(map(float, a[13:]))
 names = ["file_sha", "file_make", "file_sign", "dir_sha", "dir_shapar", "dir_make", "dir_sign"]
 warm = {n: (vals[2 * i], vals[2 * i + 1]) for i, n in enumerate(names)}
 coldv = {n: (vals[14 + 2 * i], vals[14 + 2 * i + 1]) for i, n in enumerate(names)}
+slowv = {n: (vals[28 + 2 * i], vals[28 + 2 * i + 1]) for i, n in enumerate(names)}
 mb = size * 1048576 / 1e6
 print(f"verify, {size} MiB file, page cache warm:")
 print(f"  openssl dgst -sha256          {sha:7.3f} s  {mb / sha:6.0f} MB/s")
@@ -181,7 +231,7 @@ print(f"  swtorrent verify (cosign)     {cos:7.3f} s  {mb / cos:6.0f} MB/s  rati
 print(f"  minisign -V (prehashed)       {mini:7.3f} s  {mb / mini:6.0f} MB/s")
 print(f"  swtorrent verify (minisign)   {omini:7.3f} s  {mb / omini:6.0f} MB/s  ratio vs minisign -V {omini / mini:.3f}")
 
-def table(title, v):
+def table(title, v, io_rate=None):
     print(title)
     for kind, mib, label in (("file", size, f"one {size} MiB file"), ("dir", dir_mib, f"{nfiles} x {file_mib} MiB directory")):
         gib = mib / 1024
@@ -193,7 +243,7 @@ def table(title, v):
         floor = s
         if kind == "dir":
             sp, _ = v["dir_shapar"]
-            print(f"    openssl dgst -sha256, one per file, -P {cores:<3d} {sp:7.3f} s")
+            print(f"    {f'openssl dgst -sha256, one per file, -P {cores}':<45}{sp:7.3f} s")
             floor = sp
         print(f"    swtorrent make                               {mk:7.3f} s  {mkc / gib:5.2f} CPU-s/GiB")
         print(f"    swtorrent make --sign                        {ms:7.3f} s  {msc / gib:5.2f} CPU-s/GiB")
@@ -203,13 +253,23 @@ def table(title, v):
         compute = max(largest, (mib * 1048576 / speed + mkc) / cores)
         print(f"    compute floor: max(SHA-256 of the largest file {largest:.3f} s,")
         print(f"      (SHA-256 of all {mib * 1048576 / speed:.3f} s + make's CPU {mkc:.3f} s) / {cores} cores) = {compute:7.3f} s")
+        if io_rate:
+            reading = mib * 1048576 / io_rate
+            print(f"    {f'read floor: {mib} MiB at {io_rate / 1e6:.0f} MB/s':<45}{reading:7.3f} s")
+            compute = max(compute, reading)
         print(f"    ratio make --sign / make                     {ms / mk:7.3f}   (target <= 1.15)")
         print(f"    ratio make --sign / SHA-256 pass             {ms / floor:7.3f}   ({'openssl dgst' if kind == 'file' else 'openssl per file on all cores'})")
-        print(f"    ratio make --sign / compute floor            {ms / compute:7.3f}")
+        label = "ratio make --sign / " + ("max(compute, read floor)" if io_rate else "compute floor")
+        print(f"    {label:<45}{ms / compute:7.3f}")
 
 table("make --sign (cosign key), page cache warm:", warm)
 if cold == "yes":
     table("make --sign (cosign key), page cache cold (dropped before each run):", coldv)
 else:
     print(f"make --sign, page cache cold: not measured: {cold}")
+if slow == "yes":
+    table(f"make --sign (cosign key), slow storage: cold, reads throttled to {throttle} MB/s:", slowv,
+          io_rate=int(throttle) * 1e6)
+else:
+    print(f"make --sign, slow storage: not measured: {slow}")
 PY
