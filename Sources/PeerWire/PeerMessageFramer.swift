@@ -11,8 +11,8 @@ import NIOCore
 ///
 /// Same checks as ``PeerMessageDecoder`` (it uses it): a length prefix over ``PeerWireLimits/maxFrameLength`` is
 /// refused as soon as its 4 bytes are in, so the carried partial frame is bounded by the limit. After an error
-/// (fired as `errorCaught`) the handler drops everything that follows. Bytes of an incomplete frame at EOF are
-/// dropped, as a TCP peer that closes mid-frame sent no message.
+/// (fired as `errorCaught`) the handler drops everything that follows. Bytes of an incomplete frame at EOF or when
+/// the handler is removed are dropped, as a peer that closes mid-frame sent no message.
 public final class PeerMessageFramer: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = PeerMessage
@@ -97,11 +97,8 @@ public final class PeerMessageFramer: ChannelInboundHandler, RemovableChannelHan
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        // Like ByteToMessageHandler: bytes not yet decoded go on to the next handler.
-        if let partial = carry, partial.readableBytes > 0, !failed {
-            carry = nil
-            context.fireChannelRead(NIOAny(partial))
-        }
+        // The connection is ending (nothing after this handler takes raw bytes): an incomplete frame is dropped.
+        carry = nil
     }
 }
 

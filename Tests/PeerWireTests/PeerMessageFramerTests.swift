@@ -93,4 +93,13 @@ import Testing
         }
         _ = try? channel.finish()
     }
+
+    @Test func closingWithAPartialFrameDropsIt() throws {
+        let channel = EmbeddedChannel(handler: PeerMessageFramer(limits: limits))
+        try channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 13, 6, 0, 0]))
+        #expect(try channel.readInbound(as: PeerMessage.self) == nil)
+        // Removing the handler (the channel closes) must not pass raw bytes on to the message handler after it.
+        _ = try channel.finish(acceptAlreadyClosed: true)
+        #expect(try channel.readInbound(as: ByteBuffer.self) == nil)
+    }
 }
