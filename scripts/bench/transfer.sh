@@ -104,9 +104,11 @@ opentracker -f "$dir/ot.conf" >/dev/null 2>&1 &
 pids+=($!)
 waitport "$tracker_port"
 
-# run_case TOOL: starts the seed, times the leech, prints "seconds leech_cpu leech_rss_kib seed_cpu seed_rss_kib".
+# run_case TOOL: starts the seed, times the leech, prints "seconds leech_cpu leech_rss_kib seed_cpu seed_rss_kib
+# complete_seconds complete_cpu complete_rss_kib" (the last three: at swtorrent's "complete" line, before the release
+# gate; for the others the same as at exit).
 run_case() {
-    local tool=$1 port out seed_pid t0 t1 c0 c1
+    local tool=$1 port out seed_pid t0 t1 c0 c1 tc="" cc="" crss=""
     port=$(freeport)
     out="$dir/out-$tool"
     rm -rf "$out" && mkdir -p "$out"
@@ -124,8 +126,23 @@ run_case() {
     c0=$(cpu_ticks "$seed_pid")
     t0=$(now)
     case $tool in
-    swtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
-        "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker --allow-unsigned >/dev/null 2>"$dir/leech.err" ;;
+    swtorrent)
+        # --json: the "complete" line comes when every piece is verified and fsynced; the leech then runs the
+        # release gate (SHA-256 of the staged file for the audit log, rename into --out) before it exits.
+        rm -f "$dir/leech.fifo" && mkfifo "$dir/leech.fifo"
+        timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+            "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker --allow-unsigned \
+            --json >"$dir/leech.fifo" 2>"$dir/leech.err" &
+        local wrapper=$! line leech_pid
+        while IFS= read -r line; do
+            if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
+                tc=$(now)
+                leech_pid=$(pgrep -P "$(pgrep -P "$wrapper")")
+                cc=$(cpu_ticks "$leech_pid")
+                crss=$(hwm_kib "$leech_pid")
+            fi
+        done <"$dir/leech.fifo"
+        wait "$wrapper" ;;
     libtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
         /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "127.0.0.1:$port" 600 >/dev/null ;;
     aria2c) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
@@ -142,40 +159,57 @@ run_case() {
     if ! cmp -s "$out/payload.bin" "$dir/one/payload.bin"; then
         echo "transfer.sh: $tool did not deliver the file within ${case_timeout}s" >&2
         rm -rf "$out"
-        echo "nan nan 0 nan 0"
+        echo "nan nan 0 nan 0 nan nan 0"
         return
     fi
-    rm -rf "$out"
+    rm -rf "$out" "$dir/.one.swtorrent-gate" "$dir/.payload.bin.swtorrent-gate"
     read -r lu ls lrss <"$dir/leech.time"
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
-        -v srss="$seed_rss" 'BEGIN { printf "%.3f %.2f %d %.2f %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss }'
+        -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" 'BEGIN {
+            if (tc == "") { tc = t1; cc = (lu + ls) * tick; crss = lrss }
+            printf "%.3f %.2f %d %.2f %d %.3f %.2f %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss }'
 }
 
+# Rows: each tool; swtorrent twice: to its "complete" line (every piece verified and fsynced: the engine's work,
+# comparable with libtorrent, which exits when it is seeding) and to its exit (plus the release gate's pass).
+rows=()
+for tool in "${tools[@]}"; do
+    rows+=("$tool")
+    [[ $tool == swtorrent ]] && rows+=("swtorrent+gate")
+done
 declare -A secs lcpu lrss scpu srss
+echo "transfer.sh: load before case 1: $(uptime)" >&2
 for round in $(seq 1 "$rounds"); do
     for tool in "${tools[@]}"; do
-        read -r s lc lr sc sr < <(run_case "$tool")
+        read -r s lc lr sc sr cs clc clr < <(run_case "$tool")
+        if [[ $tool == swtorrent ]]; then
+            secs[$tool]+="$cs " lcpu[$tool]+="$clc " lrss[$tool]+="$clr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
+            tool=swtorrent+gate
+        fi
         secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
         awk -v tool="$tool" -v r="$round" -v s="$s" -v b="$bytes" -v lc="$lc" -v sc="$sc" -v lr="$lr" -v sr="$sr" \
-            'BEGIN { gib = b / 1073741824; printf "round %d %-10s %7.1f MB/s  leech %.2f CPU-s/GiB, %d MiB peak  seed %.2f CPU-s/GiB, %d MiB peak\n", r, tool, b / s / 1e6, lc / gib, lr / 1024, sc / gib, sr / 1024 }' >&2
+            -v cs="$cs" -v clc="$clc" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
+            'BEGIN { gib = b / 1073741824; printf "round %d %-14s %7.1f MB/s (to complete %.1f MB/s, %.2f CPU-s/GiB)  leech %.2f CPU-s/GiB, %d MiB peak  seed %.2f CPU-s/GiB, %d MiB peak  load %s\n", r, tool, b / s / 1e6, b / cs / 1e6, clc / gib, lc / gib, lr / 1024, sc / gib, sr / 1024, load }' >&2
     done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 echo
-echo "Case 1: one seed -> one leech, $size_mib MiB, loopback, median of $rounds round(s)"
-printf '%-11s %10s %18s %18s %15s %15s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB"
+echo "Case 1: one seed -> one leech, $size_mib MiB, loopback, median of $rounds round(s); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "(swtorrent: to the 'complete' line, every piece verified and fsynced; swtorrent+gate: to exit, after the"
+echo " release gate's SHA-256 pass over the staged file and the rename into --out)"
+printf '%-15s %10s %18s %18s %15s %15s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB"
 declare -A mbps
-for tool in "${tools[@]}"; do
+for tool in "${rows[@]}"; do
     s=$(echo "${secs[$tool]}" | median)
     mbps[$tool]=$(awk -v b="$bytes" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
     awk -v tool="$tool" -v m="${mbps[$tool]}" -v b="$bytes" -v lc="$(echo "${lcpu[$tool]}" | median)" \
         -v sc="$(echo "${scpu[$tool]}" | median)" -v lr="$(echo "${lrss[$tool]}" | median)" \
         -v sr="$(echo "${srss[$tool]}" | median)" \
-        'BEGIN { gib = b / 1073741824; printf "%-11s %10s %18.2f %18.2f %15d %15d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024 }'
+        'BEGIN { gib = b / 1073741824; printf "%-15s %10s %18.2f %18.2f %15d %15d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024 }'
 done
-awk -v a="${mbps[swtorrent]:-0}" -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" \
-    'BEGIN { printf "throughput ratio swtorrent/libtorrent %.2f (target >= 3), swtorrent/aria2c %s\n", (b > 0 ? a / b : 0), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
+awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" \
+    'BEGIN { printf "throughput ratio swtorrent/libtorrent %.2f (target >= 3), with the gate %.2f; swtorrent/aria2c %s\n", (b > 0 ? a / b : 0), (b > 0 ? g / b : 0), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
 
 # Case 2: one seed, four leechers.
 swarm_case() {
@@ -211,13 +245,30 @@ swarm_case() {
     done
     if [[ $tool == swtorrent ]]; then
         # Leechers keep seeding for the others (--seed-after); each is done when it prints its first complete line.
+        # Bounded by the case timeout, and a leecher that exits without completing ends the wait.
+        local deadline
+        deadline=$(awk -v t="$t0" -v c="$case_timeout" 'BEGIN { printf "%d", t + c }')
         for i in 0 1 2 3; do
-            for _ in $(seq 1 6000); do grep -q '"complete":true' "$dir/sw$i.json" 2>/dev/null && break; sleep 0.05; done
+            until grep -q '"complete":true' "$dir/sw$i.json" 2>/dev/null; do
+                kill -0 "${lpids[$i]}" 2>/dev/null || break
+                (($(date +%s) < deadline)) || break
+                sleep 0.05
+            done
         done
     else
         for p in "${lpids[@]}"; do wait "$p" || true; done
     fi
     t1=$(now)
+    if [[ $tool == swtorrent ]]; then
+        # Not timed: let each leech's release gate move its file into --out before it is stopped.
+        for i in 0 1 2 3; do
+            for _ in $(seq 1 1200); do
+                grep -q '"event":"gate"' "$dir/sw$i.json" 2>/dev/null && break
+                kill -0 "${lpids[$i]}" 2>/dev/null || break
+                sleep 0.05
+            done
+        done
+    fi
     for p in "${lpids[@]}" "$seed_pid"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     for i in 0 1 2 3; do
@@ -227,7 +278,7 @@ swarm_case() {
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
 echo
-echo "Case 2: one seed -> four leechers, $swarm_mib MiB, time until all four are complete"
+echo "Case 2: one seed -> four leechers, $swarm_mib MiB, time until all four are complete; load $(cut -d' ' -f1-3 /proc/loadavg)"
 sw=$(swarm_case swtorrent)
 lt4=$(swarm_case libtorrent)
 echo "swtorrent ${sw}s  libtorrent ${lt4}s  ratio swtorrent/libtorrent $(awk -v a="$sw" -v b="$lt4" 'BEGIN { printf "%.2f", a / b }') (target <= 0.5)"

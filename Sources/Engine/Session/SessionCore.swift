@@ -57,11 +57,16 @@ final class SessionCore {
     private var bufferedBytes = 0
     /// Buffers whose piece was written, ready for the next piece (no allocation, no page faults).
     private var freeBuffers: [ByteBuffer] = []
+    /// Verified pieces still in their buffers, oldest first: uploads of them are slices of these buffers (no disk
+    /// read; the pieces a leecher just announced with `have` are the ones its peers ask for). A cached buffer is
+    /// reused for a new piece when the budget is spent.
+    private var recentPieces: [Int: ByteBuffer] = [:]
+    private var recentOrder: [Int] = []
     /// Bytes handed to the disk and not yet written: when the disk falls behind, requests stop until it catches
     /// up, so memory stays bounded.
     private var writeBytesInFlight = 0
     private let maximumWriteBytesInFlight = 32 << 20
-    private let maximumBufferedBytes = 48 << 20
+    private let maximumBufferedBytes = 40 << 20
     /// Upload read buffers whose blocks have been sent, by size, for the next reads.
     private var freeReadBuffers: [Int: [ByteBuffer]] = [:]
     private var freeReadBufferBytes = 0
@@ -556,6 +561,8 @@ final class SessionCore {
         var buffer: ByteBuffer
         if let free = freeBuffers.popLast() {
             buffer = free
+        } else if bufferedBytes + pieceBufferCapacity > maximumBufferedBytes, let oldest = evictRecentPiece() {
+            buffer = oldest
         } else if bufferedBytes + pieceBufferCapacity <= maximumBufferedBytes {
             // 4 KiB-aligned storage, so the storage can write the piece with O_DIRECT.
             buffer = AlignedAllocator.allocator.buffer(capacity: pieceBufferCapacity)
@@ -565,6 +572,25 @@ final class SessionCore {
         }
         buffer.clear()
         return PieceAssembly(buffer: buffer, base: 0)
+    }
+
+    /// Takes the oldest verified piece out of the cache and gives its buffer (if another piece is waiting for one
+    /// and blocks of it are still being sent, the buffer is copied on its first write: correct, and rare).
+    private func evictRecentPiece() -> ByteBuffer? {
+        while !recentOrder.isEmpty {
+            let piece = recentOrder.removeFirst()
+            if let buffer = recentPieces.removeValue(forKey: piece) { return buffer }
+        }
+        return nil
+    }
+
+    /// A written buffer: cached while uploads may want it, or free again.
+    private func bufferReturned(_ returned: Storage.ReturnedBuffer) {
+        guard returned.written, returned.data.capacity >= pieceBufferCapacity else {
+            return returnBuffer(returned.data)
+        }
+        recentPieces[returned.piece] = returned.data
+        recentOrder.append(returned.piece)
     }
 
     /// Gives a buffer back after its piece was written (or failed).
@@ -586,7 +612,7 @@ final class SessionCore {
             self.verifying -= 1
             let wasThrottled = self.writeBytesInFlight >= self.maximumWriteBytesInFlight
             self.writeBytesInFlight -= length
-            for returned in self.storage.takeReturnedBuffers() { self.returnBuffer(returned) }
+            for returned in self.storage.takeReturnedBuffers() { self.bufferReturned(returned) }
             switch result {
             case .success(let matches):
                 guard self.isRunning else { return }
@@ -735,6 +761,18 @@ final class SessionCore {
                 length += next.length
             }
             let wait = uploadBucket.take(length, at: now())
+            if wait <= 0, let cached = recentPieces[first.piece] {
+                // A piece still in memory: its blocks are slices of the piece buffer.
+                for request in batch {
+                    guard let block = cached.getSlice(at: request.begin, length: request.length) else { break }
+                    c.send(.piece(piece: request.piece, begin: request.begin, block: block))
+                    c.uploadedToPeer += Int64(request.length)
+                    uploaded += Int64(request.length)
+                    c.unflushedWrites += 1
+                }
+                if c.unflushedWrites >= 64 { c.flush() }
+                continue
+            }
             c.readsInFlight += 1
             c.readBytesInFlight += length
             let storage = self.storage
@@ -780,6 +818,8 @@ final class SessionCore {
             }
             read()
         }
+        // Blocks sent from cached pieces go out now (reads flush when they complete).
+        if c.unflushedWrites > 0 && c.readsInFlight == 0 { c.flush() }
     }
 
     /// A pooled buffer for an upload read of `length` bytes: buffers come in power-of-two sizes from 64 KiB (reads

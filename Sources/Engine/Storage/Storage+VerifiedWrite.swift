@@ -12,6 +12,16 @@ import NIOPosix
 #endif
 
 extension Storage {
+    /// A buffer handed to ``writeVerified(piece:data:on:)`` that the storage is done with.
+    public struct ReturnedBuffer: Sendable {
+        /// The piece it held.
+        public var piece: Int
+        /// The buffer, its readable bytes as handed in; the only reference to its storage.
+        public var data: ByteBuffer
+        /// Whether the piece matched its hash and was written (the buffer then holds the verified piece).
+        public var written: Bool
+    }
+
     struct PendingPiece: Sendable {
         let piece: Int
         var data: ByteBuffer?
@@ -23,7 +33,7 @@ extension Storage {
         var pieces: [PendingPiece] = []
         var head = 0
         /// Buffers the storage is done with, for ``takeReturnedBuffers()``.
-        var returned: [ByteBuffer] = []
+        var returned: [ReturnedBuffer] = []
 
         /// The oldest piece and, when one of the same length is waiting too, the next one (hashed together).
         mutating func take() -> [PendingPiece] {
@@ -93,7 +103,7 @@ extension Storage {
                 throw StorageError(.pieceAlreadyComplete, "piece \(piece) is already verified; not written again")
             }
         } catch {
-            verifiedWrites.withLock { $0.returned.append(data) }
+            verifiedWrites.withLock { $0.returned.append(ReturnedBuffer(piece: piece, data: data, written: false)) }
             return eventLoop.makeFailedFuture(error)
         }
         let promise = eventLoop.makePromise(of: Bool.self)
@@ -102,7 +112,10 @@ extension Storage {
             guard case .active = workState else {
                 var pending = verifiedWrites.withLock { $0.drain() }
                 for index in pending.indices {
-                    verifiedWrites.withLock { $0.returned.append(pending[index].data.take()!) }
+                    verifiedWrites.withLock { queue in
+                        queue.returned.append(
+                            ReturnedBuffer(piece: pending[index].piece, data: pending[index].data.take()!, written: false))
+                    }
                     pending[index].promise.fail(
                         StorageError(.io, "piece \(pending[index].piece) not written: the thread pool has stopped"))
                 }
@@ -115,9 +128,9 @@ extension Storage {
 
     /// The buffers handed to ``writeVerified(piece:data:on:)`` that the storage is done with, each the only
     /// reference to its storage. Call it when a ``writeVerified(piece:data:on:)`` future completes.
-    public func takeReturnedBuffers() -> [ByteBuffer] {
+    public func takeReturnedBuffers() -> [ReturnedBuffer] {
         verifiedWrites.withLock { queue in
-            var taken: [ByteBuffer] = []
+            var taken: [ReturnedBuffer] = []
             swap(&taken, &queue.returned)
             return taken
         }
@@ -142,7 +155,10 @@ extension Storage {
                 }
             }
             // Hand the buffer back before answering, so the caller's copy is the only one when it reuses it.
-            verifiedWrites.withLock { $0.returned.append(batch[index].data.take()!) }
+            let written = (try? outcome.get()) == true
+            verifiedWrites.withLock { queue in
+                queue.returned.append(ReturnedBuffer(piece: piece, data: batch[index].data.take()!, written: written))
+            }
             batch[index].promise.completeWith(outcome)
         }
     }
