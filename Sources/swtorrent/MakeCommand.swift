@@ -18,8 +18,8 @@ struct MakeCommand: ParsableCommand {
             The creation date is the current time, or $SOURCE_DATE_EPOCH when set; --no-date leaves it out.
 
             --sign KEY (repeatable) signs every file with a cosign or minisign key and embeds the signatures \
-            outside the info dictionary (see Docs/signing.md); the SHA-256 comes from the same read pass as the \
-            pieces.
+            outside the info dictionary (see Docs/signing.md); each file's SHA-256 (and BLAKE2b-512 for minisign \
+            keys) comes from the same read pass as the pieces.
 
             Exit codes: 0 written; 1 cannot read the input or write the output; 2 bad arguments or unusable \
             input (bad piece length or URL, empty directory or file, special file, name not UTF-8); 3 the output \
@@ -126,7 +126,7 @@ struct MakeCommand: ParsableCommand {
         } catch {
             throw MakeFailure(message: error.description, exitCode: error.code == .io ? 1 : 2)
         }
-        if !signingKeys.isEmpty { options.fileDigests = .sha256 }
+        if !signingKeys.isEmpty { options.fileDigests = MakeSigning.fileDigests(for: signingKeys) }
         do {
             if let pieceLength { options.pieceLength = try PieceLength.parse(pieceLength) }
             let content = try TorrentContent.scan(path)

@@ -125,15 +125,23 @@ enum MakeSigning {
     ///
     /// cosign keys reuse the hasher's SHA-256 (no extra read); minisign keys sign prehashed BLAKE2b-512, which the
     /// piece hasher does not compute, so each file is read once more for them.
+    /// The digests the hasher computes in its read pass for these keys: SHA-256, plus BLAKE2b-512 for minisign keys
+    /// (prehashed minisign signs BLAKE2b-512), so no file is read twice.
+    static func fileDigests(for keys: [ArtifactSigningKey]) -> Metainfo.FileDigests {
+        keys.contains { $0.format == .minisign } ? .sha256AndBLAKE2b512 : .sha256
+    }
+
     static func embed(made: MadeTorrent, keys: [ArtifactSigningKey]) throws(SignatureGateError) -> [UInt8] {
         guard let sha256s = made.fileSHA256, sha256s.count == made.content.files.count else {
             throw SignatureGateError(.signingFailed, made.content.name, "the hasher did not return per-file SHA-256")
         }
         var signatures: [EmbeddedSignature] = []
-        for (file, sha256) in zip(made.content.files, sha256s) {
+        for (index, (file, sha256)) in zip(made.content.files, sha256s).enumerated() {
             let path = made.content.isSingleFile ? file.path : [made.content.name] + file.path
             var digests = SignatureGate.FileDigests(size: file.length, sha256: sha256, blake2b512: nil)
-            if keys.contains(where: { $0.format == .minisign }) {
+            if let blake2b = made.fileBLAKE2b512, blake2b.count == sha256s.count {
+                digests.blake2b512 = blake2b[index]
+            } else if keys.contains(where: { $0.format == .minisign }) {
                 let blake = try SignatureGate.FileDigests.compute(
                     path: file.sourcePath, needs: .init(sha256: false, blake2b512: true)
                 )

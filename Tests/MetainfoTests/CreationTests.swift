@@ -195,12 +195,22 @@ struct CreationHashingTests {
             return DigestAlgorithm.sha256.hash(bytes[start..<(start + size)])
         }
         #expect(withDigests.fileSHA256 == expectedDigests)
-        // The files' SHA-256 split over several lanes (threads) give the same digests and pieces.
-        for lanes in [2, 3, 5] {
+        #expect(withDigests.fileBLAKE2b512 == nil)
+        // The files' SHA-256 split over several lanes (threads) give the same digests and pieces; BLAKE2b-512 (for
+        // minisign) comes from the same pass.
+        start = 0
+        let expectedBLAKE2b = sizes.map { size in
+            defer { start += size }
+            return BLAKE2b.hash(bytes[start..<(start + size)])
+        }
+        for lanes in [1, 2, 3, 5] {
             hasher.digestLanes = lanes
             let split = try hasher.hashFiles(files, fileDigests: .sha256)
             #expect(split.pieces == expected, "\(lanes) lanes")
             #expect(split.fileSHA256 == expectedDigests, "\(lanes) lanes")
+            let both = try hasher.hashFiles(files, fileDigests: .sha256AndBLAKE2b512)
+            #expect(both.fileSHA256 == expectedDigests, "\(lanes) lanes")
+            #expect(both.fileBLAKE2b512 == expectedBLAKE2b, "\(lanes) lanes")
         }
         hasher.digestLanes = nil
 

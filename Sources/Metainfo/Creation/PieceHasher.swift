@@ -17,6 +17,8 @@ public enum FileDigests: Sendable, Hashable {
     case none
     /// Also each file's SHA-256, from the same reads (used to sign artifacts while making their torrent).
     case sha256
+    /// Also each file's SHA-256 and BLAKE2b-512 (what prehashed minisign signatures sign), from the same reads.
+    case sha256AndBLAKE2b512
 }
 
 /// The result of hashing a torrent's content.
@@ -25,8 +27,10 @@ public struct PieceHashes: Sendable, Hashable {
     public var pieceLength: Int
     /// The SHA-1 of every piece, concatenated (20 bytes each): the `pieces` value of a v1 info dictionary.
     public var pieces: [UInt8]
-    /// Each file's SHA-256 in file order, when ``FileDigests/sha256`` was asked for; otherwise nil.
+    /// Each file's SHA-256 in file order, when ``FileDigests/sha256`` (or more) was asked for; otherwise nil.
     public var fileSHA256: [[UInt8]]?
+    /// Each file's BLAKE2b-512 in file order, when ``FileDigests/sha256AndBLAKE2b512`` was asked for; otherwise nil.
+    public var fileBLAKE2b512: [[UInt8]]? = nil
 
     /// The number of pieces.
     public var pieceCount: Int { pieces.count / 20 }
@@ -123,7 +127,8 @@ public struct PieceHasher: Sendable {
             throw MetainfoError(.invalidPieceLength, "piece length \(pieceLength) is not a power of two ≥ 16 KiB")
         }
         let layout = StreamLayout(files: files, pieceLength: pieceLength)
-        let withDigests = fileDigests == .sha256
+        let withDigests = fileDigests != .none
+        let withBLAKE2b = fileDigests == .sha256AndBLAKE2b512
         let state = HashingState(pieceCount: layout.pieceCount, fileCount: files.count)
         let workerCount = max(1, min(threads, layout.unitCount))
         let laneCount =
@@ -141,7 +146,10 @@ public struct PieceHasher: Sendable {
             if let handoff {
                 for lane in 0..<handoff.plan.laneCount {
                     started.append(
-                        try WorkerThread { runDigester(lane: lane, layout: layout, handoff: handoff, state: state) }
+                        try WorkerThread {
+                            runDigester(
+                                lane: lane, layout: layout, blake2b: withBLAKE2b, handoff: handoff, state: state)
+                        }
                     )
                 }
             }
@@ -174,8 +182,9 @@ public struct PieceHasher: Sendable {
         if let error = startError ?? state.failure.withLock({ $0 }) { throw error }
         let pieces = state.pieces.withLock { $0 }
         let digests = withDigests ? state.fileSHA256.withLock { $0 } : nil
+        let blake2b = withBLAKE2b ? state.fileBLAKE2b512.withLock { $0 } : nil
         progress?(layout.totalSize)
-        return PieceHashes(pieceLength: pieceLength, pieces: pieces, fileSHA256: digests)
+        return PieceHashes(pieceLength: pieceLength, pieces: pieces, fileSHA256: digests, fileBLAKE2b512: blake2b)
     }
 }
 
@@ -238,12 +247,14 @@ final class HashingState: Sendable {
     let failure = Mutex<MetainfoError?>(nil)
     let pieces: Mutex<[UInt8]>
     let fileSHA256: Mutex<[[UInt8]]>
+    let fileBLAKE2b512: Mutex<[[UInt8]]>
     /// Signalled once by every thread as it exits.
     let finishedThreads = DispatchSemaphore(value: 0)
 
     init(pieceCount: Int, fileCount: Int) {
         pieces = Mutex([UInt8](repeating: 0, count: pieceCount * 20))
         fileSHA256 = Mutex([[UInt8]](repeating: [], count: fileCount))
+        fileBLAKE2b512 = Mutex([[UInt8]](repeating: [], count: fileCount))
     }
 
     /// Records the first failure and tells every thread to stop.
@@ -585,25 +596,30 @@ private func runWorker(
     }
 }
 
-/// The in-order thread of one digest lane: whole-file SHA-256 of the lane's files, consuming the lane's filled
-/// buffers strictly by stream offset.
-private func runDigester(lane: Int, layout: StreamLayout, handoff: DigestHandoff, state: HashingState) {
+/// The in-order thread of one digest lane: whole-file SHA-256 (and BLAKE2b-512 if asked) of the lane's files,
+/// consuming the lane's filled buffers strictly by stream offset.
+private func runDigester(
+    lane: Int, layout: StreamLayout, blake2b: Bool, handoff: DigestHandoff, state: HashingState
+) {
     defer { state.finishedThreads.signal() }
     let plan = handoff.plan
     let endFile = lane + 1 < plan.laneCount ? plan.fileStarts[lane + 1] : layout.files.count
     let laneEnd = plan.offsets[lane + 1]
     let queue = handoff.lanes[lane]
-    var results: [(Int, [UInt8])] = []
+    var results: [(Int, [UInt8], [UInt8])] = []
     var expected = plan.offsets[lane]
     var fileIndex = plan.fileStarts[lane]
     var current: IncrementalDigest?
+    var currentBLAKE2b: BLAKE2b?
 
     // Finishes every file of the lane that ends at or before `offset` (including empty ones).
     func finishFiles(upTo offset: Int64) {
         while fileIndex < endFile, layout.starts[fileIndex] + layout.files[fileIndex].length <= offset {
             let digest = current ?? IncrementalDigest(.sha256)
-            results.append((fileIndex, digest.finalize()))
+            let other = blake2b ? (currentBLAKE2b ?? BLAKE2b(outputByteCount: 64)).finalize() : []
+            results.append((fileIndex, digest.finalize(), other))
             current = nil
+            currentBLAKE2b = nil
             fileIndex += 1
         }
     }
@@ -620,9 +636,15 @@ private func runDigester(lane: Int, layout: StreamLayout, handoff: DigestHandoff
                     let position = filled.offset + Int64(index - filled.start)
                     let fileEnd = layout.starts[fileIndex] + layout.files[fileIndex].length
                     let take = Int(min(Int64(stop - index), fileEnd - position))
+                    let bytes = UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)])
                     let digest = current ?? IncrementalDigest(.sha256)
-                    digest.update(UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)]))
+                    digest.update(bytes)
                     current = digest
+                    if blake2b {
+                        let other = currentBLAKE2b ?? BLAKE2b(outputByteCount: 64)
+                        other.update(bytes)
+                        currentBLAKE2b = other
+                    }
                     index += take
                     finishFiles(upTo: position + Int64(take))
                 }
@@ -640,6 +662,11 @@ private func runDigester(lane: Int, layout: StreamLayout, handoff: DigestHandoff
     }
     finishFiles(upTo: laneEnd)
     state.fileSHA256.withLock { all in
-        for (index, digest) in results { all[index] = digest }
+        for (index, digest, _) in results { all[index] = digest }
+    }
+    if blake2b {
+        state.fileBLAKE2b512.withLock { all in
+            for (index, _, digest) in results { all[index] = digest }
+        }
     }
 }

@@ -54,6 +54,8 @@ public struct MadeTorrent: Sendable, Hashable {
     public var pieceCount: Int
     /// Each file's SHA-256 (file order) when ``TorrentOptions/fileDigests`` asked for it.
     public var fileSHA256: [[UInt8]]?
+    /// Each file's BLAKE2b-512 (file order) when ``TorrentOptions/fileDigests`` asked for it.
+    public var fileBLAKE2b512: [[UInt8]]?
     /// A magnet link with the info-hash, the name, the trackers and the web seeds.
     public var magnetLink: MagnetLink
 }
@@ -126,6 +128,7 @@ public struct TorrentBuilder: Sendable {
             pieceLength: pieceLength,
             pieceCount: hashes.pieceCount,
             fileSHA256: hashes.fileSHA256,
+            fileBLAKE2b512: hashes.fileBLAKE2b512,
             magnetLink: magnet
         )
     }
