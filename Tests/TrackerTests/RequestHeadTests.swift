@@ -107,6 +107,34 @@ struct RequestHeadTests {
         #expect(whole?.length == text.count)
     }
 
+    /// Found by FuzzTrackerHead: a search resumed inside the empty lines before the request line must keep skipping
+    /// them, and so give the same answer as parsing all the bytes at once.
+    @Test func resumingInsideLeadingEmptyLines() throws {
+        let bytes = [UInt8](repeating: 0x0A, count: 27) + [0x20, 0x0A]
+        let whole = try bytes.withUnsafeBytes { (raw) throws(TrackerError) in try RequestHeadParser.parse(raw) }
+        #expect(whole == nil)
+        var scanned = 0
+        let limits = RequestLimits()
+        let half = try bytes[0..<14].withUnsafeBytes { (raw) throws(TrackerError) in
+            try RequestHeadParser.parse(raw, limits: limits, scanned: &scanned)
+        }
+        #expect(half == nil)
+        let resumed = try bytes.withUnsafeBytes { (raw) throws(TrackerError) in
+            try RequestHeadParser.parse(raw, limits: limits, scanned: &scanned)
+        }
+        #expect(resumed == nil)
+        // Empty lines, then (in a later read) the request: one head, empty lines included.
+        let request = Array("GET /a HTTP/1.1\r\n\r\n".utf8)
+        var resumeAt = 0
+        _ = try bytes[0..<14].withUnsafeBytes { (raw) throws(TrackerError) in
+            try RequestHeadParser.parse(raw, limits: limits, scanned: &resumeAt)
+        }
+        let completed = try (bytes[0..<14] + request).withUnsafeBytes { (raw) throws(TrackerError) in
+            try RequestHeadParser.parse(raw, limits: limits, scanned: &resumeAt)
+        }
+        #expect(completed?.length == 14 + request.count)
+    }
+
     @Test(arguments: malformedHeadCases)
     func malformedHeads(text: String, code: TrackerError.Code) {
         do {

@@ -34,8 +34,8 @@ public enum RequestHeadParser {
     /// - Parameters:
     ///   - bytes: Received bytes, starting at the request line.
     ///   - limits: Size bounds.
-    ///   - scanned: How far an earlier call on the same, since extended, bytes searched for the end of the head;
-    ///     start at 0 and reset to 0 after consuming a head.
+    ///   - scanned: Where an earlier call on the same, since extended, bytes left the search for the end of the
+    ///     head (an opaque position); start at 0 and reset to 0 after consuming a head.
     /// - Returns: The head, or nil when it is not complete yet (and still within the limits).
     /// - Throws: `TrackerError` with `.headTooLarge` (answer 431), `.targetTooLong` (414) or `.malformedHTTP` (400).
     public static func parse(_ bytes: UnsafeRawBufferPointer, limits: RequestLimits, scanned: inout Int)
@@ -62,12 +62,23 @@ public enum RequestHeadParser {
     private static let tab = UInt8(ascii: "\t")
 
     /// The index just past the blank line ending the head, searching at most `maxHeadLength` bytes.
+    ///
+    /// `scanned` is where to resume: a value ≤ 0 means the search is still skipping the empty lines a client may
+    /// send before the request line (−`scanned` bytes of them skipped so far), a positive value is the next byte to
+    /// examine.
     private static func endOfHead(_ bytes: UnsafeRawBufferPointer, limits: RequestLimits, scanned: inout Int) -> Int? {
         let limit = min(bytes.count, limits.maxHeadLength)
-        var index = max(0, scanned)
-        // Skip the empty lines a client may send before the request line (bounded by the head limit).
-        if index == 0 {
+        var index: Int
+        if scanned <= 0 {
+            // Skip the empty lines before the request line (bounded by the head limit).
+            index = -scanned
             while index < limit, bytes[index] == cr || bytes[index] == lf { index += 1 }
+            if index >= limit {
+                scanned = -index
+                return nil
+            }
+        } else {
+            index = scanned
         }
         while index < limit {
             if bytes[index] == lf {
