@@ -138,19 +138,21 @@ public struct PieceHasher: Sendable {
         let buffers = withDigests ? Self.buffersPerWorkerWithDigests * (digestPlan?.laneCount ?? 1) : 1
         let readSize = effectiveReadSize(buffersPerWorker: buffers)
         let multiLane = interleavedSHA1 && Self.hasSHAExtensions
-        let handoff = digestPlan.map { DigestHandoff(workers: workerCount, plan: $0, readSize: readSize) }
+        let kinds: [DigestKind] = withBLAKE2b ? [.sha256, .blake2b512] : [.sha256]
+        let handoff = digestPlan.map { DigestHandoff(workers: workerCount, plan: $0, kinds: kinds, readSize: readSize) }
 
         var started: [WorkerThread] = []
         var startError: MetainfoError?
         do throws(MetainfoError) {
             if let handoff {
                 for lane in 0..<handoff.plan.laneCount {
-                    started.append(
-                        try WorkerThread {
-                            runDigester(
-                                lane: lane, layout: layout, blake2b: withBLAKE2b, handoff: handoff, state: state)
-                        }
-                    )
+                    for kind in kinds.indices {
+                        started.append(
+                            try WorkerThread {
+                                runDigester(lane: lane, kind: kind, layout: layout, handoff: handoff, state: state)
+                            }
+                        )
+                    }
                 }
             }
             for index in 0..<workerCount {
@@ -346,6 +348,17 @@ final class DigestHandoff: Sendable {
         var buffer: [UInt8]
         /// The worker that owns the buffer (and gets it back), or nil for a copy that is simply dropped.
         var worker: Int?
+        /// With several digest threads per lane: how many have not finished with `buffer` yet (the last one hands it
+        /// back).
+        var remaining: Remaining?
+    }
+
+    /// A countdown shared by the digest threads of one lane for one buffer.
+    final class Remaining: Sendable {
+        let count: Atomic<Int>
+        init(_ count: Int) { self.count = Atomic(count) }
+        /// Counts one thread done; true for the last one.
+        func finish() -> Bool { count.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 }
     }
 
     /// One lane's filled buffers by stream offset, waiting for their turn, and the signal its thread waits on.
@@ -363,15 +376,19 @@ final class DigestHandoff: Sendable {
     }
 
     let plan: DigestPlan
-    let lanes: [Lane]
+    /// The digests computed, each on its own thread per lane (SHA-256, and BLAKE2b-512 when asked).
+    let kinds: [DigestKind]
+    /// One queue per lane and digest kind: `queues[lane * kinds.count + kind]`.
+    let queues: [Lane]
     /// One slot per worker.
     let returned: [ReturnSlot]
     /// The buffers a worker may own per lane.
     let buffersPerLane: Int
 
-    init(workers: Int, plan: DigestPlan, readSize: Int) {
+    init(workers: Int, plan: DigestPlan, kinds: [DigestKind], readSize: Int) {
         self.plan = plan
-        lanes = (0..<plan.laneCount).map { _ in Lane() }
+        self.kinds = kinds
+        queues = (0..<(plan.laneCount * kinds.count)).map { _ in Lane() }
         returned = (0..<workers).map { _ in ReturnSlot(lanes: plan.laneCount) }
         buffersPerLane = PieceHasher.buffersPerWorkerWithDigests
     }
@@ -388,16 +405,20 @@ final class DigestHandoff: Sendable {
             let to = min(end, plan.offsets[lane + 1])
             if to > from {
                 let start = Int(from - offset)
-                let filled: Filled
+                var filled: Filled
                 if lane == home {
                     filled = Filled(offset: from, count: Int(to - from), start: start, buffer: buffer, worker: worker)
+                    if kinds.count > 1 { filled.remaining = Remaining(kinds.count) }
                     kept = nil
                 } else {
                     let part = Array(buffer[start..<(start + Int(to - from))])
                     filled = Filled(offset: from, count: part.count, start: 0, buffer: part, worker: nil)
                 }
-                lanes[lane].pending.withLock { $0[from] = filled }
-                lanes[lane].signal.signal()
+                for kind in kinds.indices {
+                    let queue = queues[lane * kinds.count + kind]
+                    queue.pending.withLock { $0[from] = filled }
+                    queue.signal.signal()
+                }
             }
             lane += 1
         }
@@ -406,7 +427,7 @@ final class DigestHandoff: Sendable {
 
     /// Wakes every waiting thread so it notices a failure.
     func wakeEveryone() {
-        for lane in lanes { lane.signal.signal() }
+        for queue in queues { queue.signal.signal() }
         for slot in returned { slot.signal.signal() }
     }
 }
@@ -596,30 +617,61 @@ private func runWorker(
     }
 }
 
-/// The in-order thread of one digest lane: whole-file SHA-256 (and BLAKE2b-512 if asked) of the lane's files,
-/// consuming the lane's filled buffers strictly by stream offset.
+/// A whole-file digest a lane computes.
+enum DigestKind: Sendable, Hashable {
+    case sha256
+    case blake2b512
+}
+
+/// One running whole-file digest.
+private enum RunningDigest {
+    case sha256(IncrementalDigest)
+    case blake2b512(BLAKE2b)
+
+    init(_ kind: DigestKind) {
+        switch kind {
+        case .sha256: self = .sha256(IncrementalDigest(.sha256))
+        case .blake2b512: self = .blake2b512(BLAKE2b(outputByteCount: 64))
+        }
+    }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .sha256(let digest): digest.update(bytes)
+        case .blake2b512(let digest): digest.update(bytes)
+        }
+    }
+
+    func finalize() -> [UInt8] {
+        switch self {
+        case .sha256(let digest): digest.finalize()
+        case .blake2b512(let digest): digest.finalize()
+        }
+    }
+}
+
+/// The in-order thread of one digest lane and kind: one whole-file digest of each of the lane's files, consuming the
+/// lane's filled buffers strictly by stream offset. With two kinds, a buffer goes back to its worker when the second
+/// thread is done with it.
 private func runDigester(
-    lane: Int, layout: StreamLayout, blake2b: Bool, handoff: DigestHandoff, state: HashingState
+    lane: Int, kind kindIndex: Int, layout: StreamLayout, handoff: DigestHandoff, state: HashingState
 ) {
     defer { state.finishedThreads.signal() }
     let plan = handoff.plan
+    let kind = handoff.kinds[kindIndex]
     let endFile = lane + 1 < plan.laneCount ? plan.fileStarts[lane + 1] : layout.files.count
     let laneEnd = plan.offsets[lane + 1]
-    let queue = handoff.lanes[lane]
-    var results: [(Int, [UInt8], [UInt8])] = []
+    let queue = handoff.queues[lane * handoff.kinds.count + kindIndex]
+    var results: [(Int, [UInt8])] = []
     var expected = plan.offsets[lane]
     var fileIndex = plan.fileStarts[lane]
-    var current: IncrementalDigest?
-    var currentBLAKE2b: BLAKE2b?
+    var current: RunningDigest?
 
     // Finishes every file of the lane that ends at or before `offset` (including empty ones).
     func finishFiles(upTo offset: Int64) {
         while fileIndex < endFile, layout.starts[fileIndex] + layout.files[fileIndex].length <= offset {
-            let digest = current ?? IncrementalDigest(.sha256)
-            let other = blake2b ? (currentBLAKE2b ?? BLAKE2b(outputByteCount: 64)).finalize() : []
-            results.append((fileIndex, digest.finalize(), other))
+            results.append((fileIndex, (current ?? RunningDigest(kind)).finalize()))
             current = nil
-            currentBLAKE2b = nil
             fileIndex += 1
         }
     }
@@ -636,37 +688,30 @@ private func runDigester(
                     let position = filled.offset + Int64(index - filled.start)
                     let fileEnd = layout.starts[fileIndex] + layout.files[fileIndex].length
                     let take = Int(min(Int64(stop - index), fileEnd - position))
-                    let bytes = UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)])
-                    let digest = current ?? IncrementalDigest(.sha256)
-                    digest.update(bytes)
+                    let digest = current ?? RunningDigest(kind)
+                    digest.update(UnsafeRawBufferPointer(rebasing: raw[index..<(index + take)]))
                     current = digest
-                    if blake2b {
-                        let other = currentBLAKE2b ?? BLAKE2b(outputByteCount: 64)
-                        other.update(bytes)
-                        currentBLAKE2b = other
-                    }
                     index += take
                     finishFiles(upTo: position + Int64(take))
                 }
             }
             expected += Int64(filled.count)
-            if let worker = filled.worker {
-                let slot = handoff.returned[worker]
-                slot.buffers.withLock { lists in
-                    lists[lane].append(filled.buffer)
-                    filled.buffer = []
-                }
-                slot.signal.signal()
+            guard let worker = filled.worker else { continue }
+            guard filled.remaining?.finish() ?? true else {
+                filled.buffer = []
+                continue
             }
+            let slot = handoff.returned[worker]
+            slot.buffers.withLock { lists in
+                lists[lane].append(filled.buffer)
+                filled.buffer = []
+            }
+            slot.signal.signal()
         }
     }
     finishFiles(upTo: laneEnd)
-    state.fileSHA256.withLock { all in
-        for (index, digest, _) in results { all[index] = digest }
-    }
-    if blake2b {
-        state.fileBLAKE2b512.withLock { all in
-            for (index, _, digest) in results { all[index] = digest }
-        }
+    switch kind {
+    case .sha256: state.fileSHA256.withLock { all in for (index, digest) in results { all[index] = digest } }
+    case .blake2b512: state.fileBLAKE2b512.withLock { all in for (index, digest) in results { all[index] = digest } }
     }
 }
