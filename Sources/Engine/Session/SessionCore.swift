@@ -248,6 +248,12 @@ final class SessionCore {
     }
 
     private func closeEverything() {
+        // Pooled and cached buffers go back to the kernel now (they are unmapped when the last reference goes).
+        freeBuffers.removeAll()
+        recentPieces.removeAll()
+        recentOrder.removeAll()
+        freeReadBuffers.removeAll()
+        freeReadBufferBytes = 0
         announceTask?.cancel()
         listener?.close(promise: nil)
         listener = nil
@@ -586,6 +592,10 @@ final class SessionCore {
 
     /// A written buffer: cached while uploads may want it, or free again.
     private func bufferReturned(_ returned: Storage.ReturnedBuffer) {
+        guard isRunning else {
+            bufferedBytes -= pieceBufferCapacity
+            return
+        }
         guard returned.written, returned.data.capacity >= pieceBufferCapacity else {
             return returnBuffer(returned.data)
         }
@@ -841,6 +851,7 @@ final class SessionCore {
 
     /// Gives a buffer back once its blocks are sent; the pool keeps at most `maximumFreeReadBufferBytes`.
     private func returnReadBuffer(_ buffer: ByteBuffer) {
+        guard isRunning else { return }
         let size = buffer.capacity
         guard size == Self.readBufferSize(size), freeReadBufferBytes + size <= maximumFreeReadBufferBytes else { return }
         freeReadBuffers[size, default: []].append(buffer)
