@@ -2,6 +2,7 @@ import CEventPoll
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
@@ -120,6 +121,16 @@ final class AnnounceLoop: Sendable {
         }
     }
 
+    /// Runs `body` on the loop's thread later (dropped if the loop has stopped); returns at once.
+    func post(_ body: @escaping @Sendable (AnnounceLoopState) -> Void) {
+        let accepted = inbox.withLock { inbox -> Bool in
+            guard !inbox.stopped else { return false }
+            inbox.tasks.append(body)
+            return true
+        }
+        if accepted { wake() }
+    }
+
     /// Asks the loop to close its listener and connections and end; returns at once.
     func stop() {
         let accepted = inbox.withLock { inbox -> Bool in
@@ -191,6 +202,10 @@ final class AnnounceConnection {
     var unsent: [UInt8] = []
     var unsentOffset = 0
     var closeAfterSend = false
+    /// A signed announce of this connection is being verified on the thread pool; later requests wait in `pending`.
+    var awaiting = false
+    var awaitingKeepAlive = false
+    var awaitingHTTP10 = false
     var registered = false
     var watchingWrites = false
     /// The sweep tick of the connection's start, its last response or its last write progress.
@@ -396,7 +411,15 @@ final class AnnounceLoopState {
             let count = recv(connection.fd, readBuffer.baseAddress, readCapacity, 0)
             if count > 0 {
                 let received = UnsafeRawBufferPointer(rebasing: readBuffer[0..<count])
-                if connection.pending.isEmpty {
+                if connection.awaiting {
+                    // Keep reading (the socket is watched level-triggered) but answer nothing until the signed
+                    // announce ahead of these bytes is verified; bounded like output.
+                    connection.pending.append(contentsOf: received)
+                    if connection.pending.count > configuration.limits.maxHeadLength * 4 {
+                        close(connection)
+                        return
+                    }
+                } else if connection.pending.isEmpty {
                     let used = serve(received, connection: connection, scanned: &connection.scanned)
                     if used < count && isOpen(connection) {
                         connection.pending.append(contentsOf: received[used...])
@@ -428,7 +451,7 @@ final class AnnounceLoopState {
     /// Parses and answers the complete heads at the front of `bytes` into `out`; returns the bytes used.
     private func serve(_ bytes: UnsafeRawBufferPointer, connection: AnnounceConnection, scanned: inout Int) -> Int {
         var used = 0
-        while used < bytes.count && !connection.closeAfterSend {
+        while used < bytes.count && !connection.closeAfterSend && !connection.awaiting {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[used...])
             let head: RequestHead
             do {
@@ -584,22 +607,107 @@ final class AnnounceLoopState {
             }
             return
         }
-        if let refusal = admitAndStore(raw, head: head, target: target, parsedTarget, connection: connection) {
-            metrics.refused(refusal.cause)
-            logger.debug("refused", metadata: ["cause": "\(refusal.cause.rawValue)", "reason": "\(refusal.reason)"])
-            body.removeAll(keepingCapacity: true)
-            BencodeWriter.failure(refusal.reason, into: &body)
+        switch admitAndStore(raw, head: head, target: target, parsedTarget, connection: connection) {
+        case .answered:
+            break
+        case .refused(let refusal):
+            refuse(refusal)
+        case .verifying:
+            connection.awaiting = true
+            connection.awaitingKeepAlive = keepAlive
+            connection.awaitingHTTP10 = http10
+            return
         }
         if stopping { keepAlive = false }
         appendResponse("200 OK", keepAlive: keepAlive, http10: http10)
         if !keepAlive { connection.closeAfterSend = true }
     }
 
+    private func refuse(_ refusal: Refusal) {
+        metrics.refused(refusal.cause)
+        logger.debug("refused", metadata: ["cause": "\(refusal.cause.rawValue)", "reason": "\(refusal.reason)"])
+        body.removeAll(keepingCapacity: true)
+        BencodeWriter.failure(refusal.reason, into: &body)
+    }
+
+    private enum Disposition {
+        /// `body` holds the response.
+        case answered
+        case refused(Refusal)
+        /// A signed announce went to the thread pool for admission; `finishSigned` answers it.
+        case verifying
+    }
+
+    /// Admission of a signed announce — above all its Ed25519 verification (≈ 48 µs, most of the request's CPU) —
+    /// runs on NIO's thread pool so that it can use every core while this thread goes on accepting and answering;
+    /// the result comes back through the loop's inbox and the announce is stored and answered here.
+    private func verifyElsewhere(
+        _ request: AnnounceRequest, address: PeerAddress?, host: String, path: String, now: Int64,
+        connection: AnnounceConnection
+    ) {
+        let loop = handle
+        let snapshot = self.snapshot
+        let window = configuration.signatureWindow
+        let fd = connection.fd
+        let generation = connection.generation
+        connection.lastActivity = tick
+        NIOThreadPool.singleton.submit { state in
+            let admitted: Result<UInt32, Refusal>
+            if case .active = state {
+                admitted = snapshot.admit(
+                    passkey: nil, infoHash: request.infoHash, peerID: request.peerID, port: request.port,
+                    event: request.event, signed: request.signed, host: host, path: path, now: now, window: window)
+            } else {
+                admitted = .failure(Refusal(.malformedRequest, "malformed request: the tracker is shutting down"))
+            }
+            loop.post { state in
+                state.finishSigned(fd: fd, generation: generation, request: request, address: address, admitted)
+            }
+        }
+    }
+
+    /// Stores and answers a signed announce once its admission is known, then serves what the client sent after it.
+    func finishSigned(
+        fd: Int32, generation: UInt32, request: AnnounceRequest, address: PeerAddress?,
+        _ admitted: Result<UInt32, Refusal>
+    ) {
+        guard Int(fd) < connections.count, let connection = connections[Int(fd)], connection.generation == generation,
+            connection.awaiting
+        else { return }
+        connection.awaiting = false
+        switch admitted {
+        case .failure(let refusal):
+            refuse(refusal)
+        case .success(let owner):
+            if let address {
+                if let refusal = core.announce(request, address: address, owner: owner, into: &body) {
+                    refuse(refusal)
+                } else {
+                    metrics.signedAnnounces.increment()
+                }
+            } else {
+                refuse(Refusal(.malformedRequest, "malformed request: no usable client address"))
+            }
+        }
+        let keepAlive = connection.awaitingKeepAlive && !stopping
+        appendResponse("200 OK", keepAlive: keepAlive, http10: connection.awaitingHTTP10)
+        if !keepAlive { connection.closeAfterSend = true }
+        connection.lastActivity = tick
+        send(connection)
+        if isOpen(connection) && !connection.closeAfterSend && !connection.pending.isEmpty {
+            let bytes = connection.pending
+            let used = bytes.withUnsafeBytes { raw in serve(raw, connection: connection, scanned: &connection.scanned) }
+            if isOpen(connection) { connection.pending.removeFirst(used) }
+            send(connection)
+        }
+        if isOpen(connection) { watch(connection) }
+    }
+
     /// Admits the request and applies it to the store, leaving the response body in `body`; or returns the refusal.
     private func admitAndStore(
         _ raw: UnsafeRawBufferPointer, head: RequestHead, target: UnsafeRawBufferPointer,
         _ parsedTarget: RequestTarget, connection: AnnounceConnection
-    ) -> Refusal? {
+    ) -> Disposition {
         let query = UnsafeRawBufferPointer(rebasing: target[parsedTarget.query])
         // Host, path and clock matter only to signed requests (the signature covers them).
         var path = ""
@@ -622,7 +730,12 @@ final class AnnounceLoopState {
             do {
                 request = try AnnounceRequest.parse(query: query, limits: configuration.limits)
             } catch {
-                return .malformed(error)
+                return .refused(.malformed(error))
+            }
+            if passkey == nil {
+                let address = clientAddress(raw, head: head, request: request, connection: connection)
+                verifyElsewhere(request, address: address, host: host, path: path, now: now, connection: connection)
+                return .verifying
             }
             let admitted = snapshot.admit(
                 passkey: passkey, infoHash: request.infoHash, peerID: request.peerID, port: request.port,
@@ -630,38 +743,41 @@ final class AnnounceLoopState {
                 window: configuration.signatureWindow)
             let owner: UInt32
             switch admitted {
-            case .failure(let refusal): return refusal
+            case .failure(let refusal): return .refused(refusal)
             case .success(let id): owner = id
             }
             guard let address = clientAddress(raw, head: head, request: request, connection: connection) else {
-                return Refusal(.malformedRequest, "malformed request: no usable client address")
+                return .refused(Refusal(.malformedRequest, "malformed request: no usable client address"))
             }
-            if let refusal = core.announce(request, address: address, owner: owner, into: &body) { return refusal }
-            (passkey == nil ? metrics.signedAnnounces : metrics.passkeyAnnounces).increment()
-            return nil
+            if let refusal = core.announce(request, address: address, owner: owner, into: &body) {
+                return .refused(refusal)
+            }
+            metrics.passkeyAnnounces.increment()
+            return .answered
         case .scrape(let passkey):
             let request: ScrapeRequest
             do {
                 request = try ScrapeRequest.parse(query: query, limits: configuration.limits)
             } catch {
-                return .malformed(error)
+                return .refused(.malformed(error))
             }
             if passkey == nil && (request.peerID == nil || request.port == nil) && request.signed != nil {
-                return Refusal(.malformedRequest, "malformed request: a signed scrape needs peer_id and port")
+                return .refused(
+                    Refusal(.malformedRequest, "malformed request: a signed scrape needs peer_id and port"))
             }
             let admitted = snapshot.admit(
                 passkey: passkey, infoHash: request.infoHashes[0], peerID: request.peerID ?? .zero,
                 port: request.port ?? 0, event: .none, signed: request.signed, host: host, path: path, now: now,
                 window: configuration.signatureWindow)
-            if case .failure(let refusal) = admitted { return refusal }
+            if case .failure(let refusal) = admitted { return .refused(refusal) }
             if let registered = snapshot.registered,
                 let missing = request.infoHashes.first(where: { !registered.contains($0) })
             {
-                return .unregistered(missing)
+                return .refused(.unregistered(missing))
             }
             metrics.scrapes.increment()
             core.scrape(request.infoHashes, into: &body)
-            return nil
+            return .answered
         }
     }
 
