@@ -201,6 +201,45 @@ struct TrackerServerTests {
         await tracker.stop()
     }
 
+    /// Signed announces are verified off the announce loop; pipelined behind and ahead of passkey announces on one
+    /// connection they are still answered in request order, and a `Connection: close` after them closes.
+    @Test func pipelinedSignedAndPasskeyAnnouncesAnswerInOrder() async throws {
+        let node = try NodeKey.generate(name: "node-1")
+        let tracker = try await TrackerFixture(
+            allowlist: "\(node.allowlistLine)\npasskey \(TrackerFixture.passkeyA) a\n")
+        let host = "127.0.0.1:\(tracker.port)"
+        let now = Int64(Date().timeIntervalSince1970)
+        func signedTarget(peer: Int, timestamp: Int64) throws -> String {
+            let items = try SignedAnnounce.sign(
+                infoHash: sampleHash.bytes, peerID: peerID(peer).bytes, port: 6000, event: .started, host: host,
+                path: "/announce", key: node, timestamp: timestamp)
+            return announceTarget(passkey: nil, peer: peer, port: 6000, event: "started") + "&"
+                + SignedAnnounce.queryString(items)
+        }
+        let targets = [
+            try signedTarget(peer: 1, timestamp: now),
+            announceTarget(passkey: TrackerFixture.passkeyA, peer: 2, port: 6001),
+            try signedTarget(peer: 3, timestamp: now - 3600),
+            try signedTarget(peer: 4, timestamp: now),
+        ]
+        let connection = try RawHTTPConnection(port: tracker.port)
+        let requests = targets.enumerated().map { index, target in
+            "GET \(target) HTTP/1.1\r\nHost: \(host)\r\n" + (index == targets.count - 1 ? "Connection: close\r\n" : "")
+                + "\r\n"
+        }
+        try connection.send(requests.joined())
+        var answers: [String] = []
+        for _ in targets {
+            let body = try bencoded(try connection.readResponse())
+            let failure = body["failure reason"]?.utf8String.map { String($0.prefix(15)) }
+            answers.append(failure ?? "ok \(body["incomplete"]?.integer ?? -1)")
+        }
+        #expect(answers == ["ok 1", "ok 2", "stale timestamp", "ok 3"])
+        #expect(try connection.waitForClose())
+        #expect(try tracker.metric("tracker_announces_total{kind=\"signed\"}") == 2)
+        await tracker.stop()
+    }
+
     @Test func removedPasskeyIsRevokedAndItsPeersDisappearWithinOneSecond() async throws {
         let tracker = try await TrackerFixture()
         _ = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))

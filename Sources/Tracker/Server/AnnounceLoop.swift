@@ -70,7 +70,8 @@ final class AnnounceLoop: Sendable {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let bound = address.withSockAddr { bind(fd, $0, socklen_t($1)) }
         guard bound == 0 else {
-            let text = errno == EADDRINUSE ? "address already in use; is another tracker listening there?" : Self.errorText()
+            let text =
+                errno == EADDRINUSE ? "address already in use; is another tracker listening there?" : Self.errorText()
             _ = Glibc.close(fd)
             throw TrackerError(.configuration, subject, text)
         }
@@ -331,7 +332,8 @@ final class AnnounceLoopState {
         }
         if acceptPaused {
             acceptPaused = false
-            _ = swt_epoll_control(handle.epollDescriptor, 1, handle.listenerDescriptor, 1, 0, AnnounceLoop.listenerToken)
+            _ = swt_epoll_control(
+                handle.epollDescriptor, 1, handle.listenerDescriptor, 1, 0, AnnounceLoop.listenerToken)
         }
         metrics.connections.record(openCount)
         if tick % expirySweeps == 0 {
