@@ -65,7 +65,7 @@ final class SessionCore {
     /// Bytes handed to the disk and not yet written: when the disk falls behind, requests stop until it catches
     /// up, so memory stays bounded.
     private var writeBytesInFlight = 0
-    private let maximumWriteBytesInFlight = 32 << 20
+    private let maximumWriteBytesInFlight = 24 << 20
     private let maximumBufferedBytes = 40 << 20
     /// Upload read buffers whose blocks have been sent, by size, for the next reads.
     private var freeReadBuffers: [Int: [ByteBuffer]] = [:]
@@ -536,7 +536,13 @@ final class SessionCore {
                 directPieces.insert(piece)
             }
         }
-        if directPieces.contains(piece) { write(piece: piece, begin: begin, block) }
+        if directPieces.contains(piece) {
+            // Copied out of the receive buffer: a 16 KiB slice waiting for the disk would keep the whole (up to 1 MiB)
+            // read alive.
+            var own = c.allocator.buffer(capacity: block.readableBytes)
+            own.writeImmutableBuffer(block)
+            write(piece: piece, begin: begin, own)
+        }
         if arrival.pieceComplete {
             directPieces.remove(piece)
             if var assembly = pieceBuffers.removeValue(forKey: piece) {
