@@ -70,6 +70,11 @@ public struct ReleaseGate: Sendable {
     public let destinationDirectory: String
     public let quarantineDirectory: String
     public let auditLog: AuditLog
+    /// Read staged files with `O_DIRECT` when hashing them. Set it when the writer bypassed the page cache too (the
+    /// engine writes whole pieces with `O_DIRECT`): the staged bytes are then read from the disk straight into the
+    /// hashing buffers instead of being copied into the page cache first. Falls back to ordinary reads where the
+    /// file system refuses direct I/O.
+    public var readsBypassPageCache = false
     let logger: Logger
 
     /// Creates the directories if needed and checks the layout.
@@ -163,7 +168,7 @@ public struct ReleaseGate: Sendable {
         }
 
         let (verdict, digests) = try Verifier(policy: policy).verify(
-            fileDescriptor: fd, path: stagedPath, signatures: signatures
+            fileDescriptor: fd, path: stagedPath, signatures: signatures, bypassingPageCache: readsBypassPageCache
         )
         let result = forcedRejection.map { VerificationResult.rejected($0) } ?? verdict
         let sha256 = digests.sha256.map { Hex.encode($0) }

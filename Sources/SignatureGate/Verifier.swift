@@ -34,17 +34,21 @@ public struct Verifier: Sendable {
 
     /// Hashes the file at `fd` once and checks `signatures`.
     ///
-    /// - Parameter alwaysSHA256: compute SHA-256 even when no signature needs it (the gate's audit log records it).
+    /// - Parameters:
+    ///   - alwaysSHA256: compute SHA-256 even when no signature needs it (the gate's audit log records it).
+    ///   - bypassingPageCache: read with `O_DIRECT` where possible (see ``FileDigests``).
     /// - Returns: the result and the digests that were computed (for the audit log).
     /// - Throws: ``SignatureGateError`` with code `.io` if the file cannot be read.
     public func verify(
         fileDescriptor fd: Int32,
         path: String,
         signatures: [DetachedSignature],
-        alwaysSHA256: Bool = true
+        alwaysSHA256: Bool = true,
+        bypassingPageCache: Bool = false
     ) throws(SignatureGateError) -> (VerificationResult, FileDigests) {
         let needs = Self.needs(for: signatures, alwaysSHA256: alwaysSHA256)
-        let digests = try FileDigests.compute(fileDescriptor: fd, needs: needs, path: path)
+        let digests = try FileDigests.compute(
+            fileDescriptor: fd, needs: needs, path: path, bypassingPageCache: bypassingPageCache)
         let result = verify(digests: digests, signatures: signatures) { () throws(SignatureGateError) -> [UInt8] in
             try FileDigests.readAll(fileDescriptor: fd, limit: policy.maxLegacyMessageBytes, path: path)
         }
