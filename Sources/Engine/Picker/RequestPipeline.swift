@@ -3,7 +3,7 @@
 /// The depth is `rate × queueTime / blockSize`, clamped to `minimumDepth...maximumDepth`: enough requests to
 /// cover `queueTime` of transfer at the measured rate, so a fast link (loopback moves hundreds of MB/s) never runs
 /// dry while a slow peer is not handed blocks it would sit on. The rate is an exponentially weighted moving
-/// average over roughly one-second windows.
+/// average over 0.1 s windows (a new fast peer reaches full depth within a tenth of a second).
 public struct RequestPipeline: Sendable, Hashable {
     public var minimumDepth: Int
     public var maximumDepth: Int
@@ -39,7 +39,7 @@ public struct RequestPipeline: Sendable, Hashable {
         }
         windowBytes += bytes
         let elapsed = now - start
-        if elapsed >= 0.25 {
+        if elapsed >= 0.1 {
             let sample = Double(windowBytes) / elapsed
             // Ramp up fast (a new fast peer should fill the pipe at once), decay slower.
             rate = sample > rate ? sample : rate * 0.6 + sample * 0.4
