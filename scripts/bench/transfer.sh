@@ -3,10 +3,14 @@
 # interleaved in one run, then one seed -> four leechers (swtorrent and libtorrent).
 #
 # Case 1: a random file (1 GiB by default, 1 MiB pieces) moves from one seed to one leech over 127.0.0.1. Time runs
-# from leecher start to the leecher's exit after every piece is verified (swtorrent leech exits 0 only then;
-# the libtorrent script exits when the torrent is seeding; aria2c --seed-time=0 exits after its piece checks).
-# Leecher CPU and peak RSS come from /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher
-# starts and after it ends (so the seed's start-up hash check is not counted) and its peak RSS from VmHWM.
+# from leecher start to the leecher's exit after every piece is verified (the libtorrent script exits when the
+# torrent is seeding; aria2c --seed-time=0 exits after its piece checks). swtorrent is reported twice: "swtorrent"
+# up to its --json "complete" line (every piece verified and fsynced; CPU and VmHWM read from /proc at that moment)
+# and "swtorrent+gate" up to its exit (`leech --allow-unsigned` then runs the release gate: a SHA-256 pass over the
+# staged file for the audit log and the rename into --out). Leecher CPU and peak RSS at exit come from
+# /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher starts and after it ends (so the
+# seed's start-up hash check is not counted) and its peak RSS from VmHWM. The load average is printed with each
+# figure (wall-clock ratios depend on it; CPU-seconds per GiB much less).
 # swtorrent and libtorrent dial each other directly; aria2c cannot be given a peer, so that pair goes through
 # opentracker (announce only; it carries no data).
 #
