@@ -109,10 +109,7 @@ import TestSupport
         static let libtorrentScript = """
             import sys, time, libtorrent as lt
             mode, torrent, save, port, peers, timeout = sys.argv[1:7]
-            s = lt.session({'listen_interfaces': '127.0.0.1:' + port, 'enable_dht': False, 'enable_lsd': False,
-                            'enable_upnp': False, 'enable_natpmp': False, 'allow_multiple_connections_per_ip': True,
-                            'ssrf_mitigation': False, 'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-                            'out_enc_policy': 2, 'in_enc_policy': 1, 'alert_mask': 0})
+            s = lt.session(dict(\(Libtorrent.sessionSettings), listen_interfaces='127.0.0.1:' + port, alert_mask=0))
             p = lt.add_torrent_params()
             p.ti = lt.torrent_info(torrent)
             p.save_path = save
@@ -331,14 +328,15 @@ func waitForPort(_ port: Int, timeout: TimeInterval = 15) -> Bool {
     TestFiles.waitUntil(timeout: timeout) { canConnect(port) }
 }
 
-func canConnect(_ port: Int) -> Bool {
+/// Whether something accepts TCP connections on `host`:`port` (IPv4).
+func canConnect(_ port: Int, host: String = "127.0.0.1") -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_port = in_port_t(UInt16(port).bigEndian)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_addr.s_addr = inet_addr(host)
     return withUnsafePointer(to: &addr) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0

@@ -105,12 +105,9 @@ struct TrackerInteropTests {
         static let libtorrentScript = """
             import os, sys, time, libtorrent as lt
             mode, torrent, save, port, timeout, trigger = sys.argv[1:7]
-            s = lt.session({'listen_interfaces': '127.0.0.1:' + port, 'enable_dht': False, 'enable_lsd': False,
-                            'enable_upnp': False, 'enable_natpmp': False, 'allow_multiple_connections_per_ip': True,
-                            'ssrf_mitigation': False, 'enable_incoming_utp': False, 'enable_outgoing_utp': False,
-                            'out_enc_policy': 2, 'in_enc_policy': 1,
-                            'alert_mask': lt.alert.category_t.tracker_notification
-                                          | lt.alert.category_t.error_notification})
+            s = lt.session(dict(\(Libtorrent.sessionSettings), listen_interfaces='127.0.0.1:' + port,
+                                alert_mask=lt.alert.category_t.tracker_notification
+                                           | lt.alert.category_t.error_notification))
             p = lt.add_torrent_params()
             p.ti = lt.torrent_info(torrent)
             p.save_path = save

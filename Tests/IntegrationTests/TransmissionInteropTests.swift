@@ -83,22 +83,6 @@ import TestSupport
         }
     }
 
-    /// Whether something accepts TCP connections on `host`:`port` (IPv4).
-    static func reachable(_ host: String, _ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr(host)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
-
     /// The seed's last `--json` line.
     static func lastJSON(_ stdout: String) -> [String: Any]? {
         stdout.split(separator: "\n").last.flatMap {
@@ -131,7 +115,7 @@ import TestSupport
             ["tracker", "--listen", "\(host):\(trackerPort)", "--allow", bench.path("allow"), "--interval", "5"],
             name: "swtorrent-tracker", logDirectory: bench.dir)
         defer { tracker.stop() }
-        #expect(TestFiles.waitUntil(timeout: 15) { Self.reachable(host, trackerPort) }, "tracker: \(tracker.stderr)")
+        #expect(TestFiles.waitUntil(timeout: 15) { canConnect(trackerPort, host: host) }, "tracker: \(tracker.stderr)")
 
         let seedPort = try TestFiles.freePort()
         let seed = try BackgroundProcess(
