@@ -429,9 +429,14 @@ struct TrackerServerTests {
 
     @Test func connectionCapClosesExtraConnections() async throws {
         let tracker = try await TrackerFixture { $0.maxConnections = 5 }
+        // The listener defers accepting a connection until its first bytes arrive (TCP_DEFER_ACCEPT), so each
+        // connection starts a request to be counted.
         let held = try (0..<5).map { _ in try RawHTTPConnection(port: tracker.port) }
         #expect(try held[0].get(announceTarget(passkey: TrackerFixture.passkeyA, peer: 1, port: 1)).status == 200)
+        for connection in held.dropFirst() { try connection.send("GET /") }
+        #expect(try await waitForMetric(tracker, "tracker_connections", atLeast: 5))
         let extra = try RawHTTPConnection(port: tracker.port)
+        try extra.send("GET /")
         #expect(try extra.waitForClose())
         #expect(try tracker.metric("tracker_connections_refused_total") ?? 0 >= 1)
         _ = held

@@ -68,6 +68,11 @@ final class AnnounceLoop: Sendable {
         _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         // Accepted sockets inherit TCP_NODELAY from the listener on Linux.
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Accept a connection only once its request has arrived (Linux TCP_DEFER_ACCEPT, in seconds; a connection
+        // that sends nothing is handed over after that anyway and meets the idle timeout): the first read then
+        // finds the request, with no epoll registration or second wake-up for the connection.
+        var deferSeconds: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_DEFER_ACCEPT, &deferSeconds, socklen_t(MemoryLayout<Int32>.size))
         let bound = address.withSockAddr { bind(fd, $0, socklen_t($1)) }
         guard bound == 0 else {
             let text =
