@@ -15,7 +15,10 @@ let package = Package(
         .library(name: "Tracker", targets: ["Tracker"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Exact: Engine's AlignedAllocator uses NIOCore's `@_spi(CustomByteBufferAllocator)`, which has no
+        // source-stability promise, so a newer NIO may change it under us. Move this pin deliberately (2.101.3 is the
+        // mirror's newest) and rebuild Engine when doing so.
+        .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -46,7 +49,10 @@ let package = Package(
         .target(name: "CEventPoll"),
         .target(
             name: "SignatureGate",
-            dependencies: ["CryptoPrimitives", "Bencode", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CryptoPrimitives", "Bencode", "CLibCrypto", "CSodium",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: ours
         ),
         .target(
@@ -98,20 +104,35 @@ let package = Package(
 
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
-        .testTarget(name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "TestSupport"], swiftSettings: ours),
-        .testTarget(name: "IdentityTests", dependencies: ["Identity", "TestSupport"], swiftSettings: ours),
         .testTarget(
-            name: "SignatureGateTests", dependencies: ["SignatureGate", "Bencode", "TestSupport"], swiftSettings: ours
+            name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "CryptoPrimitives", "TestSupport"],
+            swiftSettings: ours
+        ),
+        .testTarget(
+            name: "IdentityTests", dependencies: ["Identity", "CryptoPrimitives", "TestSupport"], swiftSettings: ours
+        ),
+        .testTarget(
+            name: "SignatureGateTests",
+            dependencies: [
+                "SignatureGate", "Bencode", "CryptoPrimitives", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: ours
         ),
         .testTarget(
             name: "TrackerTests",
-            dependencies: ["Tracker", "Identity", "Bencode", "TestSupport", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "Tracker", "Identity", "Bencode", "CryptoPrimitives", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: ours
         ),
         .testTarget(
             name: "PeerWireTests",
             dependencies: [
-                "PeerWire",
+                "PeerWire", "Bencode",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
@@ -119,7 +140,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "TestSupport"],
+            dependencies: [
+                "Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: ours
         ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.
