@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -20,15 +19,7 @@ final class AnnounceLoop: Sendable {
     let port: Int
     private let listener: Int32
     private let epoll: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
-    private let inbox = Mutex(Inbox())
-
-    private struct Inbox {
-        var tasks: [@Sendable (AnnounceLoopState) -> Void] = []
-        var stopped = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
+    private let inbox: AnnounceInbox
 
     static let listenerToken = UInt64.max
     static let wakeToken = UInt64.max - 1
@@ -91,9 +82,8 @@ final class AnnounceLoop: Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         port = withUnsafeBytes(of: &storage) { raw in Int(raw[2]) << 8 | Int(raw[3]) }
-        var pipeFDs: [Int32] = [-1, -1]
         let epollFD = swt_epoll_create()
-        guard epollFD >= 0, swt_pipe(&pipeFDs) == 0 else {
+        guard epollFD >= 0, let inbox = AnnounceInbox() else {
             let text = Self.errorText()
             _ = Glibc.close(fd)
             if epollFD >= 0 { _ = Glibc.close(epollFD) }
@@ -101,10 +91,9 @@ final class AnnounceLoop: Sendable {
         }
         listener = fd
         epoll = epollFD
-        wakeRead = pipeFDs[0]
-        wakeWrite = pipeFDs[1]
+        self.inbox = inbox
         _ = swt_epoll_control(epoll, 0, listener, 1, 0, Self.listenerToken)
-        _ = swt_epoll_control(epoll, 0, wakeRead, 1, 0, Self.wakeToken)
+        _ = swt_epoll_control(epoll, 0, inbox.readDescriptor, 1, 0, Self.wakeToken)
     }
 
     static func errorText() -> String {
@@ -114,81 +103,37 @@ final class AnnounceLoop: Sendable {
     /// Runs `body` on the loop's thread; nil if the loop has stopped.
     func submit<T: Sendable>(_ body: @escaping @Sendable (AnnounceLoopState) -> T) async -> T? {
         await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
-            let accepted = inbox.withLock { inbox -> Bool in
-                guard !inbox.stopped else { return false }
-                inbox.tasks.append { state in continuation.resume(returning: body(state)) }
-                return true
-            }
-            if accepted {
-                wake()
-            } else {
-                continuation.resume(returning: nil)
-            }
+            let accepted = inbox.post { state in continuation.resume(returning: body(state)) }
+            if !accepted { continuation.resume(returning: nil) }
         }
     }
 
     /// Runs `body` on the loop's thread later (dropped if the loop has stopped); returns at once.
     func post(_ body: @escaping @Sendable (AnnounceLoopState) -> Void) {
-        let accepted = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopped else { return false }
-            inbox.tasks.append(body)
-            return true
-        }
-        if accepted { wake() }
+        inbox.post(body)
     }
 
     /// Asks the loop to close its listener and connections and end; returns at once.
     func stop() {
-        let accepted = inbox.withLock { inbox -> Bool in
-            guard !inbox.stopped else { return false }
-            inbox.tasks.append { state in state.stopping = true }
-            return true
-        }
-        if accepted { wake() }
+        inbox.post { state in state.stopping = true }
     }
 
     /// Returns once the loop has ended.
     func waitUntilStopped() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let done = inbox.withLock { inbox -> Bool in
-                if inbox.stopped { return true }
-                inbox.waiters.append(continuation)
-                return false
-            }
-            if done { continuation.resume() }
-        }
-    }
-
-    private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        await inbox.waitUntilClosed()
     }
 
     /// Called on the loop's thread: takes the queued tasks.
     func takeTasks() -> [@Sendable (AnnounceLoopState) -> Void] {
-        var drained = [UInt8](repeating: 0, count: 64)
-        while read(wakeRead, &drained, drained.count) > 0 {}
-        return inbox.withLock { inbox in
-            let tasks = inbox.tasks
-            inbox.tasks.removeAll()
-            return tasks
-        }
+        inbox.take()
     }
 
     /// Called on the loop's thread as it ends: runs what is still queued, closes the descriptors, wakes waiters.
     private func finish(_ state: AnnounceLoopState) {
-        let (tasks, waiters) = inbox.withLock { inbox in
-            inbox.stopped = true
-            let taken = (inbox.tasks, inbox.waiters)
-            inbox.tasks.removeAll()
-            inbox.waiters.removeAll()
-            return taken
-        }
+        let (tasks, waiters) = inbox.close()
         for task in tasks { task(state) }
         _ = Glibc.close(listener)
         _ = Glibc.close(epoll)
-        _ = Glibc.close(wakeRead)
-        _ = Glibc.close(wakeWrite)
         for waiter in waiters { waiter.resume() }
     }
 
