@@ -74,7 +74,7 @@ public struct NodeKey: Sendable {
                 throw IdentityError(
                     .malformedKeyFile, path: path, line: lineNumber,
                     "not a swtorrent private key line (expected \"\(Self.secretKeyTag) <base64 seed> <name>\"); "
-                        + "make a key with `swtorrent keygen --out \(path) --force`"
+                        + "replace the file with a new key (`swtorrent keygen` makes one)"
                 )
             }
             if let found {
@@ -87,7 +87,7 @@ public struct NodeKey: Sendable {
                 throw IdentityError(
                     .malformedKeyFile, path: path, line: lineNumber,
                     "the seed is not 32 bytes of padded base64 (44 characters); the file is damaged, restore it or "
-                        + "make a new key with `swtorrent keygen --out \(path) --force`"
+                        + "replace it with a new key (`swtorrent keygen` makes one)"
                 )
             }
             let name = fields.count == 3 ? String(fields[2]).trimmingSpacesAndTabs() : ""
@@ -99,7 +99,7 @@ public struct NodeKey: Sendable {
         guard let found else {
             throw IdentityError(
                 .malformedKeyFile, path: path,
-                "no key line found; make a key with `swtorrent keygen --out \(path)`"
+                "no key line found; make a key there (`swtorrent keygen` makes one)"
             )
         }
         try self.init(seed: found.seed, name: found.name)
@@ -121,14 +121,14 @@ public struct NodeKey: Sendable {
     ///
     /// Without `force`, refuses if either file exists and creates each with `O_EXCL`-like no-clobber semantics. With
     /// `force`, replaces both atomically (a new file is written beside the old one and renamed over it).
-    /// - Throws: `IdentityError.fileExists` (the message names `--force`) or `.writeFailed`.
+    /// - Throws: `IdentityError.fileExists` (the caller decides how replacing is asked for) or `.writeFailed`.
     public func write(to path: String, force: Bool) throws(IdentityError) {
         let publicPath = path + ".pub"
         if !force {
             for existing in [path, publicPath] where SecureFile.exists(existing) {
                 throw IdentityError(
                     .fileExists, path: existing,
-                    "already exists; refusing to overwrite a key (pass --force to replace it, or choose another --out)"
+                    "already exists; refusing to overwrite a key (replace it explicitly, or write the new key elsewhere)"
                 )
             }
         }

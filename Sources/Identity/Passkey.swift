@@ -26,7 +26,7 @@ public struct Passkey: Sendable, Equatable, CustomStringConvertible {
         let count = token.utf8.count
         if count < minimumLength {
             return "a passkey needs at least \(minimumLength) characters (128 bits), this one has \(count); "
-                + "make one with `swtorrent keygen --passkey NAME`"
+                + "use a random token (`swtorrent keygen` makes passkeys)"
         }
         if count > maximumLength { return "a passkey is at most \(maximumLength) characters, this one has \(count)" }
         if !token.utf8.allSatisfy(isTokenByte) {

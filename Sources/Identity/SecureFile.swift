@@ -77,7 +77,7 @@ enum SecureFile {
         guard fd >= 0 else {
             let code = errno
             if code == EEXIST {
-                throw IdentityError(.fileExists, path: path, "already exists; pass --force to replace it")
+                throw IdentityError(.fileExists, path: path, "already exists; refusing to replace it")
             }
             throw IdentityError(.writeFailed, path: path, "cannot create: \(errorText(code))")
         }

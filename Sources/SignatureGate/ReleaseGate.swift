@@ -232,7 +232,7 @@ public struct ReleaseGate: Sendable {
                 ? "" : "; \(signatureCount) signature(s) present but not checked (no trusted key)"
             return (
                 "no-trust-policy",
-                "released without signature verification (no trust policy; --allow-unsigned): only the "
+                "released without signature verification (no trust policy, and unsigned releases allowed): only the "
                     + "download's own integrity check (the torrent's piece hashes) vouches for it" + unchecked
             )
         }

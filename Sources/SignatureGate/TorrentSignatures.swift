@@ -207,7 +207,7 @@ public enum TorrentSignatures {
             let digests = try FileDigests.compute(path: path, needs: key.needs)
             guard digests.size == file.length else {
                 throw SignatureGateError(
-                    .io, path, "is \(digests.size) bytes but the torrent says \(file.length); wrong --data directory?"
+                    .io, path, "is \(digests.size) bytes but the torrent says \(file.length); is this the torrent's data directory?"
                 )
             }
             made.append(try embedded(for: file.path, digests: digests, key: key))

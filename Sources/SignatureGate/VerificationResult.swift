@@ -91,7 +91,7 @@ public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
         case .invalidTrustedComment(let origin, let keyID):
             "\(origin): the trusted comment's global signature does not verify with \(keyID) — signature file altered"
         case .untrustedKey(let origin, let keyID):
-            "\(origin): signed by key \(keyID), which is not trusted (add it with --key/--trust if it should be)"
+            "\(origin): signed by key \(keyID), which is not trusted (add it to the trust policy if it should be)"
         case .notEnoughSigners(let signers, let required):
             "only \(signers.count) distinct trusted signer(s) (\(signers.joined(separator: ", "))); "
                 + "the policy requires \(required)"

@@ -98,7 +98,10 @@ struct KeygenCommand: ParsableCommand {
         do {
             try key.write(to: out, force: force)
         } catch {
-            throw fail(error.description, code: error.code == .fileExists ? 3 : 1)
+            if error.code == .fileExists {
+                throw fail("\(error.description); pass --force to replace it, or choose another --out", code: 3)
+            }
+            throw fail(error.description, code: 1)
         }
         print("private key: \(out) (mode 0600; keep it on this host)")
         print("public key:  \(out).pub (append it to the tracker's allowlist)")

@@ -189,7 +189,7 @@ public struct TorrentBuilder: Sendable {
             try Self.checkURL(url, schemes: ["http", "https"], what: "web seed URL", field: "url-list")
         }
         if let source = options.source, source.isEmpty {
-            throw MetainfoError(.invalidArgument, "source is empty; leave --source out instead", field: "source")
+            throw MetainfoError(.invalidArgument, "source is empty; give a non-empty source tag or none", field: "source")
         }
     }
 

@@ -23,7 +23,8 @@ public enum TorrentRegistry {
     public static func scan(directory: String, logger: Logger) throws(TrackerError) -> Set<InfoHash> {
         guard let dir = opendir(directory) else {
             throw TrackerError(
-                .configuration, directory, "cannot list the torrents directory (\(errnoText())); check --torrents")
+                .configuration, directory,
+                "cannot list the torrents directory (\(errnoText())); check that it exists and is readable")
         }
         defer { closedir(dir) }
         var names: [String] = []
