@@ -84,15 +84,9 @@ struct AllowlistRobustnessTests {
         }
         let list = try Allowlist(parsing: text)
         #expect(list.activeCount == 10_000)
-        guard case .allowed(let entry) = list.lookup(passkey: tokens[1_234]) else {
-            Issue.record("passkey in a large list not found")
-            return
-        }
+        let entry = try #require(list.lookup(passkey: tokens[1_234]).allowedEntry, "passkey in a large list not found")
         #expect(entry.name == "client 1234")
-        guard case .allowed(let node) = list.lookup(nodeKey: keys[4_999]) else {
-            Issue.record("key in a large list not found")
-            return
-        }
+        let node = try #require(list.lookup(nodeKey: keys[4_999]).allowedEntry, "key in a large list not found")
         #expect(node.name == "node 4999")
     }
 

@@ -24,47 +24,27 @@ struct AllowlistTests {
         #expect(list.entries.map(\.name) == ["build host 3 (rack 4)", "aria2 on ci-7", "old-laptop", "leaked token"])
         #expect(list.entries.map(\.line) == [4, 5, 6, 7])
 
-        guard case .allowed(let a) = list.lookup(nodeKey: NodePublicKey(base64: Self.keyA)!) else {
-            Issue.record("listed key not allowed")
-            return
-        }
+        let a = try #require(
+            list.lookup(nodeKey: NodePublicKey(base64: Self.keyA)!).allowedEntry,
+            "listed key not allowed")
         #expect(a.name == "build host 3 (rack 4)")
-        guard case .revoked(let b) = list.lookup(nodeKey: NodePublicKey(base64: Self.keyB)!) else {
-            Issue.record("revoked key not reported revoked")
-            return
-        }
+        let b = try #require(
+            list.lookup(nodeKey: NodePublicKey(base64: Self.keyB)!).revokedEntry,
+            "revoked key not reported revoked")
         #expect(b.status == .revokedInFile)
-        guard case .allowed(let p) = list.lookup(passkey: Self.passA) else {
-            Issue.record("listed passkey not allowed")
-            return
-        }
+        let p = try #require(list.lookup(passkey: Self.passA).allowedEntry, "listed passkey not allowed")
         #expect(p.name == "aria2 on ci-7")
-        guard case .revoked = list.lookup(passkey: Self.passB) else {
-            Issue.record("revoked passkey not reported revoked")
-            return
-        }
+        #expect(list.lookup(passkey: Self.passB).revokedEntry != nil, "revoked passkey not reported revoked")
     }
 
     @Test func unknownCredentialsAreUnknown() throws {
         let list = try Allowlist(parsing: "ed25519 \(Self.keyA) a\npasskey \(Self.passA) p\n")
-        guard case .unknown = list.lookup(nodeKey: NodePublicKey(base64: Self.keyB)!) else {
-            Issue.record("unlisted key not unknown")
-            return
-        }
+        #expect(list.lookup(nodeKey: NodePublicKey(base64: Self.keyB)!).isUnknown, "unlisted key not unknown")
         for guess in [String(Self.passA.dropLast()) + "8", String(Self.passA.dropLast()), Self.passA + "a", "", "x"] {
-            guard case .unknown = list.lookup(passkey: guess) else {
-                Issue.record("near-miss passkey \(guess) accepted")
-                continue
-            }
+            #expect(list.lookup(passkey: guess).isUnknown, "near-miss passkey \(guess) accepted")
         }
-        guard case .unknown = list.lookup(passkey: String(repeating: "a", count: 10_000)) else {
-            Issue.record("oversized passkey accepted")
-            return
-        }
-        guard case .unknown = Allowlist().lookup(passkey: Self.passA) else {
-            Issue.record("empty allowlist allowed a passkey")
-            return
-        }
+        #expect(list.lookup(passkey: String(repeating: "a", count: 10_000)).isUnknown, "oversized passkey accepted")
+        #expect(Allowlist().lookup(passkey: Self.passA).isUnknown, "empty allowlist allowed a passkey")
     }
 
     @Test(arguments: [
@@ -124,50 +104,33 @@ struct AllowlistTests {
         let before = try Allowlist(parsing: "ed25519 \(Self.keyA) a\npasskey \(Self.passA) p\n")
         let after = try Allowlist(parsing: "ed25519 \(Self.keyB) b\n").carryingRevocations(from: before)
         let keyA = NodePublicKey(base64: Self.keyA)!
-        guard case .revoked(let entry) = after.lookup(nodeKey: keyA) else {
-            Issue.record("removed key not revoked after reload")
-            return
-        }
+        let entry = try #require(after.lookup(nodeKey: keyA).revokedEntry, "removed key not revoked after reload")
         #expect(entry.status == .removedOnReload)
         #expect(entry.name == "a")
         #expect(entry.line == nil)
-        guard case .revoked = after.lookup(passkey: Self.passA) else {
-            Issue.record("removed passkey not revoked after reload")
-            return
-        }
+        #expect(after.lookup(passkey: Self.passA).revokedEntry != nil, "removed passkey not revoked after reload")
         #expect(Set(after.revokedSince(before).map(\.name)) == ["a", "p"])
         #expect(after.revokedSince(after).isEmpty)
 
         // A second reload without the key keeps it revoked.
         let later = try Allowlist(parsing: "ed25519 \(Self.keyB) b\n").carryingRevocations(from: after)
-        guard case .revoked = later.lookup(nodeKey: keyA) else {
-            Issue.record("removed key forgotten after a second reload")
-            return
-        }
+        #expect(later.lookup(nodeKey: keyA).revokedEntry != nil, "removed key forgotten after a second reload")
         // Listing it again makes it active.
         let readded = try Allowlist(parsing: "ed25519 \(Self.keyA) a-again\n").carryingRevocations(from: later)
-        guard case .allowed(let again) = readded.lookup(nodeKey: keyA) else {
-            Issue.record("re-added key not allowed")
-            return
-        }
+        let again = try #require(readded.lookup(nodeKey: keyA).allowedEntry, "re-added key not allowed")
         #expect(again.name == "a-again")
-        guard case .revoked = readded.lookup(nodeKey: NodePublicKey(base64: Self.keyB)!) else {
-            Issue.record("key B, removed in the last reload, not revoked")
-            return
-        }
+        #expect(
+            readded.lookup(nodeKey: NodePublicKey(base64: Self.keyB)!).revokedEntry != nil,
+            "key B, removed in the last reload, not revoked")
     }
 
     @Test func credentialsCanBeRecheckedAfterAReload() throws {
         let before = try Allowlist(parsing: "passkey \(Self.passA) p\n")
-        guard case .allowed(let entry) = before.lookup(passkey: Self.passA) else {
-            Issue.record("passkey not allowed")
-            return
-        }
+        let entry = try #require(before.lookup(passkey: Self.passA).allowedEntry, "passkey not allowed")
         let after = try Allowlist(parsing: "# empty now\n").carryingRevocations(from: before)
-        guard case .revoked = after.status(of: entry.credential) else {
-            Issue.record("remembered credential not revoked after reload")
-            return
-        }
+        #expect(
+            after.status(of: entry.credential).revokedEntry != nil,
+            "remembered credential not revoked after reload")
         #expect(!entry.description.contains(Self.passA))
         #expect(!"\(entry.credential)".contains(Self.passA))
     }

@@ -77,10 +77,7 @@ struct SignedAnnounceTests {
     }
 
     @Test func theVectorVerifies() throws {
-        guard case .valid(let entry) = try verify() else {
-            Issue.record("the documented vector does not verify")
-            return
-        }
+        let entry = try #require(try verify().validEntry, "the documented vector does not verify")
         #expect(entry.name == "vector-node")
         // The host is normalised on both sides: case and a default port do not matter.
         #expect(try verify(host: "tracker.example:8080").failureReason == nil)
@@ -106,42 +103,29 @@ struct SignedAnnounceTests {
             try verify(timestamp: "1700000001"),
         ]
         for result in tampered {
-            guard case .badSignature = result else {
-                Issue.record("expected badSignature, got \(result)")
-                continue
-            }
+            #expect(result.isBadSignature, "expected badSignature, got \(result)")
         }
     }
 
     @Test func refusalsAreDistinct() throws {
         let other = try NodeKey(seed: Array(repeating: 7, count: 32), name: "stranger")
-        guard case .unknownKey = try verify(allowlist: Allowlist(parsing: "ed25519 \(other.publicKey.base64) x\n"))
-        else {
-            Issue.record("unlisted key not reported as unknown")
-            return
-        }
+        #expect(
+            try verify(allowlist: Allowlist(parsing: "ed25519 \(other.publicKey.base64) x\n")).isUnknownKey,
+            "unlisted key not reported as unknown")
         let revokedList = try Allowlist(parsing: "revoked ed25519 \(Vector.publicKeyBase64) vector-node\n")
-        guard case .revokedKey(let entry) = try verify(allowlist: revokedList) else {
-            Issue.record("revoked key not reported as revoked")
-            return
-        }
+        let entry = try #require(
+            try verify(allowlist: revokedList).revokedKeyEntry,
+            "revoked key not reported as revoked")
         #expect(entry.status == .revokedInFile)
-        guard case .staleTimestamp = try verify(now: Vector.timestamp + 301) else {
-            Issue.record("late announce not reported as stale")
-            return
-        }
-        guard case .staleTimestamp = try verify(now: Vector.timestamp - 301) else {
-            Issue.record("announce from the future not reported as stale")
-            return
-        }
+        #expect(try verify(now: Vector.timestamp + 301).isStaleTimestamp, "late announce not reported as stale")
+        #expect(
+            try verify(now: Vector.timestamp - 301).isStaleTimestamp,
+            "announce from the future not reported as stale")
         #expect(try verify(now: Vector.timestamp + 300).failureReason == nil)
         #expect(try verify(now: Vector.timestamp - 300).failureReason == nil)
         var badSignature = Array(Vector.signature)
         badSignature[0] = badSignature[0] == "0" ? "1" : "0"
-        guard case .badSignature = try verify(signature: String(badSignature)) else {
-            Issue.record("altered signature not reported as bad")
-            return
-        }
+        #expect(try verify(signature: String(badSignature)).isBadSignature, "altered signature not reported as bad")
     }
 
     @Test(arguments: [
@@ -159,22 +143,13 @@ struct SignedAnnounceTests {
         label: String, key: String?, timestamp: String?, signature: String?, expected: String
     ) throws {
         let result = try verify(key: key, timestamp: timestamp, signature: signature)
-        guard case .malformed(let why) = result else {
-            Issue.record("\(label): expected malformed, got \(result)")
-            return
-        }
+        let why = try #require(result.malformedReason, "\(label): expected malformed, got \(result)")
         #expect(why.contains(expected), "\(label): \(why)")
     }
 
     @Test func malformedFieldsAreNotSignatureFailures() throws {
-        guard case .malformed = try verify(infoHash: [1, 2, 3]) else {
-            Issue.record("short info_hash not reported as malformed")
-            return
-        }
-        guard case .malformed = try verify(path: "announce") else {
-            Issue.record("relative path not reported as malformed")
-            return
-        }
+        #expect(try verify(infoHash: [1, 2, 3]).malformedReason != nil, "short info_hash not reported as malformed")
+        #expect(try verify(path: "announce").malformedReason != nil, "relative path not reported as malformed")
         #expect(throws: IdentityError.self) {
             try SignedAnnounce.canonicalMessage(
                 infoHash: Vector.infoHash, peerID: Vector.peerID, port: 1, event: .none, host: "",

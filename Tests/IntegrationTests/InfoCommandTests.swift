@@ -163,12 +163,10 @@ struct InfoCommandTests {
 
     /// Our info-hash and piece count agree with transmission-show on every v1 torrent of the conformance set that
     /// both load.
-    @Test func agreesWithTransmissionShow() throws {
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func agreesWithTransmissionShow() throws {
         try TestProcess.requireTool("transmission-show")
-        guard let directory = Conformance.directory() else {
-            print("InfoCommandTests.agreesWithTransmissionShow: DID NOT RUN - conformance data not found")
-            return
-        }
+        let directory = try Conformance.requireDirectory()
         let valid = directory.appendingPathComponent("torrents/valid")
         let names = try FileManager.default.contentsOfDirectory(atPath: valid.path).sorted()
         var compared = 0
@@ -194,11 +192,9 @@ struct InfoCommandTests {
 
     /// Our v1 and v2 info-hashes agree with libtorrent 2.0 (Debian's python3-libtorrent) on every torrent of the
     /// conformance set that both load, hybrids included: both hash the raw info bytes.
-    @Test func agreesWithLibtorrentOnInfoHashes() throws {
-        guard let directory = Conformance.directory() else {
-            print("InfoCommandTests.agreesWithLibtorrentOnInfoHashes: DID NOT RUN - conformance data not found")
-            return
-        }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func agreesWithLibtorrentOnInfoHashes() throws {
+        let directory = try Conformance.requireDirectory()
         let valid = directory.appendingPathComponent("torrents/valid")
         let paths = try FileManager.default.contentsOfDirectory(atPath: valid.path).sorted()
             .filter { $0.hasSuffix(".torrent") }.map { valid.appendingPathComponent($0).path }

@@ -78,11 +78,9 @@ struct SignInteropTests {
         #expect(check.stdout.contains("Verified OK"))
     }
 
-    @Test func encryptedCosignKeyFromCosignsTestsSignsWithCOSIGN_PASSWORD() throws {
-        guard let root = Conformance.directory()?.appendingPathComponent("signing/cosign-keys-test-go") else {
-            print("SignInteropTests: conformance data absent — encrypted cosign key signing NOT tested")
-            return
-        }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func encryptedCosignKeyFromCosignsTestsSignsWithCOSIGN_PASSWORD() throws {
+        let root = try Conformance.requireDirectory("signing/cosign-keys-test-go")
         let w = try Workspace()
         defer { TestFiles.cleanup(w.dir) }
         let key = root.appendingPathComponent("pemsigstorekey.key").path
@@ -177,11 +175,9 @@ struct SignInteropTests {
         }
     }
 
-    @Test func realCosignBundleVerifiesAndSaysTheLogIsNotChecked() throws {
-        guard let root = Conformance.directory()?.appendingPathComponent("signing/sigstore-c-cosign-v3") else {
-            print("SignInteropTests: conformance data absent — bundle CLI check NOT run")
-            return
-        }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func realCosignBundleVerifiesAndSaysTheLogIsNotChecked() throws {
+        let root = try Conformance.requireDirectory("signing/sigstore-c-cosign-v3")
         let key = root.appendingPathComponent("cosign.pub").path
         let bundle = root.appendingPathComponent("simple.sigstore.json").path
         let ok = try TestProcess.swtorrent([

@@ -53,8 +53,9 @@ struct MagnetConformanceTests {
     static let disagreements: [String: String] = Dictionary(
         uniqueKeysWithValues: listed.map { ($0.tableKey, $0.reason) })
 
-    @Test func everyMagnetRowAgreesOrIsAListedDisagreement() throws {
-        guard let directory = Conformance.directory(for: "MagnetConformanceTests") else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func everyMagnetRowAgreesOrIsAListedDisagreement() throws {
+        let directory = try Conformance.requireDirectory()
         let rows = try Conformance.table(directory.appendingPathComponent("magnet/cases.tsv"))
         #expect(rows.count > 80)
         var keys: Set<String> = []

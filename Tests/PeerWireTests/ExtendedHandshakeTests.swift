@@ -17,10 +17,7 @@ import Testing
             String(decoding: bytes, as: UTF8.self)
                 == "d1:md11:ut_metadatai2e6:ut_pexi1ee1:pi6881e4:reqqi500e1:v13:swtorrent 0.16:yourip4:\u{7F}\0\0\u{1}e"
         )
-        guard case .extended(0, let payload) = handshake.message() else {
-            Issue.record("not an extended message with id 0")
-            return
-        }
+        let payload = try #require(handshake.message().extendedPayload(id: 0), "not an extended message with id 0")
         #expect(try ExtendedHandshake(payload: payload) == handshake)
     }
 

@@ -124,10 +124,7 @@ let everyMessage: [(PeerMessage, [UInt8])] = {
         var input = ByteBuffer()
         try PeerMessage.piece(piece: 1, begin: 0, block: block(16384)).write(to: &input)
         let decoder = PeerMessageDecoder(limits: limits)
-        guard case .piece(_, _, let payload) = try decoder.next(from: &input) else {
-            Issue.record("not a piece")
-            return
-        }
+        let payload = try #require(try decoder.next(from: &input)?.piecePayload, "not a piece")
         let sameStorage = input.withUnsafeReadableBytes { whole in
             payload.withUnsafeReadableBytes { part in
                 part.baseAddress! == whole.baseAddress! - 16384

@@ -50,10 +50,7 @@ import Testing
         let channel = EmbeddedChannel(handler: PeerMessageFramer(limits: limits))
         let base = input.withUnsafeReadableBytes { Int(bitPattern: $0.baseAddress) }
         try channel.writeInbound(input)
-        guard case .piece(_, _, let payload) = try channel.readInbound(as: PeerMessage.self) else {
-            Issue.record("no piece decoded")
-            return
-        }
+        let payload = try #require(try channel.readInbound(as: PeerMessage.self)?.piecePayload, "no piece decoded")
         #expect(payload.withUnsafeReadableBytes { Int(bitPattern: $0.baseAddress) } == base + 13)
         _ = try channel.finish()
     }

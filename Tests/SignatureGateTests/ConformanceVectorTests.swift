@@ -6,18 +6,10 @@ import Testing
 
 /// Every vector under ../shared/conformance/signing/ behaves as its README says.
 struct ConformanceVectorTests {
-    /// The signing vectors directory, or nil (printed) when the conformance data is absent.
-    static func signingDirectory() -> URL? {
-        guard let root = Conformance.directory() else {
-            print("SignatureGate conformance vectors: ../shared/conformance not found — these checks DID NOT RUN")
-            return nil
-        }
-        let dir = root.appendingPathComponent("signing")
-        guard FileManager.default.fileExists(atPath: dir.path) else {
-            print("SignatureGate conformance vectors: \(dir.path) missing — these checks DID NOT RUN")
-            return nil
-        }
-        return dir
+    /// The signing vectors directory.
+    /// - Throws: when the conformance data (or its `signing/` part) is missing.
+    static func signingDirectory() throws -> URL {
+        try Conformance.requireDirectory("signing")
     }
 
     /// What a (key, signature, artifact) triple must do.
@@ -138,9 +130,9 @@ struct ConformanceVectorTests {
             artifact: "../minisign-rust-minisign-tests/test", expect: .rejected("untrusted-key")),
     ]
 
-    @Test(arguments: cases)
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"), arguments: cases)
     func vectorBehavesAsItsReadmeSays(_ vector: Case) throws {
-        guard let root = Self.signingDirectory() else { return }
+        let root = try Self.signingDirectory()
         let dir = root.appendingPathComponent(vector.folder)
         var policy = try TrustPolicy.load(keyFiles: vector.keys.map { dir.appendingPathComponent($0).path })
         policy.requirePrehashedMinisign = vector.requirePrehashed
@@ -161,8 +153,9 @@ struct ConformanceVectorTests {
         }
     }
 
-    @Test func corruptedPublicKeyFromManagedKeyWrongKeyDoesNotParse() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func corruptedPublicKeyFromManagedKeyWrongKeyDoesNotParse() throws {
+        let root = try Self.signingDirectory()
         let path = root.appendingPathComponent("sigstore-conformance-managed-key/managed-key-wrong-key_fail/key.pub")
             .path
         #expect(throws: SignatureGateError.self) { try TrustedKey.load(path) }
@@ -173,15 +166,14 @@ struct ConformanceVectorTests {
         }
     }
 
-    @Test func npmPublishBundleDSSESignatureVerifiesWithItsKey() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func npmPublishBundleDSSESignatureVerifiesWithItsKey() throws {
+        let root = try Self.signingDirectory()
         let dir = root.appendingPathComponent("sigstore-go-testdata")
         let key = try PublicKey(contentsOf: dir.appendingPathComponent("publish_key.pub").path)
         let bundle = try SigstoreBundle(contentsOf: dir.appendingPathComponent("bundle-publish.json").path)
-        guard case .dsse(let type, let payload, let signatures) = bundle.content else {
-            Issue.record("bundle-publish.json should hold a DSSE envelope")
-            return
-        }
+        let (type, payload, signatures) = try #require(
+            bundle.content.dsseEnvelope, "bundle-publish.json should hold a DSSE envelope")
         #expect(bundle.mediaType == "application/vnd.dev.sigstore.bundle+json;version=0.1")
         let pae = SigstoreBundle.preAuthenticationEncoding(payloadType: type, payload: payload)
         #expect(key.verify(signature: signatures[0], sha256: DigestAlgorithm.sha256.hash(pae)))
@@ -190,8 +182,9 @@ struct ConformanceVectorTests {
         #expect(!key.verify(signature: signatures[0], sha256: DigestAlgorithm.sha256.hash(altered)))
     }
 
-    @Test func dsseSpecVectorRawSignatureVerifies() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func dsseSpecVectorRawSignatureVerifies() throws {
+        let root = try Self.signingDirectory()
         let dir = root.appendingPathComponent("dsse-spec-vector")
         let key = try PublicKey(contentsOf: dir.appendingPathComponent("pub.derived-from-XY.pem").path)
         let envelope =
@@ -211,8 +204,9 @@ struct ConformanceVectorTests {
         #expect(!key.verify(signature: sig, sha256: DigestAlgorithm.sha256.hash(Array("other".utf8))))
     }
 
-    @Test func crlfMinisignSignatureParses() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func crlfMinisignSignatureParses() throws {
+        let root = try Self.signingDirectory()
         let sig = try MinisignSignature(
             contentsOf: root.appendingPathComponent("minisign-aead-go-testdata/robtest.ps1.minisig").path
         )
@@ -220,8 +214,9 @@ struct ConformanceVectorTests {
         #expect(!sig.trustedComment.hasSuffix("\r"))
     }
 
-    @Test func minisignKeyIDsMatchTheReadme() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func minisignKeyIDsMatchTheReadme() throws {
+        let root = try Self.signingDirectory()
         let rust = try MinisignPublicKey(
             contentsOf: root.appendingPathComponent("minisign-rust-minisign-tests/minisign.pub").path
         )
@@ -282,9 +277,9 @@ struct ConformanceVectorTests {
         KeyCase(path: "trudeplo-cosign-v1-era/cosign-unknown-password.key", password: "", failure: .wrongPassword),
     ]
 
-    @Test(arguments: keyCases)
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"), arguments: keyCases)
     func privateKeyVectorsLoadOrFailAsDocumented(_ vector: KeyCase) throws {
-        guard let root = Self.signingDirectory() else { return }
+        let root = try Self.signingDirectory()
         let path = root.appendingPathComponent(vector.path).path
         do {
             let key = try SigningKey(contentsOf: path, password: { Array(vector.password.utf8) })
@@ -302,8 +297,9 @@ struct ConformanceVectorTests {
     }
 
     /// Ed25519 keys in cosign format decrypt, then are refused with a typed error naming the fix.
-    @Test func ed25519CosignKeysAreRefusedAfterDecryption() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func ed25519CosignKeysAreRefusedAfterDecryption() throws {
+        let root = try Self.signingDirectory()
         for (file, password) in [("ed25519_encrypted_private.key", "123"), ("ed25519_private.key", "")] {
             let path = root.appendingPathComponent("sigstore-rs-keys/\(file)").path
             #expect {
@@ -315,14 +311,16 @@ struct ConformanceVectorTests {
         }
     }
 
-    @Test func cosignCIPublicKeyParses() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func cosignCIPublicKeyParses() throws {
+        let root = try Self.signingDirectory()
         let key = try PublicKey(contentsOf: root.appendingPathComponent("cosign-ci-test-key/cosign-test.pub").path)
         #expect(key.algorithm == .ecdsaP256)
     }
 
-    @Test func minisignSecretKeysFromAeadGoDecryptAndMatchTheirPublicKeys() throws {
-        guard let root = Self.signingDirectory() else { return }
+    @Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: no ../shared/conformance"))
+    func minisignSecretKeysFromAeadGoDecryptAndMatchTheirPublicKeys() throws {
+        let root = try Self.signingDirectory()
         let dir = root.appendingPathComponent("minisign-aead-go-testdata")
         for (file, keyID) in [
             ("minisign-nopassword-0.key", "3728470A8118E56E"),

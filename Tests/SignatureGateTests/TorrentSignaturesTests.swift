@@ -63,7 +63,8 @@ struct TorrentSignaturesTests {
         #expect(try TorrentSignatures.read(thrice, subject: "t").count == 4)
 
         // Every file verifies 2-of-2 against the embedded signatures.
-        guard case .cosign(let cosignKey) = cosign, case .minisign(let minisignKey) = minisign else { return }
+        let cosignKey = try #require(cosign.cosignKey, "the cosign signing key")
+        let minisignKey = try #require(minisign.minisignKey, "the minisign signing key")
         let policy = TrustPolicy(
             keys: [.cosign(cosignKey.publicKey), .minisign(minisignKey.publicKey)], requiredSigners: 2
         )

@@ -88,10 +88,8 @@ struct VerifierTests {
     @Test func minisignPrehashedSignatureVerifies() throws {
         let f = try Fixture()
         defer { f.cleanup() }
-        guard case .verified(let signers) = try f.verify([try f.minisignSignature()]) else {
-            Issue.record("minisign signature should verify")
-            return
-        }
+        let signers = try #require(
+            try f.verify([try f.minisignSignature()]).verifiedSigners, "minisign signature should verify")
         #expect(signers.map(\.keyID) == ["minisign:\(f.minisign.keyID)"])
     }
 
@@ -117,7 +115,8 @@ struct VerifierTests {
                 origin: "b.sigstore.json")
         ]).reasonName
         // A tampered minisign trusted comment.
-        guard case .minisign(let sig) = try f.minisignSignature().content else { return }
+        let sig = try #require(
+            try f.minisignSignature().content.minisignSignature, "a minisign signature holds minisign content")
         let forged = MinisignSignature(
             algorithm: sig.algorithm, keyID: sig.keyID, signature: sig.signature, untrustedComment: "x",
             trustedComment: sig.trustedComment + "\tfile:evil", globalSignature: sig.globalSignature
@@ -177,10 +176,8 @@ struct VerifierTests {
             requiredSigners: 3
         )
         let all = [try f.cosignSignature(), try f.cosignSignature(second), try f.minisignSignature()]
-        guard case .verified(let signers) = try f.verify(all, policy: policy) else {
-            Issue.record("three distinct signers should satisfy 3-of-3")
-            return
-        }
+        let signers = try #require(
+            try f.verify(all, policy: policy).verifiedSigners, "three distinct signers should satisfy 3-of-3")
         #expect(signers.count == 3)
         // The same signer twice counts once.
         let twice = [try f.cosignSignature(), try f.cosignSignature(), try f.minisignSignature()]

@@ -1,15 +1,46 @@
 import Foundation
 
 extension Conformance {
-    /// The conformance directory, or nil after printing that `suite` did not run (no data beside this clone).
-    public static func directory(for suite: String) -> URL? {
-        guard let directory = directory() else {
-            print(
-                "\(suite): DID NOT RUN - conformance data not found (expected ../shared/conformance beside the "
-                    + "package, or SWTORRENT_CONFORMANCE)")
-            return nil
+    /// The variable `.ci/run` sets: every test must run, so missing conformance data, a missing tool or a missing lab
+    /// (network namespaces, a second file system) fails the tests that need it. Without it — a user's clone — those
+    /// tests are skipped and say "DID NOT RUN" and why.
+    public static let requireAllVariable = "SWTORRENT_REQUIRE_ALL"
+
+    /// Whether `SWTORRENT_REQUIRE_ALL=1` is set.
+    public static var everythingRequired: Bool {
+        ProcessInfo.processInfo.environment[requireAllVariable] == "1"
+    }
+
+    /// For `@Test(.enabled(if: Conformance.shouldRun, "DID NOT RUN: …"))`: true when the data is here, or when CI
+    /// requires it (the test then fails in `requireDirectory()`); otherwise Swift Testing reports the test skipped
+    /// with that comment.
+    public static var shouldRun: Bool { everythingRequired || directory() != nil }
+
+    /// The conformance directory (or `subdirectory` of it).
+    /// - Throws: `HarnessError` naming the missing directory and the fix.
+    public static func requireDirectory(_ subdirectory: String? = nil) throws -> URL {
+        guard let root = directory() else {
+            throw HarnessError(
+                "conformance data not found: expected ../shared/conformance beside the package (a README.md in it), "
+                    + "or a directory named by SWTORRENT_CONFORMANCE (\(requireAllVariable)=1 makes its absence a "
+                    + "failure)")
         }
-        return directory
+        guard let subdirectory else { return root }
+        let url = root.appendingPathComponent(subdirectory)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw HarnessError("conformance data incomplete: \(url.path) is missing; update ../shared/conformance")
+        }
+        return url
+    }
+
+    /// For a test whose lab (or tool) is not here: in a user's clone prints that `test` DID NOT RUN and why and
+    /// returns normally; under `SWTORRENT_REQUIRE_ALL=1` throws, so the test fails.
+    /// - Throws: `HarnessError` when every test is required to run.
+    public static func labMissing(_ test: String, _ why: String) throws {
+        guard !everythingRequired else {
+            throw HarnessError("\(test): \(why); \(requireAllVariable)=1 requires every test to run")
+        }
+        print("\(test): DID NOT RUN - \(why)")
     }
 
     /// Reads one of the tab-separated tables (header row, no quoting): a dictionary per row, keyed by column name;

@@ -242,9 +242,13 @@ public enum TestFiles {
 
 /// Where the shared conformance data lives: `../shared/conformance` beside the package, or `SWTORRENT_CONFORMANCE`.
 public enum Conformance {
+    /// The data directory (one holding a README.md), or nil. `SWTORRENT_CONFORMANCE` replaces the search; naming a
+    /// directory that does not hold the data makes the data missing (how the "must fail" path is tested).
     public static func directory(filePath: String = #filePath) -> URL? {
         if let override = ProcessInfo.processInfo.environment["SWTORRENT_CONFORMANCE"] {
-            return URL(fileURLWithPath: override)
+            let url = URL(fileURLWithPath: override)
+            let present = FileManager.default.fileExists(atPath: url.appendingPathComponent("README.md").path)
+            return present ? url : nil
         }
         var dir = URL(fileURLWithPath: filePath).deletingLastPathComponent()
         for _ in 0..<6 {
