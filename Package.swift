@@ -40,10 +40,11 @@ let package = Package(
 
         // Libraries, lowest layer first. See Docs/architecture.md.
         .target(name: "Bencode", swiftSettings: ours),
-        .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium"], swiftSettings: ours),
-        // SHA-1 with the x86 SHA extensions, several pieces interleaved (Metainfo's piece hasher; see Docs/make.md).
+        // SHA-1 with the x86 SHA extensions, several pieces interleaved; reached through CryptoPrimitives'
+        // MultiLaneSHA1 (see Docs/make.md).
         .target(name: "CSHA1NI"),
-        .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives", "CSHA1NI"], swiftSettings: ours),
+        .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium", "CSHA1NI"], swiftSettings: ours),
+        .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives"], swiftSettings: ours),
         .target(name: "Identity", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
         // Linux epoll for the tracker's announce loop (Docs/tracker.md, "Server design").
         .target(name: "CEventPoll"),
@@ -78,7 +79,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "CSHA1NI",
+                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -252,7 +252,7 @@ struct CreationHashingTests {
                 #expect(size * threads * buffers <= PieceHasher.bufferBudget || size == 64 << 10)
             }
         }
-        print("CreationHashingTests: SHA extensions on this CPU: \(PieceHasher.hasSHAExtensions)")
+        print("CreationHashingTests: SHA extensions on this CPU: \(MultiLaneSHA1.hasSHAExtensions)")
     }
 
     @Test func aFileThatShrankIsReportedByName() throws {

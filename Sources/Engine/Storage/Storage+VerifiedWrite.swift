@@ -1,4 +1,3 @@
-import CSHA1NI
 import CryptoPrimitives
 import NIOCore
 import NIOPosix
@@ -64,7 +63,6 @@ extension Storage {
     }
 
     /// Whether this CPU has the SHA extensions: pieces are then hashed with them, two at a time when two are waiting.
-    static let hasSHAExtensions = swt_sha1ni_available() != 0
 
     /// Hashes a whole piece held in memory and, only when it matches the torrent's SHA-1, writes it and adds it to
     /// ``have``.
@@ -164,40 +162,19 @@ extension Storage {
     }
 
     static func sha1(_ data: ByteBuffer) -> [UInt8] {
-        data.withUnsafeReadableBytes { raw in
-            if hasSHAExtensions, let base = raw.baseAddress {
-                var digest = [UInt8](repeating: 0, count: 20)
-                digest.withUnsafeMutableBufferPointer {
-                    swt_sha1ni(base.assumingMemoryBound(to: UInt8.self), raw.count, $0.baseAddress!)
-                }
-                return digest
-            }
-            let digest = IncrementalDigest(.sha1)
-            digest.update(raw)
-            return digest.finalize()
-        }
+        data.withUnsafeReadableBytes { MultiLaneSHA1.hash($0) }
     }
 
     /// Two pieces of the same length, hashed in lock-step with the SHA extensions (or one after the other).
     static func sha1(_ a: ByteBuffer, _ b: ByteBuffer) -> [[UInt8]] {
-        guard hasSHAExtensions, a.readableBytes == b.readableBytes, a.readableBytes > 0 else {
-            return [sha1(a), sha1(b)]
-        }
-        var digestA = [UInt8](repeating: 0, count: 20)
-        var digestB = [UInt8](repeating: 0, count: 20)
+        guard a.readableBytes == b.readableBytes else { return [sha1(a), sha1(b)] }
+        var digests = [UInt8](repeating: 0, count: 40)
         a.withUnsafeReadableBytes { rawA in
             b.withUnsafeReadableBytes { rawB in
-                digestA.withUnsafeMutableBufferPointer { outA in
-                    digestB.withUnsafeMutableBufferPointer { outB in
-                        swt_sha1ni_x2(
-                            rawA.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                            rawB.baseAddress!.assumingMemoryBound(to: UInt8.self), rawA.count, outA.baseAddress!,
-                            outB.baseAddress!)
-                    }
-                }
+                digests.withUnsafeMutableBytes { MultiLaneSHA1.hash([rawA, rawB], into: $0) }
             }
         }
-        return [digestA, digestB]
+        return [Array(digests[0..<20]), Array(digests[20..<40])]
     }
 
     /// Writes a whole piece: aligned middles of its spans with `O_DIRECT` where possible, the rest buffered.

@@ -1,4 +1,3 @@
-import CSHA1NI
 import CryptoPrimitives
 import Dispatch
 import Synchronization
@@ -70,8 +69,6 @@ public struct PieceHasher: Sendable {
     /// than non-empty files. The digests are the same either way.
     public var digestLanes: Int?
 
-    /// Whether this CPU has the SHA extensions the interleaved SHA-1 needs.
-    public static let hasSHAExtensions = swt_sha1ni_available() != 0
 
     /// The most threads used, whatever is asked for.
     public static let maximumThreads = 256
@@ -137,7 +134,7 @@ public struct PieceHasher: Sendable {
         let digestPlan = withDigests ? DigestPlan(layout: layout, lanes: laneCount) : nil
         let buffers = withDigests ? Self.buffersPerWorkerWithDigests * (digestPlan?.laneCount ?? 1) : 1
         let readSize = effectiveReadSize(buffersPerWorker: buffers)
-        let multiLane = interleavedSHA1 && Self.hasSHAExtensions
+        let multiLane = interleavedSHA1 && MultiLaneSHA1.hasSHAExtensions
         let kinds: [DigestKind] = withBLAKE2b ? [.sha256, .blake2b512] : [.sha256]
         let handoff = digestPlan.map { DigestHandoff(workers: workerCount, plan: $0, kinds: kinds, readSize: readSize) }
 
@@ -563,16 +560,12 @@ private func runWorker(
                                 whole >= 4 && layout.pieceSize(piece + 3) == size
                                 ? 4 : whole >= 2 && layout.pieceSize(piece + 1) == size ? 2 : 1
                             if group > 1 {
-                                let first = raw.baseAddress!.assumingMemoryBound(to: UInt8.self) + index
                                 let start = digests.count
                                 digests.append(contentsOf: repeatElement(0, count: 20 * group))
-                                digests.withUnsafeMutableBufferPointer { out in
-                                    let digest = out.baseAddress! + start
-                                    if group == 4 {
-                                        swt_sha1ni_x4(first, size, digest)
-                                    } else {
-                                        swt_sha1ni_x2(first, first + size, size, digest, digest + 20)
-                                    }
+                                digests.withUnsafeMutableBytes { out in
+                                    MultiLaneSHA1.hash(
+                                        consecutive: UnsafeRawBufferPointer(rebasing: raw[index...]), length: size,
+                                        count: group, into: UnsafeMutableRawBufferPointer(rebasing: out[start...]))
                                 }
                                 piece += group
                                 index += group * size
