@@ -16,6 +16,8 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case trackerFailure = "tracker refused the announce"
         /// A peer address (`--peer`) is not `HOST:PORT`.
         case badPeerAddress = "malformed peer address"
+        /// A network (a LAN prefix in the configuration) is not `ADDRESS/LENGTH`.
+        case badNetwork = "malformed network"
         /// A peer broke the protocol.
         case peerProtocolViolation = "peer broke the protocol"
         /// A peer did not answer in time.

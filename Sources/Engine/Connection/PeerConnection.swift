@@ -56,9 +56,9 @@ final class PeerConnection: ChannelDuplexHandler {
         let address =
             dialled?.address
             ?? PeerAddress(host: remote?.ipAddress ?? "unknown", port: remote?.port ?? 0)
-        self.record = PeerRecord(
-            address: address, source: dialled?.source ?? .incoming, locality: dialled?.locality ?? .unknown,
-            peerID: handshake.peerID)
+        var record = dialled ?? core.classifier.record(address, source: .incoming)
+        record.peerID = handshake.peerID
+        self.record = record
         let host = remote?.ipAddress ?? address.host
         let loopback = host.hasPrefix("127.") || host == "::1" || host == "localhost"
         self.banKey = loopback ? "\(host):\(address.port)" : host

@@ -6,6 +6,9 @@ public struct SessionConfiguration: Sendable {
     public var listenHost: String = "0.0.0.0"
     /// Peers to dial directly, without a tracker (`--peer`).
     public var manualPeers: [PeerAddress] = []
+    /// Networks counted as local besides this host's own subnets (``LocalityClassifier``): peers inside them are
+    /// `.lan` (dialled first, visible to the picker's policy).
+    public var lanNetworks: [CIDR] = []
     /// Whether to announce to the torrent's trackers.
     public var useTrackers = true
     /// Extra query parameters for one announce (signed announces); called for each announce URL.

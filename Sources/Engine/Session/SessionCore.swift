@@ -40,7 +40,10 @@ final class SessionCore {
     private var attribution: PeerAttribution
     private var nextID = 1
     private var connections: [Int: PeerConnection] = [:]
-    private var known: [PeerAddress: KnownPeer] = [:]
+    /// Every peer known, from every source; decides whom to dial next.
+    private var directory = PeerDirectory()
+    /// Sets each peer record's locality.
+    let classifier: LocalityClassifier
     private var halfOpen = 0
     private var listener: (any Channel)?
     private(set) var listenPort = 0
@@ -93,14 +96,6 @@ final class SessionCore {
     private var announceTask: Scheduled<Void>?
     private let trackerKey = String(UInt32.random(in: .min ... .max), radix: 16)
 
-    struct KnownPeer {
-        var record: PeerRecord
-        var connected = false
-        var connecting = false
-        var failures = 0
-        var nextAttempt: Double = 0
-    }
-
     init(
         loop: any EventLoop, torrent: Torrent, storage: Storage, configuration: SessionConfiguration, logger: Logger,
         done: EventLoopPromise<SessionOutcome>, progress: @escaping @Sendable (SessionProgress) -> Void
@@ -126,6 +121,7 @@ final class SessionCore {
         self.downloadBucket = TokenBucket(bytesPerSecond: configuration.downloadRateLimit)
         self.uploadBucket = TokenBucket(bytesPerSecond: configuration.uploadRateLimit)
         self.tiers = TrackerTiers(announceList: torrent.announceList, announce: torrent.announce)
+        self.classifier = LocalityClassifier.forThisHost(siteNetworks: configuration.lanNetworks)
     }
 
     /// Seconds since the session started (monotonic).
@@ -172,6 +168,7 @@ final class SessionCore {
             case .success(let channel):
                 self.listener = channel
                 self.listenPort = channel.localAddress?.port ?? configuration.port
+                self.learnOwnAddresses()
                 self.logger.info("listening", metadata: ["port": "\(self.listenPort)"])
                 self.started()
             case .failure(let error):
@@ -185,7 +182,7 @@ final class SessionCore {
 
     private func started() {
         for address in configuration.manualPeers {
-            addPeer(PeerRecord(address: address, source: .manual))
+            addPeer(classifier.record(address, source: .manual))
         }
         every(.milliseconds(250)) { self.tick() }
         every(.seconds(10)) { self.chokeRound() }
@@ -271,16 +268,16 @@ final class SessionCore {
 
     /// Learns of a peer (tracker, manual, discovery); it is dialled when there is room.
     func addPeer(_ record: PeerRecord) {
-        guard record.address.port > 0, !isOurOwn(record.address) else { return }
-        if known[record.address] == nil {
-            known[record.address] = KnownPeer(record: record)
-        }
+        directory.add(record)
     }
 
-    private func isOurOwn(_ address: PeerAddress) -> Bool {
-        guard address.port == listenPort else { return false }
-        return address.host.hasPrefix("127.") || address.host == "::1" || address.host == "localhost"
-            || address.host == configuration.listenHost
+    /// Our listening port on loopback, the listen address and every interface address: never dialled.
+    private func learnOwnAddresses() {
+        var hosts: Set<String> = ["127.0.0.1", "::1", "localhost", configuration.listenHost]
+        for bytes in classifier.interfaceAddresses {
+            hosts.insert(bytes.count == 4 ? PeerAddress.ipv4String(bytes) : PeerAddress.ipv6String(bytes))
+        }
+        for host in hosts { directory.addOwnAddress(PeerAddress(host: host, port: listenPort)) }
     }
 
     var acceptsIncoming: Bool { isRunning && connections.count + halfOpen < configuration.maxConnections }
@@ -288,24 +285,14 @@ final class SessionCore {
     private func connectMore() {
         guard isRunning else { return }
         // A seed still dials manual peers (they may be leechers waiting for it); otherwise seeds wait to be dialled.
-        let seeding = picker.isComplete
-        let t = now()
-        var candidates = known.filter { entry in
-            let k = entry.value
-            return !k.connected && !k.connecting && k.nextAttempt <= t
-                && !reputation.isBanned(host: k.record.address.host)
-                && (!seeding || k.record.source == .manual)
-        }.map(\.value.record)
-        candidates.sort { ($0.source == .manual ? 0 : 1) < ($1.source == .manual ? 0 : 1) }
-        for record in candidates {
-            guard halfOpen < configuration.maxHalfOpen, connections.count + halfOpen < configuration.maxConnections
-            else { break }
+        let room = min(
+            configuration.maxHalfOpen - halfOpen, configuration.maxConnections - connections.count - halfOpen)
+        for record in directory.nextToDial(now: now(), count: room, manualOnly: picker.isComplete) {
             dial(record)
         }
     }
 
     private func dial(_ record: PeerRecord) {
-        known[record.address]?.connecting = true
         halfOpen += 1
         let core = NIOLoopBound(self, eventLoop: loop)
         ClientBootstrap(group: loop)
@@ -333,34 +320,37 @@ final class SessionCore {
     }
 
     func dialFailed(_ address: PeerAddress) {
-        guard var peer = known[address] else { return }
-        peer.connecting = false
-        peer.failures += 1
-        peer.nextAttempt = now() + min(300, pow(2, Double(min(peer.failures, 9) - 1)))
-        known[address] = peer
+        directory.dialFailed(address, now: now())
     }
 
     /// A handshake completed: whether the connection may stay.
     func admit(_ connection: PeerConnection) -> Bool {
-        guard isRunning else { return false }
-        if connection.peerID == peerID { return false }  // ourselves
+        let record = connection.record
+        if connection.peerID == peerID, record.source != .incoming {
+            directory.addOwnAddress(record.address)  // we dialled ourselves
+            return false
+        }
+        guard mayAdmit(connection) else {
+            if record.source != .incoming { directory.dialFailed(record.address, now: now()) }
+            return false
+        }
+        connection.id = nextID
+        nextID += 1
+        connections[connection.id] = connection
+        directory.connected(record)
+        picker.addPeer(
+            connection.id, info: PickerPeerInfo(source: connection.record.source, locality: connection.record.locality))
+        return true
+    }
+
+    private func mayAdmit(_ connection: PeerConnection) -> Bool {
+        guard isRunning, connection.peerID != peerID else { return false }
         if reputation.isBanned(host: connection.banKey) || reputation.isBanned(host: connection.record.address.host)
         {
             return false
         }
         if connections.count >= configuration.maxConnections { return false }
-        if connections.values.contains(where: { $0.peerID == connection.peerID }) { return false }
-        connection.id = nextID
-        nextID += 1
-        connections[connection.id] = connection
-        if connection.record.source != .incoming {
-            known[connection.record.address]?.connected = true
-            known[connection.record.address]?.connecting = false
-            known[connection.record.address]?.failures = 0
-        }
-        picker.addPeer(
-            connection.id, info: PickerPeerInfo(source: connection.record.source, locality: connection.record.locality))
-        return true
+        return !connections.values.contains(where: { $0.peerID == connection.peerID })
     }
 
     /// The connection's handler is in the pipeline: say what we have.
@@ -382,12 +372,7 @@ final class SessionCore {
     func disconnected(_ connection: PeerConnection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         picker.removePeer(connection.id)
-        if connection.record.source != .incoming, var peer = known[connection.record.address] {
-            peer.connected = false
-            peer.connecting = false
-            peer.nextAttempt = now() + 5
-            known[connection.record.address] = peer
-        }
+        directory.disconnected(connection.record.address, now: now())
         logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
         // Its blocks are free again: let the others take them.
         for other in connections.values { requestMore(other) }
@@ -402,7 +387,10 @@ final class SessionCore {
 
     private func drop(_ connection: PeerConnection, _ why: String, ban: Bool = false) {
         logger.info("dropping peer", metadata: ["peer": "\(connection.record.address)", "reason": "\(why)"])
-        if ban { reputation.ban(host: connection.banKey) }
+        if ban {
+            reputation.ban(host: connection.banKey)
+            directory.ban(connection.record.address)
+        }
         connection.close()
     }
 
@@ -1000,7 +988,7 @@ final class SessionCore {
             self.tiers.promote(url)
             if let warning = response.warning { self.logger.warning("tracker warning: \(warning)") }
             if let id = response.trackerID { self.trackerID = id }
-            for address in response.peers { self.addPeer(PeerRecord(address: address, source: .tracker)) }
+            for address in response.peers { self.addPeer(self.classifier.record(address, source: .tracker)) }
             self.connectMore()
             let starving = !self.picker.isComplete && response.peers.isEmpty && self.connections.isEmpty
             return self.schedule.succeeded(response, starving: starving)

@@ -1,0 +1,239 @@
+/// Every peer a session knows of, from every source (tracker responses, `manualPeers`, incoming connections, and
+/// later local discovery and magnet peers), in one table: it dedups by address, merges what each source knows,
+/// bounds its size, and decides whom to dial next.
+///
+/// - **Dedup and merge.** One entry per address (IPv6 addresses compared in their canonical form). A second
+///   report of an address keeps the stronger source (manual > lsd > tracker > incoming), the more specific
+///   locality (lan > wan > unknown), and a peer id once one is known.
+/// - **Dial order.** Due, idle entries, LAN before unknown before WAN, then manual peers first, then the order they
+///   were learned. Never our own address, never a banned peer, never an incoming entry (its port is the peer's
+///   ephemeral port, not one it listens on). A seed dials manual peers only.
+/// - **Backoff.** After the n-th failure in a row an address waits ``backoffBase`` × 2ⁿ⁻¹, at most
+///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay``. A connection resets the count.
+/// - **Pruning.** An entry that failed ``failureLimit`` times in a row is forgotten (manual peers are kept: the user
+///   named them). At ``capacity``, a new address replaces the idle, non-manual entry with the most failures
+///   (then the one learned longest ago); when every entry is connected, dialling or manual, it is refused.
+///
+/// Not thread-safe: owned by one session, on its loop. Times are seconds on the session's monotonic clock.
+public struct PeerDirectory {
+    /// What the directory holds for one address.
+    public struct Entry: Sendable, Hashable {
+        public var record: PeerRecord
+        public var state: State
+        /// Failed dials in a row.
+        public var failures = 0
+        /// Not dialled before this time.
+        public var nextAttempt: Double = 0
+        /// Learn order, for a stable dial order.
+        var sequence: Int
+    }
+
+    public enum State: Sendable, Hashable {
+        case idle
+        case dialling
+        case connected
+    }
+
+    /// What ``add(_:)`` did.
+    public enum AddResult: Sendable, Hashable {
+        case added
+        case merged
+        /// Our own address, a banned peer, a port of 0, or the table is full of entries it may not replace.
+        case refused
+    }
+
+    /// At most this many entries.
+    public var capacity: Int
+    /// Failed dials in a row after which a non-manual entry is forgotten.
+    public var failureLimit: Int
+    /// The wait after the first failed dial, in seconds; it doubles with each further failure.
+    public var backoffBase: Double
+    /// The longest wait between dials of one address, in seconds.
+    public var backoffCeiling: Double
+    /// The wait before redialling a peer that disconnected, in seconds.
+    public var reconnectDelay: Double
+
+    private var entries: [PeerAddress: Entry] = [:]
+    private var ownAddresses: Set<PeerAddress> = []
+    private var bannedKeys: Set<String> = []
+    private var nextSequence = 0
+
+    public init(
+        capacity: Int = 1000, failureLimit: Int = 8, backoffBase: Double = 1, backoffCeiling: Double = 300,
+        reconnectDelay: Double = 5
+    ) {
+        precondition(capacity > 0 && failureLimit > 0 && backoffBase > 0 && backoffCeiling >= backoffBase)
+        self.capacity = capacity
+        self.failureLimit = failureLimit
+        self.backoffBase = backoffBase
+        self.backoffCeiling = backoffCeiling
+        self.reconnectDelay = reconnectDelay
+    }
+
+    /// How many addresses are known.
+    public var count: Int { entries.count }
+
+    /// The entry for `address`, if known.
+    public func entry(_ address: PeerAddress) -> Entry? { entries[Self.canonical(address)] }
+
+    // MARK: - Learning
+
+    /// Learns of a peer, or merges what `record` adds to what is known of its address.
+    @discardableResult
+    public mutating func add(_ record: PeerRecord) -> AddResult {
+        var record = record
+        record.address = Self.canonical(record.address)
+        let address = record.address
+        guard address.port > 0, !ownAddresses.contains(address), !isBanned(address) else { return .refused }
+        if var entry = entries[address] {
+            entry.record = Self.merged(entry.record, record)
+            entries[address] = entry
+            return .merged
+        }
+        if entries.count >= capacity {
+            guard let victim = evictionCandidate() else { return .refused }
+            entries[victim] = nil
+        }
+        entries[address] = Entry(record: record, state: .idle, sequence: nextSequence)
+        nextSequence += 1
+        return .added
+    }
+
+    /// An address that reaches us (the listening address on every interface): never dialled, and forgotten if
+    /// known.
+    public mutating func addOwnAddress(_ address: PeerAddress) {
+        let address = Self.canonical(address)
+        ownAddresses.insert(address)
+        entries[address] = nil
+    }
+
+    /// Never dial the peer again and forget it. Peers are banned by host, or by host and port on loopback (where
+    /// test peers share an address).
+    public mutating func ban(_ address: PeerAddress) {
+        let address = Self.canonical(address)
+        bannedKeys.insert(Self.banKey(address))
+        entries = entries.filter { !isBanned($0.key) }
+    }
+
+    public func isBanned(_ address: PeerAddress) -> Bool { bannedKeys.contains(Self.banKey(Self.canonical(address))) }
+
+    // MARK: - Dialling
+
+    /// Up to `count` peers to dial now, best first; they are marked as being dialled.
+    ///
+    /// - Parameters:
+    ///   - now: the current time.
+    ///   - manualOnly: dial only manual peers (a seed waits to be dialled by the others).
+    public mutating func nextToDial(now: Double, count: Int, manualOnly: Bool = false) -> [PeerRecord] {
+        guard count > 0 else { return [] }
+        let due = entries.values.filter { entry in
+            entry.state == .idle && entry.nextAttempt <= now && entry.record.source != .incoming
+                && (!manualOnly || entry.record.source == .manual)
+        }
+        let chosen = due.sorted { Self.dialKey($0) < Self.dialKey($1) }.prefix(count)
+        for entry in chosen { entries[entry.record.address]?.state = .dialling }
+        return chosen.map(\.record)
+    }
+
+    /// A dial (or its handshake) failed: back off, or forget an entry that failed too often.
+    public mutating func dialFailed(_ address: PeerAddress, now: Double) {
+        let address = Self.canonical(address)
+        guard var entry = entries[address] else { return }
+        entry.failures += 1
+        if entry.failures >= failureLimit && entry.record.source != .manual {
+            entries[address] = nil
+            return
+        }
+        entry.state = .idle
+        entry.nextAttempt = now + backoff(afterFailures: entry.failures)
+        entries[address] = entry
+    }
+
+    /// The wait after `failures` failed dials in a row: ``backoffBase`` doubled per failure after the first, at most
+    /// ``backoffCeiling``.
+    public func backoff(afterFailures failures: Int) -> Double {
+        guard failures > 0 else { return 0 }
+        // The exponent is capped so the shift cannot overflow; the ceiling is reached long before.
+        return min(backoffCeiling, backoffBase * Double(1 << min(failures - 1, 40)))
+    }
+
+    /// A connection to the peer completed its handshake (dialled, or incoming: then the record is learned too).
+    public mutating func connected(_ record: PeerRecord) {
+        let address = Self.canonical(record.address)
+        if entries[address] == nil { add(record) }
+        guard var entry = entries[address] else { return }
+        entry.record = Self.merged(entry.record, record)
+        entry.state = .connected
+        entry.failures = 0
+        entries[address] = entry
+    }
+
+    /// The connection to the peer closed: a dialled peer may be dialled again after ``reconnectDelay``; an incoming
+    /// entry is forgotten (its port was ephemeral).
+    public mutating func disconnected(_ address: PeerAddress, now: Double) {
+        let address = Self.canonical(address)
+        guard var entry = entries[address] else { return }
+        if entry.record.source == .incoming {
+            entries[address] = nil
+            return
+        }
+        entry.state = .idle
+        entry.nextAttempt = now + reconnectDelay
+        entries[address] = entry
+    }
+
+    // MARK: - Rules
+
+    private static func dialKey(_ entry: Entry) -> (Int, Int, Int) {
+        let locality =
+            switch entry.record.locality {
+            case .lan: 0
+            case .unknown: 1
+            case .wan: 2
+            }
+        return (locality, entry.record.source == .manual ? 0 : 1, entry.sequence)
+    }
+
+    private static func sourceStrength(_ source: PeerSource) -> Int {
+        switch source {
+        case .manual: 3
+        case .lsd: 2
+        case .tracker: 1
+        case .incoming: 0
+        }
+    }
+
+    private static func localityStrength(_ locality: PeerLocality) -> Int {
+        switch locality {
+        case .lan: 2
+        case .wan: 1
+        case .unknown: 0
+        }
+    }
+
+    private static func merged(_ old: PeerRecord, _ new: PeerRecord) -> PeerRecord {
+        var result = old
+        if sourceStrength(new.source) > sourceStrength(old.source) { result.source = new.source }
+        if localityStrength(new.locality) > localityStrength(old.locality) { result.locality = new.locality }
+        if let id = new.peerID { result.peerID = id }
+        return result
+    }
+
+    /// The idle, non-manual entry to forget for a new one: most failures, then learned longest ago.
+    private func evictionCandidate() -> PeerAddress? {
+        entries.values.filter { $0.state == .idle && $0.record.source != .manual }
+            .min { ($0.failures, -$0.sequence) > ($1.failures, -$1.sequence) }?.record.address
+    }
+
+    /// One spelling per address: IPv6 in RFC 5952 form, an IPv4-mapped IPv6 address as IPv4.
+    static func canonical(_ address: PeerAddress) -> PeerAddress {
+        guard address.host.contains(":"), let bytes = CIDR.addressBytes(address.host) else { return address }
+        if let v4 = CIDR.unmappedIPv4(bytes) { return PeerAddress(host: PeerAddress.ipv4String(v4), port: address.port) }
+        return PeerAddress(host: PeerAddress.ipv6String(bytes), port: address.port)
+    }
+
+    private static func banKey(_ address: PeerAddress) -> String {
+        let loopback = address.host.hasPrefix("127.") || address.host == "::1" || address.host == "localhost"
+        return loopback ? address.description : address.host
+    }
+}
