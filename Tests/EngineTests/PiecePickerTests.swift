@@ -177,8 +177,8 @@ import Testing
 
     @Test func policyCanExcludePieces() {
         struct EvenOnly: PiecePickingPolicy {
-            func rank(piece: Int, availability: Int, peer: PickerPeerInfo) -> Int? {
-                peer.locality == .wan && piece % 2 == 1 ? nil : availability
+            func rank(_ candidate: PieceCandidate, peer: PickerPeerInfo) -> Int? {
+                peer.locality == .wan && candidate.piece % 2 == 1 ? nil : candidate.availability
             }
         }
         var picker = makePicker()
@@ -187,6 +187,53 @@ import Testing
         picker.peerHasAll(1)
         let pieces = Set(picker.nextRequests(for: 1, count: 1000).map(\.piece))
         #expect(pieces == [0, 2, 4, 6, 8])
+    }
+
+    /// Peer 1 (LAN) has pieces 0–4, peer 2 (LAN) has 0–2, peer 3 (WAN) and peer 4 (unknown) have everything.
+    func makeMixedSwarm() -> PiecePicker {
+        var picker = makePicker()
+        picker.addPeer(1, info: PickerPeerInfo(source: .lsd, locality: .lan))
+        picker.addPeer(2, info: PickerPeerInfo(source: .tracker, locality: .lan))
+        picker.addPeer(3, info: PickerPeerInfo(source: .tracker, locality: .wan))
+        picker.addPeer(4, info: PickerPeerInfo(source: .tracker, locality: .unknown))
+        var bits = Bitfield(count: 10)
+        for piece in 0..<5 { bits.insert(piece) }
+        picker.peerHas(1, bitfield: bits)
+        for piece in 0..<3 { picker.peerHas(2, piece: piece) }
+        picker.peerHas(2, piece: 2)  // a repeated `have` counts once
+        picker.peerHasAll(3)
+        picker.peerHasAll(4)
+        return picker
+    }
+
+    @Test func lanAvailabilityCountsLANPeersOnly() {
+        var picker = makeMixedSwarm()
+        #expect((0..<10).map { picker.lanAvailability(ofPiece: $0) } == [2, 2, 2, 1, 1, 0, 0, 0, 0, 0])
+        #expect((0..<10).map { picker.availability(ofPiece: $0) } == [4, 4, 4, 3, 3, 2, 2, 2, 2, 2])
+        picker.removePeer(1)
+        #expect((0..<10).map { picker.lanAvailability(ofPiece: $0) } == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+        picker.removePeer(3)
+        #expect(picker.lanAvailability(ofPiece: 0) == 1)
+        #expect(picker.availability(ofPiece: 0) == 2)
+        picker.removePeer(2)
+        #expect((0..<10).allSatisfy { picker.lanAvailability(ofPiece: $0) == 0 })
+    }
+
+    @Test func policySeesLANAvailabilityAndChangesPicks() {
+        // A WAN peer is asked only for pieces no LAN peer has (what LAN-first selection will do).
+        struct LeaveLANPiecesToLAN: PiecePickingPolicy {
+            func rank(_ candidate: PieceCandidate, peer: PickerPeerInfo) -> Int? {
+                peer.locality == .wan && candidate.lanAvailability > 0 ? nil : candidate.availability
+            }
+        }
+        var rarest = makeMixedSwarm()
+        let rarestPieces = Set(rarest.nextRequests(for: 3, count: 1000).map(\.piece))
+        #expect(rarestPieces == Set(0..<10), "rarest first takes everything from the WAN peer")
+
+        var lanAware = makeMixedSwarm()
+        lanAware.policy = LeaveLANPiecesToLAN()
+        #expect(Set(lanAware.nextRequests(for: 3, count: 1000).map(\.piece)) == [5, 6, 7, 8, 9])
+        #expect(Set(lanAware.nextRequests(for: 1, count: 1000).map(\.piece)) == [0, 1, 2, 3, 4])
     }
 }
 
@@ -246,48 +293,5 @@ import Testing
     @Test(arguments: ["1.2.3.4", "::1:5", "[::1]", "h:0", "h:70000", ":80"])
     func badPeerAddressesAreRefused(text: String) {
         #expect(throws: EngineError.self) { try PeerAddress(parsing: text) }
-    }
-}
-
-@Suite struct ChokerTests {
-    @Test func leecherReciprocatesTheFastestUploaders() {
-        var choker = Choker(regularSlots: 2, generator: SeededGenerator(seed: 3))
-        let candidates = [
-            Choker.Candidate(id: 1, interested: true, downloadRate: 10),
-            Choker.Candidate(id: 2, interested: true, downloadRate: 500),
-            Choker.Candidate(id: 3, interested: true, downloadRate: 300),
-            Choker.Candidate(id: 4, interested: true, downloadRate: 900, snubbed: true),
-            Choker.Candidate(id: 5, interested: false, downloadRate: 1000),
-        ]
-        let unchoked = choker.runRound(candidates, seeding: false)
-        #expect(unchoked.isSuperset(of: [2, 3]))
-        #expect(unchoked.count == 3, "two regular slots and one optimistic")
-        #expect(!unchoked.contains(5), "uninterested peers are not unchoked")
-        #expect(Set([1, 4]).contains(choker.optimistic ?? -1))
-    }
-
-    @Test func seedRotatesSlotsRoundRobin() {
-        var choker = Choker(regularSlots: 2, optimisticEvery: 1000, seedQuantum: 1, generator: SeededGenerator(seed: 5))
-        let candidates = (1...6).map { Choker.Candidate(id: $0, interested: true) }
-        var served: Set<Int> = []
-        for _ in 0..<3 {
-            let unchoked = choker.runRound(candidates, seeding: true)
-            #expect(unchoked.count == 3)
-            served.formUnion(unchoked)
-        }
-        #expect(served == Set(1...6), "every leecher got a slot within three rounds")
-    }
-
-    @Test func optimisticSlotRotatesEveryThirdRound() {
-        var choker = Choker(regularSlots: 1, generator: SeededGenerator(seed: 9))
-        let candidates = (1...10).map { Choker.Candidate(id: $0, interested: true, downloadRate: $0 == 1 ? 100 : 0) }
-        var optimistics: [Int] = []
-        for _ in 0..<12 {
-            _ = choker.runRound(candidates, seeding: false)
-            optimistics.append(choker.optimistic!)
-        }
-        #expect(optimistics[0] == optimistics[1] && optimistics[1] == optimistics[2])
-        #expect(Set(optimistics).count > 1)
-        #expect(!optimistics.contains(1))
     }
 }

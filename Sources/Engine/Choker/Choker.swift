@@ -7,6 +7,9 @@
 ///   peers that waited longest take over, so every leecher gets served in turn.
 /// - Every third round (30 s) one more interested, choked peer is unchoked at random (optimistic unchoke), so new
 ///   peers can show what they give; newly connected peers are three times as likely to be picked.
+/// - With ``favourLAN`` (off by default), LAN peers take regular slots before the others: when leeching, before
+///   faster non-LAN peers; when seeding, before non-LAN peers that waited longer (a peer whose quantum is over
+///   still yields its slot, so everyone is served in turn). The optimistic unchoke ignores locality.
 public struct Choker {
     /// What the choker knows about one connected peer.
     public struct Candidate: Sendable, Hashable {
@@ -21,10 +24,12 @@ public struct Choker {
         public var isNew: Bool
         /// The peer has every piece (no point reciprocating; it wants nothing).
         public var isSeed: Bool
+        /// Where the peer is (``favourLAN`` uses it).
+        public var locality: PeerLocality
 
         public init(
             id: Int, interested: Bool, downloadRate: Double = 0, snubbed: Bool = false, isNew: Bool = false,
-            isSeed: Bool = false
+            isSeed: Bool = false, locality: PeerLocality = .unknown
         ) {
             self.id = id
             self.interested = interested
@@ -32,6 +37,7 @@ public struct Choker {
             self.snubbed = snubbed
             self.isNew = isNew
             self.isSeed = isSeed
+            self.locality = locality
         }
     }
 
@@ -40,6 +46,8 @@ public struct Choker {
     public var optimisticEvery: Int
     /// Rounds a seed keeps serving one peer before rotating.
     public var seedQuantum: Int
+    /// Give regular slots to LAN peers before the others.
+    public var favourLAN: Bool
 
     public private(set) var round = 0
     public private(set) var optimistic: Int?
@@ -50,13 +58,26 @@ public struct Choker {
     private var generator: any RandomNumberGenerator
 
     public init(
-        regularSlots: Int = 4, optimisticEvery: Int = 3, seedQuantum: Int = 3,
+        regularSlots: Int = 4, optimisticEvery: Int = 3, seedQuantum: Int = 3, favourLAN: Bool = false,
         generator: any RandomNumberGenerator = FastRandom()
     ) {
         self.regularSlots = regularSlots
         self.optimisticEvery = optimisticEvery
         self.seedQuantum = seedQuantum
+        self.favourLAN = favourLAN
         self.generator = generator
+    }
+
+    /// 0 for a peer ``favourLAN`` puts first, 1 for the others (always 0 when it is off).
+    private func localityKey(_ candidate: Candidate) -> Int {
+        favourLAN && candidate.locality != .lan ? 1 : 0
+    }
+
+    /// Who takes a free seeding slot first: peers not holding one (LAN peers first with ``favourLAN``), in
+    /// round-robin order.
+    private func seedOrder(_ candidate: Candidate) -> (Int, Int, Int, Int) {
+        let served = servedKey(candidate.id)
+        return (served == Int.max ? 1 : 0, localityKey(candidate), served, candidate.id)
     }
 
     /// Round-robin order: never served first, then longest since served; peers holding a slot now go last.
@@ -87,11 +108,13 @@ public struct Choker {
             }
             chosen = Array(keep.prefix(regularSlots).map(\.id))
             let waiting = interested.filter { !chosen.contains($0.id) }
-                .sorted { (servedKey($0.id), $0.id) < (servedKey($1.id), $1.id) }
+                .sorted { seedOrder($0) < seedOrder($1) }
             for c in waiting where chosen.count < regularSlots { chosen.append(c.id) }
         } else {
             chosen = interested.filter { !$0.snubbed }
-                .sorted { ($0.downloadRate, -$0.id) > ($1.downloadRate, -$1.id) }
+                .sorted {
+                    (-localityKey($0), $0.downloadRate, -$0.id) > (-localityKey($1), $1.downloadRate, -$1.id)
+                }
                 .prefix(regularSlots).map(\.id)
         }
 

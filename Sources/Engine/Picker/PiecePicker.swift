@@ -27,6 +27,8 @@ public struct PiecePicker {
     public var policy: any PiecePickingPolicy
 
     private var availability: [Int32]
+    /// Per piece, how many connected LAN peers have it (a subset of `availability`).
+    private var lanAvailability: [Int32]
     /// Pieces started: partially requested/received, or complete and waiting for verification.
     private var started: Bitfield
     private var partial: [Int: PartialPiece] = [:]
@@ -73,6 +75,7 @@ public struct PiecePicker {
         self.have = have ?? Bitfield(count: pieceCount)
         self.started = Bitfield(count: pieceCount)
         self.availability = [Int32](repeating: 0, count: pieceCount)
+        self.lanAvailability = [Int32](repeating: 0, count: pieceCount)
     }
 
     // MARK: - Geometry
@@ -112,6 +115,9 @@ public struct PiecePicker {
     /// How many connected peers have `piece`.
     public func availability(ofPiece piece: Int) -> Int { Int(availability[piece]) }
 
+    /// How many connected LAN peers (``PeerLocality/lan``) have `piece`.
+    public func lanAvailability(ofPiece piece: Int) -> Int { Int(lanAvailability[piece]) }
+
     // MARK: - Peers
 
     /// Registers a peer with what it has so far.
@@ -123,6 +129,9 @@ public struct PiecePicker {
     public mutating func removePeer(_ id: Int) {
         guard let state = peers.removeValue(forKey: id) else { return }
         for piece in state.has.setIndices { availability[piece] -= 1 }
+        if state.info.locality == .lan {
+            for piece in state.has.setIndices { lanAvailability[piece] -= 1 }
+        }
         for request in state.outstanding { release(request) }
     }
 
@@ -130,7 +139,10 @@ public struct PiecePicker {
     @discardableResult
     public mutating func peerHas(_ id: Int, piece: Int) -> Bool {
         guard piece >= 0 && piece < pieceCount, peers[id] != nil else { return false }
-        if peers[id]!.has.insert(piece) { availability[piece] += 1 }
+        if peers[id]!.has.insert(piece) {
+            availability[piece] += 1
+            if peers[id]!.info.locality == .lan { lanAvailability[piece] += 1 }
+        }
         return !have[piece]
     }
 
@@ -183,8 +195,9 @@ public struct PiecePicker {
     public mutating func nextRequests(for id: Int, count: Int) -> [BlockRequest] {
         guard count > 0, var state = peers[id], !state.has.isEmpty else { return [] }
         var result: [BlockRequest] = []
-        // 1. Finish partial pieces this peer has.
+        // 1. Finish partial pieces this peer has (unless the policy excludes them for it).
         for (piece, var progress) in partial where progress.unrequested > 0 && state.has[piece] {
+            guard policy.rank(candidate(piece), peer: state.info) != nil else { continue }
             take(piece, &progress, &state, &result, count: count, duplicates: false)
             partial[piece] = progress
             if result.count >= count { break }
@@ -229,6 +242,11 @@ public struct PiecePicker {
         }
     }
 
+    private func candidate(_ piece: Int) -> PieceCandidate {
+        PieceCandidate(
+            piece: piece, availability: Int(availability[piece]), lanAvailability: Int(lanAvailability[piece]))
+    }
+
     private mutating func pickNewPiece(for state: PeerState) -> Int? {
         var best: Int?
         var bestRank = Int.max
@@ -239,8 +257,7 @@ public struct PiecePicker {
             if random {
                 rank = 0
             } else {
-                guard let r = policy.rank(piece: piece, availability: Int(availability[piece]), peer: state.info)
-                else { continue }
+                guard let r = policy.rank(candidate(piece), peer: state.info) else { continue }
                 rank = r
             }
             if rank < bestRank {

@@ -9,24 +9,39 @@ public struct PickerPeerInfo: Sendable, Hashable {
     }
 }
 
+/// A piece a policy may rank: one the peer has and we lack, not yet started.
+public struct PieceCandidate: Sendable, Hashable {
+    public var piece: Int
+    /// How many connected peers have it.
+    public var availability: Int
+    /// How many of those are LAN peers (``PeerLocality/lan``).
+    public var lanAvailability: Int
+
+    public init(piece: Int, availability: Int, lanAvailability: Int = 0) {
+        self.piece = piece
+        self.availability = availability
+        self.lanAvailability = lanAvailability
+    }
+}
+
 /// The seam for piece selection: which new piece to start with a peer. The picker still finishes partial pieces
 /// first, handles blocks, random first pieces and end game; the policy only ranks pieces to start.
 ///
-/// LAN-first selection plugs in here: it can exclude pieces for WAN peers that some LAN peer has.
+/// LAN-first selection plugs in here: it sees the peer's ``PickerPeerInfo/locality`` and how many LAN peers hold
+/// each piece (``PieceCandidate/lanAvailability``), and can exclude pieces for WAN peers that some LAN peer has.
 public protocol PiecePickingPolicy: Sendable {
-    /// The rank of starting `piece` with `peer`: lower ranks are started first, ties are broken at random, and
-    /// nil means "not from this peer".
+    /// The rank of starting `candidate.piece` with `peer`: lower ranks are started first, ties are broken at
+    /// random, and nil means "not from this peer".
     ///
     /// - Parameters:
-    ///   - piece: a piece the peer has and we lack, not yet started.
-    ///   - availability: how many connected peers have it.
+    ///   - candidate: the piece, and how many peers (and LAN peers) have it.
     ///   - peer: the peer we would request it from.
-    func rank(piece: Int, availability: Int, peer: PickerPeerInfo) -> Int?
+    func rank(_ candidate: PieceCandidate, peer: PickerPeerInfo) -> Int?
 }
 
 /// Rarest first (BEP 3's recommendation, as every mainstream client does): the piece fewest peers have.
 public struct RarestFirstPolicy: PiecePickingPolicy {
     public init() {}
 
-    public func rank(piece: Int, availability: Int, peer: PickerPeerInfo) -> Int? { availability }
+    public func rank(_ candidate: PieceCandidate, peer: PickerPeerInfo) -> Int? { candidate.availability }
 }

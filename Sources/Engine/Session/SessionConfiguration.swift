@@ -7,7 +7,7 @@ public struct SessionConfiguration: Sendable {
     /// Peers to dial directly, without a tracker (`--peer`).
     public var manualPeers: [PeerAddress] = []
     /// Networks counted as local besides this host's own subnets (``LocalityClassifier``): peers inside them are
-    /// `.lan` (dialled first, visible to the picker's policy).
+    /// `.lan` (dialled first, counted in the picker's LAN availability).
     public var lanNetworks: [CIDR] = []
     /// Whether to announce to the torrent's trackers.
     public var useTrackers = true
@@ -36,6 +36,8 @@ public struct SessionConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(150)
     /// Regular upload slots (plus one optimistic).
     public var uploadSlots = 8
+    /// Give regular upload slots to LAN peers before the others (``Choker/favourLAN``).
+    public var favourLANUploads = false
     /// Reads from disk in flight per peer we upload to (consecutive requested blocks are read together).
     public var readsInFlightPerPeer = 64
     /// Bytes of those reads in flight per peer: bounds the memory a fast downloader can pin.

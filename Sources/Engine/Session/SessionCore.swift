@@ -115,7 +115,7 @@ final class SessionCore {
             pieceCount: torrent.pieceCount, pieceLength: torrent.pieceLength, totalLength: torrent.totalLength,
             have: storage.have)
         self.attribution = PeerAttribution(layout: storage.layout)
-        self.choker = Choker(regularSlots: configuration.uploadSlots)
+        self.choker = Choker(regularSlots: configuration.uploadSlots, favourLAN: configuration.favourLANUploads)
         self.start = clock.now
         self.lastVerifiedAt = 0
         self.downloadBucket = TokenBucket(bytesPerSecond: configuration.downloadRateLimit)
@@ -860,7 +860,7 @@ final class SessionCore {
         let candidates = connections.values.map { c in
             Choker.Candidate(
                 id: c.id, interested: c.peerInterested, downloadRate: c.downloadRate, snubbed: c.snubbed,
-                isNew: t - c.connectedAt < 30, isSeed: picker.peerIsSeed(c.id))
+                isNew: t - c.connectedAt < 30, isSeed: picker.peerIsSeed(c.id), locality: c.record.locality)
         }
         let unchoke = choker.runRound(candidates, seeding: picker.isComplete)
         for c in connections.values {
