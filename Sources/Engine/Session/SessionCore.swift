@@ -338,8 +338,7 @@ final class SessionCore {
         nextID += 1
         connections[connection.id] = connection
         directory.connected(record)
-        picker.addPeer(
-            connection.id, info: PickerPeerInfo(source: connection.record.source, locality: connection.record.locality))
+        picker.addSource(connection)
         return true
     }
 
@@ -487,9 +486,7 @@ final class SessionCore {
                 }
             }
         }
-        for request in picker.nextRequests(for: c.id, count: room) {
-            c.send(.request(request))
-        }
+        picker.request(room, from: c)
     }
 
     private func blockArrived(piece: Int, begin: Int, block: ByteBuffer, from c: PeerConnection) {
@@ -508,7 +505,7 @@ final class SessionCore {
         c.downloadedFromPeer += Int64(block.readableBytes)
         c.rateWindowBytes += Int64(block.readableBytes)
         for cancel in arrival.cancels {
-            connections[cancel.peer]?.send(.cancel(cancel.request))
+            connections[cancel.peer]?.cancelBlock(cancel.request)
         }
         // Blocks are gathered into one buffer per piece (one copy, out of the receive buffer at once); the complete
         // piece is hashed in memory and written in one write (`writeVerified`). When too much is buffered already,
