@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 
 /// A key to sign with: a cosign-compatible key (writes `FILE.sig`) or a minisign secret key (writes `FILE.minisig`).

@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 
 #if canImport(Glibc)
@@ -60,19 +61,6 @@ func errnoText(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
 }
 
-/// Base64 (RFC 4648, standard alphabet, padded), as cosign, sigstore and minisign write it.
-enum Base64 {
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let data = Data(base64Encoded: trimmed) else { return nil }
-        return [UInt8](data)
-    }
-
-    static func encode(_ bytes: some Collection<UInt8>) -> String {
-        Data(bytes).base64EncodedString()
-    }
-}
-
 /// A PEM block: `-----BEGIN LABEL-----`, base64 body, `-----END LABEL-----`.
 struct PEMBlock: Sendable, Hashable {
     var label: String
@@ -92,7 +80,7 @@ struct PEMBlock: Sendable, Hashable {
             throw SignatureGateError(.malformedPEM, subject, "no '\(endLine)' line")
         }
         let body = lines[(begin + 1)..<end].filter { !$0.contains(":") }.joined()
-        guard let der = Base64.decode(body), !der.isEmpty else {
+        guard let der = Base64.decode(lenient: body), !der.isEmpty else {
             throw SignatureGateError(.malformedPEM, subject, "the body of the \(label) block is not valid base64")
         }
         return PEMBlock(label: label, der: der)

@@ -1,3 +1,4 @@
+import CryptoPrimitives
 import Foundation
 
 /// One signature to check for a file: from a detached file (`.sig`, `.minisig`, `.sigstore.json`) or embedded in a
@@ -47,7 +48,7 @@ public struct DetachedSignature: Sendable, Hashable {
         if text.hasPrefix(MinisignText.untrustedPrefix) {
             return DetachedSignature(.minisign(try MinisignSignature(text: text, subject: origin)), origin: origin)
         }
-        guard let der = Base64.decode(text), (8...1024).contains(der.count) else {
+        guard let der = Base64.decode(lenient: text), (8...1024).contains(der.count) else {
             throw SignatureGateError(
                 .malformedSignature, origin,
                 "not a cosign signature (base64 of a DER signature), a minisign signature or a sigstore bundle"

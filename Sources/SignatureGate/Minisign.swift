@@ -44,7 +44,7 @@ public struct MinisignPublicKey: Sendable, Hashable {
                 "a minisign public key is an 'untrusted comment:' line followed by one base64 line"
             )
         }
-        guard let raw = Base64.decode(keyLine), raw.count == 42, raw[0] == UInt8(ascii: "E"),
+        guard let raw = Base64.decode(lenient: keyLine), raw.count == 42, raw[0] == UInt8(ascii: "E"),
             raw[1] == UInt8(ascii: "d")
         else {
             throw SignatureGateError(
@@ -114,7 +114,7 @@ public struct MinisignSignature: Sendable, Hashable {
         guard lines[0].hasPrefix(MinisignText.untrustedPrefix) else {
             throw bad("line 1 must start with 'untrusted comment: '")
         }
-        guard let raw = Base64.decode(lines[1]), raw.count == 74 else {
+        guard let raw = Base64.decode(lenient: lines[1]), raw.count == 74 else {
             throw bad("line 2 must be base64 of a 74-byte signature block")
         }
         guard let algorithm = Algorithm(rawValue: String(decoding: raw[0..<2], as: UTF8.self)) else {
@@ -125,7 +125,7 @@ public struct MinisignSignature: Sendable, Hashable {
         }
         let trusted = String(lines[2].dropFirst(MinisignText.trustedPrefix.count))
         guard trusted.utf8.count <= Self.maxTrustedCommentBytes else { throw bad("trusted comment too long") }
-        guard let global = Base64.decode(lines[3]), global.count == 64 else {
+        guard let global = Base64.decode(lenient: lines[3]), global.count == 64 else {
             throw bad("line 4 must be base64 of a 64-byte global signature")
         }
         self.algorithm = algorithm
@@ -185,7 +185,7 @@ public struct MinisignSecretKey: Sendable {
     public static func looksLikeSecretKey(_ text: String) -> Bool {
         let lines = MinisignText.lines(text)
         guard lines.count >= 2, lines[0].hasPrefix(MinisignText.untrustedPrefix),
-            let raw = Base64.decode(lines[1])
+            let raw = Base64.decode(lenient: lines[1])
         else { return false }
         return raw.count == 158
     }
@@ -203,7 +203,7 @@ public struct MinisignSecretKey: Sendable {
         guard lines.count == 2, lines[0].hasPrefix(MinisignText.untrustedPrefix) else {
             throw bad("expected an 'untrusted comment:' line and one base64 line")
         }
-        guard let raw = Base64.decode(lines[1]), raw.count == 158 else {
+        guard let raw = Base64.decode(lenient: lines[1]), raw.count == 158 else {
             throw bad("the key line must be base64 of 158 bytes")
         }
         guard raw[0] == UInt8(ascii: "E"), raw[1] == UInt8(ascii: "d") else {

@@ -190,14 +190,14 @@ public struct EncryptedCosignKey: Sendable, Hashable {
         else {
             throw SignatureGateError(.unsafeParameters, subject, "scrypt N=\(n) r=\(r) needs more than 1 GiB")
         }
-        guard let saltText = kdf["salt"] as? String, let salt = Base64.decode(saltText) else {
+        guard let saltText = kdf["salt"] as? String, let salt = Base64.decode(lenient: saltText) else {
             throw bad("kdf.salt must be base64")
         }
         guard let cipher = object["cipher"] as? [String: Any], cipher["name"] as? String == "nacl/secretbox",
-            let nonceText = cipher["nonce"] as? String, let nonce = Base64.decode(nonceText),
+            let nonceText = cipher["nonce"] as? String, let nonce = Base64.decode(lenient: nonceText),
             nonce.count == Int(crypto_secretbox_noncebytes())
         else { throw bad("cipher must be nacl/secretbox with a 24-byte base64 nonce") }
-        guard let ctText = object["ciphertext"] as? String, let ciphertext = Base64.decode(ctText),
+        guard let ctText = object["ciphertext"] as? String, let ciphertext = Base64.decode(lenient: ctText),
             ciphertext.count > Int(crypto_secretbox_macbytes())
         else { throw bad("ciphertext must be base64 of at least 17 bytes") }
         (self.n, self.r, self.p, self.salt, self.nonce, self.ciphertext) = (n, r, p, salt, nonce, ciphertext)

@@ -35,7 +35,7 @@ public struct SigstoreBundle: Sendable, Hashable {
             throw bad("not a JSON object")
         }
         if let legacy = object["base64Signature"] as? String {
-            guard let signature = Base64.decode(legacy) else { throw bad("base64Signature is not base64") }
+            guard let signature = Base64.decode(lenient: legacy) else { throw bad("base64Signature is not base64") }
             mediaType = "cosign legacy bundle"
             publicKeyHint = nil
             content = .messageSignature(digestAlgorithm: nil, digest: nil, signature: signature)
@@ -50,26 +50,26 @@ public struct SigstoreBundle: Sendable, Hashable {
         publicKeyHint = (material?["publicKey"] as? [String: Any])?["hint"] as? String
         hasTransparencyLogEntries = !((material?["tlogEntries"] as? [Any]) ?? []).isEmpty
         if let message = object["messageSignature"] as? [String: Any] {
-            guard let signatureText = message["signature"] as? String, let signature = Base64.decode(signatureText)
+            guard let signatureText = message["signature"] as? String, let signature = Base64.decode(lenient: signatureText)
             else { throw bad("messageSignature.signature must be base64") }
             var algorithm: String?
             var digest: [UInt8]?
             if let md = message["messageDigest"] as? [String: Any] {
                 algorithm = md["algorithm"] as? String
-                guard let digestText = md["digest"] as? String, let decoded = Base64.decode(digestText) else {
+                guard let digestText = md["digest"] as? String, let decoded = Base64.decode(lenient: digestText) else {
                     throw bad("messageSignature.messageDigest.digest must be base64")
                 }
                 digest = decoded
             }
             content = .messageSignature(digestAlgorithm: algorithm, digest: digest, signature: signature)
         } else if let envelope = object["dsseEnvelope"] as? [String: Any] {
-            guard let payloadText = envelope["payload"] as? String, let payload = Base64.decode(payloadText),
+            guard let payloadText = envelope["payload"] as? String, let payload = Base64.decode(lenient: payloadText),
                 let payloadType = envelope["payloadType"] as? String,
                 let signatureList = envelope["signatures"] as? [[String: Any]], !signatureList.isEmpty
             else { throw bad("dsseEnvelope needs base64 payload, payloadType and signatures") }
             var signatures: [[UInt8]] = []
             for entry in signatureList.prefix(16) {
-                guard let sigText = entry["sig"] as? String, let sig = Base64.decode(sigText) else {
+                guard let sigText = entry["sig"] as? String, let sig = Base64.decode(lenient: sigText) else {
                     throw bad("dsseEnvelope.signatures[].sig must be base64")
                 }
                 signatures.append(sig)

@@ -228,7 +228,7 @@ public enum TorrentSignatures {
         let text = try key.sign(digests: digests, fileName: path.last ?? "")
         let signature: [UInt8]
         switch key {
-        case .cosign: signature = Base64.decode(text) ?? []
+        case .cosign: signature = Base64.decode(lenient: text) ?? []
         case .minisign: signature = Array(text.utf8)
         }
         return EmbeddedSignature(path: path, sha256: sha256, format: key.format, keyID: key.keyID, signature: signature)

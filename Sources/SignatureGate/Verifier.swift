@@ -153,7 +153,7 @@ public struct Verifier: Sendable {
         if let hint {
             let named = candidates.filter { $0.sigstoreHint == hint }
             if named.isEmpty {
-                unmatchedHint = Base64.decode(hint).map { "sha256:" + Hex.encode($0) } ?? hint
+                unmatchedHint = Base64.decode(lenient: hint).map { "sha256:" + Hex.encode($0) } ?? hint
             } else {
                 candidates = named
             }

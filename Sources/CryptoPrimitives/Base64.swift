@@ -1,8 +1,10 @@
-/// Strict standard base64 (RFC 4648 §4, with `=` padding), as used for keys in key files and allowlists.
+/// Standard base64 (RFC 4648 §4, with `=` padding).
 ///
-/// Decoding rejects whitespace, missing or extra padding and non-zero trailing bits, so every value has exactly one
-/// textual form and two lines that name the same key always compare equal as text.
-enum Base64 {
+/// `decode(_:)` is strict, for keys in key files and allowlists: it rejects whitespace, missing or extra padding and
+/// non-zero trailing bits, so every value has exactly one textual form and two lines that name the same key always
+/// compare equal as text. `decode(lenient:)` is for what other tools write (cosign, sigstore bundles, minisign, PEM
+/// bodies): surrounding whitespace is ignored and the padding's leftover bits need not be zero.
+public enum Base64 {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let reverse: [UInt8] = {
         var table = [UInt8](repeating: 0xff, count: 256)
@@ -11,7 +13,8 @@ enum Base64 {
     }()
 
     /// Encodes with padding; `padding: false` drops the trailing `=` (as OpenSSH fingerprints do).
-    static func encode(_ bytes: [UInt8], padding: Bool = true) -> String {
+    public static func encode(_ bytes: some Collection<UInt8>, padding: Bool = true) -> String {
+        let bytes = Array(bytes)
         var out = [UInt8]()
         out.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -35,8 +38,21 @@ enum Base64 {
     }
 
     /// Decodes padded base64; nil if the text is not the canonical encoding of some bytes.
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let chars = Array(text.utf8)
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        decode(Array(text.utf8), canonical: true)
+    }
+
+    /// Decodes padded base64 after dropping whitespace (spaces, tabs, CR, LF) at both ends; the bits the padding
+    /// leaves over may be anything. Nil if what remains is not padded base64.
+    public static func decode(lenient text: some StringProtocol) -> [UInt8]? {
+        var chars = Array(text.utf8)[...]
+        let space: Set<UInt8> = [0x20, 0x09, 0x0D, 0x0A]
+        while let first = chars.first, space.contains(first) { chars = chars.dropFirst() }
+        while let last = chars.last, space.contains(last) { chars = chars.dropLast() }
+        return decode(Array(chars), canonical: false)
+    }
+
+    private static func decode(_ chars: [UInt8], canonical: Bool) -> [UInt8]? {
         guard chars.count % 4 == 0 else { return nil }
         var padding = 0
         if chars.last == UInt8(ascii: "=") { padding += 1 }
@@ -63,8 +79,8 @@ enum Base64 {
             if significant >= 3 { out.append(UInt8(value >> 8 & 0xff)) }
             if significant == 4 { out.append(UInt8(value & 0xff)) }
             // Canonical form: the bits the padding leaves over must be zero.
-            if significant == 3, value & 0xff != 0 { return nil }
-            if significant == 2, value & 0xffff != 0 { return nil }
+            if canonical, significant == 3, value & 0xff != 0 { return nil }
+            if canonical, significant == 2, value & 0xffff != 0 { return nil }
             index += 4
         }
         return out
