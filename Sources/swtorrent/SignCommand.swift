@@ -127,7 +127,7 @@ enum MakeSigning {
     /// piece hasher does not compute, so each file is read once more for them.
     /// The digests the hasher computes in its read pass for these keys: SHA-256, plus BLAKE2b-512 for minisign keys
     /// (prehashed minisign signs BLAKE2b-512), so no file is read twice.
-    static func fileDigests(for keys: [ArtifactSigningKey]) -> Metainfo.FileDigests {
+    static func fileDigests(for keys: [ArtifactSigningKey]) -> Metainfo.WholeFileDigests {
         keys.contains { $0.format == .minisign } ? .sha256AndBLAKE2b512 : .sha256
     }
 

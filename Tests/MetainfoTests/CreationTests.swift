@@ -261,7 +261,7 @@ struct CreationHashingTests {
         let url = root.appendingPathComponent("shrunk")
         try TestFiles.writeRandomFile(url, size: 10_000)
         let files = [ContentFile(path: ["shrunk"], sourcePath: url.path, length: 50_000)]
-        for digests in [FileDigests.none, .sha256] {
+        for digests in [WholeFileDigests.none, .sha256] {
             do {
                 _ = try PieceHasher(pieceLength: 16_384, threads: 2).hashFiles(files, fileDigests: digests)
                 Issue.record("a short file was hashed")

@@ -11,7 +11,7 @@ import Darwin
 #endif
 
 /// Which whole-file digests to compute while the pieces are hashed.
-public enum FileDigests: Sendable, Hashable {
+public enum WholeFileDigests: Sendable, Hashable {
     /// Pieces only (the fast default).
     case none
     /// Also each file's SHA-256, from the same reads (used to sign artifacts while making their torrent).
@@ -26,9 +26,10 @@ public struct PieceHashes: Sendable, Hashable {
     public var pieceLength: Int
     /// The SHA-1 of every piece, concatenated (20 bytes each): the `pieces` value of a v1 info dictionary.
     public var pieces: [UInt8]
-    /// Each file's SHA-256 in file order, when ``FileDigests/sha256`` (or more) was asked for; otherwise nil.
+    /// Each file's SHA-256 in file order, when ``WholeFileDigests/sha256`` (or more) was asked for; otherwise nil.
     public var fileSHA256: [[UInt8]]?
-    /// Each file's BLAKE2b-512 in file order, when ``FileDigests/sha256AndBLAKE2b512`` was asked for; otherwise nil.
+    /// Each file's BLAKE2b-512 in file order, when ``WholeFileDigests/sha256AndBLAKE2b512`` was asked for;
+    /// otherwise nil.
     public var fileBLAKE2b512: [[UInt8]]? = nil
 
     /// The number of pieces.
@@ -46,7 +47,7 @@ public struct PieceHashes: Sendable, Hashable {
 /// SHA-1. Memory is bounded by
 /// `threads × read size` whatever the input size; nothing is memory-mapped.
 ///
-/// With ``FileDigests/sha256`` each buffer is, after its pieces are hashed, handed to a digest lane: a thread that
+/// With ``WholeFileDigests/sha256`` each buffer is, after its pieces are hashed, handed to a digest lane: a thread that
 /// feeds the files' SHA-256 digests strictly in stream order and hands the buffer back. A file's SHA-256 is
 /// sequential, so one lane is the critical path of a large file; with several files the stream is split at file
 /// boundaries into up to ``digestLanes`` lanes of about equal size, each with its own thread, and the workers take
@@ -117,7 +118,7 @@ public struct PieceHasher: Sendable {
     ///   than its recorded length (it changed while being hashed); ``MetainfoError/Code/invalidPieceLength``.
     public func hashFiles(
         _ files: [ContentFile],
-        fileDigests: FileDigests = .none,
+        fileDigests: WholeFileDigests = .none,
         progress: ((Int64) -> Void)? = nil
     ) throws(MetainfoError) -> PieceHashes {
         guard pieceLength >= PieceLength.minimum, pieceLength & (pieceLength - 1) == 0 else {

@@ -23,7 +23,7 @@ public struct TorrentOptions: Sendable, Hashable {
     /// Hashing threads; nil for one per core.
     public var threads: Int?
     /// Whole-file digests to compute in the same pass as the pieces.
-    public var fileDigests: FileDigests = .none
+    public var fileDigests: WholeFileDigests = .none
 
     /// Creates options; set the properties you need.
     public init() {}
