@@ -58,9 +58,9 @@ struct RequestTargetTests {
     }
 }
 
-struct AnnounceRequestTests {
+struct ReceivedAnnounceTests {
     @Test func parsesEveryField() throws {
-        let request = try AnnounceRequest.parse(
+        let request = try ReceivedAnnounce.parse(
             query: announceQuery("&event=started&compact=0&no_peer_id=1&numwant=7&ip=10.0.0.1&key=zz&corrupt=0"))
         #expect(request.infoHash == sampleHash)
         #expect(request.peerID == samplePeerID)
@@ -75,7 +75,7 @@ struct AnnounceRequestTests {
     }
 
     @Test func defaults() throws {
-        let request = try AnnounceRequest.parse(query: announceQuery())
+        let request = try ReceivedAnnounce.parse(query: announceQuery())
         #expect(request.event == .none)
         #expect(request.compact)
         #expect(request.numwant == RequestLimits().defaultNumwant)
@@ -84,30 +84,30 @@ struct AnnounceRequestTests {
 
     @Test func plusIsALiteralByteAndPercentIsAnyByte() throws {
         // 19 literal bytes then '+': "+" must decode to 0x2B, not a space.
-        let request = try AnnounceRequest.parse(query: announceQuery(hash: "ABCDEFGHIJKLMNOPQRS+"))
+        let request = try ReceivedAnnounce.parse(query: announceQuery(hash: "ABCDEFGHIJKLMNOPQRS+"))
         #expect(request.infoHash.bytes == Array("ABCDEFGHIJKLMNOPQRS+".utf8))
-        let mixed = try AnnounceRequest.parse(query: announceQuery(hash: "%ff%FEabc%00%2b%20%25" + "0123456789a"))
+        let mixed = try ReceivedAnnounce.parse(query: announceQuery(hash: "%ff%FEabc%00%2b%20%25" + "0123456789a"))
         #expect(Array(mixed.infoHash.bytes.prefix(9)) == [0xff, 0xfe, 0x61, 0x62, 0x63, 0x00, 0x2b, 0x20, 0x25])
     }
 
     @Test func signedFields() throws {
-        let request = try AnnounceRequest.parse(query: announceQuery("&swt_key=ab&swt_ts=17&swt_sig=cd"))
+        let request = try ReceivedAnnounce.parse(query: announceQuery("&swt_key=ab&swt_ts=17&swt_sig=cd"))
         #expect(request.signed == SignedAnnounceFields(key: "ab", timestamp: "17", signature: "cd"))
     }
 
     @Test(arguments: [("stopped", AnnounceEvent.stopped), ("completed", .completed), ("", .none), ("paused", .paused)])
     func events(name: String, event: AnnounceEvent) throws {
-        #expect(try AnnounceRequest.parse(query: announceQuery("&event=\(name)")).event == event)
+        #expect(try ReceivedAnnounce.parse(query: announceQuery("&event=\(name)")).event == event)
     }
 
     @Test func numwantIsCapped() throws {
         #expect(
-            try AnnounceRequest.parse(query: announceQuery("&numwant=100000")).numwant == RequestLimits().maxNumwant)
+            try ReceivedAnnounce.parse(query: announceQuery("&numwant=100000")).numwant == RequestLimits().maxNumwant)
     }
 
     @Test func stoppedNeedsNoLeft() throws {
         let query = "info_hash=\(sampleHashQuery)&peer_id=-SW0001-abcdefghijkl&port=1&event=stopped"
-        #expect(try AnnounceRequest.parse(query: query).event == .stopped)
+        #expect(try ReceivedAnnounce.parse(query: query).event == .stopped)
     }
 
     @Test(arguments: [
@@ -135,7 +135,7 @@ struct AnnounceRequestTests {
     ])
     func malformed(query: String, code: TrackerError.Code, subject: String) {
         do {
-            let parsed = try AnnounceRequest.parse(query: query)
+            let parsed = try ReceivedAnnounce.parse(query: query)
             Issue.record("accepted \(query) as \(parsed)")
         } catch {
             #expect(error.code == code)
@@ -148,7 +148,7 @@ struct AnnounceRequestTests {
         limits.maxParameters = 10
         let query = announceQuery(String(repeating: "&x=1", count: 10))
         do {
-            _ = try AnnounceRequest.parse(query: query, limits: limits)
+            _ = try ReceivedAnnounce.parse(query: query, limits: limits)
             Issue.record("accepted too many parameters")
         } catch {
             #expect(error.code == .tooManyParameters)
@@ -156,7 +156,7 @@ struct AnnounceRequestTests {
     }
 
     @Test func emptySegmentsAreSkipped() throws {
-        #expect(try AnnounceRequest.parse(query: "&&" + announceQuery("&&")).port == 6881)
+        #expect(try ReceivedAnnounce.parse(query: "&&" + announceQuery("&&")).port == 6881)
     }
 }
 

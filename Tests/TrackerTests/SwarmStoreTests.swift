@@ -9,8 +9,8 @@ func peerID(_ n: Int) -> PeerID { PeerID(Array(twentyBytes(n).utf8))! }
 func request(
     peer n: Int, hash: InfoHash = sampleHash, port: UInt16 = 6881, left: UInt64 = 10, event: AnnounceEvent = .none,
     numwant: Int = 50, compact: Bool = true
-) -> AnnounceRequest {
-    AnnounceRequest(
+) -> ReceivedAnnounce {
+    ReceivedAnnounce(
         infoHash: hash, peerID: peerID(n), port: port, uploaded: 0, downloaded: 0, left: left, event: event,
         compact: compact, noPeerID: false, numwant: numwant, ip: nil, signed: nil)
 }

@@ -12,7 +12,7 @@ public func fuzzTrackerQuery(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
     switch target.endpoint {
     case .announce(let passkey):
         precondition(passkey.map { !$0.isEmpty && $0.utf8.count <= RequestTarget.maxPasskeyLength } ?? true)
-        if let request = try? AnnounceRequest.parse(query: query, limits: limits) {
+        if let request = try? ReceivedAnnounce.parse(query: query, limits: limits) {
             precondition(request.port >= 1, "port 0 accepted")
             precondition(request.numwant >= 0 && request.numwant <= limits.maxNumwant, "numwant not capped")
             precondition(request.infoHash.bytes.count == 20 && request.peerID.bytes.count == 20)

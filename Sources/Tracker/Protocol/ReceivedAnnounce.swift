@@ -17,8 +17,8 @@ public struct SignedAnnounceFields: Sendable, Hashable {
     }
 }
 
-/// A parsed announce query (BEP 3, BEP 23, BEP 7), bounded and typed.
-public struct AnnounceRequest: Sendable, Hashable {
+/// An announce as the tracker received it (server side): the parsed query (BEP 3, BEP 23, BEP 7), bounded and typed.
+public struct ReceivedAnnounce: Sendable, Hashable {
     /// `info_hash`: exactly 20 bytes after percent-decoding.
     public var infoHash: InfoHash
     /// `peer_id`: exactly 20 bytes after percent-decoding.
@@ -48,7 +48,7 @@ public struct AnnounceRequest: Sendable, Hashable {
     /// - Throws: `TrackerError` naming the parameter: missing, duplicated, wrongly sized, badly encoded or
     ///   out of range; or `.tooManyParameters`.
     public static func parse(query: UnsafeRawBufferPointer, limits: RequestLimits) throws(TrackerError)
-        -> AnnounceRequest
+        -> ReceivedAnnounce
     {
         try withUnsafeTemporaryAllocation(byteCount: max(query.count, 20), alignment: 8) {
             (scratch) throws(TrackerError) in
@@ -58,7 +58,7 @@ public struct AnnounceRequest: Sendable, Hashable {
 
     /// Convenience for tests and tools: parses a query held in a `String`.
     public static func parse(query: String, limits: RequestLimits = RequestLimits()) throws(TrackerError)
-        -> AnnounceRequest
+        -> ReceivedAnnounce
     {
         try withUTF8Bytes(query) { (buffer) throws(TrackerError) in try parse(query: buffer, limits: limits) }
     }
@@ -83,10 +83,10 @@ public struct AnnounceRequest: Sendable, Hashable {
 
     private static func parse(
         query: UnsafeRawBufferPointer, limits: RequestLimits, scratch: UnsafeMutableRawBufferPointer
-    ) throws(TrackerError) -> AnnounceRequest {
+    ) throws(TrackerError) -> ReceivedAnnounce {
         var scanner = QueryScanner(query, maxParameters: limits.maxParameters)
         var seen: Seen = []
-        var result = AnnounceRequest(
+        var result = ReceivedAnnounce(
             infoHash: .zero, peerID: .zero, port: 0, uploaded: 0, downloaded: 0, left: 0, event: .none,
             compact: true, noPeerID: false, numwant: limits.defaultNumwant, ip: nil, signed: nil)
         var swtKey = ""

@@ -594,7 +594,7 @@ final class AnnounceLoopState {
     /// runs on NIO's thread pool so that it can use every core while this thread goes on accepting and answering;
     /// the result comes back through the loop's inbox and the announce is stored and answered here.
     private func verifyElsewhere(
-        _ request: AnnounceRequest, address: PeerAddress?, host: String, path: String, now: Int64,
+        _ request: ReceivedAnnounce, address: PeerAddress?, host: String, path: String, now: Int64,
         connection: AnnounceConnection
     ) {
         let loop = handle
@@ -620,7 +620,7 @@ final class AnnounceLoopState {
 
     /// Stores and answers a signed announce once its admission is known, then serves what the client sent after it.
     func finishSigned(
-        fd: Int32, generation: UInt32, request: AnnounceRequest, address: PeerAddress?,
+        fd: Int32, generation: UInt32, request: ReceivedAnnounce, address: PeerAddress?,
         _ admitted: Result<UInt32, Refusal>
     ) {
         guard Int(fd) < connections.count, let connection = connections[Int(fd)], connection.generation == generation,
@@ -678,9 +678,9 @@ final class AnnounceLoopState {
         }
         switch parsedTarget.endpoint {
         case .announce(let passkey):
-            let request: AnnounceRequest
+            let request: ReceivedAnnounce
             do {
-                request = try AnnounceRequest.parse(query: query, limits: configuration.limits)
+                request = try ReceivedAnnounce.parse(query: query, limits: configuration.limits)
             } catch {
                 return .refused(.malformed(error))
             }
@@ -734,7 +734,7 @@ final class AnnounceLoopState {
     }
 
     private func clientAddress(
-        _ raw: UnsafeRawBufferPointer, head: RequestHead, request: AnnounceRequest, connection: AnnounceConnection
+        _ raw: UnsafeRawBufferPointer, head: RequestHead, request: ReceivedAnnounce, connection: AnnounceConnection
     ) -> PeerAddress? {
         if configuration.trustIPParameter, let ip = request.ip, let address = PeerAddress(literal: ip) {
             return address

@@ -22,7 +22,7 @@ final class TrackerCore {
 
     /// Records an announce and writes the bencoded response body into `body`; returns a refusal instead if the
     /// owner lost access between the admission check and now (a reload raced the request).
-    func announce(_ request: AnnounceRequest, address: PeerAddress, owner: UInt32, into body: inout [UInt8])
+    func announce(_ request: ReceivedAnnounce, address: PeerAddress, owner: UInt32, into body: inout [UInt8])
         -> Refusal?
     {
         guard activeOwners.contains(owner) else { return .revokedWhileAnnouncing }

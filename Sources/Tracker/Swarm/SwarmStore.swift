@@ -125,7 +125,7 @@ public final class SwarmStore {
     /// - Returns: The swarm's counts after the announce.
     @discardableResult
     public func announce(
-        _ request: AnnounceRequest, address: PeerAddress, owner: UInt32, now: UInt32, into out: inout [UInt8]
+        _ request: ReceivedAnnounce, address: PeerAddress, owner: UInt32, now: UInt32, into out: inout [UInt8]
     ) -> SwarmCounts {
         out.removeAll(keepingCapacity: true)
         let isSeeder = request.left == 0
@@ -219,7 +219,7 @@ public final class SwarmStore {
     /// Writes up to `numwant` peers other than the requester, picked at random: a random start and a random
     /// stride co-prime to the swarm size walk a permutation of the peers without allocating.
     private func writePeers(
-        _ swarm: Swarm, excluding selfPosition: Int?, request: AnnounceRequest, into out: inout [UInt8]
+        _ swarm: Swarm, excluding selfPosition: Int?, request: ReceivedAnnounce, into out: inout [UInt8]
     ) {
         let count = swarm.peers.count
         let others = count - (selfPosition == nil ? 0 : 1)
