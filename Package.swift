@@ -40,6 +40,8 @@ let package = Package(
 
         // Libraries, lowest layer first. See Docs/architecture.md.
         .target(name: "Bencode", swiftSettings: ours),
+        // POSIX helpers (Glibc only) for Engine, SignatureGate, Tracker, Node: errno text, O_DIRECT, copy loop, fingerprints.
+        .target(name: "SystemSupport", swiftSettings: ours),
         // SHA-1 with the x86 SHA extensions, several pieces interleaved; reached through CryptoPrimitives'
         // MultiLaneSHA1 (see Docs/make.md).
         .target(name: "CSHA1NI"),
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "SignatureGate",
             dependencies: [
-                "CryptoPrimitives", "Bencode", "CLibCrypto", "CSodium",
+                "CryptoPrimitives", "Bencode", "CLibCrypto", "CSodium", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: ours
@@ -59,7 +61,7 @@ let package = Package(
         .target(
             name: "Tracker",
             dependencies: [
-                "Bencode", "Identity", "CryptoPrimitives", "CEventPoll",
+                "Bencode", "Identity", "CryptoPrimitives", "CEventPoll", "SystemSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -79,7 +81,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives",
+                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "SystemSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -103,6 +105,7 @@ let package = Package(
         // Shared by the test targets: bounded process runner, temp files, conformance data locator.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: ours),
 
+        .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
         .testTarget(

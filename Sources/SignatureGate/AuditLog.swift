@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -72,13 +73,13 @@ public struct AuditLog: Sendable {
         }
         line.append(UInt8(ascii: "\n"))
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open the audit log: \(errnoText())") }
+        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open the audit log: \(ErrnoText.of())") }
         defer { close(fd) }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else {
-            throw SignatureGateError(.io, path, "short write to the audit log: \(errnoText())")
+            throw SignatureGateError(.io, path, "short write to the audit log: \(ErrnoText.of())")
         }
-        guard fsync(fd) == 0 else { throw SignatureGateError(.io, path, "fsync failed: \(errnoText())") }
+        guard fsync(fd) == 0 else { throw SignatureGateError(.io, path, "fsync failed: \(ErrnoText.of())") }
     }
 
     /// Reads all records (for tests and `swtorrent` tooling); bounded to 64 MiB.

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -15,10 +16,10 @@ enum BoundedInput {
     /// Reads a whole file of at most `limit` bytes.
     static func read(_ path: String, limit: Int = smallFileLimit) throws(SignatureGateError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(errnoText())") }
+        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(ErrnoText.of())") }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SignatureGateError(.io, path, "cannot stat: \(errnoText())") }
+        guard fstat(fd, &info) == 0 else { throw SignatureGateError(.io, path, "cannot stat: \(ErrnoText.of())") }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw SignatureGateError(.io, path, "not a regular file")
         }
@@ -31,7 +32,7 @@ enum BoundedInput {
             let n = out.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress! + filled, $0.count - filled) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SignatureGateError(.io, path, "read failed: \(errnoText())")
+                throw SignatureGateError(.io, path, "read failed: \(ErrnoText.of())")
             }
             if n == 0 { break }
             filled += n
@@ -55,10 +56,6 @@ enum BoundedInput {
 /// `read(2)`, callable from types that have a `read` method of their own.
 func posixRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
     read(fd, buffer, count)
-}
-
-func errnoText(_ code: Int32 = errno) -> String {
-    String(cString: strerror(code))
 }
 
 /// A PEM block: `-----BEGIN LABEL-----`, base64 body, `-----END LABEL-----`.

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Dispatch
 import Foundation
 import Synchronization
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -23,6 +24,11 @@ public struct FileDigests: Sendable, Hashable {
         self.blake2b512 = blake2b512
     }
 
+    /// Whether every digest `needs` asks for is here.
+    public func covers(_ needs: Needs) -> Bool {
+        (!needs.sha256 || sha256 != nil) && (!needs.blake2b512 || blake2b512 != nil)
+    }
+
     /// Which digests to compute.
     public struct Needs: Sendable, Hashable {
         public var sha256: Bool
@@ -41,18 +47,6 @@ public struct FileDigests: Sendable, Hashable {
     static let directChunkSize = 4 << 20
     /// Chunks read ahead of the hashing.
     static let readAheadChunks = 4
-    /// `O_DIRECT`, which Swift's Glibc module does not export (0 where unknown: direct reads are then not tried).
-    static let directFlag: CInt = {
-        #if os(Linux) && arch(x86_64)
-            return 0o40000
-        #elseif os(Linux) && (arch(arm64) || arch(arm))
-            return 0o200000
-        #else
-            return 0
-        #endif
-    }()
-    /// Buffer and offset alignment for `O_DIRECT` reads (the page size; any block device's sector divides it).
-    static let directAlignment = 4096
 
     /// Hashes the file open at `fd` from offset 0 to end of file with `pread` (the descriptor's offset is not used,
     /// so the caller can keep using the same descriptor). A reader thread fills up to ``readAheadChunks`` chunks
@@ -81,7 +75,8 @@ public struct FileDigests: Sendable, Hashable {
             _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
             let flags = fcntl(fd, F_GETFL)
             let direct =
-                bypassingPageCache && directFlag != 0 && flags >= 0 && fcntl(fd, F_SETFL, flags | directFlag) == 0
+                bypassingPageCache && DirectIO.flag != 0 && flags >= 0
+                && fcntl(fd, F_SETFL, flags | DirectIO.flag) == 0
             // Callers go on using the descriptor (identity checks, copies, whole-file reads): clear it again.
             defer { if direct { _ = fcntl(fd, F_SETFL, flags) } }
         #else
@@ -100,7 +95,7 @@ public struct FileDigests: Sendable, Hashable {
             ahead.filledSignal.wait()
             while var chunk = ahead.filled.withLock({ $0.removeValue(forKey: sequence) }) {
                 if let code = chunk.error {
-                    throw SignatureGateError(.io, path, "read failed at byte \(offset): \(errnoText(code))")
+                    throw SignatureGateError(.io, path, "read failed at byte \(offset): \(ErrnoText.of(code))")
                 }
                 if chunk.count == 0 {
                     return FileDigests(size: offset, sha256: sha?.finalize(), blake2b512: blake?.finalize())
@@ -125,7 +120,7 @@ public struct FileDigests: Sendable, Hashable {
     /// Opens `path` read-only (not following a final symlink) and hashes it.
     public static func compute(path: String, needs: Needs) throws(SignatureGateError) -> FileDigests {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(errnoText())") }
+        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(ErrnoText.of())") }
         defer { close(fd) }
         return try compute(fileDescriptor: fd, needs: needs, path: path)
     }
@@ -156,7 +151,7 @@ public struct FileDigests: Sendable, Hashable {
         /// and is retried as an ordinary read.
         func read(_ fd: Int32, direct: Bool) {
             var direct = direct
-            let alignment = FileDigests.directAlignment
+            let alignment = DirectIO.alignment
             let chunkSize = direct ? FileDigests.directChunkSize : FileDigests.chunkSize
             defer { finished.signal() }
             var allocated = 0
@@ -187,7 +182,7 @@ public struct FileDigests: Sendable, Hashable {
                         if n < 0 && errno == EINVAL && direct {
                             direct = false
                             let flags = fcntl(fd, F_GETFL)
-                            if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~FileDigests.directFlag) }
+                            if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~DirectIO.flag) }
                             continue
                         }
                         if n < 0 { failure = errno }
@@ -214,7 +209,7 @@ public struct FileDigests: Sendable, Hashable {
             let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw SignatureGateError(.io, path, "read failed: \(errnoText())")
+                throw SignatureGateError(.io, path, "read failed: \(ErrnoText.of())")
             }
             if n == 0 { return out }
             guard out.count + n <= limit else {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,8 @@ extension ReleaseGate {
     ///   - policy: the trust policy.
     ///   - infoHash: hex info-hash, for the audit log.
     ///   - peers: bytes supplied per peer for each file (keyed by the path joined with `/`), for the audit log.
+    ///   - precomputed: digests the caller computed while writing each file (keyed by the path joined with `/`);
+    ///     see ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:precomputed:)``.
     /// - Returns: one decision per artifact, in torrent order.
     /// - Throws: ``SignatureGateError`` for a malformed torrent, a malformed shipped signature file, or I/O failure.
     public func releaseTorrent(
@@ -34,7 +37,8 @@ extension ReleaseGate {
         policy: TrustPolicy,
         infoHash: String? = nil,
         peers: [String: [PeerContribution]] = [:],
-        mode: mode_t = 0o644
+        mode: mode_t = 0o644,
+        precomputed: [String: FileDigests] = [:]
     ) throws(SignatureGateError) -> [TorrentFileDecision] {
         let files = try TorrentSignatures.files(of: torrent, subject: subject)
         let embedded = try TorrentSignatures.read(torrent, subject: subject)
@@ -53,7 +57,7 @@ extension ReleaseGate {
             }
             let decision = try release(
                 stagedFile: name, signatures: signatures, policy: policy, mode: mode, infoHash: infoHash,
-                peers: peers[name]
+                peers: peers[name], precomputed: precomputed[name]
             )
             for shipped in artifact.shipped {
                 let relative = shipped.joined(separator: "/")
@@ -62,7 +66,7 @@ extension ReleaseGate {
                     let to = destinationDirectory + "/" + relative
                     _ = chmod(from, 0o644)
                     if rename(from, to) != 0 {
-                        throw SignatureGateError(.io, to, "cannot move the signature file: \(errnoText())")
+                        throw SignatureGateError(.io, to, "cannot move the signature file: \(ErrnoText.of())")
                     }
                 } else {
                     _ = unlink(from)

@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Foundation
 import Logging
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -55,7 +56,7 @@ public enum GateRefusal: Sendable, Hashable, CustomStringConvertible {
 /// The signature gate: staging → verify → release (or quarantine), with an audit log.
 ///
 /// Downloads are written under ``stagingDirectory`` (mode 0700, never the destination).
-/// ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:)`` opens the staged file once
+/// ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:precomputed:)`` opens the staged file once
 /// (`O_RDONLY | O_NOFOLLOW`), hashes and verifies the bytes through that descriptor, then renames the staged name
 /// to a fresh private name inside the staging directory and checks with `lstat` that it is still the very inode
 /// that was verified (same device and inode; size and mtime unchanged) before renaming it into the destination
@@ -106,7 +107,7 @@ public struct ReleaseGate: Sendable {
         }
         // Nothing but this process may reach the staged files.
         guard chmod(staging, 0o700) == 0 else {
-            throw SignatureGateError(.io, staging, "cannot set mode 0700: \(errnoText())")
+            throw SignatureGateError(.io, staging, "cannot set mode 0700: \(ErrnoText.of())")
         }
         self.stagingDirectory = staging
         self.destinationDirectory = destination
@@ -125,6 +126,9 @@ public struct ReleaseGate: Sendable {
     ///   - mode: the released file's mode.
     ///   - infoHash: for the audit log.
     ///   - peers: which peers supplied how many bytes, for the audit log.
+    ///   - precomputed: the file's digests, computed by the caller from the very bytes it wrote (a leech hashing
+    ///     verified pieces as they reach the file): used instead of reading the staged file again when they cover
+    ///     what the signatures need and their size is the staged file's. The identity checks still run.
     /// - Returns: the decision (also appended to the audit log).
     /// - Throws: ``SignatureGateError`` only for I/O failures (the staged file cannot be opened or moved).
     public func release(
@@ -134,11 +138,12 @@ public struct ReleaseGate: Sendable {
         policy: TrustPolicy,
         mode: mode_t = 0o644,
         infoHash: String? = nil,
-        peers: [PeerContribution]? = nil
+        peers: [PeerContribution]? = nil,
+        precomputed: FileDigests? = nil
     ) throws(SignatureGateError) -> ReleaseDecision {
         try release(
             stagedFile: stagedFile, as: destinationName, signatures: signatures, policy: policy, mode: mode,
-            infoHash: infoHash, peers: peers, afterVerification: {}
+            infoHash: infoHash, peers: peers, precomputed: precomputed, afterVerification: {}
         )
     }
 
@@ -151,6 +156,7 @@ public struct ReleaseGate: Sendable {
         mode: mode_t,
         infoHash: String?,
         peers: [PeerContribution]?,
+        precomputed: FileDigests? = nil,
         forcedRejection: RejectionReason? = nil,
         afterVerification: () -> Void
     ) throws(SignatureGateError) -> ReleaseDecision {
@@ -160,16 +166,31 @@ public struct ReleaseGate: Sendable {
         }
         let stagedPath = stagingDirectory + "/" + stagedFile
         let fd = open(stagedPath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw SignatureGateError(.io, stagedPath, "cannot open the staged file: \(errnoText())") }
+        guard fd >= 0 else {
+            throw SignatureGateError(.io, stagedPath, "cannot open the staged file: \(ErrnoText.of())")
+        }
         defer { close(fd) }
         var before = stat()
         guard fstat(fd, &before) == 0, (before.st_mode & S_IFMT) == S_IFREG else {
             throw SignatureGateError(.io, stagedPath, "the staged file is not a regular file")
         }
 
-        let (verdict, digests) = try Verifier(policy: policy).verify(
-            fileDescriptor: fd, path: stagedPath, signatures: signatures, bypassingPageCache: readsBypassPageCache
-        )
+        let verifier = Verifier(policy: policy)
+        let verdict: VerificationResult
+        let digests: FileDigests
+        if let precomputed, precomputed.size == Int64(before.st_size),
+            precomputed.covers(Verifier.needs(for: signatures))
+        {
+            digests = precomputed
+            verdict = verifier.verify(digests: precomputed, signatures: signatures) {
+                () throws(SignatureGateError) -> [UInt8] in
+                try FileDigests.readAll(fileDescriptor: fd, limit: policy.maxLegacyMessageBytes, path: stagedPath)
+            }
+        } else {
+            (verdict, digests) = try verifier.verify(
+                fileDescriptor: fd, path: stagedPath, signatures: signatures, bypassingPageCache: readsBypassPageCache
+            )
+        }
         let result = forcedRejection.map { VerificationResult.rejected($0) } ?? verdict
         let sha256 = digests.sha256.map { Hex.encode($0) }
         afterVerification()
@@ -177,7 +198,7 @@ public struct ReleaseGate: Sendable {
         // Take the staged name away from anyone else first: a fresh private name in the 0700 staging directory.
         let privatePath = stagingDirectory + "/.swtorrent-verified-" + Hex.encode(secureRandomBytes(12))
         guard rename(stagedPath, privatePath) == 0 else {
-            throw SignatureGateError(.io, stagedPath, "cannot rename inside the staging directory: \(errnoText())")
+            throw SignatureGateError(.io, stagedPath, "cannot rename inside the staging directory: \(ErrnoText.of())")
         }
         var refusal: GateRefusal?
         if case .rejected(let reason) = result { refusal = .rejected(reason) }
@@ -245,19 +266,18 @@ public struct ReleaseGate: Sendable {
 
     /// Checks that `privatePath` is the inode that was verified and that it was not written to since.
     static func identityChange(fd: Int32, privatePath: String, before: stat, digests: FileDigests) -> GateRefusal? {
-        var now = stat()
-        var named = stat()
-        guard fstat(fd, &now) == 0, lstat(privatePath, &named) == 0 else {
-            return .changedAfterVerification("cannot stat the staged file after verification: \(errnoText())")
+        let verified = FileFingerprint(before)
+        guard let now = try? FileFingerprint(descriptor: fd, path: privatePath),
+            let named = FileFingerprint(path: privatePath)
+        else {
+            return .changedAfterVerification("cannot stat the staged file after verification: \(ErrnoText.of())")
         }
-        if named.st_dev != before.st_dev || named.st_ino != before.st_ino {
+        if !named.isSameFile(as: verified) {
             return .changedAfterVerification(
                 "the staged file was replaced after verification (different inode); the replacement is not released"
             )
         }
-        if now.st_size != before.st_size || Int64(now.st_size) != digests.size
-            || now.st_mtim.tv_sec != before.st_mtim.tv_sec || now.st_mtim.tv_nsec != before.st_mtim.tv_nsec
-        {
+        if !now.hasSameContentStamp(as: verified) || now.size != digests.size {
             return .changedAfterVerification("the staged file was written to during or after verification")
         }
         return nil
@@ -274,52 +294,40 @@ public struct ReleaseGate: Sendable {
     ) throws(SignatureGateError) -> GateRefusal? {
         try Self.makeDirectory((destinationPath as NSString).deletingLastPathComponent, mode: 0o755)
         guard fchmod(fd, mode) == 0 else {
-            throw SignatureGateError(.io, privatePath, "cannot set mode \(String(mode, radix: 8)): \(errnoText())")
+            throw SignatureGateError(.io, privatePath, "cannot set mode \(String(mode, radix: 8)): \(ErrnoText.of())")
         }
         if rename(privatePath, destinationPath) == 0 {
             Self.syncDirectory((destinationPath as NSString).deletingLastPathComponent)
             return nil
         }
         guard errno == EXDEV else {
-            throw SignatureGateError(.io, destinationPath, "cannot move the verified file: \(errnoText())")
+            throw SignatureGateError(.io, destinationPath, "cannot move the verified file: \(ErrnoText.of())")
         }
         // Another file system: copy from the verified descriptor, re-hash while copying, fsync, rename.
         let directory = (destinationPath as NSString).deletingLastPathComponent
         let temporary = directory + "/.swtorrent-release-" + Hex.encode(secureRandomBytes(8)) + ".part"
         let out = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard out >= 0 else { throw SignatureGateError(.io, temporary, "cannot create: \(errnoText())") }
+        guard out >= 0 else { throw SignatureGateError(.io, temporary, "cannot create: \(ErrnoText.of())") }
         var keep = false
         defer {
             close(out)
             if !keep { unlink(temporary) }
         }
         let digest = IncrementalDigest(.sha256)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: FileDigests.chunkSize, alignment: 4096)
-        defer { buffer.deallocate() }
-        var offset: Int64 = 0
-        while true {
-            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
-            if n < 0, errno == EINTR { continue }
-            guard n >= 0 else { throw SignatureGateError(.io, privatePath, "read failed: \(errnoText())") }
-            if n == 0 { break }
-            digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            var done = 0
-            while done < n {
-                let w = write(out, buffer.baseAddress! + done, n - done)
-                if w < 0, errno == EINTR { continue }
-                guard w > 0 else { throw SignatureGateError(.io, temporary, "write failed: \(errnoText())") }
-                done += w
-            }
-            offset += Int64(n)
+        let offset: Int64
+        do {
+            offset = try FileCopy.copy(from: fd, privatePath, to: out, temporary) { digest.update($0) }
+        } catch {
+            throw SignatureGateError(.io, error.path, error.reason)
         }
         guard digest.finalize() == digests.sha256, offset == digests.size else {
             return .changedAfterVerification("the bytes copied to the destination differ from the bytes verified")
         }
         guard fchmod(out, mode) == 0, fsync(out) == 0 else {
-            throw SignatureGateError(.io, temporary, "cannot set mode / fsync: \(errnoText())")
+            throw SignatureGateError(.io, temporary, "cannot set mode / fsync: \(ErrnoText.of())")
         }
         guard rename(temporary, destinationPath) == 0 else {
-            throw SignatureGateError(.io, destinationPath, "cannot rename into place: \(errnoText())")
+            throw SignatureGateError(.io, destinationPath, "cannot rename into place: \(ErrnoText.of())")
         }
         keep = true
         Self.syncDirectory(directory)
@@ -338,7 +346,7 @@ public struct ReleaseGate: Sendable {
         let target = quarantineDirectory + "/" + base + "." + stamp + "-" + Hex.encode(secureRandomBytes(4))
         if rename(privatePath, target) != 0 {
             guard errno == EXDEV else {
-                throw SignatureGateError(.io, target, "cannot move into quarantine: \(errnoText())")
+                throw SignatureGateError(.io, target, "cannot move into quarantine: \(ErrnoText.of())")
             }
             do {
                 try FileManager.default.copyItem(atPath: privatePath, toPath: target)
@@ -377,7 +385,7 @@ public struct ReleaseGate: Sendable {
 
     static func realPath(_ path: String) throws(SignatureGateError) -> String {
         guard let resolved = realpath(path, nil) else {
-            throw SignatureGateError(.io, path, "cannot resolve: \(errnoText())")
+            throw SignatureGateError(.io, path, "cannot resolve: \(ErrnoText.of())")
         }
         defer { free(resolved) }
         return String(cString: resolved)

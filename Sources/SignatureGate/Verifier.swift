@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -60,7 +61,7 @@ public struct Verifier: Sendable {
         throws(SignatureGateError) -> (VerificationResult, FileDigests)
     {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(errnoText())") }
+        guard fd >= 0 else { throw SignatureGateError(.io, path, "cannot open: \(ErrnoText.of())") }
         defer { close(fd) }
         return try verify(fileDescriptor: fd, path: path, signatures: signatures, alwaysSHA256: alwaysSHA256)
     }

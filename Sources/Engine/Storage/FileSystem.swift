@@ -1,3 +1,5 @@
+import SystemSupport
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -10,7 +12,7 @@
 enum FileSystem {
     /// The current `errno` as a description.
     static func describe(_ code: Int32) -> String {
-        String(cString: strerror(code))
+        ErrnoText.of(code)
     }
 
     static func ioError(_ what: String, _ path: String, errno code: Int32) -> StorageError {
@@ -138,27 +140,12 @@ enum FileSystem {
         }
     }
 
-    /// `O_DIRECT` (not exported by Swift's Glibc module); 0 where it is unknown, which turns direct writes off.
-    static let directFlag: CInt = {
-        #if os(Linux) && arch(x86_64)
-            return 0o40000
-        #elseif os(Linux) && (arch(arm64) || arch(arm))
-            return 0o200000
-        #else
-            return 0
-        #endif
-    }()
-
-    /// What `O_DIRECT` transfers are aligned to: memory address, file offset and length. 4 KiB covers the logical
-    /// block size of every common device.
-    static let directAlignment = 4096
-
     /// A second descriptor of the open file `fd` with `O_DIRECT`, or -1 when the file system (tmpfs, some FUSE
     /// file systems) or the platform does not support it. Opened through `/proc/self/fd`, so it is the same inode
     /// as `fd` (no path is looked up again).
     static func reopenDirect(_ fd: CInt) -> CInt {
-        guard directFlag != 0 else { return -1 }
-        let direct = open("/proc/self/fd/\(fd)", O_RDWR | O_CLOEXEC | directFlag)
+        guard DirectIO.flag != 0 else { return -1 }
+        let direct = open("/proc/self/fd/\(fd)", O_RDWR | O_CLOEXEC | DirectIO.flag)
         guard direct >= 0 else { return -1 }
         var mine = stat()
         var theirs = stat()
@@ -173,14 +160,12 @@ enum FileSystem {
 
     /// Size and modification time (nanoseconds since the epoch) of an open file.
     static func sizeAndModificationTime(_ fd: CInt, displayPath: String) throws(StorageError) -> (Int64, Int64) {
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ioError("stat", displayPath, errno: errno) }
-        #if canImport(Darwin)
-            let time = info.st_mtimespec
-        #else
-            let time = info.st_mtim
-        #endif
-        return (Int64(info.st_size), Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec))
+        do {
+            let fingerprint = try FileFingerprint(descriptor: fd, path: displayPath)
+            return (fingerprint.size, fingerprint.modificationTime)
+        } catch {
+            throw ioError("stat", displayPath, errno: error.errno)
+        }
     }
 
     /// Writes all of `bytes` at `offset`, retrying short writes and `EINTR`.
@@ -210,7 +195,7 @@ enum FileSystem {
                 if errno == EINTR { continue }
                 return done
             }
-            if result == 0 || result % directAlignment != 0 { return done + result }
+            if result == 0 || result % DirectIO.alignment != 0 { return done + result }
             done += result
         }
         return done

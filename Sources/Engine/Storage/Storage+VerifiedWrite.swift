@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -182,7 +183,7 @@ extension Storage {
         let spans = layout.spans(piece: piece, begin: 0, length: data.readableBytes)
         let files = self.files
         let directory = self.directory
-        let alignment = FileSystem.directAlignment
+        let alignment = DirectIO.alignment
         do {
             try data.withUnsafeReadableBytes { raw in
                 for span in spans where files[span.file].fd >= 0 {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -97,7 +98,7 @@ final class AnnounceLoop: Sendable {
     }
 
     static func errorText() -> String {
-        String(cString: strerror(errno))
+        ErrnoText.of()
     }
 
     /// Runs `body` on the loop's thread; nil if the loop has stopped.

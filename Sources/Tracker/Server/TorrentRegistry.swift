@@ -1,6 +1,7 @@
 import Bencode
 import CryptoPrimitives
 import Logging
+import SystemSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +25,7 @@ public enum TorrentRegistry {
         guard let dir = opendir(directory) else {
             throw TrackerError(
                 .configuration, directory,
-                "cannot list the torrents directory (\(errnoText())); check that it exists and is readable")
+                "cannot list the torrents directory (\(ErrnoText.of())); check that it exists and is readable")
         }
         defer { closedir(dir) }
         var names: [String] = []
@@ -64,7 +65,7 @@ public enum TorrentRegistry {
 
     private static func readFile(_ path: String) throws(TrackerError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw TrackerError(.configuration, path, "cannot open (\(errnoText()))") }
+        guard fd >= 0 else { throw TrackerError(.configuration, path, "cannot open (\(ErrnoText.of()))") }
         defer { close(fd) }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -72,7 +73,7 @@ public enum TorrentRegistry {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw TrackerError(.configuration, path, "cannot read (\(errnoText()))")
+                throw TrackerError(.configuration, path, "cannot read (\(ErrnoText.of()))")
             }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
@@ -82,8 +83,4 @@ public enum TorrentRegistry {
         }
         return bytes
     }
-}
-
-func errnoText() -> String {
-    String(cString: strerror(errno))
 }
