@@ -90,11 +90,22 @@ let package = Package(
             swiftSettings: ours
         ),
 
-        // The command-line tool: argument parsing only; the work lives in the libraries.
+        // What a running node is: the gated leech, make-and-sign, the trust-policy merge, transfers as Services.
+        .target(
+            name: "Node",
+            dependencies: [
+                "Engine", "SignatureGate", "Metainfo", "SystemSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: ours
+        ),
+
+        // The command-line tool: argument parsing and exit codes only; the work lives in the libraries.
         .executableTarget(
             name: "swtorrent",
             dependencies: [
-                "Bencode", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine",
+                "Node", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,6 +159,14 @@ let package = Package(
                 "Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: ours
+        ),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: ours

@@ -74,45 +74,13 @@ public struct TrustPolicy: Sendable, Hashable {
         return TrustPolicy(keys: unique, requiredSigners: requiredSigners)
     }
 
-    /// Reads a trust-policy file: one directive a line, `#` starts a comment; relative paths are relative to the
-    /// file's directory.
-    ///
-    ///     trust keys/release.pub        # a trusted key (cosign PEM or minisign), repeatable
-    ///     trust-dir /etc/swtorrent/trusted.d   # every *.pub in the directory
-    ///     require 2                     # distinct trusted signers needed (default 1)
-    ///     require-prehashed             # refuse legacy minisign signatures
+    /// Reads a trust-policy file (see ``TrustPolicyFile``) and loads its keys; a file without a `require` line
+    /// requires 1 signer.
     public static func load(policyFile path: String) throws(SignatureGateError) -> TrustPolicy {
-        let text = try BoundedInput.readText(path, limit: 64 << 10)
-        let base = (path as NSString).deletingLastPathComponent
-        func resolve(_ value: String) -> String {
-            value.hasPrefix("/") ? value : (base.isEmpty ? value : base + "/" + value)
-        }
-        var keyFiles: [String] = []
-        var directories: [String] = []
-        var required = 1
-        var prehashed = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
-            guard let directive = words.first else { continue }
-            func bad(_ detail: String) -> SignatureGateError {
-                SignatureGateError(.malformedPolicy, "\(path):\(index + 1)", detail)
-            }
-            switch (directive, words.count) {
-            case ("trust", 2): keyFiles.append(resolve(words[1]))
-            case ("trust-dir", 2): directories.append(resolve(words[1]))
-            case ("require", 2):
-                guard let n = Int(words[1]), n >= 0 else { throw bad("require takes a number ≥ 0") }
-                required = n
-            case ("require-prehashed", 1): prehashed = true
-            default:
-                throw bad(
-                    "unknown directive '\(line)' (expected trust PATH, trust-dir DIR, require N, require-prehashed)"
-                )
-            }
-        }
-        var policy = try load(keyFiles: keyFiles, directories: directories, requiredSigners: required)
-        policy.requirePrehashedMinisign = prehashed
+        let file = try TrustPolicyFile.read(path)
+        var policy = try load(
+            keyFiles: file.keyFiles, directories: file.directories, requiredSigners: file.requiredSigners ?? 1)
+        policy.requirePrehashedMinisign = file.requirePrehashedMinisign
         return policy
     }
 

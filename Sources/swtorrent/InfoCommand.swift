@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Metainfo
 
 /// `swtorrent info FILE|MAGNET`: shows a torrent or a magnet link. The work is in `Metainfo.InfoReport`.
@@ -29,11 +28,11 @@ struct InfoCommand: ParsableCommand {
         do {
             report = try InfoReport(argument: input)
         } catch {
-            FileHandle.standardError.write(Data("swtorrent info: \(error)\n".utf8))
+            StandardError.report("info", "\(error)")
             switch error.code {
-            case .fileSystem: throw ExitCode(1)
-            case .unsupported: throw ExitCode(3)
-            default: throw ExitCode(2)
+            case .fileSystem: throw ExitCode(ExitCodes.failure)
+            case .unsupported: throw ExitCode(ExitCodes.unsupported)
+            default: throw ExitCode(ExitCodes.badInput)
             }
         }
         print(json ? report.json() : report.text())

@@ -69,7 +69,8 @@ struct KeygenCommand: ParsableCommand {
                 for line in try Fingerprints.lines(ofFileAt: fingerprint) { print(line) }
             } catch {
                 let unreadable: Set<IdentityError.Code> = [.fileNotFound, .fileUnreadable, .notARegularFile]
-                throw fail(error.description, code: unreadable.contains(error.code) ? 1 : 2)
+                let code = unreadable.contains(error.code) ? ExitCodes.failure : ExitCodes.badInput
+                throw fail(error.description, code: code)
             }
             return
         }
@@ -99,9 +100,10 @@ struct KeygenCommand: ParsableCommand {
             try key.write(to: out, force: force)
         } catch {
             if error.code == .fileExists {
-                throw fail("\(error.description); pass --force to replace it, or choose another --out", code: 3)
+                throw fail(
+                    "\(error.description); pass --force to replace it, or choose another --out", code: ExitCodes.exists)
             }
-            throw fail(error.description, code: 1)
+            throw fail(error.description, code: ExitCodes.failure)
         }
         print("private key: \(out) (mode 0600; keep it on this host)")
         print("public key:  \(out).pub (append it to the tracker's allowlist)")
@@ -109,8 +111,8 @@ struct KeygenCommand: ParsableCommand {
     }
 
     /// Prints `swtorrent keygen: message` to stderr and returns the exit code to throw.
-    private func fail(_ message: String, code: Int32 = 2) -> ExitCode {
-        FileHandle.standardError.write(Data("swtorrent keygen: \(message)\n".utf8))
+    private func fail(_ message: String, code: Int32 = ExitCodes.badInput) -> ExitCode {
+        StandardError.report("keygen", message)
         return ExitCode(code)
     }
 }

@@ -2,9 +2,11 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import Node
+import SignatureGate
 
-/// `swtorrent leech TORRENT --out DIR`: downloads a torrent. The work is in `Engine.Transfer` and
-/// `Engine.TorrentSession`.
+/// `swtorrent leech TORRENT --out DIR`: downloads a torrent through the signature gate. The work is in
+/// `Node.GatedLeech`.
 struct LeechCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "leech",
@@ -54,21 +56,109 @@ struct LeechCommand: AsyncParsableCommand {
     var stallTimeout: String?
 
     func run() async throws {
-        var configuration = try common.sessionConfiguration(command: "leech")
+        var configuration = try common.sessionConfiguration()
         if let seedAfter {
             guard let d = ProgressFormat.parseDuration(seedAfter) else {
-                throw TransferOptions.usage("leech", "--seed-after '\(seedAfter)' is not a duration like 30s, 10m, 1h")
+                throw ValidationError("--seed-after '\(seedAfter)' is not a duration like 30s, 10m, 1h")
             }
             configuration.seedAfterComplete = d
         }
         if let stallTimeout {
             guard let d = ProgressFormat.parseDuration(stallTimeout) else {
-                throw TransferOptions.usage("leech", "--stall-timeout '\(stallTimeout)' is not a duration like 5m")
+                throw ValidationError("--stall-timeout '\(stallTimeout)' is not a duration like 5m")
             }
             configuration.stallTimeout = d
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let code = await gate.run(torrentPath: torrent, out: out, common: common, configuration: configuration)
-        if code != 0 { throw ExitCode(code) }
+        let policy: TrustPolicy
+        switch gate.trustPolicy() {
+        case .success(let p): policy = p
+        case .failure(let exit): throw exit
+        }
+        var gateLogger = Logger(label: "swtorrent.leech.gate")
+        gateLogger.logLevel = common.verbose ? .info : .error
+        let leech = GatedLeech(
+            torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
+            auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
+            gateLogger: gateLogger)
+        let printer = common.progressPrinter
+        let common = self.common
+        let events: @Sendable (GatedLeechEvent) -> Void = { event in
+            switch event {
+            case .progress(let p), .seedingProgress(let p): printer.show(p)
+            case .downloadEnded(let outcome): common.reportEnd("leech", outcome, mode: .leech)
+            case .seedingEnded(let outcome): common.reportEnd("leech", outcome, mode: .seed)
+            case .decision(let decision): Self.report(decision, policy: policy, json: common.json)
+            }
+        }
+        let result = await common.runAsService("leech") { () async -> Result<GatedLeechOutcome, NodeError> in
+            do throws(NodeError) {
+                let outcome = try await leech.run(events: events)
+                return .success(outcome)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(.released(_, let seeding)):
+            try ExitCodes.exit(seeding.map { ExitCodes.of($0, seeding: true) } ?? ExitCodes.success)
+        case .success(.refused(let decisions)):
+            let refused = decisions.filter { !$0.decision.isReleased }.count
+            StandardError.report("leech", "\(refused) of \(decisions.count) files refused by the signature gate")
+            throw ExitCode(ExitCodes.refusedByGate)
+        case .success(.notDownloaded(let outcome)):
+            try ExitCodes.exit(ExitCodes.of(outcome, seeding: false))
+        case .failure(let error):
+            StandardError.report("leech", error.message)
+            throw ExitCode(ExitCodes.of(error))
+        case nil:
+            throw ExitCode(ExitCodes.failure)
+        }
+    }
+
+    /// One line per file on stderr; with --json also one `{"event":"gate",...}` line on stdout, after the download's
+    /// `complete` line.
+    static func report(_ decision: TorrentFileDecision, policy: TrustPolicy, json: Bool) {
+        let name = decision.path.joined(separator: "/")
+        if json { printJSON(decision, name: name) }
+        switch decision.decision {
+        case .released(_, let signers, _):
+            let how =
+                signers.isEmpty
+                ? (policy.keys.isEmpty
+                    ? "unsigned (--allow-unsigned: checked against the torrent's piece hashes only)"
+                    : "unsigned (the policy requires 0 signers)")
+                : "signed by " + signers.map(\.keyID).joined(separator: ", ")
+            StandardError.report("leech", "released \(name): \(how)")
+        case .quarantined(let path, let reason):
+            StandardError.report("leech", "\(name): refused (\(reason.name)): \(reason); quarantined at \(path)")
+        }
+    }
+
+    private static func printJSON(_ decision: TorrentFileDecision, name: String) {
+        struct Event: Encodable {
+            var event = "gate"
+            var file: String
+            var result: String
+            var reason: String?
+            var message: String?
+            var path: String
+            var signers: [String]
+            var sha256: String?
+        }
+        let event: Event
+        switch decision.decision {
+        case .released(let path, let signers, let sha256):
+            event = Event(
+                file: name, result: signers.isEmpty ? "released-unsigned" : "released", path: path,
+                signers: signers.map(\.keyID), sha256: sha256)
+        case .quarantined(let path, let reason):
+            event = Event(
+                file: name, result: "quarantined", reason: reason.name, message: reason.description, path: path,
+                signers: [])
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(event), let line = String(data: data, encoding: .utf8) else { return }
+        Output.line(line)
     }
 }

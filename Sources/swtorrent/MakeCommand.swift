@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Metainfo
+import Node
 import SignatureGate
 
 /// `swtorrent make PATH`: hash a file or a directory and write a v1 .torrent.
@@ -89,7 +90,7 @@ struct MakeCommand: ParsableCommand {
         do {
             try make()
         } catch {
-            FileHandle.standardError.write(Data("swtorrent make: \(error.message)\n".utf8))
+            StandardError.report("make", error.message)
             throw ExitCode(error.exitCode)
         }
     }
@@ -107,13 +108,16 @@ struct MakeCommand: ParsableCommand {
         options.source = source
         options.comment = comment
         if let threads {
-            guard threads >= 1 else { throw MakeFailure(message: "--threads must be at least 1", exitCode: 2) }
+            guard threads >= 1 else {
+                throw MakeFailure(message: "--threads must be at least 1", exitCode: ExitCodes.badInput)
+            }
             options.threads = threads
         }
         if !noDate {
             if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
                 guard let value = Int64(epoch), value >= 0 else {
-                    throw MakeFailure(message: "SOURCE_DATE_EPOCH '\(epoch)' is not a number of seconds", exitCode: 2)
+                    throw MakeFailure(
+                        message: "SOURCE_DATE_EPOCH '\(epoch)' is not a number of seconds", exitCode: ExitCodes.badInput)
                 }
                 options.creationDate = value
             } else {
@@ -124,7 +128,7 @@ struct MakeCommand: ParsableCommand {
         do {
             signingKeys = try MakeSigning.loadKeys(sign)
         } catch {
-            throw MakeFailure(message: error.description, exitCode: error.code == .io ? 1 : 2)
+            throw MakeFailure(message: error.message, exitCode: Self.exitCode(error))
         }
         if !signingKeys.isEmpty { options.fileDigests = MakeSigning.fileDigests(for: signingKeys) }
         do {
@@ -132,7 +136,8 @@ struct MakeCommand: ParsableCommand {
             let content = try TorrentContent.scan(path)
             let destination = output ?? content.name + ".torrent"
             if !force, FileManager.default.fileExists(atPath: destination) {
-                throw MakeFailure(message: "\(destination): already exists; use --force to overwrite it", exitCode: 3)
+                throw MakeFailure(
+                    message: "\(destination): already exists; use --force to overwrite it", exitCode: ExitCodes.exists)
             }
             let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
             let made = try TorrentBuilder(options: options).make(content: content) { done, total in
@@ -146,7 +151,8 @@ struct MakeCommand: ParsableCommand {
                     options: force ? [.atomic] : [.withoutOverwriting]
                 )
             } catch {
-                throw MakeFailure(message: "\(destination): cannot write: \(error.localizedDescription)", exitCode: 1)
+                throw MakeFailure(
+                    message: "\(destination): cannot write: \(error.localizedDescription)", exitCode: ExitCodes.failure)
             }
             let files = content.files.count == 1 ? "1 file" : "\(content.files.count) files"
             print(
@@ -156,15 +162,20 @@ struct MakeCommand: ParsableCommand {
             print("info-hash: \(made.infoHash.hex)")
             print("magnet: \(made.magnetLink.uri)")
         } catch let error as MetainfoError {
-            let code: Int32 = error.code == .fileSystem ? 1 : 2
+            let code = error.code == .fileSystem ? ExitCodes.failure : ExitCodes.badInput
             throw MakeFailure(message: error.description, exitCode: code)
         } catch let error as MakeFailure {
             throw error
-        } catch let error as SignatureGateError {
-            throw MakeFailure(message: error.description, exitCode: error.code == .io ? 1 : 2)
+        } catch let error as NodeError {
+            throw MakeFailure(message: error.message, exitCode: Self.exitCode(error))
         } catch {
-            throw MakeFailure(message: "\(error)", exitCode: 1)
+            throw MakeFailure(message: "\(error)", exitCode: ExitCodes.failure)
         }
+    }
+
+    /// make's codes for a node error: I/O 1, anything else (a bad key, a wrong password) 2.
+    private static func exitCode(_ error: NodeError) -> Int32 {
+        error.code == .io ? ExitCodes.failure : ExitCodes.badInput
     }
 }
 
@@ -176,12 +187,12 @@ private struct ProgressLine {
         guard enabled, total > 0 else { return }
         let percent = Int(done * 100 / total)
         let line = "\rhashing: \(percent)% (\(Self.size(done)) of \(Self.size(total)))\u{1B}[K"
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardError.write(line)
     }
 
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardError.write("\n")
     }
 
     static func size(_ bytes: Int64) -> String {

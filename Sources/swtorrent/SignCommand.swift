@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Metainfo
+import Node
 import SignatureGate
 
 /// `swtorrent sign`: cosign- or minisign-compatible detached signatures, or signatures embedded in a torrent.
@@ -41,36 +41,27 @@ struct SignCommand: ParsableCommand {
     var files: [String] = []
 
     /// Argument checks (exit 2, as Docs/cli.md says for bad arguments).
-    func checkArguments() {
-        if torrent == nil && files.isEmpty {
-            GateCommandOutput.fail("sign", "give FILE… to sign, or --torrent T --data DIR", code: 2)
-        }
-        if torrent != nil && data == nil {
-            GateCommandOutput.fail("sign", "--torrent needs --data DIR (the content to hash)", code: 2)
-        }
-        if torrent != nil && !files.isEmpty {
-            GateCommandOutput.fail("sign", "give either FILE… or --torrent, not both", code: 2)
-        }
+    func checkArguments() throws {
+        if torrent == nil && files.isEmpty { throw fail("give FILE… to sign, or --torrent T --data DIR") }
+        if torrent != nil && data == nil { throw fail("--torrent needs --data DIR (the content to hash)") }
+        if torrent != nil && !files.isEmpty { throw fail("give either FILE… or --torrent, not both") }
     }
 
     func run() throws {
-        checkArguments()
+        try checkArguments()
         do {
-            let signingKey = try ArtifactSigningKey.load(key) { format throws(SignatureGateError) in
-                switch format {
-                case .minisign:
-                    try PasswordSource.read(environmentVariable: "MINISIGN_PASSWORD", prompt: "Password for \(key): ")
-                default:
-                    try PasswordSource.read(environmentVariable: "COSIGN_PASSWORD", prompt: "Password for \(key): ")
-                }
-            }
+            let signingKey = try MakeSigning.loadKey(key)
             if let torrent, let data {
                 let bytes = try TorrentSignatures.readTorrentFile(torrent)
                 let (signed, made) = try TorrentSignatures.sign(
                     torrent: bytes, subject: torrent, dataDirectory: data, key: signingKey
                 )
                 let target = output ?? torrent
-                try Data(signed).write(to: URL(fileURLWithPath: target), options: .atomic)
+                do {
+                    try Data(signed).write(to: URL(fileURLWithPath: target), options: .atomic)
+                } catch {
+                    throw fail("\(target): cannot write: \(error.localizedDescription)", code: ExitCodes.failure)
+                }
                 for signature in made {
                     print("signed \(signature.path.joined(separator: "/")) with \(signingKey.keyID) → \(target)")
                 }
@@ -81,76 +72,13 @@ struct SignCommand: ParsableCommand {
                 }
             }
         } catch let error as SignatureGateError {
-            GateCommandOutput.fail("sign", error.description, code: Self.exitCode(for: error))
-        } catch {
-            GateCommandOutput.fail("sign", "\(error)", code: 1)
+            let error = NodeError(error)
+            throw fail(error.message, code: ExitCodes.of(error))
         }
     }
 
-    static func exitCode(for error: SignatureGateError) -> Int32 {
-        switch error.code {
-        case .io, .signingFailed: 1
-        case .wrongPassword, .passwordUnavailable: 3
-        default: 2
-        }
-    }
-}
-
-/// Printing errors the way every subcommand does: `swtorrent <cmd>: <message>` on stderr, then exit.
-enum GateCommandOutput {
-    static func fail(_ command: String, _ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("swtorrent \(command): \(message)\n".utf8))
-        exit(code)
-    }
-}
-
-/// `swtorrent make --sign KEY`: signs each file with the SHA-256 the piece hasher computed in its single read pass,
-/// and embeds the signatures in the torrent outside the info dictionary.
-enum MakeSigning {
-    /// Loads the signing keys (asking for passwords before any hashing starts).
-    static func loadKeys(_ paths: [String]) throws(SignatureGateError) -> [ArtifactSigningKey] {
-        var keys: [ArtifactSigningKey] = []
-        for path in paths {
-            keys.append(
-                try ArtifactSigningKey.load(path) { format throws(SignatureGateError) in
-                    let variable = format == .minisign ? "MINISIGN_PASSWORD" : "COSIGN_PASSWORD"
-                    return try PasswordSource.read(environmentVariable: variable, prompt: "Password for \(path): ")
-                }
-            )
-        }
-        return keys
-    }
-
-    /// Returns `made.bytes` with every file signed by every key.
-    ///
-    /// cosign keys reuse the hasher's SHA-256 (no extra read); minisign keys sign prehashed BLAKE2b-512, which the
-    /// piece hasher does not compute, so each file is read once more for them.
-    /// The digests the hasher computes in its read pass for these keys: SHA-256, plus BLAKE2b-512 for minisign keys
-    /// (prehashed minisign signs BLAKE2b-512), so no file is read twice.
-    static func fileDigests(for keys: [ArtifactSigningKey]) -> Metainfo.WholeFileDigests {
-        keys.contains { $0.format == .minisign } ? .sha256AndBLAKE2b512 : .sha256
-    }
-
-    static func embed(made: MadeTorrent, keys: [ArtifactSigningKey]) throws(SignatureGateError) -> [UInt8] {
-        guard let sha256s = made.fileSHA256, sha256s.count == made.content.files.count else {
-            throw SignatureGateError(.signingFailed, made.content.name, "the hasher did not return per-file SHA-256")
-        }
-        var signatures: [EmbeddedSignature] = []
-        for (index, (file, sha256)) in zip(made.content.files, sha256s).enumerated() {
-            let path = made.content.isSingleFile ? file.path : [made.content.name] + file.path
-            var digests = SignatureGate.FileDigests(size: file.length, sha256: sha256, blake2b512: nil)
-            if let blake2b = made.fileBLAKE2b512, blake2b.count == sha256s.count {
-                digests.blake2b512 = blake2b[index]
-            } else if keys.contains(where: { $0.format == .minisign }) {
-                let blake = try SignatureGate.FileDigests.compute(
-                    path: file.sourcePath, needs: .init(sha256: false, blake2b512: true)
-                )
-                digests.blake2b512 = blake.blake2b512
-            }
-            for key in keys {
-                signatures.append(try TorrentSignatures.embedded(for: path, digests: digests, key: key))
-            }
-        }
-        return try TorrentSignatures.adding(signatures, to: made.bytes, subject: made.content.name)
+    private func fail(_ message: String, code: Int32 = ExitCodes.badInput) -> ExitCode {
+        StandardError.report("sign", message)
+        return ExitCode(code)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 
-/// The `swtorrent` command: argument parsing only; every subcommand calls into a library.
+/// The `swtorrent` command: argument parsing and exit codes only; every subcommand calls into a library (most into
+/// `Node`).
 @main
 struct SwTorrent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,8 +36,8 @@ struct SwTorrent: AsyncParsableCommand {
             }
         } catch {
             if exitCode(for: error) == .validationFailure {
-                printToStandardError(fullMessage(for: error))
-                exit(withError: ExitCode(2))
+                StandardError.line(fullMessage(for: error))
+                exit(withError: ExitCode(ExitCodes.badInput))
             }
             exit(withError: error)
         }

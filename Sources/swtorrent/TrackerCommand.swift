@@ -59,22 +59,25 @@ struct TrackerCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw fail("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical", 2)
+            throw fail(
+                "--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical",
+                ExitCodes.badInput)
         }
         guard let (host, port) = Self.split(listen) else {
-            throw fail("--listen \(listen) must be ADDR:PORT, e.g. 127.0.0.1:6969 or [::1]:6969", 2)
+            throw fail("--listen \(listen) must be ADDR:PORT, e.g. 127.0.0.1:6969 or [::1]:6969", ExitCodes.badInput)
         }
         var configuration = TrackerConfiguration(listenHost: host, listenPort: port, allowlistPath: allow)
         if let metrics {
             guard let (metricsHost, metricsPort) = Self.split(metrics) else {
-                throw fail("--metrics \(metrics) must be ADDR:PORT, e.g. 127.0.0.1:9090", 2)
+                throw fail("--metrics \(metrics) must be ADDR:PORT, e.g. 127.0.0.1:9090", ExitCodes.badInput)
             }
             configuration.metricsHost = metricsHost
             configuration.metricsPort = metricsPort
         }
-        guard interval >= 1 else { throw fail("--interval must be at least 1 second", 2) }
+        guard interval >= 1 else { throw fail("--interval must be at least 1 second", ExitCodes.badInput) }
         guard maxConnections >= 1, requestTimeout >= 1, threads >= 0 else {
-            throw fail("--max-connections and --request-timeout must be positive, --threads not negative", 2)
+            throw fail(
+                "--max-connections and --request-timeout must be positive, --threads not negative", ExitCodes.badInput)
         }
         configuration.torrentsDirectory = torrents
         configuration.interval = interval
@@ -96,7 +99,7 @@ struct TrackerCommand: AsyncParsableCommand {
         do {
             server = try TrackerServer(configuration: configuration, logger: logger)
         } catch {
-            throw fail("\(error)", 2)
+            throw fail("\(error)", ExitCodes.badInput)
         }
         let group = ServiceGroup(
             configuration: .init(
@@ -104,12 +107,12 @@ struct TrackerCommand: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            throw fail("\(error)", 1)
+            throw fail("\(error)", ExitCodes.failure)
         }
     }
 
     private func fail(_ message: String, _ code: Int32) -> ExitCode {
-        TrackerStderr.write("swtorrent tracker: \(message)\n")
+        StandardError.report("tracker", message)
         return ExitCode(code)
     }
 
@@ -121,21 +124,5 @@ struct TrackerCommand: AsyncParsableCommand {
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else { return nil }
         return (host, port)
-    }
-}
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Unbuffered writes to stderr (file descriptor 2).
-private enum TrackerStderr {
-    static func write(_ text: String) {
-        var text = text
-        text.withUTF8 { buffer in _ = Glibc.write(2, buffer.baseAddress, buffer.count) }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import Node
 import SignatureGate
 
 /// `swtorrent verify`: the signature gate on its own.
@@ -10,7 +10,8 @@ struct VerifyCommand: ParsableCommand {
         discussion: """
             Trusted keys: --key PUB (repeatable; a cosign.pub PEM or a minisign.pub), --trust-dir DIR (every \
             *.pub in it) and --policy FILE (lines 'trust PATH', 'trust-dir DIR', 'require N', \
-            'require-prehashed'; the larger --require wins). Signatures: --signature SIG (FILE.sig from \
+            'require-prehashed'). The policy is merged as in `swtorrent leech`: every key counts, and the larger of \
+            --require and the file's 'require' wins (1 when neither says). Signatures: --signature SIG (FILE.sig from \
             cosign sign-blob, or a .minisig) and --bundle B (a sigstore bundle, v0.1-v0.3); when neither is \
             given, FILE.sig, FILE.minisig and FILE.sigstore.json are used if present. With --torrent T --data \
             DIR, every file of the torrent is checked against the signatures embedded in it and the signature \
@@ -44,8 +45,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .long, help: "A sigstore bundle (.sigstore.json). Repeatable.")
     var bundle: [String] = []
 
-    @Option(name: .long, help: "Distinct trusted signers required (M of N).")
-    var require: Int = 1
+    @Option(name: .long, help: "Distinct trusted signers required (M of N; default 1).")
+    var require: Int?
 
     @Flag(name: .customLong("require-prehashed"), help: "Refuse legacy (non-prehashed) minisign signatures.")
     var requirePrehashed = false
@@ -60,82 +61,51 @@ struct VerifyCommand: ParsableCommand {
     var file: String?
 
     /// Argument checks (exit 2, as Docs/cli.md says for bad arguments).
-    func checkArguments() {
-        if key.isEmpty && trustDir.isEmpty && policy == nil {
-            GateCommandOutput.fail(
-                "verify", "no trusted key: give --key PUB or --trust-dir DIR (a bundle's own key is not trusted)",
-                code: 2
-            )
-        }
-        if require < 0 {
-            GateCommandOutput.fail("verify", "--require must be 0 or more", code: 2)
-        }
+    func checkArguments() throws {
+        if let require, require < 0 { throw fail("--require must be 0 or more", code: ExitCodes.badInput) }
         if torrent == nil && file == nil {
-            GateCommandOutput.fail("verify", "give FILE, or --torrent T --data DIR", code: 2)
+            throw fail("give FILE, or --torrent T --data DIR", code: ExitCodes.badInput)
         }
-        if torrent != nil && data == nil {
-            GateCommandOutput.fail("verify", "--torrent needs --data DIR", code: 2)
-        }
+        if torrent != nil && data == nil { throw fail("--torrent needs --data DIR", code: ExitCodes.badInput) }
     }
 
     func run() throws {
-        checkArguments()
+        try checkArguments()
+        let sources = TrustPolicySources(
+            keyFiles: key, keyDirectories: trustDir, requiredSigners: require, policyFile: policy,
+            requirePrehashedMinisign: requirePrehashed)
         do {
-            var policy = try TrustPolicy.load(keyFiles: key, directories: trustDir, requiredSigners: require)
-            if let file = self.policy {
-                let fromFile = try TrustPolicy.load(policyFile: file)
-                policy.keys += fromFile.keys.filter { !policy.keys.contains($0) }
-                policy.requiredSigners = max(policy.requiredSigners, fromFile.requiredSigners)
-                policy.requirePrehashedMinisign = fromFile.requirePrehashedMinisign
-            }
-            policy.requirePrehashedMinisign = policy.requirePrehashedMinisign || requirePrehashed
-            let verifier = Verifier(policy: policy)
+            let verifier = ArtifactVerifier(policy: try sources.policy())
             if let torrent, let data {
                 try verifyTorrent(torrent, data: data, verifier: verifier)
             } else if let file {
-                let signatures = try loadSignatures(for: file)
-                let (result, _) = try verifier.verify(path: file, signatures: signatures, alwaysSHA256: false)
-                report(file, result)
+                try report(file, verifier.verify(file: file, signatureFiles: signature + bundle))
             }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch let error as SignatureGateError {
-            GateCommandOutput.fail("verify", error.description, code: error.code == .io ? 1 : 2)
-        } catch {
-            GateCommandOutput.fail("verify", "\(error)", code: 1)
+        } catch let error as NodeError {
+            if error.code == .noTrustedKey {
+                throw fail(
+                    "no trusted key: give --key PUB or --trust-dir DIR (a bundle's own key is not trusted)",
+                    code: ExitCodes.badInput)
+            }
+            throw fail(error.message, code: ExitCodes.of(error))
         }
     }
 
-    private func loadSignatures(for file: String) throws -> [DetachedSignature] {
-        var paths = signature + bundle
-        if paths.isEmpty {
-            paths = [".sig", ".minisig", ".sigstore.json"].map { file + $0 }
-                .filter { FileManager.default.fileExists(atPath: $0) }
-        }
-        return try paths.map { path throws(SignatureGateError) in try DetachedSignature.load(path) }
-    }
-
-    private func verifyTorrent(_ torrent: String, data: String, verifier: Verifier) throws {
-        let bytes = try TorrentSignatures.readTorrentFile(torrent)
-        let embedded = try TorrentSignatures.read(bytes, subject: torrent)
-        var worst: (Int32, String)?
-        let files = try TorrentSignatures.files(of: bytes, subject: torrent)
-        for artifact in TorrentSignatures.plan(files: files, embedded: embedded) {
-            let path = TorrentSignatures.contentPath(artifact.file.path, dataDirectory: data)
-            let signatures = try artifact.signatures(dataDirectory: data)
-            let (result, _) = try verifier.verify(path: path, signatures: signatures)
-            switch result {
+    private func verifyTorrent(_ torrent: String, data: String, verifier: ArtifactVerifier) throws {
+        var worst: Int32?
+        for verdict in try verifier.verify(torrentPath: torrent, dataDirectory: data) {
+            switch verdict.result {
             case .verified(let signers):
-                print("verified \(path): signed by \(signers.map(\.keyID).joined(separator: ", "))")
+                print("verified \(verdict.path): signed by \(signers.map(\.keyID).joined(separator: ", "))")
             case .rejected(let reason):
-                FileHandle.standardError.write(Data("swtorrent verify: \(path): \(reason)\n".utf8))
-                if worst == nil { worst = (reason.exitCode, reason.description) }
+                StandardError.report("verify", "\(verdict.path): \(reason)")
+                if worst == nil { worst = ExitCodes.verdict(reason) }
             }
         }
-        if let worst { throw ExitCode(worst.0) }
+        if let worst { throw ExitCode(worst) }
     }
 
-    private func report(_ file: String, _ result: VerificationResult) {
+    private func report(_ file: String, _ result: VerificationResult) throws {
         switch result {
         case .verified(let signers):
             if signers.isEmpty { print("\(file): no signature, accepted because --require 0") }
@@ -144,7 +114,12 @@ struct VerifyCommand: ParsableCommand {
                 for note in signer.notes { print("  \(note)") }
             }
         case .rejected(let reason):
-            GateCommandOutput.fail("verify", "\(file): \(reason)", code: reason.exitCode)
+            throw fail("\(file): \(reason)", code: ExitCodes.verdict(reason))
         }
+    }
+
+    private func fail(_ message: String, code: Int32) -> ExitCode {
+        StandardError.report("verify", message)
+        return ExitCode(code)
     }
 }

@@ -387,4 +387,71 @@ struct LeechGateTests {
         #expect(result.exitCode == 2, "\(extra): \(result.stderr)")
         #expect(w.listing(w.path("out")).isEmpty)
     }
+
+    /// `leech` and `verify` merge the same options and policy file into the same policy: the real binary accepts in
+    /// `verify` exactly what it releases in `leech` (the download completes from data already in --out, so no peer
+    /// is needed). The first row is the case they used to disagree on (`require 0` in the file, no --require).
+    @Test(arguments: [
+        (sign: [String](), policy: "trust c.pub\nrequire 0\n", extra: [String](), accepted: true),
+        (sign: ["c.pem"], policy: "trust d.pub\n", extra: [String](), accepted: false),
+        (sign: ["c.pem"], policy: "trust c.pub\nrequire 2\n", extra: ["--require", "1"], accepted: false),
+        (sign: ["c.pem"], policy: "trust d.pub\n", extra: ["--require", "1", "--trust", "KEY-c"], accepted: true),
+    ])
+    func leechAndVerifyAgreeOnTheSamePolicy(sign: [String], policy: String, extra: [String], accepted: Bool) throws {
+        let w = try Workspace(size: 50_000)
+        defer { TestFiles.cleanup(w.dir) }
+        try w.cosignKey("c")
+        try w.cosignKey("d")
+        try w.make("t.torrent", sign: sign)
+        try policy.write(toFile: w.path("policy"), atomically: true, encoding: .utf8)
+        let options = ["--policy", w.path("policy")] + extra.map { $0 == "KEY-c" ? w.path("c.pub") : $0 }
+        let verify = try TestProcess.swtorrent(
+            ["verify", "--torrent", w.path("t.torrent"), "--data", w.path("seed")]
+                + options.map { $0 == "--trust" ? "--key" : $0 },
+            timeout: 30)
+        try FileManager.default.createDirectory(atPath: w.path("out"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: w.artifact, toPath: w.path("out/artifact.tar"))
+        let leech = try TestProcess.swtorrent(
+            ["leech", w.path("t.torrent"), "--out", w.path("out"), "--no-tracker", "--stall-timeout", "20s"]
+                + options,
+            timeout: 30)
+        #expect((verify.exitCode == 0) == accepted, "verify: \(verify.stderr)")
+        #expect((leech.exitCode == 0) == accepted, "leech: \(leech.stderr)")
+        #expect(leech.exitCode == 0 || leech.exitCode == 5, "leech: \(leech.stderr)")
+        #expect(leech.stderr.contains(accepted ? "released artifact.tar" : "artifact.tar: refused ("), "\(leech.stderr)")
+    }
+
+    /// seed and leech run as Services in a ServiceGroup: SIGINT/SIGTERM shut them down gracefully. An interrupted
+    /// leech exits 4 with a final `stopped` line and nothing in --out; a seed stopped by the signal exits 0.
+    @Test(arguments: [SIGINT, SIGTERM])
+    func signalsStopSeedAndLeechGracefully(signal: Int32) throws {
+        let w = try Workspace(size: 2_000_000)
+        defer { TestFiles.cleanup(w.dir) }
+        try w.make("t.torrent", sign: [])
+        let port = try TestFiles.freePort()
+        let seed = try w.seed("t.torrent", port: port)
+        defer { seed.stop() }
+        let leech = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            w.leechArguments("t.torrent", port: port, ["--allow-unsigned", "--json", "--download-limit", "100000"]),
+            name: "swtorrent-leech", logDirectory: w.dir)
+        defer { leech.stop() }
+        let downloading = TestFiles.waitUntil(timeout: 30) {
+            leech.stdout.split(separator: "\n").contains { line in
+                let event = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                return (event?["downloaded"] as? Int ?? 0) > 0
+            }
+        }
+        #expect(downloading, "leech never started downloading: \(leech.stdout.suffix(400)) \(leech.stderr)")
+        kill(leech.pid, signal)
+        #expect(leech.wait(timeout: 20) == 4, "leech: \(leech.stderr)")
+        let last = leech.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("\"event\":\"stopped\""), "last line: \(last)")
+        #expect(w.listing(w.path("out")).isEmpty, "an interrupted leech released something")
+
+        kill(seed.pid, signal)
+        #expect(seed.wait(timeout: 20) == 0, "seed: \(seed.stderr)")
+        // A seed holds every piece, so its session reports `complete` however it is stopped.
+        #expect(seed.stderr.contains("swtorrent seed: complete: "), "\(seed.stderr)")
+    }
 }

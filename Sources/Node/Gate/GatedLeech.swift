@@ -1,0 +1,167 @@
+import Engine
+import Foundation
+import Logging
+import Metainfo
+import SignatureGate
+
+/// A leech through the signature gate, as `swtorrent leech` runs it: nothing unverified is ever placed in the
+/// output directory.
+///
+/// 1. The torrent is downloaded into the ``GateLayout/staging`` directory (mode 0700), never into the output. Files
+///    already in the output at their full length are copied into staging first, so a re-run fetches only what is
+///    missing or damaged and the output is only ever replaced by rename.
+/// 2. When every piece is verified, each file's signatures (embedded in the torrent, or shipped beside it in the
+///    torrent) are checked against the trust policy; files that pass are released into the output by an atomic
+///    rename, the others are moved to the quarantine. Every decision is appended to the audit log, with the bytes
+///    each peer supplied.
+/// 3. With ``SessionConfiguration/seedAfterComplete``, the released files are then seeded from the output.
+///
+/// The gate's blocking I/O runs on the calling task after the download session has ended; call ``run(events:)``
+/// from a task, not from an event loop. Run inside a ``ServiceGroup`` (``TransferService``), a graceful shutdown
+/// stops the current transfer.
+public struct GatedLeech: Sendable {
+    public var torrentPath: String
+    /// The output directory: released files go here.
+    public var output: String
+    public var policy: TrustPolicy
+    /// Staging, quarantine and audit log where they are not the defaults beside the output (see
+    /// ``GateLayout/beside(output:infoHash:staging:quarantine:auditLog:)``).
+    public var staging: String?
+    public var quarantine: String?
+    public var auditLog: String?
+    /// Session settings for the download (and, with `seedAfterComplete`, the seeding that follows the release).
+    public var configuration: SessionConfiguration
+    /// Called once after the download completed: digests of staged files (keyed by the path in the torrent joined
+    /// with `/`) that were computed from the bytes as they were written, so the gate need not read those files
+    /// again. Files it leaves out are hashed from staging.
+    public var precomputedDigests: (@Sendable () -> [String: SignatureGate.FileDigests])?
+    let logger: Logger
+    /// Where the gate logs its decisions (they are also returned and audited).
+    let gateLogger: Logger
+
+    /// - Parameters:
+    ///   - torrentPath: the `.torrent` file.
+    ///   - output: where released files go (created if missing).
+    ///   - policy: the trust policy (``TrustPolicySources/policy()``, or ``TrustPolicySources/unsigned``).
+    ///   - staging, quarantine, auditLog: where they go when not beside `output` (``GateLayout``).
+    ///   - configuration: the download's session settings.
+    ///   - logger: where the sessions log.
+    ///   - gateLogger: where the gate logs (default: `logger`).
+    public init(
+        torrentPath: String, output: String, policy: TrustPolicy, staging: String? = nil, quarantine: String? = nil,
+        auditLog: String? = nil, configuration: SessionConfiguration, logger: Logger, gateLogger: Logger? = nil
+    ) {
+        self.torrentPath = torrentPath
+        self.output = output
+        self.policy = policy
+        self.staging = staging
+        self.quarantine = quarantine
+        self.auditLog = auditLog
+        self.configuration = configuration
+        self.logger = logger
+        self.gateLogger = gateLogger ?? logger
+    }
+
+    /// Downloads, gates, releases and (if asked) seeds.
+    ///
+    /// - Parameter events: progress and decisions as they happen (see ``GatedLeechEvent``).
+    /// - Returns: released, refused (with each file's reason), or not downloaded (stopped or stalled).
+    /// - Throws: ``NodeError``: `.malformedInput` for a torrent or signature data that cannot be parsed,
+    ///   `.noTrustedKey` for a policy that requires signers but trusts no key, `.io` for staging, download or release
+    ///   failures.
+    public func run(
+        events: @escaping @Sendable (GatedLeechEvent) -> Void = { _ in }
+    ) async throws(NodeError) -> GatedLeechOutcome {
+        let (gate, torrentBytes, infoHash) = try prepare()
+
+        // Download into staging and stop at completion: seeding (if asked) starts from the released files.
+        var download = configuration
+        download.seedAfterComplete = nil
+        download.seedUntilStopped = false
+        let downloaded = try await TransferRunner(
+            torrentPath: torrentPath, directory: gate.stagingDirectory, mode: .leech, configuration: download,
+            logger: logger
+        ).run { events(.progress($0)) }
+        events(.downloadEnded(downloaded))
+        guard case .complete(let final) = downloaded else { return .notDownloaded(downloaded) }
+
+        // The session has ended and closed its files; the gate's blocking I/O runs on this task.
+        let decisions: [TorrentFileDecision]
+        do {
+            decisions = try gate.releaseTorrent(
+                torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash,
+                peers: Self.contributions(final.suppliedBytes), precomputed: precomputedDigests?() ?? [:])
+        } catch {
+            throw NodeError(.io, "signature gate: \(error)")
+        }
+        decisions.forEach { events(.decision($0)) }
+        Self.removeEmptyDirectories(gate.stagingDirectory)
+        if decisions.contains(where: { !$0.decision.isReleased }) { return .refused(decisions) }
+
+        guard configuration.seedAfterComplete != nil else { return .released(decisions, seeding: nil) }
+        // Seed the released bytes from the output, read-only (the seed mode never writes).
+        var seeding = configuration
+        seeding.seedUntilStopped = false
+        let seeded = try await TransferRunner(
+            torrentPath: torrentPath, directory: output, mode: .seed, configuration: seeding, logger: logger
+        ).run { events(.seedingProgress($0)) }
+        events(.seedingEnded(seeded))
+        return .released(decisions, seeding: seeded)
+    }
+
+    /// Reads the torrent, checks the policy, opens the gate and prefills staging from the output.
+    func prepare() throws(NodeError) -> (gate: ReleaseGate, torrent: [UInt8], infoHash: String) {
+        let torrentBytes: [UInt8]
+        do {
+            torrentBytes = try TorrentSignatures.readTorrentFile(torrentPath)
+        } catch {
+            throw NodeError(error)
+        }
+        if policy.keys.isEmpty && policy.requiredSigners > 0 {
+            throw NodeError(
+                .noTrustedKey,
+                "the trust policy requires \(policy.requiredSigners) signer(s) but trusts no key: add a trusted "
+                    + "public key, or require 0 signers")
+        }
+        let infoHash: String
+        do {
+            infoHash = try Torrent(bytes: torrentBytes).infoHash.hex
+        } catch {
+            throw NodeError(.malformedInput, "\(torrentPath): \(error)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw NodeError(.io, "\(output): cannot create the output directory: \(error.localizedDescription)")
+        }
+        let layout = try GateLayout.beside(
+            output: output, infoHash: infoHash, staging: staging, quarantine: quarantine, auditLog: auditLog)
+        var gate: ReleaseGate
+        do {
+            gate = try ReleaseGate(
+                stagingDirectory: layout.staging, destinationDirectory: output, quarantineDirectory: layout.quarantine,
+                auditLogPath: layout.auditLog, logger: gateLogger)
+        } catch {
+            throw NodeError(.io, "\(error)")
+        }
+        // The engine writes whole pieces with O_DIRECT, so the staged data is on disk, not in the page cache: hash it
+        // the same way rather than paying for a page-cache fill (more CPU than the SHA-256 here).
+        gate.readsBypassPageCache = true
+        do {
+            try Self.prefillStaging(
+                files: TorrentSignatures.files(of: torrentBytes, subject: torrentPath), from: output,
+                into: gate.stagingDirectory)
+        } catch {
+            throw NodeError(.io, "\(error)")
+        }
+        return (gate, torrentBytes, infoHash)
+    }
+
+    /// The engine's verified bytes per file per peer address, as the audit log records them (largest first).
+    static func contributions(_ supplied: [String: [String: Int64]]) -> [String: [PeerContribution]] {
+        supplied.mapValues { byPeer in
+            byPeer.map { PeerContribution(peer: $0.key, bytes: $0.value) }
+                .sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.peer < $1.peer }
+        }
+    }
+}

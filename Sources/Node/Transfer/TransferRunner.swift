@@ -1,0 +1,67 @@
+import Engine
+import Logging
+import Metainfo
+import ServiceLifecycle
+
+/// Runs one torrent's transfer, as `swtorrent seed`, a leech's download and its seed-after phase do: opens the
+/// torrent and its data, runs a ``TorrentSession`` until it completes, stalls or is stopped, and returns how it
+/// ended. A graceful shutdown (SIGTERM/SIGINT through the ``ServiceGroup`` the caller runs in) stops the session,
+/// which then announces `stopped` and returns ``SessionOutcome/stopped(_:)``.
+public struct TransferRunner: Sendable {
+    public var torrentPath: String
+    /// Where the data is (seed) or goes (leech): the directory that holds the torrent's top-level name.
+    public var directory: String
+    public var mode: Transfer.Mode
+    public var configuration: SessionConfiguration
+    let logger: Logger
+
+    public init(
+        torrentPath: String, directory: String, mode: Transfer.Mode, configuration: SessionConfiguration,
+        logger: Logger
+    ) {
+        self.torrentPath = torrentPath
+        self.directory = directory
+        self.mode = mode
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Opens, runs and returns the outcome.
+    ///
+    /// - Parameter progress: called every ``SessionConfiguration/progressInterval`` and once at the end.
+    /// - Throws: ``NodeError`` `.malformedInput` (bad torrent), `.incompleteData` (a seed's directory does not hold
+    ///   the data), `.io` (cannot open the data, cannot listen, disk failure).
+    public func run(
+        progress: @escaping @Sendable (SessionProgress) -> Void = { _ in }
+    ) async throws(NodeError) -> SessionOutcome {
+        let opened = await Transfer.open(torrentPath: torrentPath, directory: directory, mode: mode, logger: logger)
+        let torrent: Torrent
+        let storage: Storage
+        switch opened {
+        case .failure(let failure):
+            throw Self.error(failure.status)
+        case .success(let pair):
+            (torrent, storage) = pair
+        }
+        let session = TorrentSession(torrent: torrent, storage: storage, configuration: configuration, logger: logger)
+        do {
+            return try await withGracefulShutdownHandler {
+                try await session.run(progress: progress)
+            } onGracefulShutdown: {
+                session.stop()
+            }
+        } catch {
+            throw NodeError(.io, "\(error)")
+        }
+    }
+
+    /// The error for a transfer that ended before its session started.
+    static func error(_ status: Transfer.Status) -> NodeError {
+        switch status {
+        case .badInput(let message): NodeError(.malformedInput, message)
+        case .incomplete(let message): NodeError(.incompleteData, message)
+        case .failure(let message): NodeError(.io, message)
+        case .success, .interrupted: NodeError(.io, "the transfer ended before it started")
+        }
+    }
+}

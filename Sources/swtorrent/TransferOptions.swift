@@ -1,0 +1,115 @@
+import ArgumentParser
+import Engine
+import Identity
+import Logging
+import Node
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Options shared by `seed` and `leech`.
+struct TransferOptions: ParsableArguments {
+    @Option(name: .long, help: "TCP port to accept peers on (default: any free port, announced to trackers).")
+    var port: Int = 0
+
+    @Option(name: .long, help: "A peer to dial directly, HOST:PORT or [IPV6]:PORT (repeatable).")
+    var peer: [String] = []
+
+    @Flag(name: .long, help: "Do not announce to the torrent's trackers (use --peer only).")
+    var noTracker = false
+
+    @Option(name: .long, help: "Upload limit in bytes per second.")
+    var uploadLimit: Int?
+
+    @Option(name: .long, help: "Download limit in bytes per second.")
+    var downloadLimit: Int?
+
+    @Option(name: .long, help: "Most connections at once.")
+    var maxConnections: Int = 80
+
+    @Option(name: .long, help: "Sign announces with this node key file (from `swtorrent keygen`).")
+    var key: String?
+
+    @Flag(name: .long, help: "Print progress as JSON lines on stdout.")
+    var json = false
+
+    @Flag(name: .long, help: "Log what the engine does (stderr).")
+    var verbose = false
+
+    /// The session settings these options describe.
+    func sessionConfiguration() throws -> SessionConfiguration {
+        var configuration = SessionConfiguration()
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a TCP port (0-65535)") }
+        configuration.port = port
+        do {
+            configuration.manualPeers = try peer.map { try PeerAddress(parsing: $0) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        configuration.useTrackers = !noTracker
+        configuration.uploadRateLimit = uploadLimit
+        configuration.downloadRateLimit = downloadLimit
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        configuration.maxConnections = maxConnections
+        if let key {
+            do {
+                configuration.announceParameters = SessionConfiguration.signedAnnounces(key: try NodeKey.load(path: key))
+            } catch {
+                throw ValidationError("--key: \(error)")
+            }
+        }
+        return configuration
+    }
+
+    /// The logger the transfer's libraries log to (the engine at warning, or debug with --verbose).
+    func logger(_ command: String) -> Logger {
+        var logger = Logger(label: "swtorrent.\(command)")
+        logger.logLevel = verbose ? .debug : .warning
+        return logger
+    }
+
+    /// Runs `body` as the one service of a ``ServiceGroup`` that shuts down gracefully on SIGTERM/SIGINT (the
+    /// transfer stops its session, which announces `stopped`), and returns what it returned.
+    func runAsService<Result: Sendable>(
+        _ command: String, _ body: @escaping @Sendable () async -> Result
+    ) async -> Result? {
+        let service = TransferService(body)
+        let logger = self.logger(command)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            StandardError.report(command, "\(error)")
+        }
+        return service.result
+    }
+
+    /// The end of a transfer: the final progress line (JSON on stdout, or a line on stderr) and, for a stall, why.
+    func reportEnd(_ command: String, _ outcome: SessionOutcome, mode: Transfer.Mode) {
+        let final: SessionProgress
+        let event: String
+        switch outcome {
+        case .complete(let p): (final, event) = (p, "complete")
+        case .stopped(let p): (final, event) = (p, "stopped")
+        case .stalled(let p): (final, event) = (p, "stalled")
+        }
+        if json {
+            Output.line(ProgressFormat.json(final, event: event))
+        } else {
+            if isatty(STDERR_FILENO) == 1 { StandardError.write("\r\u{1b}[K") }
+            StandardError.report(command, "\(event): \(ProgressFormat.line(final))")
+        }
+        if case .incomplete(let message) = Transfer.status(of: outcome, mode: mode) {
+            StandardError.report(command, message)
+        }
+    }
+
+    var progressPrinter: ProgressPrinter {
+        ProgressPrinter(json: json, terminal: isatty(STDERR_FILENO) == 1)
+    }
+}

@@ -1,0 +1,101 @@
+import Engine
+import Foundation
+import Node
+import SignatureGate
+import Testing
+
+struct GatedLeechTests {
+    @Test func signedTorrentIsReleasedIntoTheOutputAndAudited() async throws {
+        let f = try NodeFixture("node-release")
+        defer { f.cleanup() }
+        try f.stageContent()
+        let policy = try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy()
+        let outcome = try await f.leech(policy: policy).run()
+        let (decisions, seeding) = try #require(outcome.released, "expected a release, got \(outcome)")
+        #expect(seeding == nil)
+        #expect(decisions.map { $0.path.joined(separator: "/") } == ["rel/app.tar", "rel/lib.so"])
+        #expect(f.outputEntries() == ["rel", "rel/app.tar", "rel/lib.so"])
+        let released = try Data(contentsOf: URL(fileURLWithPath: f.output + "/rel/app.tar"))
+        #expect(released == (try Data(contentsOf: URL(fileURLWithPath: f.source + "/rel/app.tar"))))
+        let records = try f.auditRecords()
+        #expect(records.map { $0["result"] as? String } == ["released", "released"])
+        #expect(records.allSatisfy { $0["info_hash"] as? String == f.infoHash })
+        // Staging is left empty: the released files were renamed out of it.
+        #expect(!FileManager.default.fileExists(atPath: f.layout.staging + "/rel"))
+    }
+
+    @Test func unsignedFileIsQuarantinedAndNeverReachesTheOutput() async throws {
+        let f = try NodeFixture("node-refuse", unsignedLibrary: true)
+        defer { f.cleanup() }
+        try f.stageContent()
+        let policy = try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy()
+        let outcome = try await f.leech(policy: policy).run()
+        let decisions = try #require(outcome.refused, "expected a refusal, got \(outcome)")
+        let library = try #require(decisions.first { $0.path.last == "lib.so" })
+        let (path, reason) = try #require(library.decision.quarantine, "lib.so: \(library.decision)")
+        #expect(reason.name == "missing-signature")
+        #expect(path.hasPrefix(f.layout.quarantine + "/"))
+        #expect(FileManager.default.fileExists(atPath: path))
+        // Nothing unverified at the destination: only the signed file is there.
+        #expect(f.outputEntries() == ["rel", "rel/app.tar"])
+        let records = try f.auditRecords()
+        let refused = try #require(records.first { $0["file"] as? String == "rel/lib.so" })
+        #expect(refused["result"] as? String == "quarantined")
+        #expect(refused["reason"] as? String == "missing-signature")
+    }
+
+    @Test func untrustedSignerIsRefusedForEveryFile() async throws {
+        let f = try NodeFixture("node-untrusted")
+        defer { f.cleanup() }
+        try f.stageContent()
+        let policy = try TrustPolicySources(keyFiles: [f.otherKeyFile]).policy()
+        let outcome = try await f.leech(policy: policy).run()
+        #expect(outcome.decisions.count == 2)
+        #expect(outcome.decisions.allSatisfy { !$0.decision.isReleased })
+        #expect(f.outputEntries().isEmpty)
+    }
+
+    /// A re-run over files already released: staging is prefilled from copies of them (never the same inode), the
+    /// download completes without a peer, and the files are released again.
+    @Test func rerunPrefillsStagingFromTheOutput() async throws {
+        let f = try NodeFixture("node-rerun")
+        defer { f.cleanup() }
+        try FileManager.default.createDirectory(atPath: f.output, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: f.source + "/rel", toPath: f.output + "/rel")
+        let before = try #require(try FileManager.default.attributesOfItem(atPath: f.output + "/rel/app.tar")[
+            .systemFileNumber] as? Int)
+        let policy = try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy()
+        let outcome = try await f.leech(policy: policy).run()
+        #expect(outcome.decisions.count == 2)
+        #expect(outcome.decisions.allSatisfy { $0.decision.isReleased })
+        let after = try #require(try FileManager.default.attributesOfItem(atPath: f.output + "/rel/app.tar")[
+            .systemFileNumber] as? Int)
+        #expect(after != before, "the output file was replaced by rename, not written in place")
+    }
+
+    @Test func policyWithoutKeysThatRequiresSignersIsRefusedBeforeAnyDownload() async throws {
+        let f = try NodeFixture("node-nokey")
+        defer { f.cleanup() }
+        await #expect {
+            _ = try await f.leech(policy: TrustPolicy(keys: [], requiredSigners: 1)).run()
+        } throws: { ($0 as? NodeError)?.code == .noTrustedKey }
+        #expect(!FileManager.default.fileExists(atPath: f.layout.staging))
+    }
+
+    /// Digests handed in by the caller are used instead of re-reading staging: wrong ones make the signature fail.
+    @Test func precomputedDigestsReplaceTheStagedRead() async throws {
+        let f = try NodeFixture("node-digests")
+        defer { f.cleanup() }
+        try f.stageContent()
+        var leech = f.leech(policy: try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy())
+        leech.precomputedDigests = {
+            let wrong = [UInt8](repeating: 7, count: 32)
+            return ["rel/lib.so": SignatureGate.FileDigests(size: 70_000, sha256: wrong, blake2b512: nil)]
+        }
+        let outcome = try await leech.run()
+        let library = try #require(outcome.decisions.first { $0.path.last == "lib.so" })
+        #expect(!library.decision.isReleased)
+        let app = try #require(outcome.decisions.first { $0.path.last == "app.tar" })
+        #expect(app.decision.isReleased)
+    }
+}
