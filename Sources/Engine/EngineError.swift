@@ -1,5 +1,5 @@
-/// Every failure the engine reports: what went wrong (``code``), and where (``context``: a tracker URL, a peer
-/// address, a file).
+/// Every failure the engine reports, the storage's included: what went wrong (``code``), and where (``context``: a
+/// tracker URL, a peer address, a file or piece, and the fix where there is one).
 public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Code: String, Sendable, Hashable {
         /// The announce URL is not an `http://` URL the client can use.
@@ -14,7 +14,7 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case malformedTrackerResponse = "malformed tracker response"
         /// The tracker refused the announce (`failure reason`).
         case trackerFailure = "tracker refused the announce"
-        /// A peer address (`--peer`) is not `HOST:PORT`.
+        /// A peer address is not `HOST:PORT` or `[IPV6]:PORT`.
         case badPeerAddress = "malformed peer address"
         /// A network (a LAN prefix in the configuration) is not `ADDRESS/LENGTH`.
         case badNetwork = "malformed network"
@@ -30,15 +30,35 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case storage = "storage failure"
         /// The session was stopped before it finished.
         case cancelled = "cancelled"
+
+        // Storage.
+        /// A file path that could leave the save directory (`..`, `.`, empty or `/`-holding components, an absolute
+        /// path), or that runs through a symlink.
+        case unsafePath = "unsafe file path"
+        /// The file list and the piece facts do not describe a torrent (negative lengths, wrong hash count, ...).
+        case invalidLayout = "invalid torrent layout"
+        /// A piece index, offset or length outside the torrent.
+        case outOfRange = "outside the torrent"
+        /// A write to a piece that is already verified; its data on disk is left alone.
+        case pieceAlreadyComplete = "piece already complete"
+        /// A system call on a file or directory failed.
+        case io = "file I/O failed"
+        /// A read-only storage was asked to write.
+        case readOnly = "storage is read-only"
+        /// A resume file that cannot be used: malformed, for another torrent, or the files changed since.
+        case resumeRejected = "resume data rejected"
     }
 
     public var code: Code
     /// What the error is about (a URL, a peer address, a file) and, where useful, the fix.
     public var context: String
+    /// The `errno` of a failed system call, if any.
+    public var errno: Int32?
 
-    public init(_ code: Code, _ context: String) {
+    public init(_ code: Code, _ context: String, errno: Int32? = nil) {
         self.code = code
         self.context = context
+        self.errno = errno
     }
 
     public var description: String { "\(context): \(code.rawValue)" }

@@ -116,7 +116,7 @@ struct MultiFileFixture {
         do {
             _ = try makeLayout([(path, 10, false)], pieceLength: 16384, content: Array(repeating: 0, count: 10))
             Issue.record("accepted \(path)")
-        } catch let error as StorageError {
+        } catch let error as EngineError {
             #expect(error.code == .unsafePath)
         } catch {
             Issue.record("unexpected \(error)")
@@ -128,14 +128,14 @@ struct MultiFileFixture {
             [(["t", "a"], Int64(5), false), (["t", "a", "b"], Int64(5), false)],
             [(["t", "a"], Int64(5), false), (["t", "a"], Int64(5), false)],
         ] {
-            #expect(throws: StorageError.self) {
+            #expect(throws: EngineError.self) {
                 _ = try makeLayout(files, pieceLength: 16384, content: Array(repeating: 0, count: 10))
             }
         }
     }
 
     @Test func hashCountMustMatch() {
-        #expect(throws: StorageError.self) {
+        #expect(throws: EngineError.self) {
             _ = try StorageLayout(
                 files: [(["a"], 40000, false)],
                 pieceLength: 16384,
@@ -184,13 +184,13 @@ struct MultiFileFixture {
         #expect(try await storage.verify(piece: 2))
         #expect(storage.have.setIndices == [0, 2])
         // A verified piece is never written again.
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             try await storage.write(piece: 0, begin: 0, bytes: ByteBuffer(bytes: [1, 2, 3]))
         }
         #expect(try await storage.verify(piece: 0))
         // Out of range blocks are refused.
         for (piece, begin, length) in [(3, 0, 1), (2, 3811, 1), (0, -1, 1), (0, 4000, 97)] {
-            await #expect(throws: StorageError.self) {
+            await #expect(throws: EngineError.self) {
                 _ = try await storage.read(piece: piece, begin: begin, length: length)
             }
         }
@@ -221,7 +221,7 @@ struct MultiFileFixture {
         #expect(!have[5] && !have[40] && have[0] && have[39])
         #expect(calls.last == [41, 41])
         // Read-only storage refuses writes and did not change the file.
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             try await storage.write(piece: 5, begin: 0, bytes: ByteBuffer(bytes: [0]))
         }
         #expect(try Data(contentsOf: directory.appendingPathComponent("data.bin")) == Data(damaged))
@@ -243,7 +243,7 @@ struct MultiFileFixture {
         #expect(calls.last == [0, 0])
         // Read-only mode created nothing.
         #expect(!FileManager.default.fileExists(atPath: directory.path + "/t"))
-        await #expect(throws: StorageError.self) { _ = try await seed.read(piece: 0, begin: 0, length: 10) }
+        await #expect(throws: EngineError.self) { _ = try await seed.read(piece: 0, begin: 0, length: 10) }
 
         let leech = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
         let fresh = try await leech.checkExisting { done, total in calls.record(done, total) }
@@ -282,7 +282,7 @@ struct MultiFileFixture {
         let fixture = try MultiFileFixture()
         // t -> outside: a planted directory symlink.
         try FileManager.default.createSymbolicLink(atPath: directory.path + "/t", withDestinationPath: outside.path)
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             _ = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
         }
         // A file symlink in the right place is refused too.
@@ -295,7 +295,7 @@ struct MultiFileFixture {
         do {
             _ = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
             Issue.record("followed a symlink")
-        } catch let error as StorageError {
+        } catch let error as EngineError {
             #expect(error.code == .unsafePath)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path).isEmpty)
@@ -426,10 +426,10 @@ final class ProgressLog: Sendable {
         let block = try await storage.read(piece: 1, begin: 100, length: 1000, on: loop).get()
         #expect(Array(block.readableBytesView) == Array(fixture.piece(1)[100..<1100]))
         // Errors arrive as failed futures, not thrown.
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             try await storage.write(piece: 1, begin: 0, bytes: ByteBuffer(bytes: [0]), on: loop).get()
         }
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             try await storage.read(piece: 9, begin: 0, length: 1, on: loop).get()
         }
         try await group.shutdownGracefully()

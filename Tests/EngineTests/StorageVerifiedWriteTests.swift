@@ -55,11 +55,11 @@ import Testing
         #expect(storage.takeReturnedBuffers().count == 7)
 
         // A verified piece is not written again.
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             _ = try await storage.writeVerified(piece: 0, data: buffer(piece(0), aligned: aligned), on: loop).get()
         }
         // A buffer of the wrong size is refused.
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             _ = try await storage.writeVerified(piece: 5, data: buffer([1, 2, 3], aligned: aligned), on: loop).get()
         }
         // The data is read back as written (a seed reading what O_DIRECT wrote).
@@ -95,7 +95,7 @@ import Testing
         let storage = try await Storage(
             layout: fixture.layout, directory: directory.path, mode: .readOnly, logger: quietLogger)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        await #expect(throws: StorageError.self) {
+        await #expect(throws: EngineError.self) {
             _ = try await storage.writeVerified(piece: 0, data: ByteBuffer(bytes: fixture.piece(0)), on: loop).get()
         }
         #expect(storage.takeReturnedBuffers().count == 1)

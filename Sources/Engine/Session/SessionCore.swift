@@ -619,7 +619,7 @@ final class SessionCore {
                 guard self.isRunning else { return }
                 if matches { self.pieceVerified(piece) } else { self.pieceFailed(piece) }
             case .failure(let error):
-                if let storageError = error as? StorageError, storageError.code == .pieceAlreadyComplete { return }
+                if let storageError = error as? EngineError, storageError.code == .pieceAlreadyComplete { return }
                 guard self.isRunning else { return }
                 return self.fail(EngineError(.storage, "writing piece \(piece): \(error)"))
             }
@@ -651,7 +651,7 @@ final class SessionCore {
     private func writeFinished(piece: Int, result: Result<Void, any Error>) {
         writesInFlight[piece, default: 1] -= 1
         if case .failure(let error) = result {
-            if let storageError = error as? StorageError, storageError.code == .pieceAlreadyComplete { return }
+            if let storageError = error as? EngineError, storageError.code == .pieceAlreadyComplete { return }
             return fail(EngineError(.storage, "writing piece \(piece): \(error)"))
         }
         if writesInFlight[piece] == 0 {

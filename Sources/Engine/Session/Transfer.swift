@@ -68,7 +68,7 @@ public enum Transfer {
                     TransferFailure(
                         .incomplete(
                             "\(directory) does not hold \(torrent.name): \(have.setCount) of \(have.count) pieces "
-                                + "verified; point --data at the directory that contains '\(torrent.name)'")))
+                                + "verified; use the directory that contains '\(torrent.name)'")))
             }
         } catch {
             return .failure(TransferFailure(.failure("\(directory): \(error)")))

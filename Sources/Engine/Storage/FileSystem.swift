@@ -15,13 +15,13 @@ enum FileSystem {
         ErrnoText.of(code)
     }
 
-    static func ioError(_ what: String, _ path: String, errno code: Int32) -> StorageError {
-        StorageError(.io, "\(path): \(what) failed: \(describe(code))", errno: code)
+    static func ioError(_ what: String, _ path: String, errno code: Int32) -> EngineError {
+        EngineError(.io, "\(path): \(what) failed: \(describe(code))", errno: code)
     }
 
     /// Opens (creating, when `create`) a directory and every parent of it. The path is the user's own save
     /// directory, so symlinks in it are followed.
-    static func openRootDirectory(_ path: String, create: Bool) throws(StorageError) -> CInt {
+    static func openRootDirectory(_ path: String, create: Bool) throws(EngineError) -> CInt {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 { return fd }
         let code = errno
@@ -48,7 +48,7 @@ enum FileSystem {
         components: [String],
         create: Bool,
         displayPath: String
-    ) throws(StorageError) -> (fd: CInt, created: Bool)? {
+    ) throws(EngineError) -> (fd: CInt, created: Bool)? {
         var directory = root
         defer { if directory != root { close(directory) } }
         for component in components.dropLast() {
@@ -63,7 +63,7 @@ enum FileSystem {
                 let code = errno
                 if code == ENOENT && !create { return nil }
                 if code == ELOOP || code == ENOTDIR {
-                    throw StorageError(
+                    throw EngineError(
                         .unsafePath,
                         "\(displayPath): `\(component)` is a symlink or not a directory; remove it or choose "
                             + "another save directory",
@@ -86,14 +86,14 @@ enum FileSystem {
         guard fd >= 0 else {
             let code = errno
             if code == ELOOP {
-                throw StorageError(
+                throw EngineError(
                     .unsafePath,
                     "\(displayPath) is a symlink; the storage never follows links inside the save directory",
                     errno: code
                 )
             }
             if code == EMFILE || code == ENFILE {
-                throw StorageError(
+                throw EngineError(
                     .io,
                     "\(displayPath): too many open files; the storage keeps one descriptor per file of the torrent, "
                         + "so raise the limit (`ulimit -n`, systemd `LimitNOFILE=`)",
@@ -110,7 +110,7 @@ enum FileSystem {
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             close(fd)
-            throw StorageError(.unsafePath, "\(displayPath) exists and is not a regular file; move it away")
+            throw EngineError(.unsafePath, "\(displayPath) exists and is not a regular file; move it away")
         }
         return (fd, created)
     }
@@ -124,7 +124,7 @@ enum FileSystem {
     }
 
     /// Makes the file at least `length` bytes long, allocating the blocks where the file system can.
-    static func preallocate(_ fd: CInt, length: Int64, displayPath: String) throws(StorageError) {
+    static func preallocate(_ fd: CInt, length: Int64, displayPath: String) throws(EngineError) {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ioError("stat", displayPath, errno: errno) }
         guard Int64(info.st_size) < length else { return }
@@ -159,7 +159,7 @@ enum FileSystem {
     }
 
     /// Size and modification time (nanoseconds since the epoch) of an open file.
-    static func sizeAndModificationTime(_ fd: CInt, displayPath: String) throws(StorageError) -> (Int64, Int64) {
+    static func sizeAndModificationTime(_ fd: CInt, displayPath: String) throws(EngineError) -> (Int64, Int64) {
         do {
             let fingerprint = try FileFingerprint(descriptor: fd, path: displayPath)
             return (fingerprint.size, fingerprint.modificationTime)
@@ -170,7 +170,7 @@ enum FileSystem {
 
     /// Writes all of `bytes` at `offset`, retrying short writes and `EINTR`.
     static func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int64, displayPath: String)
-        throws(StorageError)
+        throws(EngineError)
     {
         var done = 0
         while done < bytes.count {
@@ -205,7 +205,7 @@ enum FileSystem {
     ///
     /// - Returns: the number of bytes read; less than asked only at end of file.
     static func readAll(_ fd: CInt, _ bytes: UnsafeMutableRawBufferPointer, at offset: Int64, displayPath: String)
-        throws(StorageError) -> Int
+        throws(EngineError) -> Int
     {
         var done = 0
         while done < bytes.count {
@@ -221,7 +221,7 @@ enum FileSystem {
     }
 
     /// `fsync` with `EINTR` retried.
-    static func sync(_ fd: CInt, displayPath: String) throws(StorageError) {
+    static func sync(_ fd: CInt, displayPath: String) throws(EngineError) {
         while fsync(fd) != 0 {
             if errno == EINTR { continue }
             throw ioError("fsync", displayPath, errno: errno)
@@ -269,7 +269,7 @@ enum FileSystem {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ioError("stat", path, errno: errno) }
         guard Int64(info.st_size) <= Int64(limit) else {
-            throw StorageError(.resumeRejected, "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit")
+            throw EngineError(.resumeRejected, "\(path) is \(info.st_size) bytes, over the \(limit)-byte limit")
         }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         let count = try bytes.withUnsafeMutableBytes { raw in

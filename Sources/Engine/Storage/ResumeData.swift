@@ -62,10 +62,10 @@ struct ResumeData: Sendable, Hashable {
 
     /// Parses a resume file.
     ///
-    /// - Throws: ``StorageError`` with code `resumeRejected` for anything that is not a version-1 resume file.
-    init(decoding bytes: [UInt8], path: String) throws(StorageError) {
-        func reject(_ why: String) -> StorageError {
-            StorageError(.resumeRejected, "\(path): \(why)")
+    /// - Throws: ``EngineError`` with code `resumeRejected` for anything that is not a version-1 resume file.
+    init(decoding bytes: [UInt8], path: String) throws(EngineError) {
+        func reject(_ why: String) -> EngineError {
+            EngineError(.resumeRejected, "\(path): \(why)")
         }
         let value: BencodeValue
         do {

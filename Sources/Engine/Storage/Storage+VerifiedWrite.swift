@@ -86,20 +86,20 @@ extension Storage {
     ///   - piece: the piece index.
     ///   - data: the whole piece: its readable bytes are the piece's bytes. Hand over the only reference.
     ///   - eventLoop: where the result arrives.
-    /// - Returns: whether it matched. Fails with ``StorageError``: `readOnly`, `outOfRange` when `data` is not the
+    /// - Returns: whether it matched. Fails with ``EngineError``: `readOnly`, `outOfRange` when `data` is not the
     ///   piece's size, `pieceAlreadyComplete`, `io` when the write fails.
     public func writeVerified(piece: Int, data: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         do {
             guard mode == .readWrite else {
-                throw StorageError(.readOnly, "piece \(piece): \(directory) is opened read-only")
+                throw EngineError(.readOnly, "piece \(piece): \(directory) is opened read-only")
             }
             try checkRange(piece: piece, begin: 0, length: data.readableBytes)
             guard data.readableBytes == layout.pieceSize(piece) else {
-                throw StorageError(
+                throw EngineError(
                     .outOfRange, "piece \(piece) is \(layout.pieceSize(piece)) bytes, not \(data.readableBytes)")
             }
             if state.withLock({ $0.have[piece] }) {
-                throw StorageError(.pieceAlreadyComplete, "piece \(piece) is already verified; not written again")
+                throw EngineError(.pieceAlreadyComplete, "piece \(piece) is already verified; not written again")
             }
         } catch {
             verifiedWrites.withLock { $0.returned.append(ReturnedBuffer(piece: piece, data: data, written: false)) }
@@ -116,7 +116,7 @@ extension Storage {
                             ReturnedBuffer(piece: pending[index].piece, data: pending[index].data.take()!, written: false))
                     }
                     pending[index].promise.fail(
-                        StorageError(.io, "piece \(pending[index].piece) not written: the thread pool has stopped"))
+                        EngineError(.io, "piece \(pending[index].piece) not written: the thread pool has stopped"))
                 }
                 return
             }
@@ -179,7 +179,7 @@ extension Storage {
     }
 
     /// Writes a whole piece: aligned middles of its spans with `O_DIRECT` where possible, the rest buffered.
-    private func writeWhole(piece: Int, _ data: ByteBuffer) throws(StorageError) {
+    private func writeWhole(piece: Int, _ data: ByteBuffer) throws(EngineError) {
         let spans = layout.spans(piece: piece, begin: 0, length: data.readableBytes)
         let files = self.files
         let directory = self.directory
@@ -220,10 +220,10 @@ extension Storage {
                     }
                 }
             }
-        } catch let error as StorageError {
+        } catch let error as EngineError {
             throw error
         } catch {
-            throw StorageError(.io, "writing piece \(piece) under \(directory): \(error)")
+            throw EngineError(.io, "writing piece \(piece) under \(directory): \(error)")
         }
     }
 }

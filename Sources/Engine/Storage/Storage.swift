@@ -78,7 +78,7 @@ public final class Storage: Sendable {
     ///   - directWrites: write whole verified pieces with `O_DIRECT` (bypassing the page cache) where the file system
     ///     supports it and the piece is aligned; see ``writeVerified(piece:data:on:)``.
     ///   - logger: for what is worth knowing (resume data rejected and why).
-    /// - Throws: ``StorageError``: `unsafePath` when a path component on disk is a symlink or not a directory,
+    /// - Throws: ``EngineError``: `unsafePath` when a path component on disk is a symlink or not a directory,
     ///   `io` when a file cannot be opened, created or preallocated.
     public init(
         layout: StorageLayout,
@@ -145,7 +145,7 @@ public final class Storage: Sendable {
                 if let rootResolved, let resolved = FileSystem.resolvedPath(of: fd) {
                     let prefix = rootResolved.hasSuffix("/") ? rootResolved : rootResolved + "/"
                     guard resolved.hasPrefix(prefix) else {
-                        throw StorageError(.unsafePath, "\(shown) resolved to \(resolved), outside \(rootResolved)")
+                        throw EngineError(.unsafePath, "\(shown) resolved to \(resolved), outside \(rootResolved)")
                     }
                 }
                 if create {
@@ -180,7 +180,7 @@ public final class Storage: Sendable {
     ///   - piece: the piece index.
     ///   - begin: the offset inside the piece.
     ///   - bytes: the block; its readable bytes are written.
-    /// - Throws: ``StorageError``: `readOnly`, `outOfRange` for a block outside the piece, `pieceAlreadyComplete` for
+    /// - Throws: ``EngineError``: `readOnly`, `outOfRange` for a block outside the piece, `pieceAlreadyComplete` for
     ///   a verified piece (its data is left untouched), `io` when the write fails.
     public func write(piece: Int, begin: Int, bytes: ByteBuffer) async throws {
         try await threadPool.runIfActive(try writeJob(piece: piece, begin: begin, bytes: bytes))
@@ -195,14 +195,14 @@ public final class Storage: Sendable {
         }
     }
 
-    private func writeJob(piece: Int, begin: Int, bytes: ByteBuffer) throws(StorageError) -> @Sendable () throws -> Void
+    private func writeJob(piece: Int, begin: Int, bytes: ByteBuffer) throws(EngineError) -> @Sendable () throws -> Void
     {
         guard mode == .readWrite else {
-            throw StorageError(.readOnly, "piece \(piece): \(directory) is opened read-only")
+            throw EngineError(.readOnly, "piece \(piece): \(directory) is opened read-only")
         }
         try checkRange(piece: piece, begin: begin, length: bytes.readableBytes)
         if state.withLock({ $0.have[piece] }) {
-            throw StorageError(.pieceAlreadyComplete, "piece \(piece) is already verified; block at \(begin) dropped")
+            throw EngineError(.pieceAlreadyComplete, "piece \(piece) is already verified; block at \(begin) dropped")
         }
         let spans = layout.spans(piece: piece, begin: begin, length: bytes.readableBytes)
         // The job holds the storage, so its descriptors stay open until the job has run.
@@ -226,7 +226,7 @@ public final class Storage: Sendable {
     ///
     /// Pad-file bytes read as zeros.
     ///
-    /// - Throws: ``StorageError``: `outOfRange`, or `io` when a file is missing, shorter than the torrent says, or
+    /// - Throws: ``EngineError``: `outOfRange`, or `io` when a file is missing, shorter than the torrent says, or
     ///   the read fails.
     public func read(piece: Int, begin: Int, length: Int) async throws -> ByteBuffer {
         try await threadPool.runIfActive(try readJob(piece: piece, begin: begin, length: length))
@@ -256,7 +256,7 @@ public final class Storage: Sendable {
 
     private func readJob(
         piece: Int, begin: Int, length: Int, into reused: BufferHandoff? = nil
-    ) throws(StorageError) -> @Sendable () throws -> ByteBuffer {
+    ) throws(EngineError) -> @Sendable () throws -> ByteBuffer {
         try checkRange(piece: piece, begin: begin, length: length)
         let spans = layout.spans(piece: piece, begin: begin, length: length)
         return { [self] in
@@ -281,7 +281,7 @@ public final class Storage: Sendable {
         files: [OpenFile],
         layout: StorageLayout,
         directory: String
-    ) throws(StorageError) {
+    ) throws(EngineError) {
         for span in spans {
             let part = UnsafeMutableRawBufferPointer(
                 rebasing: target[span.rangeOffset..<span.rangeOffset + span.length]
@@ -292,11 +292,11 @@ public final class Storage: Sendable {
                 continue
             }
             guard file.fd >= 0 else {
-                throw StorageError(.io, "\(directory)/\(file.displayPath) does not exist", errno: ENOENT)
+                throw EngineError(.io, "\(directory)/\(file.displayPath) does not exist", errno: ENOENT)
             }
             let count = try FileSystem.readAll(file.fd, part, at: span.fileOffset, displayPath: file.displayPath)
             guard count == span.length else {
-                throw StorageError(
+                throw EngineError(
                     .io,
                     "\(directory)/\(file.displayPath) ends before byte \(span.fileOffset + Int64(span.length)); "
                         + "it is shorter than the torrent says"
@@ -305,13 +305,13 @@ public final class Storage: Sendable {
         }
     }
 
-    func checkRange(piece: Int, begin: Int, length: Int) throws(StorageError) {
+    func checkRange(piece: Int, begin: Int, length: Int) throws(EngineError) {
         guard piece >= 0 && piece < layout.pieceCount else {
-            throw StorageError(.outOfRange, "piece \(piece) is not in the torrent's 0..<\(layout.pieceCount)")
+            throw EngineError(.outOfRange, "piece \(piece) is not in the torrent's 0..<\(layout.pieceCount)")
         }
         let size = layout.pieceSize(piece)
         guard begin >= 0, length >= 0, begin <= size, length <= size - begin else {
-            throw StorageError(.outOfRange, "\(length) bytes at \(begin) do not fit in piece \(piece) of \(size) bytes")
+            throw EngineError(.outOfRange, "\(length) bytes at \(begin) do not fit in piece \(piece) of \(size) bytes")
         }
     }
 
@@ -324,7 +324,7 @@ public final class Storage: Sendable {
     /// for any piece size.
     ///
     /// - Returns: true when the data matches, false when it does not (or is not all on disk).
-    /// - Throws: ``StorageError``: `outOfRange`, or `io` when reading fails for a reason other than missing data.
+    /// - Throws: ``EngineError``: `outOfRange`, or `io` when reading fails for a reason other than missing data.
     public func verify(piece: Int) async throws -> Bool {
         try checkRange(piece: piece, begin: 0, length: 0)
         return try await threadPool.runIfActive(verifyJob(piece: piece))
@@ -371,7 +371,7 @@ public final class Storage: Sendable {
                 let target = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<length])
                 do {
                     try Self.readSpans(spans, into: target, files: files, layout: layout, directory: directory)
-                } catch let error as StorageError
+                } catch let error as EngineError
                     where error.code == .io && (error.errno == nil || error.errno == ENOENT)
                 {
                     return false  // missing or short file: the data is not there
@@ -407,7 +407,7 @@ public final class Storage: Sendable {
                     state.withLock { $0.have = trusted }
                     return trusted
                 }
-            } catch let error as StorageError where error.code == .resumeRejected {
+            } catch let error as EngineError where error.code == .resumeRejected {
                 logger.info(
                     "resume data not used; checking the data instead",
                     metadata: ["resume": "\(resume)", "reason": "\(error.context)"]
@@ -473,7 +473,7 @@ public final class Storage: Sendable {
     /// resume file stale: the next start then hashes the data instead of trusting it. Format: `Docs/peer-wire.md`.
     ///
     /// - Parameter path: where to write the resume file; a temporary `path.tmp` is used on the way.
-    /// - Throws: ``StorageError`` with code `io`.
+    /// - Throws: ``EngineError`` with code `io`.
     public func saveResume(to path: String) async throws {
         let snapshot = have
         try await sync()
@@ -506,7 +506,7 @@ public final class Storage: Sendable {
     /// Reads a resume file and checks it against this torrent and the files on disk.
     ///
     /// - Returns: the pieces it records, or nil when there is no resume file.
-    /// - Throws: ``StorageError`` with code `resumeRejected` (and why) when it cannot be trusted.
+    /// - Throws: ``EngineError`` with code `resumeRejected` (and why) when it cannot be trusted.
     func loadResume(from path: String) async throws -> Bitfield? {
         let files = self.files
         let layout = self.layout
@@ -517,14 +517,14 @@ public final class Storage: Sendable {
             }
             let resume = try ResumeData(decoding: bytes, path: path)
             guard resume.infoHash == layout.infoHash else {
-                throw StorageError(.resumeRejected, "\(path) belongs to another torrent")
+                throw EngineError(.resumeRejected, "\(path) belongs to another torrent")
             }
             guard resume.pieceLength == layout.pieceLength, resume.pieces.count == layout.pieceCount else {
-                throw StorageError(.resumeRejected, "\(path) describes other pieces than this torrent's")
+                throw EngineError(.resumeRejected, "\(path) describes other pieces than this torrent's")
             }
             let current = files.indices.filter { !layout.files[$0].isPadFile }
             guard resume.files.count == current.count else {
-                throw StorageError(
+                throw EngineError(
                     .resumeRejected,
                     "\(path) lists \(resume.files.count) files, the torrent has \(current.count)"
                 )
@@ -532,14 +532,14 @@ public final class Storage: Sendable {
             for (entry, index) in zip(resume.files, current) {
                 let file = files[index]
                 guard entry.path == layout.files[index].path else {
-                    throw StorageError(.resumeRejected, "\(path) lists other files than the torrent")
+                    throw EngineError(.resumeRejected, "\(path) lists other files than the torrent")
                 }
                 let (size, modified): (Int64, Int64) =
                     file.fd < 0
                     ? (-1, 0)
                     : try FileSystem.sizeAndModificationTime(file.fd, displayPath: "\(directory)/\(file.displayPath)")
                 guard size == entry.size, modified == entry.modified else {
-                    throw StorageError(
+                    throw EngineError(
                         .resumeRejected,
                         "\(file.displayPath) changed since \(path) was written (size \(entry.size) -> \(size), "
                             + "mtime \(entry.modified) -> \(modified))"

@@ -41,19 +41,19 @@ public struct StorageLayout: Sendable, Hashable {
     ///   - pieceLength: the nominal piece length (positive).
     ///   - pieceHashes: 20 bytes per piece: exactly `ceil(total / pieceLength)` digests.
     ///   - infoHash: the torrent's 20-byte info-hash.
-    /// - Throws: ``StorageError`` with code `unsafePath` for a path that could leave the save directory, or
+    /// - Throws: ``EngineError`` with code `unsafePath` for a path that could leave the save directory, or
     ///   `invalidLayout` for lengths and hash counts that do not fit together.
     public init(
         files: [(path: [String], length: Int64, isPadFile: Bool)],
         pieceLength: Int,
         pieceHashes: [UInt8],
         infoHash: [UInt8]
-    ) throws(StorageError) {
-        guard pieceLength > 0 else { throw StorageError(.invalidLayout, "piece length \(pieceLength) is not positive") }
+    ) throws(EngineError) {
+        guard pieceLength > 0 else { throw EngineError(.invalidLayout, "piece length \(pieceLength) is not positive") }
         guard infoHash.count == 20 else {
-            throw StorageError(.invalidLayout, "info-hash has \(infoHash.count) bytes, expected 20")
+            throw EngineError(.invalidLayout, "info-hash has \(infoHash.count) bytes, expected 20")
         }
-        guard !files.isEmpty else { throw StorageError(.invalidLayout, "the torrent has no files") }
+        guard !files.isEmpty else { throw EngineError(.invalidLayout, "the torrent has no files") }
         var built: [File] = []
         built.reserveCapacity(files.count)
         var offset: Int64 = 0
@@ -61,34 +61,34 @@ public struct StorageLayout: Sendable, Hashable {
         for file in files {
             try Self.checkPath(file.path)
             guard file.length >= 0 else {
-                throw StorageError(
+                throw EngineError(
                     .invalidLayout,
                     "\(file.path.joined(separator: "/")): negative length \(file.length)"
                 )
             }
             if !file.isPadFile {
                 guard seen.insert(file.path).inserted else {
-                    throw StorageError(.unsafePath, "\(file.path.joined(separator: "/")) appears twice in the torrent")
+                    throw EngineError(.unsafePath, "\(file.path.joined(separator: "/")) appears twice in the torrent")
                 }
             }
             built.append(File(path: file.path, length: file.length, offset: offset, isPadFile: file.isPadFile))
             let (sum, overflow) = offset.addingReportingOverflow(file.length)
-            guard !overflow else { throw StorageError(.invalidLayout, "total length overflows") }
+            guard !overflow else { throw EngineError(.invalidLayout, "total length overflows") }
             offset = sum
         }
         // A file may not also be a directory of another file (`a` and `a/b`).
         for file in built where !file.isPadFile {
             for cut in 1..<max(file.path.count, 1) where seen.contains(Array(file.path.prefix(cut))) {
-                throw StorageError(
+                throw EngineError(
                     .unsafePath,
                     "\(file.displayPath) lies inside \(file.path.prefix(cut).joined(separator: "/")), which is a file"
                 )
             }
         }
-        guard offset > 0 else { throw StorageError(.invalidLayout, "the torrent's files are all empty") }
+        guard offset > 0 else { throw EngineError(.invalidLayout, "the torrent's files are all empty") }
         let expected = (offset + Int64(pieceLength) - 1) / Int64(pieceLength)
         guard pieceHashes.count % 20 == 0, Int64(pieceHashes.count / 20) == expected else {
-            throw StorageError(
+            throw EngineError(
                 .invalidLayout,
                 "\(pieceHashes.count) bytes of piece hashes for \(expected) pieces of \(pieceLength) bytes"
             )
@@ -101,16 +101,16 @@ public struct StorageLayout: Sendable, Hashable {
     }
 
     /// Refuses path components that could name something outside the save directory.
-    static func checkPath(_ path: [String]) throws(StorageError) {
+    static func checkPath(_ path: [String]) throws(EngineError) {
         let shown = path.joined(separator: "/")
-        guard !path.isEmpty else { throw StorageError(.unsafePath, "a file has an empty path") }
+        guard !path.isEmpty else { throw EngineError(.unsafePath, "a file has an empty path") }
         for component in path {
             let bad =
                 component.isEmpty || component == "." || component == ".."
                 || component.utf8.contains(UInt8(ascii: "/")) || component.utf8.contains(0)
                 || component.utf8.count > 255
             if bad {
-                throw StorageError(
+                throw EngineError(
                     .unsafePath,
                     "\(shown): the component `\(component)` could leave the save directory; refusing the torrent"
                 )
