@@ -159,6 +159,8 @@ let package = Package(
                 "Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: ours

@@ -26,6 +26,8 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case noPeers = "no peers"
         /// The listener could not bind.
         case bindFailed = "could not listen"
+        /// A session host was asked to run a torrent it already runs.
+        case duplicateTorrent = "torrent already running"
         /// The torrent's data could not be read or written.
         case storage = "storage failure"
         /// The session was stopped before it finished.

@@ -1,50 +1,58 @@
 import NIOCore
 import PeerWire
 
-/// Runs the BitTorrent handshake on a fresh connection, then replaces itself (and the handshake decoder before it)
-/// with the message codec and a ``PeerConnection``.
+/// Runs the BitTorrent handshake on a fresh connection, asks the router (``HandshakeRouting``, the host) which
+/// session it belongs to, then has ``PeerPipeline`` replace it (and the handshake decoder before it) with the
+/// message codec and the session's connection handler.
 ///
-/// Outgoing: sends our handshake at once and waits for the peer's. Incoming: waits for the peer's, checks the
-/// info-hash, then answers. A connection that does not finish within the session's handshake timeout is closed.
+/// Outgoing: sends our handshake at once and waits for the peer's. Incoming: waits for the peer's, which names the
+/// torrent; answers with that torrent's handshake once the router accepted it. A connection that does not finish
+/// within the router's handshake timeout is closed.
 final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Handshake
     typealias OutboundOut = ByteBuffer
 
-    private let core: SessionCore
+    private let router: any HandshakeRouting
+    private let security: (any PeerTransportSecurity)?
     private let decoder: ByteToMessageHandler<HandshakeDecoder>
-    private let outgoing: PeerRecord?
+    private let dial: OutgoingDial?
     private var timeout: Scheduled<Void>?
     private var done = false
+    private var sentOurs = false
 
     /// - Parameters:
-    ///   - outgoing: the peer we dialled, or nil for an incoming connection.
-    init(core: SessionCore, decoder: ByteToMessageHandler<HandshakeDecoder>, outgoing: PeerRecord?) {
-        self.core = core
+    ///   - router: where the connection goes once the peer's handshake arrived.
+    ///   - security: the transport security layer in the pipeline's slot, asked for the peer's identity.
+    ///   - decoder: the handshake decoder before this handler (removed with it).
+    ///   - dial: the dial this connection is, or nil for an incoming connection.
+    init(
+        router: any HandshakeRouting, security: (any PeerTransportSecurity)?,
+        decoder: ByteToMessageHandler<HandshakeDecoder>, dial: OutgoingDial?
+    ) {
+        self.router = router
+        self.security = security
         self.decoder = decoder
-        self.outgoing = outgoing
+        self.dial = dial
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: core.configuration.handshakeTimeout.timeAmount) {
-            [weak self] in
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: router.handshakeTimeout) { [weak self] in
             guard let self, !self.done else { return }
             loopBound.value.close(promise: nil)
         }
         if context.channel.isActive { channelActive(context: context) }
     }
 
-    private var sentOurs = false
-
     func channelActive(context: ChannelHandlerContext) {
-        if outgoing != nil && !sentOurs { sendOurs(context) }
+        if let dial, !sentOurs { send(dial.ours, context) }
         context.fireChannelActive()
     }
 
-    private func sendOurs(_ context: ChannelHandlerContext) {
+    private func send(_ ours: Handshake, _ context: ChannelHandlerContext) {
         sentOurs = true
         var buffer = context.channel.allocator.buffer(capacity: Handshake.length)
-        core.ourHandshake.write(to: &buffer)
+        ours.write(to: &buffer)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
@@ -53,40 +61,32 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard !done else { return }
         done = true
         timeout?.cancel()
-        guard theirs.infoHash == core.infoHash else {
-            core.logger.debug("handshake for another torrent", metadata: ["peer": "\(context.remoteAddress.map { "\($0)" } ?? "?")"])
+        let identity = security?.authenticatedIdentity(of: context.channel)
+        switch router.route(theirs, dial: dial, remote: context.remoteAddress, identity: identity) {
+        case .refuse:
             context.close(promise: nil)
-            return
-        }
-        if !sentOurs { sendOurs(context) }
-        let connection = PeerConnection(core: core, handshake: theirs, dialled: outgoing, remote: context.remoteAddress)
-        guard core.admit(connection) else {
-            context.close(promise: nil)
-            return
-        }
-        do {
-            let pipeline = context.pipeline.syncOperations
-            // Decodes frames straight from each read; only a frame split across two reads is copied.
-            let messages = PeerMessageFramer(limits: core.wireLimits)
-            try pipeline.addHandler(messages, position: .after(decoder))
-            try pipeline.addHandler(PeerMessageEncoder(initialCapacity: 4096), position: .last)
-            try pipeline.addHandler(connection, position: .last)
-            pipeline.removeHandler(context: context, promise: nil)
-            pipeline.removeHandler(decoder, promise: nil)
-        } catch {
-            core.logger.debug("could not set up the peer pipeline", metadata: ["error": "\(error)"])
-            context.close(promise: nil)
+        case .accept(let ours, let limits, let connection):
+            if !sentOurs { send(ours, context) }
+            do {
+                try PeerPipeline.switchToMessages(
+                    context.pipeline.syncOperations, handshake: context, decoder: decoder, limits: limits,
+                    connection: connection)
+            } catch {
+                context.close(promise: nil)
+            }
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        core.logger.debug("handshake failed", metadata: ["error": "\(error)"])
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timeout?.cancel()
-        if !done, let outgoing { core.dialFailed(outgoing.address) }
+        if !done {
+            done = true
+            router.handshakeFailed(dial: dial, remote: context.remoteAddress)
+        }
         context.fireChannelInactive()
     }
 }

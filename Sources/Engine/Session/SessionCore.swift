@@ -8,8 +8,9 @@ import PeerWire
     import Glibc
 #endif
 
-/// The state of one torrent: picker, choker, connections, tracker, storage. Every method runs on ``loop``; the
-/// channel handlers of all its connections live on the same loop, so they call in directly.
+/// The state of one torrent: picker, choker, connections, tracker, storage. Every method runs on ``loop``, the
+/// host's loop; the channel handlers of all its connections and the host (``HostCore``) live on the same loop, so
+/// they call in directly.
 final class SessionCore {
     enum State {
         case starting
@@ -21,6 +22,10 @@ final class SessionCore {
     }
 
     let loop: any EventLoop
+    /// The node-wide part: listener, routing, limits shared with the other sessions.
+    let host: HostCore
+    /// The session's key in the host's shared budgets (set by ``HostCore/add(_:)``).
+    var hostID = 0
     let torrent: Torrent
     let storage: Storage
     let configuration: SessionConfiguration
@@ -45,7 +50,6 @@ final class SessionCore {
     /// Sets each peer record's locality.
     let classifier: LocalityClassifier
     private var halfOpen = 0
-    private var listener: (any Channel)?
     private(set) var listenPort = 0
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
@@ -57,7 +61,6 @@ final class SessionCore {
     /// Pieces being gathered in memory (each piece at a 4 KiB-aligned offset of its buffer, so it can be written
     /// with `O_DIRECT`), and how many bytes of buffers exist: gathering, being hashed and written, or free.
     private var pieceBuffers: [Int: PieceAssembly] = [:]
-    private var bufferedBytes = 0
     /// Buffers whose piece was written, ready for the next piece (no allocation, no page faults).
     private var freeBuffers: [ByteBuffer] = []
     /// Verified pieces still in their buffers, oldest first: uploads of them are slices of these buffers (no disk
@@ -65,15 +68,11 @@ final class SessionCore {
     /// reused for a new piece when the budget is spent.
     private var recentPieces: [Int: ByteBuffer] = [:]
     private var recentOrder: [Int] = []
-    /// Bytes handed to the disk and not yet written: when the disk falls behind, requests stop until it catches
-    /// up, so memory stays bounded.
-    private var writeBytesInFlight = 0
-    private let maximumWriteBytesInFlight = 24 << 20
-    private let maximumBufferedBytes = 40 << 20
+    // The budgets of piece buffers, bytes handed to the disk and free read buffers are the host's, shared with
+    // the other sessions (``HostConfiguration``): when the disk falls behind, requests stop until it catches up,
+    // so memory stays bounded.
     /// Upload read buffers whose blocks have been sent, by size, for the next reads.
     private var freeReadBuffers: [Int: [ByteBuffer]] = [:]
-    private var freeReadBufferBytes = 0
-    private let maximumFreeReadBufferBytes = 16 << 20
     /// Pieces whose blocks go to disk one by one (no buffer was free when they started).
     private var directPieces: Set<Int> = []
 
@@ -86,6 +85,9 @@ final class SessionCore {
     private var lastVerifiedAt: Double
     private var downloadBucket: TokenBucket
     private var uploadBucket: TokenBucket
+    /// This session's share of the node-wide rate limits.
+    private var hostDownloadBucket = TokenBucket(bytesPerSecond: nil)
+    private var hostUploadBucket = TokenBucket(bytesPerSecond: nil)
     private var refillScheduled = false
     private var ticks = 0
 
@@ -97,10 +99,11 @@ final class SessionCore {
     private let trackerKey = String(UInt32.random(in: .min ... .max), radix: 16)
 
     init(
-        loop: any EventLoop, torrent: Torrent, storage: Storage, configuration: SessionConfiguration, logger: Logger,
+        host: HostCore, torrent: Torrent, storage: Storage, configuration: SessionConfiguration, logger: Logger,
         done: EventLoopPromise<SessionOutcome>, progress: @escaping @Sendable (SessionProgress) -> Void
     ) {
-        self.loop = loop
+        self.loop = host.loop
+        self.host = host
         self.torrent = torrent
         self.storage = storage
         self.configuration = configuration
@@ -141,44 +144,18 @@ final class SessionCore {
         } else {
             state = .downloading
         }
-        let core = NIOLoopBound(self, eventLoop: loop)
-        let configuration = self.configuration
-        let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20))
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let core = core.value
-                    guard core.acceptsIncoming else {
-                        channel.close(promise: nil)
-                        return
-                    }
-                    let decoder = ByteToMessageHandler(HandshakeDecoder())
-                    try channel.pipeline.syncOperations.addHandler(decoder)
-                    try channel.pipeline.syncOperations.addHandler(
-                        HandshakeHandler(core: core, decoder: decoder, outgoing: nil))
-                }
-            }
-        bootstrap.bind(host: configuration.listenHost, port: configuration.port).assumeIsolated().whenComplete {
-            result in
-            switch result {
-            case .success(let channel):
-                self.listener = channel
-                self.listenPort = channel.localAddress?.port ?? configuration.port
-                self.learnOwnAddresses()
-                self.logger.info("listening", metadata: ["port": "\(self.listenPort)"])
-                self.started()
-            case .failure(let error):
-                self.fail(
-                    EngineError(
-                        .bindFailed,
-                        "port \(configuration.port) on \(configuration.listenHost): \(error); choose another --port"))
-            }
+        do {
+            try host.add(self)
+        } catch {
+            return fail(error)
         }
+        listenPort = host.port
+        learnOwnAddresses()
+        started()
     }
+
+    /// Completes when the session has ended (whatever the outcome).
+    var finished: EventLoopFuture<Void> { done.futureResult.map { _ in () } }
 
     private func started() {
         for address in configuration.manualPeers {
@@ -250,10 +227,9 @@ final class SessionCore {
         recentPieces.removeAll()
         recentOrder.removeAll()
         freeReadBuffers.removeAll()
-        freeReadBufferBytes = 0
         announceTask?.cancel()
-        listener?.close(promise: nil)
-        listener = nil
+        // Its info-hash is unknown to the listener from now on; its shares of the node-wide budgets go back.
+        host.remove(self)
         for connection in connections.values { connection.close() }
     }
 
@@ -280,66 +256,53 @@ final class SessionCore {
         for host in hosts { directory.addOwnAddress(PeerAddress(host: host, port: listenPort)) }
     }
 
-    var acceptsIncoming: Bool { isRunning && connections.count + halfOpen < configuration.maxConnections }
-
     private func connectMore() {
         guard isRunning else { return }
         // A seed still dials manual peers (they may be leechers waiting for it); otherwise seeds wait to be dialled.
         let room = min(
-            configuration.maxHalfOpen - halfOpen, configuration.maxConnections - connections.count - halfOpen)
+            configuration.maxHalfOpen - halfOpen, configuration.maxConnections - connections.count - halfOpen,
+            host.dialRoom(for: self))
         for record in directory.nextToDial(now: now(), count: room, manualOnly: picker.isComplete) {
-            dial(record)
+            guard host.dial(record, for: self) else {
+                dialFailed(record.address)
+                continue
+            }
+            halfOpen += 1
         }
     }
 
-    private func dial(_ record: PeerRecord) {
-        halfOpen += 1
-        let core = NIOLoopBound(self, eventLoop: loop)
-        ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(5))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20))
-            .channelOption(.writeBufferWaterMark, value: .init(low: 1 << 20, high: 4 << 20))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let decoder = ByteToMessageHandler(HandshakeDecoder())
-                    try channel.pipeline.syncOperations.addHandler(decoder)
-                    try channel.pipeline.syncOperations.addHandler(
-                        HandshakeHandler(core: core.value, decoder: decoder, outgoing: record))
-                }
-            }
-            .connect(host: record.address.host, port: record.address.port)
-            .assumeIsolated()
-            .whenComplete { result in
-                self.halfOpen -= 1
-                if case .failure(let error) = result {
-                    self.logger.debug("dial failed", metadata: ["peer": "\(record.address)", "error": "\(error)"])
-                    self.dialFailed(record.address)
-                }
-            }
+    /// A dial's TCP connection was set up (its handshake follows) or failed.
+    func dialCompleted(_ address: PeerAddress, _ result: Result<any Channel, any Error>) {
+        halfOpen -= 1
+        if case .failure(let error) = result {
+            logger.debug("dial failed", metadata: ["peer": "\(address)", "error": "\(error)"])
+            dialFailed(address)
+        }
     }
 
     func dialFailed(_ address: PeerAddress) {
         directory.dialFailed(address, now: now())
     }
 
-    /// A handshake completed: whether the connection may stay.
-    func admit(_ connection: PeerConnection) -> Bool {
+    /// A handshake for this torrent completed (the host routed it here): the connection's handler, or nil when
+    /// it may not stay (ourselves, banned, already connected, over the session's or the node's limit).
+    func admit(_ handshake: Handshake, dialled: PeerRecord?, remote: SocketAddress?) -> PeerConnection? {
+        let connection = PeerConnection(core: self, handshake: handshake, dialled: dialled, remote: remote)
         let record = connection.record
         if connection.peerID == peerID, record.source != .incoming {
             directory.addOwnAddress(record.address)  // we dialled ourselves
-            return false
+            return nil
         }
-        guard mayAdmit(connection) else {
+        guard mayAdmit(connection), host.takeConnection(for: self) else {
             if record.source != .incoming { directory.dialFailed(record.address, now: now()) }
-            return false
+            return nil
         }
         connection.id = nextID
         nextID += 1
         connections[connection.id] = connection
         directory.connected(record)
         picker.addSource(connection)
-        return true
+        return connection
     }
 
     private func mayAdmit(_ connection: PeerConnection) -> Bool {
@@ -370,6 +333,7 @@ final class SessionCore {
 
     func disconnected(_ connection: PeerConnection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
+        host.connectionClosed(self)
         picker.removePeer(connection.id)
         directory.disconnected(connection.record.address, now: now())
         logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
@@ -467,16 +431,17 @@ final class SessionCore {
 
     private func requestMore(_ c: PeerConnection) {
         guard case .downloading = state, !c.peerChoking, c.amInterested, !c.closed,
-            writeBytesInFlight < maximumWriteBytesInFlight
+            host.writesAllowRequests(for: self)
         else { return }
         let outstanding = picker.outstanding(c.id).count
         let depth = c.snubbed ? 4 : c.pipeline.depth
         let room = depth - outstanding
         // Refill in batches so requests go out in large writes.
         guard room >= max(1, min(16, depth / 4)) || outstanding == 0 else { return }
-        if downloadBucket.rate != nil {
+        if downloadBucket.rate != nil || hostDownloadBucket.rate != nil {
             guard !refillScheduled else { return }
-            let wait = downloadBucket.take(room * picker.blockSize, at: now())
+            let bytes = room * picker.blockSize
+            let wait = max(downloadBucket.take(bytes, at: now()), hostDownloadBucket.take(bytes, at: now()))
             if wait > 0 {
                 refillScheduled = true
                 loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(wait * 1000) + 1)) {
@@ -558,12 +523,11 @@ final class SessionCore {
         var buffer: ByteBuffer
         if let free = freeBuffers.popLast() {
             buffer = free
-        } else if bufferedBytes + pieceBufferCapacity > maximumBufferedBytes, let oldest = evictRecentPiece() {
-            buffer = oldest
-        } else if bufferedBytes + pieceBufferCapacity <= maximumBufferedBytes {
+        } else if host.takePieceBuffer(pieceBufferCapacity, for: self) {
             // 4 KiB-aligned storage, so the storage can write the piece with O_DIRECT.
             buffer = AlignedAllocator.allocator.buffer(capacity: pieceBufferCapacity)
-            bufferedBytes += pieceBufferCapacity
+        } else if let oldest = evictRecentPiece() {
+            buffer = oldest
         } else {
             return nil
         }
@@ -581,10 +545,20 @@ final class SessionCore {
         return nil
     }
 
+    /// Drops free and cached piece buffers (free first, then the oldest cached pieces) until `bytes` went back
+    /// to the host's budget: another session below its fair share needs them.
+    func releaseCachedPieceBuffers(bytes: Int) {
+        var released = 0
+        while released < bytes, freeBuffers.popLast() != nil || evictRecentPiece() != nil {
+            host.givePieceBuffer(pieceBufferCapacity, by: self)
+            released += pieceBufferCapacity
+        }
+    }
+
     /// A written buffer: cached while uploads may want it, or free again.
     private func bufferReturned(_ returned: Storage.ReturnedBuffer) {
         guard isRunning else {
-            bufferedBytes -= pieceBufferCapacity
+            host.givePieceBuffer(pieceBufferCapacity, by: self)
             return
         }
         guard returned.written, returned.data.capacity >= pieceBufferCapacity else {
@@ -596,9 +570,8 @@ final class SessionCore {
 
     /// Gives a buffer back after its piece was written (or failed).
     private func returnBuffer(_ buffer: ByteBuffer) {
-        guard buffer.capacity >= pieceBufferCapacity, freeBuffers.count * pieceBufferCapacity < maximumBufferedBytes
-        else {
-            bufferedBytes -= pieceBufferCapacity
+        guard buffer.capacity >= pieceBufferCapacity, isRunning else {
+            host.givePieceBuffer(pieceBufferCapacity, by: self)
             return
         }
         freeBuffers.append(buffer)
@@ -608,11 +581,10 @@ final class SessionCore {
     private func writeVerified(piece: Int, _ buffer: ByteBuffer) {
         verifying += 1
         let length = buffer.readableBytes
-        writeBytesInFlight += length
+        host.writeStarted(length, by: self)
         storage.writeVerified(piece: piece, data: buffer, on: loop).assumeIsolated().whenComplete { result in
             self.verifying -= 1
-            let wasThrottled = self.writeBytesInFlight >= self.maximumWriteBytesInFlight
-            self.writeBytesInFlight -= length
+            defer { self.host.writeFinished(length, by: self) }
             for returned in self.storage.takeReturnedBuffers() { self.bufferReturned(returned) }
             switch result {
             case .success(let matches):
@@ -623,28 +595,19 @@ final class SessionCore {
                 guard self.isRunning else { return }
                 return self.fail(EngineError(.storage, "writing piece \(piece): \(error)"))
             }
-            if wasThrottled && self.writeBytesInFlight < self.maximumWriteBytesInFlight {
-                for c in self.connections.values { self.requestMore(c) }
-                self.flushAll()
-            }
         }
     }
 
     private func write(piece: Int, begin: Int, _ bytes: ByteBuffer) {
         writesInFlight[piece, default: 0] += 1
         let length = bytes.readableBytes
-        writeBytesInFlight += length
+        host.writeStarted(length, by: self)
         let storage = self.storage
         loop.makeFutureWithTask {
             try await storage.write(piece: piece, begin: begin, bytes: bytes)
         }.assumeIsolated().whenComplete { result in
-            let wasThrottled = self.writeBytesInFlight >= self.maximumWriteBytesInFlight
-            self.writeBytesInFlight -= length
             self.writeFinished(piece: piece, result: result)
-            if wasThrottled && self.writeBytesInFlight < self.maximumWriteBytesInFlight {
-                for c in self.connections.values { self.requestMore(c) }
-                self.flushAll()
-            }
+            self.host.writeFinished(length, by: self)
         }
     }
 
@@ -712,6 +675,7 @@ final class SessionCore {
     private func downloadFinished() {
         guard case .downloading = state else { return }
         logger.info("download complete: every piece verified")
+        host.downloadFinished(self)
         let storage = self.storage
         loop.makeFutureWithTask { try await storage.sync() }.assumeIsolated().whenComplete { result in
             if case .failure(let error) = result {
@@ -761,7 +725,7 @@ final class SessionCore {
                 batch.append(c.popUpload()!)
                 length += next.length
             }
-            let wait = uploadBucket.take(length, at: now())
+            let wait = max(uploadBucket.take(length, at: now()), hostUploadBucket.take(length, at: now()))
             if wait <= 0, let cached = recentPieces[first.piece] {
                 // A piece still in memory: its blocks are slices of the piece buffer.
                 for request in batch {
@@ -828,7 +792,7 @@ final class SessionCore {
     private func takeReadBuffer(_ length: Int) -> ByteBuffer {
         let size = Self.readBufferSize(length)
         if let free = freeReadBuffers[size]?.popLast() {
-            freeReadBufferBytes -= size
+            host.readBufferTaken(size, by: self)
             return free
         }
         return AlignedAllocator.allocator.buffer(capacity: size)
@@ -844,9 +808,8 @@ final class SessionCore {
     private func returnReadBuffer(_ buffer: ByteBuffer) {
         guard isRunning else { return }
         let size = buffer.capacity
-        guard size == Self.readBufferSize(size), freeReadBufferBytes + size <= maximumFreeReadBufferBytes else { return }
+        guard size == Self.readBufferSize(size), host.keepReadBuffer(size, for: self) else { return }
         freeReadBuffers[size, default: []].append(buffer)
-        freeReadBufferBytes += size
     }
 
     // MARK: - Choking
@@ -915,6 +878,19 @@ final class SessionCore {
         }
         ticks += 1
         if ticks % 4 == 0 { connectMore() }
+    }
+
+    /// The node's bytes in flight to the disk fell below the budget, or a session left: top requests up again.
+    func resumeRequests() {
+        guard case .downloading = state else { return }
+        for c in connections.values { requestMore(c) }
+        flushAll()
+    }
+
+    /// This session's share of the node-wide rate limits (nil: unlimited), from the host.
+    func setHostRateShares(upload: Int?, download: Int?) {
+        hostUploadBucket = TokenBucket(bytesPerSecond: upload)
+        hostDownloadBucket = TokenBucket(bytesPerSecond: download)
     }
 
     private func flushAll() {

@@ -1,0 +1,41 @@
+/// Whether we dialled the peer or it dialled us.
+public enum PeerDirection: String, Sendable, Hashable {
+    case incoming
+    case outgoing
+}
+
+/// What the admission hook (``HostConfiguration/admission``) sees of a connection whose BitTorrent handshake (and
+/// transport handshake, when there is one) is done, before the torrent's session takes it.
+public struct PeerAdmissionRequest: Sendable, Hashable {
+    /// The address we dialled, or the remote address of an incoming connection.
+    public var address: PeerAddress
+    public var direction: PeerDirection
+    /// The info-hash the peer's handshake names (20 bytes).
+    public var infoHash: [UInt8]
+    /// The peer id from its handshake (20 bytes).
+    public var peerID: [UInt8]
+    /// The identity the peer authenticated with in the transport handshake; nil on plain BitTorrent connections
+    /// (no ``PeerTransportSecurity``).
+    public var identity: PeerIdentity?
+
+    public init(
+        address: PeerAddress, direction: PeerDirection, infoHash: [UInt8], peerID: [UInt8], identity: PeerIdentity?
+    ) {
+        self.address = address
+        self.direction = direction
+        self.infoHash = infoHash
+        self.peerID = peerID
+        self.identity = identity
+    }
+}
+
+/// The admission hook's answer.
+public enum PeerAdmissionDecision: Sendable, Hashable {
+    case admit
+    /// The connection is closed; the reason is logged and the refusal counted (``HostStatistics/refusals``).
+    case refuse(reason: String)
+}
+
+/// Decides whether a connection may join its torrent. Called on the host's event loop for every connection, so it
+/// must answer at once (a lookup in a table, not I/O).
+public typealias PeerAdmission = @Sendable (PeerAdmissionRequest) -> PeerAdmissionDecision

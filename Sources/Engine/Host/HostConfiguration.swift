@@ -1,0 +1,54 @@
+/// What one node's ``SessionHost`` allows across all of its torrents. Each session may set tighter limits of its
+/// own (``SessionConfiguration``); the node-wide ones are shared fairly (``SharedBudget``).
+public struct HostConfiguration: Sendable {
+    /// TCP port of the node's one peer listener; 0 picks a free port (each session announces the real one).
+    public var port: Int = 0
+    /// Address to listen on.
+    public var listenHost: String = "0.0.0.0"
+    /// Open peer connections, incoming and outgoing, over all torrents.
+    public var maxConnections = 200
+    /// Outgoing connection attempts in progress at once, over all torrents.
+    public var maxHalfOpen = 32
+    /// Piece buffers (being filled, hashed and written, cached for uploads, free) over all torrents.
+    public var pieceBufferBytes = 40 << 20
+    /// Bytes handed to the disk and not yet written, over all torrents: requests pause above it.
+    public var writeBytesInFlight = 24 << 20
+    /// Upload read buffers kept for reuse, over all torrents.
+    public var readBufferPoolBytes = 16 << 20
+    /// Upload and download limits in bytes per second over all torrents (nil: unlimited), split evenly among the
+    /// torrents the host runs.
+    public var uploadRateLimit: Int?
+    public var downloadRateLimit: Int?
+    /// A connection must complete the BitTorrent handshake (and the transport handshake before it) within this.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// Called after every handshake, before the session takes the connection; nil admits every connection.
+    public var admission: PeerAdmission?
+    /// The handlers for the slot before the BitTorrent handshake (TLS); nil for plain BitTorrent.
+    public var transportSecurity: (any PeerTransportSecurity)?
+
+    public init() {}
+
+    /// The private host of a ``TorrentSession`` that runs alone: the session's listener, connection limits and
+    /// handshake timeout (its rate limits stay the session's own).
+    init(session: SessionConfiguration) {
+        port = session.port
+        listenHost = session.listenHost
+        maxConnections = session.maxConnections
+        maxHalfOpen = session.maxHalfOpen
+        handshakeTimeout = session.handshakeTimeout
+    }
+}
+
+/// What a host has done so far.
+public struct HostStatistics: Sendable, Hashable {
+    /// The listener's port (0 before ``SessionHost/start()``).
+    public var port: Int
+    /// Torrents running.
+    public var sessions: Int
+    /// Open peer connections (handshake done) over all torrents.
+    public var connections: Int
+    /// Connections closed before they reached a session, per reason.
+    public var refusals: [PeerRefusal: Int]
+    /// Bytes of piece buffers that exist over all torrents.
+    public var pieceBufferBytes: Int
+}

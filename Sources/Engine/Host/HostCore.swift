@@ -1,0 +1,307 @@
+import Logging
+import NIOCore
+import NIOPosix
+import PeerWire
+
+/// The node-wide part of the engine, on the host's event loop: the one peer listener, the table of sessions by
+/// info-hash that incoming connections are routed through, the node-wide limits, and the refusal counters.
+///
+/// Every session of the host runs on the same loop (``SessionCore/loop`` is ``loop``), so the host and its
+/// sessions call each other directly. ``SessionHost`` is the thread-safe face: it reaches this object only through
+/// `loop.execute` / `submit` / `flatSubmit`.
+final class HostCore: HandshakeRouting {
+    let loop: any EventLoop
+    let configuration: HostConfiguration
+    let logger: Logger
+    let handshakeTimeout: TimeAmount
+
+    private enum State {
+        case idle
+        case binding(EventLoopFuture<Int>)
+        case listening(any Channel)
+        case stopped
+    }
+
+    private var state = State.idle
+    private(set) var port = 0
+    private var sessions: [[UInt8]: SessionCore] = [:]
+    private var nextSessionID = 1
+    private var refusals: [PeerRefusal: Int] = [:]
+
+    // Node-wide limits, shared fairly between the sessions (by ``SessionCore/hostID``).
+    private(set) var connections: SharedBudget
+    private(set) var halfOpen: SharedBudget
+    private(set) var pieceBuffers: SharedBudget
+    private(set) var writes: SharedBudget
+    private(set) var readPool: SharedBudget
+
+    init(loop: any EventLoop, configuration: HostConfiguration, logger: Logger) {
+        self.loop = loop
+        self.configuration = configuration
+        self.logger = logger
+        self.handshakeTimeout = configuration.handshakeTimeout.timeAmount
+        self.connections = SharedBudget(limit: configuration.maxConnections)
+        self.halfOpen = SharedBudget(limit: configuration.maxHalfOpen)
+        self.pieceBuffers = SharedBudget(limit: configuration.pieceBufferBytes)
+        self.writes = SharedBudget(limit: configuration.writeBytesInFlight)
+        self.readPool = SharedBudget(limit: configuration.readBufferPoolBytes)
+    }
+
+    // MARK: - Listener
+
+    /// Binds the listener once; later calls get the same port.
+    func start() -> EventLoopFuture<Int> {
+        switch state {
+        case .idle: break
+        case .binding(let future): return future
+        case .listening: return loop.makeSucceededFuture(port)
+        case .stopped: return loop.makeFailedFuture(EngineError(.cancelled, "the session host was shut down"))
+        }
+        let host = NIOLoopBound(self, eventLoop: loop)
+        let security = configuration.transportSecurity
+        let future = ServerBootstrap(group: loop, childGroup: loop)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.recvAllocator, value: PeerPipeline.receiveAllocator)
+            .childChannelOption(.writeBufferWaterMark, value: PeerPipeline.writeBufferWaterMark)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let host = host.value
+                    guard host.acceptsIncoming else {
+                        host.count(.connectionLimit, "node-wide connection limit", remote: channel.remoteAddress)
+                        channel.close(promise: nil)
+                        return
+                    }
+                    try PeerPipeline.configure(channel, router: host, security: security, dial: nil)
+                }
+            }
+            .bind(host: configuration.listenHost, port: configuration.port)
+            .assumeIsolated()
+            .flatMapThrowing { channel -> Int in
+                guard case .binding = self.state else {
+                    channel.close(promise: nil)
+                    throw EngineError(.cancelled, "the session host was shut down while binding")
+                }
+                self.state = .listening(channel)
+                self.port = channel.localAddress?.port ?? self.configuration.port
+                self.logger.info("listening", metadata: ["port": "\(self.port)"])
+                return self.port
+            }
+            .flatMapErrorThrowing { error in
+                if let error = error as? EngineError { throw error }
+                if case .binding = self.state { self.state = .idle }
+                throw EngineError(
+                    .bindFailed,
+                    "port \(self.configuration.port) on \(self.configuration.listenHost): \(error); choose another port")
+            }
+            .nonisolated()
+        state = .binding(future)
+        return future
+    }
+
+    /// Stops every session (each announces `stopped` and ends its run), then closes the listener.
+    func shutdown() -> EventLoopFuture<Void> {
+        let running = Array(sessions.values)
+        let finished = running.map(\.finished)
+        for session in running { session.shutdown(.stopped) }
+        return EventLoopFuture.andAllComplete(finished, on: loop).assumeIsolated().map {
+            if case .listening(let channel) = self.state { channel.close(promise: nil) }
+            self.state = .stopped
+        }.nonisolated()
+    }
+
+    private var acceptsIncoming: Bool {
+        connections.total + halfOpen.total < configuration.maxConnections && !sessions.isEmpty
+    }
+
+    // MARK: - Sessions
+
+    /// Adds a session: from now on connections naming its info-hash reach it.
+    func add(_ session: SessionCore) throws(EngineError) {
+        guard sessions[session.infoHash] == nil else {
+            throw EngineError(.duplicateTorrent, "\(session.torrent.name): the node already runs this torrent")
+        }
+        session.hostID = nextSessionID
+        nextSessionID += 1
+        sessions[session.infoHash] = session
+        connections.join(session.hostID)
+        rebalanceRates()
+    }
+
+    /// Removes a session (it is ending): its info-hash is unknown from now on and its shares go back to the others.
+    func remove(_ session: SessionCore) {
+        guard sessions[session.infoHash] === session else { return }
+        sessions[session.infoHash] = nil
+        for budget in [\HostCore.connections, \.halfOpen, \.pieceBuffers, \.writes, \.readPool] {
+            self[keyPath: budget].leave(session.hostID)
+        }
+        rebalanceRates()
+        resumeRequests()
+    }
+
+    var sessionCount: Int { sessions.count }
+
+    /// The node-wide rate limits split evenly among the sessions.
+    private func rebalanceRates() {
+        let count = max(1, sessions.count)
+        let upload = configuration.uploadRateLimit.map { max(1, $0 / count) }
+        let download = configuration.downloadRateLimit.map { max(1, $0 / count) }
+        for session in sessions.values { session.setHostRateShares(upload: upload, download: download) }
+    }
+
+    func statistics() -> HostStatistics {
+        HostStatistics(
+            port: port, sessions: sessions.count, connections: connections.total, refusals: refusals,
+            pieceBufferBytes: pieceBuffers.total)
+    }
+
+    // MARK: - Connections
+
+    /// Whether `session` may open one more connection (dial or accept) under the node-wide limits.
+    func mayConnect(_ session: SessionCore) -> Bool {
+        connections.total + halfOpen.total < configuration.maxConnections
+            && connections.allows(1, for: session.hostID)
+    }
+
+    /// How many dials `session` may start now under the node-wide limits and its fair shares.
+    func dialRoom(for session: SessionCore) -> Int {
+        let connectionRoom = configuration.maxConnections - connections.total - halfOpen.total
+        return max(0, min(connectionRoom, connections.room(for: session.hostID), halfOpen.room(for: session.hostID)))
+    }
+
+    /// Dials `record` for `session` when the node-wide limits allow it. The connection runs through the pipeline
+    /// and the router like an incoming one.
+    func dial(_ record: PeerRecord, for session: SessionCore) -> Bool {
+        guard mayConnect(session), halfOpen.take(1, for: session.hostID) else { return false }
+        let host = NIOLoopBound(self, eventLoop: loop)
+        let security = configuration.transportSecurity
+        let dial = OutgoingDial(record: record, ours: session.ourHandshake)
+        let id = session.hostID
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: PeerPipeline.receiveAllocator)
+            .channelOption(.writeBufferWaterMark, value: PeerPipeline.writeBufferWaterMark)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try PeerPipeline.configure(channel, router: host.value, security: security, dial: dial)
+                }
+            }
+            .connect(host: record.address.host, port: record.address.port)
+            .assumeIsolated()
+            .whenComplete { result in
+                self.halfOpen.give(1, by: id)
+                session.dialCompleted(record.address, result)
+            }
+        return true
+    }
+
+    /// Takes one of the node's connections for `session` (its handshake is done), when the limit and the fair
+    /// share allow.
+    func takeConnection(for session: SessionCore) -> Bool {
+        connections.take(1, for: session.hostID)
+    }
+
+    /// A session's connection closed.
+    func connectionClosed(_ session: SessionCore) {
+        connections.give(1, by: session.hostID)
+    }
+
+    func route(_ theirs: Handshake, dial: OutgoingDial?, remote: SocketAddress?, identity: PeerIdentity?)
+        -> HandshakeRoute
+    {
+        let address =
+            dial?.record.address ?? PeerAddress(host: remote?.ipAddress ?? "unknown", port: remote?.port ?? 0)
+        guard let session = sessions[theirs.infoHash], dial == nil || dial?.ours.infoHash == theirs.infoHash else {
+            count(.unknownInfoHash, "handshake for a torrent this node does not serve", remote: remote)
+            if let dial { sessions[dial.ours.infoHash]?.dialFailed(dial.record.address) }
+            return .refuse(.unknownInfoHash, "unknown info-hash")
+        }
+        if let admission = configuration.admission {
+            let request = PeerAdmissionRequest(
+                address: address, direction: dial == nil ? .incoming : .outgoing, infoHash: theirs.infoHash,
+                peerID: theirs.peerID, identity: identity)
+            if case .refuse(let reason) = admission(request) {
+                count(.admission, reason, remote: remote)
+                if let dial { session.dialFailed(dial.record.address) }
+                return .refuse(.admission, reason)
+            }
+        }
+        // The session backs off a dial it refuses itself.
+        guard let connection = session.admit(theirs, dialled: dial?.record, remote: remote) else {
+            count(.session, "refused by the torrent's session", remote: remote)
+            return .refuse(.session, "refused by the session")
+        }
+        return .accept(ours: session.ourHandshake, limits: session.wireLimits, connection: connection)
+    }
+
+    func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?) {
+        count(.handshakeFailed, "closed before the handshake completed", remote: remote)
+        if let dial { sessions[dial.ours.infoHash]?.dialFailed(dial.record.address) }
+    }
+
+    private func count(_ refusal: PeerRefusal, _ reason: String, remote: SocketAddress?) {
+        refusals[refusal, default: 0] += 1
+        logger.debug(
+            "connection refused",
+            metadata: ["peer": "\(remote.map { "\($0)" } ?? "?")", "refusal": "\(refusal.rawValue)", "why": "\(reason)"])
+    }
+
+    // MARK: - Buffers
+
+    /// Takes `bytes` of piece buffer for `session`. When the budget is spent and the session is below its fair
+    /// share, sessions above theirs drop cached pieces first.
+    func takePieceBuffer(_ bytes: Int, for session: SessionCore) -> Bool {
+        if pieceBuffers.take(bytes, for: session.hostID) { return true }
+        guard pieceBuffers.used(by: session.hostID) < pieceBuffers.fairShare else { return false }
+        for other in sessions.values where other !== session {
+            let excess = pieceBuffers.excess(of: other.hostID)
+            if excess > 0 { other.releaseCachedPieceBuffers(bytes: excess) }
+        }
+        return pieceBuffers.take(bytes, for: session.hostID)
+    }
+
+    func givePieceBuffer(_ bytes: Int, by session: SessionCore) {
+        pieceBuffers.give(bytes, by: session.hostID)
+    }
+
+    /// Whether `session` may put more requests out, given the bytes waiting for the disk node-wide.
+    func writesAllowRequests(for session: SessionCore) -> Bool {
+        writes.allows(1, for: session.hostID)
+    }
+
+    /// Bytes handed to the disk (taken whatever the budget: the data has arrived).
+    func writeStarted(_ bytes: Int, by session: SessionCore) {
+        writes.charge(bytes, to: session.hostID)
+    }
+
+    /// Bytes written; when the budget reopens, every session tops its requests up again.
+    func writeFinished(_ bytes: Int, by session: SessionCore) {
+        let wasFull = writes.total >= writes.limit
+        writes.give(bytes, by: session.hostID)
+        if wasFull && writes.total < writes.limit { resumeRequests() }
+    }
+
+    /// A session has every piece: it writes no more, so it no longer counts for the shares of the write budget.
+    func downloadFinished(_ session: SessionCore) {
+        writes.leave(session.hostID)
+        resumeRequests()
+    }
+
+    private func resumeRequests() {
+        for session in sessions.values { session.resumeRequests() }
+    }
+
+    /// Whether `session` may keep a free read buffer of `bytes` in its pool.
+    func keepReadBuffer(_ bytes: Int, for session: SessionCore) -> Bool {
+        readPool.take(bytes, for: session.hostID)
+    }
+
+    func readBufferTaken(_ bytes: Int, by session: SessionCore) {
+        readPool.give(bytes, by: session.hostID)
+    }
+}
+
+@available(*, unavailable)
+extension HostCore: Sendable {}

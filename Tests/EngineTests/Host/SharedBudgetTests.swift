@@ -1,0 +1,94 @@
+import Testing
+
+@testable import Engine
+
+@Suite struct SharedBudgetTests {
+    @Test func oneMemberMayUseTheWholeLimit() {
+        var budget = SharedBudget(limit: 40)
+        for _ in 0..<40 { #expect(take(&budget, 1, for: 1)) }
+        #expect(!take(&budget, 1, for: 1))
+        budget.give(5, by: 1)
+        #expect(budget.total == 35)
+        #expect(take(&budget, 5, for: 1))
+    }
+
+    @Test func aMemberCannotTakeTheShareAnotherHasNotUsedYet() {
+        var budget = SharedBudget(limit: 40)
+        budget.join(1)
+        budget.join(2)
+        #expect(budget.fairShare == 20)
+        for _ in 0..<20 { #expect(take(&budget, 1, for: 1)) }
+        // Member 2 holds nothing: its 20 stay free for it.
+        #expect(!take(&budget, 1, for: 1))
+        for _ in 0..<20 { #expect(take(&budget, 1, for: 2)) }
+        #expect(budget.total == 40)
+    }
+
+    @Test func aNewcomerGetsRoomAsTheOthersGiveBackTheirExcess() {
+        var budget = SharedBudget(limit: 40)
+        #expect(take(&budget, 36, for: 1))
+        // A second member arrives: the budget has 4 left, and it is below its share (20), so it may take them.
+        #expect(take(&budget, 4, for: 2))
+        #expect(!take(&budget, 1, for: 2))
+        // Member 1 is 16 over its share; what it gives back goes to member 2, not to member 1 again.
+        #expect(budget.excess(of: 1) == 16)
+        budget.give(16, by: 1)
+        #expect(!take(&budget, 1, for: 1))
+        #expect(take(&budget, 16, for: 2))
+        #expect(budget.used(by: 1) == 20 && budget.used(by: 2) == 20)
+    }
+
+    @Test func aMemberHoldingNothingMayTakeOneItemLargerThanItsShare() {
+        var budget = SharedBudget(limit: 40)
+        budget.join(1)
+        budget.join(2)
+        budget.join(3)
+        // 16 is more than a share (13), but the member holds nothing: it gets one.
+        #expect(take(&budget, 16, for: 1))
+        #expect(!take(&budget, 16, for: 1))
+    }
+
+    @Test func leavingFreesEverythingTheMemberHeld() {
+        var budget = SharedBudget(limit: 10)
+        #expect(take(&budget, 6, for: 1))
+        #expect(take(&budget, 4, for: 2))
+        budget.leave(1)
+        #expect(budget.total == 4)
+        #expect(budget.memberCount == 1)
+        #expect(take(&budget, 6, for: 2))
+        // Giving back for a member that left changes nothing.
+        budget.give(6, by: 1)
+        #expect(budget.total == 10)
+    }
+
+    @Test func roomIsTheMostAllowed() {
+        var budget = SharedBudget(limit: 40)
+        func check(_ member: Int) {
+            let room = budget.room(for: member)
+            #expect(room == 0 || budget.allows(room, for: member))
+            #expect(!budget.allows(room + 1, for: member))
+        }
+        for member in 1...3 { check(member) }
+        #expect(take(&budget, 30, for: 1))
+        for member in 1...3 { check(member) }
+        budget.join(2)
+        #expect(take(&budget, 5, for: 2))
+        for member in 1...3 { check(member) }
+        #expect(budget.room(for: 1) == 0)
+        #expect(budget.room(for: 2) == 5)
+    }
+
+    @Test func chargedBytesCountEvenOverTheLimitAndCloseTheBudget() {
+        var budget = SharedBudget(limit: 10)
+        budget.charge(12, to: 1)
+        #expect(!budget.allows(1, for: 1))
+        #expect(!budget.allows(1, for: 2))
+        budget.give(12, by: 1)
+        #expect(budget.allows(1, for: 1))
+    }
+}
+
+/// `budget.take(amount, for: member)` outside the `#expect` macro (which cannot call a mutating method).
+private func take(_ budget: inout SharedBudget, _ amount: Int, for member: Int) -> Bool {
+    budget.take(amount, for: member)
+}
