@@ -103,6 +103,18 @@ import Testing
         #expect(directory.nextToDial(now: now + 5, count: 1).count == 1)
     }
 
+    @Test func aDialNobodyReportsOnCountsAsFailedAfterTheDeadline() throws {
+        var directory = PeerDirectory(dialDeadline: 30)
+        let address = PeerAddress(host: "10.0.0.1", port: 1)
+        directory.add(peer("10.0.0.1", 1))
+        #expect(directory.nextToDial(now: 100, count: 1).count == 1)
+        #expect(directory.nextToDial(now: 129, count: 1).isEmpty, "still dialling")
+        #expect(directory.nextToDial(now: 130, count: 1).isEmpty, "failed at the deadline, now backing off 1 s")
+        let entry = try #require(directory.entry(address))
+        #expect(entry.failures == 1 && entry.state == .idle && entry.nextAttempt == 131)
+        #expect(directory.nextToDial(now: 131, count: 1).map(\.address) == [address])
+    }
+
     @Test func peersThatFailRepeatedlyAgeOutButManualPeersStay() {
         var directory = PeerDirectory(failureLimit: 3)
         let tracker = PeerAddress(host: "10.0.0.1", port: 1)

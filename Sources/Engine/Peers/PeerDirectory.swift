@@ -9,7 +9,9 @@
 ///   were learned. Never our own address, never a banned peer, never an incoming entry (its port is the peer's
 ///   ephemeral port, not one it listens on). A seed dials manual peers only.
 /// - **Backoff.** After the n-th failure in a row an address waits ``backoffBase`` × 2ⁿ⁻¹, at most
-///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay``. A connection resets the count.
+///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay``. A connection resets the count. A dial
+///   that neither connected nor failed within ``dialDeadline`` (its connection ended without a word to the session)
+///   counts as failed.
 /// - **Pruning.** An entry that failed ``failureLimit`` times in a row is forgotten (manual peers are kept: the user
 ///   named them). At ``capacity``, a new address replaces the idle, non-manual entry with the most failures
 ///   (then the one learned longest ago); when every entry is connected, dialling or manual, it is refused.
@@ -30,7 +32,8 @@ public struct PeerDirectory {
 
     public enum State: Sendable, Hashable {
         case idle
-        case dialling
+        /// Being dialled since this time.
+        case dialling(since: Double)
         case connected
     }
 
@@ -52,6 +55,8 @@ public struct PeerDirectory {
     public var backoffCeiling: Double
     /// The wait before redialling a peer that disconnected, in seconds.
     public var reconnectDelay: Double
+    /// A dial not reported connected or failed after this many seconds counts as failed.
+    public var dialDeadline: Double
 
     private var entries: [PeerAddress: Entry] = [:]
     private var ownAddresses: Set<PeerAddress> = []
@@ -60,7 +65,7 @@ public struct PeerDirectory {
 
     public init(
         capacity: Int = 1000, failureLimit: Int = 8, backoffBase: Double = 1, backoffCeiling: Double = 300,
-        reconnectDelay: Double = 5
+        reconnectDelay: Double = 5, dialDeadline: Double = 60
     ) {
         precondition(capacity > 0 && failureLimit > 0 && backoffBase > 0 && backoffCeiling >= backoffBase)
         self.capacity = capacity
@@ -68,6 +73,7 @@ public struct PeerDirectory {
         self.backoffBase = backoffBase
         self.backoffCeiling = backoffCeiling
         self.reconnectDelay = reconnectDelay
+        self.dialDeadline = dialDeadline
     }
 
     /// How many addresses are known.
@@ -126,12 +132,17 @@ public struct PeerDirectory {
     ///   - manualOnly: dial only manual peers (a seed waits to be dialled by the others).
     public mutating func nextToDial(now: Double, count: Int, manualOnly: Bool = false) -> [PeerRecord] {
         guard count > 0 else { return [] }
+        for entry in entries.values {
+            if case .dialling(let since) = entry.state, now - since >= dialDeadline {
+                dialFailed(entry.record.address, now: now)
+            }
+        }
         let due = entries.values.filter { entry in
             entry.state == .idle && entry.nextAttempt <= now && entry.record.source != .incoming
                 && (!manualOnly || entry.record.source == .manual)
         }
         let chosen = due.sorted { Self.dialKey($0) < Self.dialKey($1) }.prefix(count)
-        for entry in chosen { entries[entry.record.address]?.state = .dialling }
+        for entry in chosen { entries[entry.record.address]?.state = .dialling(since: now) }
         return chosen.map(\.record)
     }
 
