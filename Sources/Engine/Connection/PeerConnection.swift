@@ -32,7 +32,6 @@ final class PeerConnection: ChannelDuplexHandler {
     var pipeline = RequestPipeline()
     var lastBlockAt: Double
     var snubbed = false
-    var downloadedFromPeer: Int64 = 0
     var rateWindowBytes: Int64 = 0
     var downloadRate: Double = 0
 
@@ -41,7 +40,6 @@ final class PeerConnection: ChannelDuplexHandler {
     var uploadQueueHead = 0
     var readsInFlight = 0
     var readBytesInFlight = 0
-    var uploadedToPeer: Int64 = 0
     var unflushedWrites = 0
 
     var lastReceivedAt: Double
@@ -127,8 +125,6 @@ final class PeerConnection: ChannelDuplexHandler {
     }
 
     var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
-
-    var eventLoop: (any EventLoop)? { context?.eventLoop }
 
     var isWritable: Bool { context?.channel.isWritable ?? false }
 

@@ -1,0 +1,147 @@
+import NIOCore
+import PeerWire
+
+/// Dispatch of peer messages: interest, requests out (paced by the rate limits and the disk), blocks in.
+extension SessionCore {
+    func received(_ message: PeerMessage, from c: PeerConnection) {
+        guard isRunning, !c.closed else { return }
+        switch message {
+        case .keepAlive, .port, .suggest, .allowedFast, .extended:
+            break
+        case .choke:
+            c.peerChoking = true
+            picker.cancelRequests(c.id)
+        case .unchoke:
+            c.peerChoking = false
+            c.lastBlockAt = now()
+            requestMore(c)
+        case .interested:
+            c.peerInterested = true
+            if c.amChoking && unchokedCount < configuration.uploadSlots + 1 {
+                c.amChoking = false
+                c.send(.unchoke)
+            }
+        case .notInterested:
+            c.peerInterested = false
+        case .have(let piece):
+            picker.peerHas(c.id, piece: piece)
+            updateInterest(c)
+        case .bitfield(let bits):
+            // BEP 3 wants it first; aria2 sends it after `have none`. Merging a late one is harmless.
+            picker.peerHas(c.id, bitfield: bits)
+            updateInterest(c)
+        case .haveAll:
+            guard c.fast else { return drop(c, "have all without the fast extension") }
+            picker.peerHasAll(c.id)
+            updateInterest(c)
+        case .haveNone:
+            guard c.fast else { return drop(c, "have none without the fast extension") }
+        case .request(let request):
+            peerRequested(request, c)
+        case .cancel(let request):
+            c.removeUpload(request)
+        case .rejectRequest(let request):
+            guard c.fast else { return drop(c, "reject without the fast extension") }
+            picker.cancelRequests(c.id, [request])
+        case .piece(let piece, let begin, let block):
+            blockArrived(piece: piece, begin: begin, block: block, from: c)
+        }
+        if picker.isComplete && c.peerInterested == false && picker.peerIsSeed(c.id) {
+            // Two seeds have nothing to say to each other.
+            c.close()
+        }
+    }
+
+    func readComplete(_ c: PeerConnection) {
+        if c.pendingUploads > 0 { pumpUploads(c) }
+        c.flush()
+    }
+
+    func updateInterest(_ c: PeerConnection) {
+        let interesting = picker.isInteresting(c.id)
+        if interesting && !c.amInterested {
+            c.amInterested = true
+            c.send(.interested)
+        } else if !interesting && c.amInterested {
+            c.amInterested = false
+            c.send(.notInterested)
+        }
+        if !c.peerChoking { requestMore(c) }
+    }
+
+    func requestMore(_ c: PeerConnection) {
+        guard case .downloading = state, !c.peerChoking, c.amInterested, !c.closed,
+            host.writesAllowRequests(for: self)
+        else { return }
+        let outstanding = picker.outstanding(c.id).count
+        let depth = c.snubbed ? 4 : c.pipeline.depth
+        let room = depth - outstanding
+        // Refill in batches so requests go out in large writes.
+        guard room >= max(1, min(16, depth / 4)) || outstanding == 0 else { return }
+        if downloadBucket.rate != nil || hostDownloadBucket.rate != nil {
+            guard !refillScheduled else { return }
+            let bytes = room * picker.blockSize
+            let wait = max(downloadBucket.take(bytes, at: now()), hostDownloadBucket.take(bytes, at: now()))
+            if wait > 0 {
+                refillScheduled = true
+                loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(wait * 1000) + 1)) {
+                    self.refillScheduled = false
+                    for other in self.connections.values { self.requestMore(other) }
+                    self.flushAll()
+                }
+            }
+        }
+        picker.request(room, from: c)
+    }
+
+    func blockArrived(piece: Int, begin: Int, block: ByteBuffer, from c: PeerConnection) {
+        let request = BlockRequest(piece: piece, begin: begin, length: block.readableBytes)
+        let arrival = picker.blockReceived(from: c.id, request)
+        let t = now()
+        c.lastBlockAt = t
+        c.snubbed = false
+        c.pipeline.received(block.readableBytes, at: t)
+        guard arrival.accepted else { return }
+        downloaded += Int64(block.readableBytes)
+        attribution.blockAccepted(piece: piece, begin: begin, length: block.readableBytes, peer: c.attributionKey)
+        c.rateWindowBytes += Int64(block.readableBytes)
+        for cancel in arrival.cancels {
+            connections[cancel.peer]?.cancelBlock(cancel.request)
+        }
+        // Blocks are gathered into one buffer per piece (one copy, out of the receive buffer at once); the complete
+        // piece is hashed in memory and written in one write (`writeVerified`). When too much is buffered already,
+        // blocks are written one by one and the piece is read back for its hash check.
+        if var assembly = pieceBuffers.filling.removeValue(forKey: piece) {
+            assembly.buffer.setBuffer(block, at: assembly.base + begin)
+            pieceBuffers.filling[piece] = assembly
+        } else if !pieceBuffers.direct.contains(piece) {
+            if var assembly = takeBuffer() {
+                assembly.buffer.setBuffer(block, at: assembly.base + begin)
+                pieceBuffers.filling[piece] = assembly
+            } else {
+                pieceBuffers.direct.insert(piece)
+            }
+        }
+        if pieceBuffers.direct.contains(piece) {
+            // Copied out of the receive buffer: a 16 KiB slice waiting for the disk would keep the whole (up to 1 MiB)
+            // read alive.
+            var own = c.allocator.buffer(capacity: block.readableBytes)
+            own.writeImmutableBuffer(block)
+            write(piece: piece, begin: begin, own)
+        }
+        if arrival.pieceComplete {
+            pieceBuffers.direct.remove(piece)
+            if var assembly = pieceBuffers.filling.removeValue(forKey: piece) {
+                assembly.buffer.moveReaderIndex(to: 0)
+                assembly.buffer.moveWriterIndex(to: assembly.base + picker.size(ofPiece: piece))
+                assembly.buffer.moveReaderIndex(to: assembly.base)
+                writeVerified(piece: piece, assembly.buffer)
+            } else if writesInFlight[piece, default: 0] == 0 {
+                verify(piece)
+            } else {
+                awaitingVerification.insert(piece)
+            }
+        }
+        requestMore(c)
+    }
+}
