@@ -37,14 +37,6 @@ public enum GateRefusal: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The exit code a command should use (see Docs/cli.md).
-    public var exitCode: Int32 {
-        switch self {
-        case .rejected(let reason): reason.exitCode
-        case .changedAfterVerification: 10
-        }
-    }
-
     public var description: String {
         switch self {
         case .rejected(let reason): reason.description

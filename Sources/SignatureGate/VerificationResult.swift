@@ -16,7 +16,8 @@ public struct Signer: Sendable, Hashable {
     }
 }
 
-/// Why a file was refused. Each case has its own exit code (``exitCode``) and audit-log name (``name``).
+/// Why a file was refused. Each case has its own audit-log name (``name``); the command gives each its own exit code
+/// (`Sources/swtorrent/ExitCodes.swift`).
 public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
     /// The policy requires a signature and there is none.
     case missingSignature
@@ -46,19 +47,6 @@ public enum RejectionReason: Sendable, Hashable, CustomStringConvertible {
         case .untrustedKey: "untrusted-key"
         case .notEnoughSigners: "not-enough-signers"
         case .refusedByPolicy: "refused-by-policy"
-        }
-    }
-
-    /// The process exit code for this reason (documented in Docs/cli.md and `swtorrent verify --help`).
-    public var exitCode: Int32 {
-        switch self {
-        case .invalidSignature: 3
-        case .digestMismatch: 4
-        case .untrustedKey: 5
-        case .missingSignature: 6
-        case .notEnoughSigners: 7
-        case .invalidTrustedComment: 8
-        case .refusedByPolicy: 9
         }
     }
 

@@ -31,8 +31,18 @@ enum ExitCodes {
     /// A valid torrent that is not supported (v2-only).
     static let unsupported: Int32 = 3
 
-    /// verify: the verdict's code, 3 to 9 (the table in Docs/cli.md, one code per ``RejectionReason``).
-    static func verdict(_ reason: RejectionReason) -> Int32 { reason.exitCode }
+    /// verify: one code per reason a file is refused (the table in Docs/cli.md).
+    static func verdict(_ reason: RejectionReason) -> Int32 {
+        switch reason {
+        case .invalidSignature: 3
+        case .digestMismatch: 4
+        case .untrustedKey: 5
+        case .missingSignature: 6
+        case .notEnoughSigners: 7
+        case .invalidTrustedComment: 8
+        case .refusedByPolicy: 9
+        }
+    }
 
     /// A node error: I/O 1, bad input 2, a seed's incomplete data 3, a wrong password 3 (sign only).
     static func of(_ error: NodeError) -> Int32 {

@@ -56,6 +56,7 @@ struct LeechCommand: AsyncParsableCommand {
     var stallTimeout: String?
 
     func run() async throws {
+        common.bootstrapLogging()
         var configuration = try common.sessionConfiguration()
         if let seedAfter {
             guard let d = ProgressFormat.parseDuration(seedAfter) else {

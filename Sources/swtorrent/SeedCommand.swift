@@ -27,6 +27,7 @@ struct SeedCommand: AsyncParsableCommand {
     @OptionGroup var common: TransferOptions
 
     func run() async throws {
+        common.bootstrapLogging()
         var configuration = try common.sessionConfiguration()
         configuration.seedUntilStopped = true
         let runner = TransferRunner(

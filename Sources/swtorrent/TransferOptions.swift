@@ -63,6 +63,12 @@ struct TransferOptions: ParsableArguments {
         return configuration
     }
 
+    /// Sends every library's log lines to stderr (stdout carries the --json lines). Once per process: `seed` and
+    /// `leech` call it first thing (`tracker` bootstraps its own).
+    func bootstrapLogging() {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    }
+
     /// The logger the transfer's libraries log to (the engine at warning, or debug with --verbose).
     func logger(_ command: String) -> Logger {
         var logger = Logger(label: "swtorrent.\(command)")
