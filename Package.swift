@@ -40,14 +40,14 @@ let package = Package(
 
         // Libraries, lowest layer first. See Docs/architecture.md.
         .target(name: "Bencode", swiftSettings: ours),
-        // POSIX helpers (Glibc only) for Engine, SignatureGate, Tracker, Node: errno text, O_DIRECT, copy loop, fingerprints.
+        // POSIX helpers (Glibc only): errno text, O_DIRECT, the copy loop, file fingerprints (Docs/architecture.md).
         .target(name: "SystemSupport", swiftSettings: ours),
         // SHA-1 with the x86 SHA extensions, several pieces interleaved; reached through CryptoPrimitives'
         // MultiLaneSHA1 (see Docs/make.md).
         .target(name: "CSHA1NI"),
         .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium", "CSHA1NI"], swiftSettings: ours),
-        .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives"], swiftSettings: ours),
-        .target(name: "Identity", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives", "SystemSupport"], swiftSettings: ours),
+        .target(name: "Identity", dependencies: ["CryptoPrimitives", "SystemSupport"], swiftSettings: ours),
         // Linux epoll for the tracker's announce loop (Docs/tracker.md, "Server design").
         .target(name: "CEventPoll"),
         .target(

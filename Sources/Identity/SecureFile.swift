@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +17,6 @@ enum SecureFile {
         return lstat(path, &info) == 0
     }
 
-    private static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
     /// Reads a whole regular file of at most `maximumSize` bytes.
     /// - Parameter requirePrivate: refuse the file if group or others have any permission on it (checked with
@@ -26,12 +26,12 @@ enum SecureFile {
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT { throw IdentityError(.fileNotFound, path: path, "no such file; check the path") }
-            throw IdentityError(.fileUnreadable, path: path, "cannot open: \(errorText(code))")
+            throw IdentityError(.fileUnreadable, path: path, "cannot open: \(ErrnoText.of(code))")
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
-            throw IdentityError(.fileUnreadable, path: path, "cannot stat: \(errorText(errno))")
+            throw IdentityError(.fileUnreadable, path: path, "cannot stat: \(ErrnoText.of(errno))")
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw IdentityError(.notARegularFile, path: path, "not a regular file; give the path of a file")
@@ -54,7 +54,7 @@ enum SecureFile {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw IdentityError(.fileUnreadable, path: path, "read failed: \(errorText(errno))")
+                throw IdentityError(.fileUnreadable, path: path, "read failed: \(ErrnoText.of(errno))")
             }
             if count == 0 { break }
             out.append(contentsOf: chunk[0..<count])
@@ -79,7 +79,7 @@ enum SecureFile {
             if code == EEXIST {
                 throw IdentityError(.fileExists, path: path, "already exists; refusing to replace it")
             }
-            throw IdentityError(.writeFailed, path: path, "cannot create: \(errorText(code))")
+            throw IdentityError(.writeFailed, path: path, "cannot create: \(ErrnoText.of(code))")
         }
         var written = 0
         var failure: Int32 = 0
@@ -97,7 +97,7 @@ enum SecureFile {
         if failure == 0, replace, rename(target, path) != 0 { failure = errno }
         if failure != 0 {
             unlink(target)
-            throw IdentityError(.writeFailed, path: path, "cannot write: \(errorText(failure))")
+            throw IdentityError(.writeFailed, path: path, "cannot write: \(ErrnoText.of(failure))")
         }
     }
 }

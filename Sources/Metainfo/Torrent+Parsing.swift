@@ -1,4 +1,5 @@
 import Bencode
+import SystemSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -58,12 +59,12 @@ extension Torrent {
 func readFile(_ path: String, limit: Int) throws(MetainfoError) -> [UInt8] {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else {
-        throw MetainfoError(.fileSystem, "cannot open: \(String(cString: strerror(errno)))")
+        throw MetainfoError(.fileSystem, "cannot open: \(ErrnoText.of())")
     }
     defer { close(fd) }
     var info = stat()
     guard fstat(fd, &info) == 0 else {
-        throw MetainfoError(.fileSystem, "cannot stat: \(String(cString: strerror(errno)))")
+        throw MetainfoError(.fileSystem, "cannot stat: \(ErrnoText.of())")
     }
     guard (info.st_mode & S_IFMT) == S_IFREG else {
         throw MetainfoError(.fileSystem, "not a regular file")
@@ -77,7 +78,7 @@ func readFile(_ path: String, limit: Int) throws(MetainfoError) -> [UInt8] {
         let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if count < 0 {
             if errno == EINTR { continue }
-            throw MetainfoError(.fileSystem, "cannot read: \(String(cString: strerror(errno)))")
+            throw MetainfoError(.fileSystem, "cannot read: \(ErrnoText.of())")
         }
         if count == 0 { break }
         bytes.append(contentsOf: chunk[0..<count])

@@ -1,3 +1,5 @@
+import SystemSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -159,7 +161,7 @@ public struct TorrentContent: Sendable, Hashable {
                 guard stat(childPath, &info) == 0 else {
                     throw MetainfoError(
                         .invalidArgument,
-                        "symbolic link points to nothing (\(errorText(errno))); remove it or fix its target",
+                        "symbolic link points to nothing (\(ErrnoText.of(errno))); remove it or fix its target",
                         source: childPath
                     )
                 }
@@ -197,12 +199,9 @@ public struct TorrentContent: Sendable, Hashable {
     }
 
     static func fileError(_ path: String, _ code: Int32, doing what: String) -> MetainfoError {
-        MetainfoError(.fileSystem, "\(what): \(errorText(code))", source: path)
+        MetainfoError(.fileSystem, "\(what): \(ErrnoText.of(code))", source: path)
     }
 
-    static func errorText(_ code: Int32) -> String {
-        String(cString: strerror(code))
-    }
 
     private static func fileTypeName(_ mode: mode_t) -> String {
         switch mode & S_IFMT {

@@ -1,3 +1,5 @@
+import SystemSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -44,7 +46,7 @@ struct WorkerThread {
         )
         guard result == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
-            throw MetainfoError(.fileSystem, "cannot start a hashing thread: \(String(cString: strerror(result)))")
+            throw MetainfoError(.fileSystem, "cannot start a hashing thread: \(ErrnoText.of(result))")
         }
         self.thread = thread
     }
