@@ -13,7 +13,7 @@ public enum Transfer {
         case leech
     }
 
-    /// How a transfer ended; ``exitCode`` is what the command exits with (see `Docs/cli.md`).
+    /// How a transfer ended (the command turns it into an exit code: `Sources/swtorrent/ExitCodes.swift`).
     public enum Status: Sendable, Hashable {
         /// Leech: every piece on disk and verified (and seeded as long as asked). Seed: stopped cleanly.
         case success
@@ -26,16 +26,6 @@ public enum Transfer {
         case incomplete(String)
         /// Leech: stopped by a signal before completion.
         case interrupted
-
-        public var exitCode: Int32 {
-            switch self {
-            case .success: 0
-            case .failure: 1
-            case .badInput: 2
-            case .incomplete: 3
-            case .interrupted: 4
-            }
-        }
     }
 
     /// Opens the torrent and its storage and checks the data already there.
