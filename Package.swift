@@ -170,6 +170,7 @@ let package = Package(
             dependencies: [
                 "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: ours
         ),

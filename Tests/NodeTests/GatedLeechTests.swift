@@ -1,6 +1,8 @@
 import Engine
 import Foundation
+import Logging
 import Node
+import ServiceLifecycle
 import SignatureGate
 import Testing
 
@@ -97,5 +99,60 @@ struct GatedLeechTests {
         #expect(!library.decision.isReleased)
         let app = try #require(outcome.decisions.first { $0.path.last == "app.tar" })
         #expect(app.decision.isReleased)
+    }
+}
+
+/// The gated leech downloading for real: a seed runs as a ``TransferService`` in a ``ServiceGroup`` on one host, the
+/// leech dials it from another host over loopback, and the gate releases what the seed served.
+struct GatedLeechTransferTests {
+    static func host() -> SessionHost {
+        var configuration = HostConfiguration()
+        configuration.listenHost = "127.0.0.1"
+        return SessionHost(configuration: configuration, logger: Logger(label: "test.node.host"))
+    }
+
+    @Test func downloadsFromASeedServiceAndReleasesWhatItServed() async throws {
+        let f = try NodeFixture("node-transfer")
+        defer { f.cleanup() }
+        let seedHost = Self.host()
+        let port = try await seedHost.start()
+        var seeding = NodeFixture.configuration
+        seeding.seedUntilStopped = true
+        let seed = TransferRunner(
+            torrentPath: f.torrentPath, directory: f.source, mode: .seed, configuration: seeding,
+            logger: Logger(label: "test.node.seed"), host: seedHost)
+        let service = TransferService { () async -> Result<SessionOutcome, NodeError> in
+            do throws(NodeError) {
+                return .success(try await seed.run())
+            } catch {
+                return .failure(error)
+            }
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                logger: Logger(label: "test.node.group")))
+        let running = Task { try await group.run() }
+
+        var leech = f.leech(policy: try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy())
+        leech.configuration.manualPeers = [try PeerAddress(parsing: "127.0.0.1:\(port)")]
+        leech.host = Self.host()
+        let outcome = try await leech.run()
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await seedHost.shutdown()
+        await leech.host?.shutdown()
+
+        let (decisions, _) = try #require(outcome.released, "expected a release, got \(outcome)")
+        #expect(decisions.count == 2)
+        for name in ["app.tar", "lib.so"] {
+            let released = try Data(contentsOf: URL(fileURLWithPath: f.output + "/rel/" + name))
+            #expect(released == (try Data(contentsOf: URL(fileURLWithPath: f.source + "/rel/" + name))))
+        }
+        let peers = try f.auditRecords().compactMap { $0["peers"] as? [[String: Any]] }
+        #expect(peers.count == 2)
+        #expect(peers.allSatisfy { $0.map { $0["peer"] as? String } == ["127.0.0.1:\(port)"] }, "\(peers)")
+        let ended = try #require(service.result, "the seed service did not finish")
+        #expect((try? ended.get()) != nil, "seed: \(ended)")
     }
 }

@@ -35,6 +35,9 @@ public struct GatedLeech: Sendable {
     /// with `/`) that were computed from the bytes as they were written, so the gate need not read those files
     /// again. Files it leaves out are hashed from staging.
     public var precomputedDigests: (@Sendable () -> [String: SignatureGate.FileDigests])?
+    /// The node's host for the download and the seed-after phase (see ``TransferRunner/host``); nil: a host of
+    /// their own.
+    public var host: SessionHost?
     let logger: Logger
     /// Where the gate logs its decisions (they are also returned and audited).
     let gateLogger: Logger
@@ -80,7 +83,7 @@ public struct GatedLeech: Sendable {
         download.seedUntilStopped = false
         let downloaded = try await TransferRunner(
             torrentPath: torrentPath, directory: gate.stagingDirectory, mode: .leech, configuration: download,
-            logger: logger
+            logger: logger, host: host
         ).run { events(.progress($0)) }
         events(.downloadEnded(downloaded))
         guard case .complete(let final) = downloaded else { return .notDownloaded(downloaded) }
@@ -103,7 +106,8 @@ public struct GatedLeech: Sendable {
         var seeding = configuration
         seeding.seedUntilStopped = false
         let seeded = try await TransferRunner(
-            torrentPath: torrentPath, directory: output, mode: .seed, configuration: seeding, logger: logger
+            torrentPath: torrentPath, directory: output, mode: .seed, configuration: seeding, logger: logger,
+            host: host
         ).run { events(.seedingProgress($0)) }
         events(.seedingEnded(seeded))
         return .released(decisions, seeding: seeded)

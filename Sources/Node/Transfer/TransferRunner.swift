@@ -13,17 +13,21 @@ public struct TransferRunner: Sendable {
     public var directory: String
     public var mode: Transfer.Mode
     public var configuration: SessionConfiguration
+    /// The node's host, shared with its other torrents (one listener, node-wide limits); nil runs the session on a
+    /// host of its own, listening on ``SessionConfiguration/port``.
+    public var host: SessionHost?
     let logger: Logger
 
     public init(
         torrentPath: String, directory: String, mode: Transfer.Mode, configuration: SessionConfiguration,
-        logger: Logger
+        logger: Logger, host: SessionHost? = nil
     ) {
         self.torrentPath = torrentPath
         self.directory = directory
         self.mode = mode
         self.configuration = configuration
         self.logger = logger
+        self.host = host
     }
 
     /// Opens, runs and returns the outcome.
@@ -43,7 +47,13 @@ public struct TransferRunner: Sendable {
         case .success(let pair):
             (torrent, storage) = pair
         }
-        let session = TorrentSession(torrent: torrent, storage: storage, configuration: configuration, logger: logger)
+        let session =
+            if let host {
+                TorrentSession(
+                    torrent: torrent, storage: storage, configuration: configuration, logger: logger, host: host)
+            } else {
+                TorrentSession(torrent: torrent, storage: storage, configuration: configuration, logger: logger)
+            }
         do {
             return try await withGracefulShutdownHandler {
                 try await session.run(progress: progress)
