@@ -16,6 +16,8 @@ public struct NodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case password = "password"
         /// Signing failed inside the crypto library.
         case signingFailed = "signing failed"
+        /// The file to write exists and replacing it was not asked for.
+        case outputExists = "output exists"
     }
 
     public var code: Code

@@ -51,6 +51,7 @@ enum ExitCodes {
         case .malformedInput, .noTrustedKey: badInput
         case .incompleteData: incomplete
         case .password: password
+        case .outputExists: exists
         }
     }
 

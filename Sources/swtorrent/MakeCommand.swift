@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Metainfo
 import Node
-import SignatureGate
 
 /// `swtorrent make PATH`: hash a file or a directory and write a v1 .torrent.
 struct MakeCommand: ParsableCommand {
@@ -124,58 +123,43 @@ struct MakeCommand: ParsableCommand {
                 options.creationDate = Int64(Date().timeIntervalSince1970)
             }
         }
-        let signingKeys: [ArtifactSigningKey]
-        do {
-            signingKeys = try MakeSigning.loadKeys(sign)
-        } catch {
-            throw MakeFailure(message: error.message, exitCode: Self.exitCode(error))
-        }
-        if !signingKeys.isEmpty { options.fileDigests = MakeSigning.fileDigests(for: signingKeys) }
-        do {
-            if let pieceLength { options.pieceLength = try PieceLength.parse(pieceLength) }
-            let content = try TorrentContent.scan(path)
-            let destination = output ?? content.name + ".torrent"
-            if !force, FileManager.default.fileExists(atPath: destination) {
-                throw MakeFailure(
-                    message: "\(destination): already exists; use --force to overwrite it", exitCode: ExitCodes.exists)
+        do throws(NodeError) {
+            let signingKeys = try MakeSigning.loadKeys(sign)
+            if let pieceLength {
+                do {
+                    options.pieceLength = try PieceLength.parse(pieceLength)
+                } catch {
+                    throw NodeError(.malformedInput, error.description)
+                }
             }
             let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
-            let made = try TorrentBuilder(options: options).make(content: content) { done, total in
+            let written = try TorrentMaking(options: options, signingKeys: signingKeys).make(
+                path: path, destination: output, overwrite: force
+            ) { done, total in
                 progress.update(done: done, total: total)
             }
             progress.finish()
-            let bytes = signingKeys.isEmpty ? made.bytes : try MakeSigning.embed(made: made, keys: signingKeys)
-            do {
-                try Data(bytes).write(
-                    to: URL(fileURLWithPath: destination),
-                    options: force ? [.atomic] : [.withoutOverwriting]
-                )
-            } catch {
-                throw MakeFailure(
-                    message: "\(destination): cannot write: \(error.localizedDescription)", exitCode: ExitCodes.failure)
-            }
+            let (made, content) = (written.made, written.made.content)
             let files = content.files.count == 1 ? "1 file" : "\(content.files.count) files"
             print(
-                "wrote \(destination): \(content.name), \(files), \(content.totalSize) bytes, "
+                "wrote \(written.destination): \(content.name), \(files), \(content.totalSize) bytes, "
                     + "\(made.pieceCount) pieces of \(made.pieceLength) bytes"
             )
             print("info-hash: \(made.infoHash.hex)")
             print("magnet: \(made.magnetLink.uri)")
-        } catch let error as MetainfoError {
-            let code = error.code == .fileSystem ? ExitCodes.failure : ExitCodes.badInput
-            throw MakeFailure(message: error.description, exitCode: code)
-        } catch let error as MakeFailure {
-            throw error
-        } catch let error as NodeError {
-            throw MakeFailure(message: error.message, exitCode: Self.exitCode(error))
         } catch {
-            throw MakeFailure(message: "\(error)", exitCode: ExitCodes.failure)
+            let message = error.code == .outputExists ? error.message + "; use --force to overwrite it" : error.message
+            throw MakeFailure(message: message, exitCode: Self.exitCode(error))
         }
     }
 
-    /// make's codes for a node error: I/O 1, anything else (a bad key, a wrong password) 2.
+    /// make's codes for a node error: I/O 1, an existing output 3, anything else (a bad key, a wrong password) 2.
     private static func exitCode(_ error: NodeError) -> Int32 {
-        error.code == .io ? ExitCodes.failure : ExitCodes.badInput
+        switch error.code {
+        case .io: ExitCodes.failure
+        case .outputExists: ExitCodes.exists
+        default: ExitCodes.badInput
+        }
     }
 }
 

@@ -52,16 +52,8 @@ struct SignCommand: ParsableCommand {
         do {
             let signingKey = try MakeSigning.loadKey(key)
             if let torrent, let data {
-                let bytes = try TorrentSignatures.readTorrentFile(torrent)
-                let (signed, made) = try TorrentSignatures.sign(
-                    torrent: bytes, subject: torrent, dataDirectory: data, key: signingKey
-                )
-                let target = output ?? torrent
-                do {
-                    try Data(signed).write(to: URL(fileURLWithPath: target), options: .atomic)
-                } catch {
-                    throw fail("\(target): cannot write: \(error.localizedDescription)", code: ExitCodes.failure)
-                }
+                let (target, made) = try MakeSigning.signTorrent(
+                    torrent, dataDirectory: data, key: signingKey, output: output)
                 for signature in made {
                     print("signed \(signature.path.joined(separator: "/")) with \(signingKey.keyID) → \(target)")
                 }
@@ -73,6 +65,8 @@ struct SignCommand: ParsableCommand {
             }
         } catch let error as SignatureGateError {
             let error = NodeError(error)
+            throw fail(error.message, code: ExitCodes.of(error))
+        } catch let error as NodeError {
             throw fail(error.message, code: ExitCodes.of(error))
         }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Metainfo
 import SignatureGate
 
@@ -32,6 +33,33 @@ public enum MakeSigning {
     /// (prehashed minisign signs BLAKE2b-512), so no file is read twice.
     public static func fileDigests(for keys: [ArtifactSigningKey]) -> WholeFileDigests {
         keys.contains { $0.format == .minisign } ? .sha256AndBLAKE2b512 : .sha256
+    }
+
+    /// Signs every file of the torrent at `torrentPath` (its content under `dataDirectory`, the directory holding the
+    /// torrent's top-level name) with `key`, and writes the torrent with the signatures embedded to `output`
+    /// (default: in place, atomically). More signers can be added later the same way; the info-hash never changes.
+    ///
+    /// - Returns: where the torrent was written and the signatures made.
+    /// - Throws: ``NodeError`` `.io`, `.malformedInput` or `.signingFailed`.
+    public static func signTorrent(
+        _ torrentPath: String, dataDirectory: String, key: ArtifactSigningKey, output: String? = nil
+    ) throws(NodeError) -> (path: String, signatures: [EmbeddedSignature]) {
+        let signed: [UInt8]
+        let made: [EmbeddedSignature]
+        do {
+            let bytes = try TorrentSignatures.readTorrentFile(torrentPath)
+            (signed, made) = try TorrentSignatures.sign(
+                torrent: bytes, subject: torrentPath, dataDirectory: dataDirectory, key: key)
+        } catch {
+            throw NodeError(error)
+        }
+        let target = output ?? torrentPath
+        do {
+            try Data(signed).write(to: URL(fileURLWithPath: target), options: .atomic)
+        } catch {
+            throw NodeError(.io, "\(target): cannot write: \(error.localizedDescription)")
+        }
+        return (target, made)
     }
 
     /// Returns `made.bytes` with every file signed by every key.
