@@ -6,14 +6,17 @@
     import Darwin
 #endif
 
-/// What identifies a file's contents cheaply: its device and inode (which file it is), size and modification time
-/// (whether it was written to). Resume checks and the release gate compare two of these instead of re-reading bytes.
+/// What identifies a version of a file without reading it: its device and inode (which file it is), size and
+/// modification time (whether it was written to), and status-change time (renamed over, re-linked, chmod). Resume
+/// checks, the release gate and the tracker's allowlist watcher compare two of these instead of re-reading bytes.
 public struct FileFingerprint: Sendable, Hashable {
     public var device: UInt64
     public var inode: UInt64
     public var size: Int64
     /// Nanoseconds since the epoch.
     public var modificationTime: Int64
+    /// Status-change time (`st_ctim`), nanoseconds since the epoch.
+    public var changeTime: Int64
     /// True for a regular file.
     public var isRegularFile: Bool
 
@@ -21,13 +24,16 @@ public struct FileFingerprint: Sendable, Hashable {
     public init(_ info: stat) {
         #if canImport(Darwin)
             let time = info.st_mtimespec
+            let change = info.st_ctimespec
         #else
             let time = info.st_mtim
+            let change = info.st_ctim
         #endif
         self.device = UInt64(info.st_dev)
         self.inode = UInt64(info.st_ino)
         self.size = Int64(info.st_size)
         self.modificationTime = Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+        self.changeTime = Int64(change.tv_sec) * 1_000_000_000 + Int64(change.tv_nsec)
         self.isRegularFile = (info.st_mode & S_IFMT) == S_IFREG
     }
 
@@ -40,11 +46,13 @@ public struct FileFingerprint: Sendable, Hashable {
         self.init(info)
     }
 
-    /// The fingerprint of the file at `path` itself, not following a symbolic link (`lstat`); nil when there is no
-    /// such file (or it cannot be examined).
-    public init?(path: String) {
+    /// The fingerprint of the file at `path`; nil when there is no such file (or it cannot be examined).
+    ///
+    /// - Parameter followingSymlinks: fingerprint what a final symbolic link points to (`stat`: a configuration
+    ///   file that is a link managed by other tools); by default the link itself (`lstat`).
+    public init?(path: String, followingSymlinks: Bool = false) {
         var info = stat()
-        guard lstat(path, &info) == 0 else { return nil }
+        guard (followingSymlinks ? stat(path, &info) : lstat(path, &info)) == 0 else { return nil }
         self.init(info)
     }
 

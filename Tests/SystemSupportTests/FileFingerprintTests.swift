@@ -35,3 +35,27 @@ struct FileFingerprintTests {
         #expect(FileFingerprint(path: dir.appendingPathComponent("missing").path) == nil)
     }
 }
+
+struct FileFingerprintLinkTests {
+    /// A configuration file reached through a symbolic link: followed, the fingerprint is the target's and changes
+    /// when the link is pointed at another file; not followed, it is the link's own.
+    @Test func followsASymbolicLinkOnlyWhenAsked() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("sys-link")
+        defer { TestFiles.cleanup(dir) }
+        let a = dir.appendingPathComponent("a").path
+        let b = dir.appendingPathComponent("b").path
+        let link = dir.appendingPathComponent("link").path
+        try Data(repeating: 1, count: 10).write(to: URL(fileURLWithPath: a))
+        try Data(repeating: 2, count: 20).write(to: URL(fileURLWithPath: b))
+        try #require(symlink("a", link) == 0)
+        let target = try #require(FileFingerprint(path: a))
+        let followed = try #require(FileFingerprint(path: link, followingSymlinks: true))
+        let itself = try #require(FileFingerprint(path: link))
+        #expect(followed == target)
+        #expect(!itself.isRegularFile && !itself.isSameFile(as: target))
+
+        try #require(unlink(link) == 0 && symlink("b", link) == 0)
+        let repointed = try #require(FileFingerprint(path: link, followingSymlinks: true))
+        #expect(repointed != followed && repointed.size == 20)
+    }
+}

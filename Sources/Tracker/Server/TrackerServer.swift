@@ -7,6 +7,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import SystemSupport
 import UnixSignals
 
 #if canImport(Glibc)
@@ -53,7 +54,7 @@ public final class TrackerServer: Service, Sendable {
         self.registry = registry
         self.logger = logger
         metrics = TrackerMetrics(factory: PrometheusMetricsFactory(registry: registry))
-        initialFingerprint = FileFingerprint(path: configuration.allowlistPath)
+        initialFingerprint = FileFingerprint(path: configuration.allowlistPath, followingSymlinks: true)
         let allowlist: Allowlist
         do {
             allowlist = try Allowlist.load(path: configuration.allowlistPath)
@@ -186,7 +187,7 @@ public final class TrackerServer: Service, Sendable {
                 var seen = lastSeen
                 while !Task.isCancelled {
                     try? await Task.sleep(for: pollInterval)
-                    let now = FileFingerprint(path: path)
+                    let now = FileFingerprint(path: path, followingSymlinks: true)
                     if now != seen {
                         seen = now
                         continuation.yield(.fileChanged)
@@ -261,28 +262,5 @@ public final class TrackerServer: Service, Sendable {
             logger.error("allowlist reload could not be applied: the tracker is stopping")
         }
         return snapshot
-    }
-}
-
-/// What identifies a version of a file without reading it: device, inode, size, mtime and ctime.
-struct FileFingerprint: Sendable, Hashable {
-    var device: UInt64
-    var inode: UInt64
-    var size: Int64
-    var mtimeSeconds: Int
-    var mtimeNanoseconds: Int
-    var ctimeSeconds: Int
-    var ctimeNanoseconds: Int
-
-    init?(path: String) {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
-        size = Int64(info.st_size)
-        mtimeSeconds = Int(info.st_mtim.tv_sec)
-        mtimeNanoseconds = Int(info.st_mtim.tv_nsec)
-        ctimeSeconds = Int(info.st_ctim.tv_sec)
-        ctimeNanoseconds = Int(info.st_ctim.tv_nsec)
     }
 }
