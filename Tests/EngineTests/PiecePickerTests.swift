@@ -175,6 +175,19 @@ import Testing
         #expect(started.count > 3)
     }
 
+    @Test func tiesAreBrokenEvenly() throws {
+        // Every piece is as rare as every other: which one a leecher starts with is a fair draw, so the leechers
+        // of a swarm start on different pieces. 1,000 pickers, 10 pieces: about 100 each.
+        var firstPicks = [Int](repeating: 0, count: 10)
+        for seed in 1...1000 {
+            var picker = makePicker(seed: UInt64(seed))
+            picker.addPeer(1)
+            picker.peerHasAll(1)
+            firstPicks[try #require(picker.nextRequests(for: 1, count: 1).first).piece] += 1
+        }
+        #expect(firstPicks.allSatisfy { (60...140).contains($0) }, "\(firstPicks)")
+    }
+
     @Test func policyCanExcludePieces() {
         struct EvenOnly: PiecePickingPolicy {
             func rank(_ candidate: PieceCandidate, peer: PickerPeerInfo) -> Int? {
