@@ -133,9 +133,18 @@ struct GatedLeechTransferTests {
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
                 logger: Logger(label: "test.node.group")))
         let running = Task { try await group.run() }
+        // Dial only once the seed's session has joined its host (checking the seed's data takes a while on a loaded
+        // machine; a dial before that is refused as an unknown info-hash and backs off).
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(120)
+        while try await seedHost.statistics().sessions == 0, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await seedHost.statistics().sessions == 1, "the seed never joined its host")
 
         var leech = f.leech(policy: try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy())
         leech.configuration.manualPeers = [try PeerAddress(parsing: "127.0.0.1:\(port)")]
+        leech.configuration.stallTimeout = .seconds(90)
         leech.host = Self.host()
         let outcome = try await leech.run()
         await group.triggerGracefulShutdown()
