@@ -2,23 +2,28 @@
 # Loopback transfer: swtorrent -> swtorrent, libtorrent -> libtorrent (python3-libtorrent) and aria2c -> aria2c,
 # interleaved in one run, then one seed -> four leechers (swtorrent and libtorrent).
 #
-# Case 1: a random file (1 GiB by default, 1 MiB pieces) moves from one seed to one leech over 127.0.0.1. Time runs
-# from leecher start to the leecher's exit after every piece is verified (the libtorrent script exits when the
-# torrent is seeding; aria2c --seed-time=0 exits after its piece checks). swtorrent is reported twice: "swtorrent"
-# up to its --json "complete" line (every piece verified and fsynced; CPU and VmHWM read from /proc at that moment)
-# and "swtorrent+gate" up to its exit (`leech --allow-unsigned` then runs the release gate: a SHA-256 pass over the
-# staged file for the audit log and the rename into --out). Leecher CPU and peak RSS at exit come from
-# /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher starts and after it ends (so the
-# seed's start-up hash check is not counted) and its peak RSS from VmHWM. The load average is printed with each
-# figure (wall-clock ratios depend on it; CPU-seconds per GiB much less).
-# swtorrent and libtorrent dial each other directly; aria2c cannot be given a peer, so that pair goes through
-# opentracker (announce only; it carries no data).
+# Case 1: a random file (1 GiB by default, 1 MiB pieces) moves from one seed to one leech over 127.0.0.1, every pair
+# through the same tracker (opentracker, announce only: it carries no data): the seed announces, the leech learns
+# the seed's address from its announce. Time runs from the leecher's process start to its exit (the libtorrent
+# script exits when the torrent is seeding; aria2c --seed-time=0 exits after its piece checks). swtorrent is run
+# twice per round, both times the user's whole command:
+#   swtorrent+gate    `leech --allow-unsigned` of the mktorrent torrent: download into staging, the release gate
+#                     (SHA-256 of each file for the audit log), the rename into --out, exit;
+#   swtorrent+trust   `leech --trust ec.pub` of a torrent made with `swtorrent make --sign ec.pem` (a P-256 key
+#                     made here with openssl): the same, and the cosign signature is verified before release.
+# The first run is also reported as "swtorrent" up to its --json "complete" line (every piece verified and fsynced;
+# CPU and VmHWM read from /proc at that moment): the engine's own work, as before. Leecher CPU and peak RSS at exit
+# come from /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher starts and after it ends
+# (so the seed's start-up hash check is not counted) and its peak RSS from VmHWM. The load average is printed with
+# each figure (wall-clock ratios depend on it; CPU-seconds per GiB much less).
 #
 # Case 2: one seed, four leechers of a 512 MiB file, all started at once, each told every other's address; time
 # until the last leecher is complete. swtorrent and libtorrent.
 #
 # Usage: scripts/bench/transfer.sh                        # 1 round, 1 GiB, then the 4-leecher case
 #        BENCH_ROUNDS=3 BENCH_SIZE_MIB=1024 BENCH_SWARM_MIB=512 BENCH_DIR=/var/tmp scripts/bench/transfer.sh
+#        BENCH_TOOLS="swtorrent swtorrent-trust libtorrent" BENCH_SWARM=0 scripts/bench/transfer.sh  # case 1, no aria2c
+#        BENCH_BIN=/tmp/swtorrent-before scripts/bench/transfer.sh   # that binary instead of building this tree
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -27,11 +32,16 @@ size_mib=${BENCH_SIZE_MIB:-1024}
 swarm_mib=${BENCH_SWARM_MIB:-512}
 tick=$(getconf CLK_TCK)
 case_timeout=${BENCH_CASE_TIMEOUT:-180}
-tools=(${BENCH_TOOLS:-swtorrent libtorrent aria2c})
+tools=(${BENCH_TOOLS:-swtorrent swtorrent-trust libtorrent aria2c})
+swarm=${BENCH_SWARM:-1}
 
 scripts/install-deps.sh --bench >&2 || true
-swift build -c release --product swtorrent >&2
-bin=$(swift build -c release --show-bin-path)/swtorrent
+if [[ -n ${BENCH_BIN:-} ]]; then
+    bin=$BENCH_BIN  # a given build (e.g. a copy of an earlier commit's, for before/after in one sitting)
+else
+    swift build -c release --product swtorrent >&2
+    bin=$(swift build -c release --show-bin-path)/swtorrent
+fi
 
 dir=$(mktemp -d "${BENCH_DIR:-/tmp}/swt-bench-transfer.XXXXXX")
 pids=()
@@ -96,10 +106,16 @@ make_content() {  # name size_mib
 tracker_port=$(freeport)
 echo "transfer.sh: writing $size_mib MiB and $swarm_mib MiB of random data under $dir" >&2
 make_content one "$size_mib"
-make_content swarm "$swarm_mib"
+[[ $swarm == 1 ]] && make_content swarm "$swarm_mib"
 bytes=$((size_mib << 20))
-infohash=$("$bin" info "$dir/one.torrent" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["infoHash"])')
-echo "$infohash" >"$dir/whitelist"
+# The signed torrent of the same file: `swtorrent make --sign` with a P-256 key (a cosign-format signature embedded
+# in the torrent); `leech --trust ec.pub` verifies it before the release.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ec.pem" 2>/dev/null
+openssl pkey -in "$dir/ec.pem" -pubout -out "$dir/ec.pub"
+"$bin" make "$dir/one/payload.bin" --piece-length 1M --announce "http://127.0.0.1:$tracker_port/announce" --no-date \
+    --sign "$dir/ec.pem" --output "$dir/one-signed.torrent" >/dev/null
+infohash() { "$bin" info "$1" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["infoHash"])'; }
+{ infohash "$dir/one.torrent"; infohash "$dir/one-signed.torrent"; } | sort -u >"$dir/whitelist"
 printf 'listen.tcp_udp 127.0.0.1:%s\naccess.whitelist %s\n' "$tracker_port" "$dir/whitelist" >"$dir/ot.conf"
 # opentracker started as root drops its privileges before it reads the whitelist: without search permission on
 # $dir (mktemp -d makes it 0700) it tracks nothing and refuses every announce, so aria2c never saw a peer.
@@ -112,12 +128,15 @@ waitport "$tracker_port"
 # complete_seconds complete_cpu complete_rss_kib" (the last three: at swtorrent's "complete" line, before the release
 # gate; for the others the same as at exit).
 run_case() {
-    local tool=$1 port out seed_pid t0 t1 c0 c1 tc="" cc="" crss=""
+    local tool=$1 port out seed_pid t0 t1 c0 c1 tc="" cc="" crss="" torrent="$dir/one.torrent" trust=(--allow-unsigned)
     port=$(freeport)
     out="$dir/out-$tool"
     rm -rf "$out" && mkdir -p "$out"
+    if [[ $tool == swtorrent-trust ]]; then
+        torrent="$dir/one-signed.torrent" trust=(--trust "$dir/ec.pub")
+    fi
     case $tool in
-    swtorrent) "$bin" seed "$dir/one.torrent" --data "$dir/one" --port "$port" --no-tracker >/dev/null 2>"$dir/seed.err" & ;;
+    swtorrent*) "$bin" seed "$torrent" --data "$dir/one" --port "$port" >/dev/null 2>"$dir/seed.err" & ;;
     libtorrent) /usr/bin/python3 "$dir/lt.py" seed "$dir/one.torrent" "$dir/one" "$port" "" 600 >/dev/null 2>&1 & ;;
     aria2c) aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
         --seed-ratio=0.0 --bt-seed-unverified=true --listen-port="$port" --dir="$dir/one" --summary-interval=0 \
@@ -130,25 +149,25 @@ run_case() {
     c0=$(cpu_ticks "$seed_pid")
     t0=$(now)
     case $tool in
-    swtorrent)
+    swtorrent*)
         # --json: the "complete" line comes when every piece is verified and fsynced; the leech then runs the
-        # release gate (SHA-256 of the staged file for the audit log, rename into --out) before it exits.
+        # release gate (SHA-256 of each file for the audit log, the signature check with --trust, the rename into
+        # --out) before it exits. The seed's address comes from the tracker.
         rm -f "$dir/leech.fifo" && mkfifo "$dir/leech.fifo"
         timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
-            "$bin" leech "$dir/one.torrent" --out "$out" --peer "127.0.0.1:$port" --no-tracker --allow-unsigned \
-            --json >"$dir/leech.fifo" 2>"$dir/leech.err" &
+            "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json >"$dir/leech.fifo" 2>"$dir/leech.err" &
         local wrapper=$! line leech_pid
         while IFS= read -r line; do
             if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
                 tc=$(now)
-                leech_pid=$(pgrep -P "$(pgrep -P "$wrapper")")
-                cc=$(cpu_ticks "$leech_pid")
-                crss=$(hwm_kib "$leech_pid")
+                leech_pid=$(pgrep -P "$(pgrep -P "$wrapper")" || true)
+                cc=$(cpu_ticks "$leech_pid" 2>/dev/null || true)
+                crss=$(hwm_kib "$leech_pid" 2>/dev/null || true)
             fi
         done <"$dir/leech.fifo"
         wait "$wrapper" ;;
     libtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
-        /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "127.0.0.1:$port" 600 >/dev/null ;;
+        /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "" 600 >/dev/null ;;
     aria2c) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
         aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
         --seed-time=0 --listen-port="$(freeport)" --dir="$out" --summary-interval=0 --console-log-level=error \
@@ -162,24 +181,30 @@ run_case() {
     wait "$seed_pid" 2>/dev/null || true
     if ! cmp -s "$out/payload.bin" "$dir/one/payload.bin"; then
         echo "transfer.sh: $tool did not deliver the file within ${case_timeout}s" >&2
-        rm -rf "$out"
+        rm -rf "$out" "$dir/.out-$tool.swtorrent-gate"
         echo "nan nan 0 nan 0 nan nan 0"
         return
     fi
-    rm -rf "$out" "$dir/.one.swtorrent-gate" "$dir/.payload.bin.swtorrent-gate"
+    rm -rf "$out" "$dir/.out-$tool.swtorrent-gate"
     read -r lu ls lrss <"$dir/leech.time"
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
         -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" 'BEGIN {
-            if (tc == "") { tc = t1; cc = (lu + ls) * tick; crss = lrss }
+            if (tc == "") { tc = t1 }
+            # The leech may be gone before /proc is read at its "complete" line (a quick gate): its exit figures.
+            if (cc == "") { cc = (lu + ls) * tick; crss = lrss }
             printf "%.3f %.2f %d %.2f %d %.3f %.2f %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss }'
 }
 
-# Rows: each tool; swtorrent twice: to its "complete" line (every piece verified and fsynced: the engine's work,
-# comparable with libtorrent, which exits when it is seeding) and to its exit (plus the release gate's pass).
+# Rows: each tool; the --allow-unsigned swtorrent run twice: to its "complete" line (every piece verified and
+# fsynced: the engine's work, comparable with libtorrent, which exits when it is seeding) and to its exit (the whole
+# command, gate included); the --trust run to its exit.
 rows=()
 for tool in "${tools[@]}"; do
-    rows+=("$tool")
-    [[ $tool == swtorrent ]] && rows+=("swtorrent+gate")
+    case $tool in
+    swtorrent) rows+=(swtorrent swtorrent+gate) ;;
+    swtorrent-trust) rows+=(swtorrent+trust) ;;
+    *) rows+=("$tool") ;;
+    esac
 done
 declare -A secs lcpu lrss scpu srss
 echo "transfer.sh: load before case 1: $(uptime)" >&2
@@ -190,6 +215,7 @@ for round in $(seq 1 "$rounds"); do
             secs[$tool]+="$cs " lcpu[$tool]+="$clc " lrss[$tool]+="$clr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
             tool=swtorrent+gate
         fi
+        [[ $tool == swtorrent-trust ]] && tool=swtorrent+trust
         secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
         awk -v tool="$tool" -v r="$round" -v s="$s" -v b="$bytes" -v lc="$lc" -v sc="$sc" -v lr="$lr" -v sr="$sr" \
             -v cs="$cs" -v clc="$clc" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -200,8 +226,9 @@ done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 echo
 echo "Case 1: one seed -> one leech, $size_mib MiB, loopback, median of $rounds round(s); load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "(swtorrent: to the 'complete' line, every piece verified and fsynced; swtorrent+gate: to exit, after the"
-echo " release gate's SHA-256 pass over the staged file and the rename into --out)"
+echo "(every leecher timed from process start to exit, peers from the tracker; swtorrent: the --allow-unsigned run"
+echo " to its 'complete' line, every piece verified and fsynced; swtorrent+gate: the same run to exit, after the"
+echo " release gate and the rename into --out; swtorrent+trust: leech --trust of the signed torrent, to exit)"
 printf '%-15s %10s %18s %18s %15s %15s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB"
 declare -A mbps
 for tool in "${rows[@]}"; do
@@ -212,8 +239,10 @@ for tool in "${rows[@]}"; do
         -v sr="$(echo "${srss[$tool]}" | median)" \
         'BEGIN { gib = b / 1073741824; printf "%-15s %10s %18.2f %18.2f %15d %15d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024 }'
 done
-awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" \
-    'BEGIN { printf "throughput ratio swtorrent/libtorrent %.2f (target >= 3), with the gate %.2f; swtorrent/aria2c %s\n", (b > 0 ? a / b : 0), (b > 0 ? g / b : 0), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
+awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v t="${mbps[swtorrent+trust]:-0}" \
+    -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" 'BEGIN {
+        printf "whole leech command / libtorrent (wall time ratio, target >= 3): --allow-unsigned %s, --trust %s\n", (b > 0 && g > 0 ? sprintf("%.2f", g / b) : "n/a"), (b > 0 && t > 0 ? sprintf("%.2f", t / b) : "n/a")
+        printf "engine alone (to complete) / libtorrent %s; swtorrent/aria2c %s\n", (b > 0 && a > 0 ? sprintf("%.2f", a / b) : "n/a"), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
 
 # Case 2: one seed, four leechers.
 swarm_case() {
@@ -281,6 +310,7 @@ swarm_case() {
     done
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
+[[ $swarm == 1 ]] || exit 0
 echo
 echo "Case 2: one seed -> four leechers, $swarm_mib MiB, time until all four are complete; load $(cut -d' ' -f1-3 /proc/loadavg)"
 sw=$(swarm_case swtorrent)
