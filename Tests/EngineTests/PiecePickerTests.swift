@@ -177,15 +177,46 @@ import Testing
 
     @Test func tiesAreBrokenEvenly() throws {
         // Every piece is as rare as every other: which one a leecher starts with is a fair draw, so the leechers
-        // of a swarm start on different pieces. 1,000 pickers, 10 pieces: about 100 each.
+        // of a swarm start on different pieces. 1,000 pickers, 10 pieces: about 100 each. (With only this seed
+        // connected the picker would start in order: that is turned off to test the draw.)
         var firstPicks = [Int](repeating: 0, count: 10)
         for seed in 1...1000 {
             var picker = makePicker(seed: UInt64(seed))
+            picker.inOrderWhenOnlySeeds = false
             picker.addPeer(1)
             picker.peerHasAll(1)
             firstPicks[try #require(picker.nextRequests(for: 1, count: 1).first).piece] += 1
         }
         #expect(firstPicks.allSatisfy { (60...140).contains($0) }, "\(firstPicks)")
+    }
+
+    @Test func piecesStartInOrderWhileOnlySeedsAreConnected() {
+        var picker = makePicker(randomFirst: 4)
+        for id in 1...2 {
+            picker.addPeer(id)
+            picker.peerHasAll(id)
+        }
+        // No random first pieces, ties to the lowest index: front to back, whichever seed asks.
+        #expect(picker.nextRequests(for: 1, count: 8).map(\.piece) == [0, 0, 0, 0, 1, 1, 1, 1])
+        #expect(picker.nextRequests(for: 2, count: 4).map(\.piece) == [2, 2, 2, 2])
+    }
+
+    @Test(arguments: [true, false])
+    func tiesAreRandomWhenAnotherLeecherIsConnected(inOrderWhenOnlySeeds: Bool) {
+        // Peer 2 is a leecher holding only piece 9: pieces 0-8 tie (rarest, one copy each) and leechers of one
+        // swarm should not all start the same one. The setting only matters while every peer is a seed.
+        var started: Set<Int> = []
+        for seed in 1...20 {
+            var picker = makePicker(seed: UInt64(seed))
+            picker.inOrderWhenOnlySeeds = inOrderWhenOnlySeeds
+            picker.addPeer(1)
+            picker.peerHasAll(1)
+            picker.addPeer(2)
+            picker.peerHas(2, piece: 9)
+            started.insert(picker.nextRequests(for: 1, count: 1)[0].piece)
+        }
+        #expect(started.count > 3)
+        #expect(!started.contains(9), "rarest first still holds")
     }
 
     @Test func policyCanExcludePieces() {

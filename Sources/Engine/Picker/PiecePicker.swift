@@ -7,6 +7,9 @@ import PeerWire
 /// - The first ``randomFirstPieces`` pieces are chosen at random among those available, so a new leecher soon has
 ///   something to trade; after that the ``PiecePickingPolicy`` ranks pieces (rarest first by default), ties broken
 ///   at random.
+/// - In order among seeds (``inOrderWhenOnlySeeds``): while every connected peer is a seed, there is no one to trade
+///   with, so random first pieces are skipped and ties go to the lowest piece index: pieces complete front to back,
+///   and the gated leech's streaming SHA-256 follows the download from memory.
 /// - Blocks are ``blockSize`` bytes (16 KiB, what every client serves).
 /// - End game: once every missing block is requested, blocks already requested from one peer may be requested
 ///   from one more (``endGameDuplicates``); when a block arrives, the other requests for it are returned so the
@@ -24,6 +27,9 @@ public struct PiecePicker {
     public var randomFirstPieces = 4
     /// In end game, how many peers at most may have the same block outstanding.
     public var endGameDuplicates = 2
+    /// Start pieces in order (lowest index among those the policy ranks equal, no random first pieces) while every
+    /// connected peer is a seed; with any other leecher connected, ties are random so leechers fetch different pieces.
+    public var inOrderWhenOnlySeeds = true
     public var policy: any PiecePickingPolicy
 
     private var availability: [Int32]
@@ -259,7 +265,8 @@ public struct PiecePicker {
         var best: Int?
         var bestRank = Int.max
         var ties = 0
-        let random = have.setCount < randomFirstPieces
+        let inOrder = inOrderWhenOnlySeeds && peers.values.allSatisfy { $0.has.isComplete }
+        let random = !inOrder && have.setCount < randomFirstPieces
         for piece in 0..<pieceCount where state.has[piece] && !have[piece] && !started[piece] {
             let rank: Int
             if random {
@@ -272,7 +279,7 @@ public struct PiecePicker {
                 best = piece
                 bestRank = rank
                 ties = 1
-            } else if rank == bestRank {
+            } else if rank == bestRank && !inOrder {
                 // Reservoir sampling: each tied piece is chosen with equal probability.
                 ties += 1
                 if draw(below: ties) == 0 { best = piece }

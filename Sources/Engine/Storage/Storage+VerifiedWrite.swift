@@ -147,7 +147,11 @@ extension Storage {
             if digests[index].elementsEqual(layout.pieceHash(piece)) {
                 do {
                     try writeWhole(piece: piece, batch[index].data!)
-                    state.withLock { _ = $0.have.insert(piece) }
+                    let observer = state.withLock { state in
+                        state.have.insert(piece) ? state.verifiedPieceObserver : nil
+                    }
+                    // The piece is written; the observer sees its bytes while this storage still holds the buffer.
+                    if let observer { batch[index].data!.withUnsafeReadableBytes { observer(piece, $0) } }
                     outcome = .success(true)
                 } catch {
                     outcome = .failure(error)

@@ -47,6 +47,8 @@ public final class Storage: Sendable {
 
     struct State: Sendable {
         var have: Bitfield
+        /// Hears of each piece that joins `have` (see ``observeVerifiedPieces(_:)``).
+        var verifiedPieceObserver: VerifiedPieceObserver?
     }
 
     /// The torrent's file and piece layout.
@@ -345,7 +347,10 @@ public final class Storage: Sendable {
         let hash = hashJob(piece: piece)
         return { [self] in
             let matches = try hash()
-            if matches { self.state.withLock { _ = $0.have.insert(piece) } }
+            if matches {
+                let (added, observer) = self.state.withLock { ($0.have.insert(piece), $0.verifiedPieceObserver) }
+                if added { observer?(piece, nil) }
+            }
             return matches
         }
     }
