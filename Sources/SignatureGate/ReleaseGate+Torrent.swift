@@ -27,8 +27,9 @@ extension ReleaseGate {
     ///   - policy: the trust policy.
     ///   - infoHash: hex info-hash, for the audit log.
     ///   - peers: bytes supplied per peer for each file (keyed by the path joined with `/`), for the audit log.
-    ///   - precomputed: digests the caller computed while writing each file (keyed by the path joined with `/`);
-    ///     see ``release(stagedFile:as:signatures:policy:mode:infoHash:peers:precomputed:)``.
+    ///   - precomputed: SHA-256 digests taken while the torrent downloaded (``StreamingFileHasher``), keyed like
+    ///     `peers`: a file that has one and is unchanged since is not read again (unless the policy needs a
+    ///     digest it lacks); a file that has one but changed is quarantined (`changed-after-verification`).
     /// - Returns: one decision per artifact, in torrent order.
     /// - Throws: ``SignatureGateError`` for a malformed torrent, a malformed shipped signature file, or I/O failure.
     public func releaseTorrent(
@@ -38,7 +39,7 @@ extension ReleaseGate {
         infoHash: String? = nil,
         peers: [String: [PeerContribution]] = [:],
         mode: mode_t = 0o644,
-        precomputed: [String: FileDigests] = [:]
+        precomputed: [String: PrecomputedDigest] = [:]
     ) throws(SignatureGateError) -> [TorrentFileDecision] {
         let files = try TorrentSignatures.files(of: torrent, subject: subject)
         let embedded = try TorrentSignatures.read(torrent, subject: subject)

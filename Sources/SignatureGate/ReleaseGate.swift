@@ -119,8 +119,10 @@ public struct ReleaseGate: Sendable {
     ///   - infoHash: for the audit log.
     ///   - peers: which peers supplied how many bytes, for the audit log.
     ///   - precomputed: the file's digests, computed by the caller from the very bytes it wrote (a leech hashing
-    ///     verified pieces as they reach the file): used instead of reading the staged file again when they cover
-    ///     what the signatures need and their size is the staged file's. The identity checks still run.
+    ///     verified pieces as they reach the file, ``StreamingFileHasher``): used instead of reading the staged file
+    ///     again when they cover what the signatures need and the file opened is still the file they were taken of
+    ///     (``PrecomputedDigest/describes(_:)``); when it is not, the file was written to or replaced since, and it is
+    ///     quarantined (`changed-after-verification`). The identity checks after verification still run.
     /// - Returns: the decision (also appended to the audit log).
     /// - Throws: ``SignatureGateError`` only for I/O failures (the staged file cannot be opened or moved).
     public func release(
@@ -131,7 +133,7 @@ public struct ReleaseGate: Sendable {
         mode: mode_t = 0o644,
         infoHash: String? = nil,
         peers: [PeerContribution]? = nil,
-        precomputed: FileDigests? = nil
+        precomputed: PrecomputedDigest? = nil
     ) throws(SignatureGateError) -> ReleaseDecision {
         try release(
             stagedFile: stagedFile, as: destinationName, signatures: signatures, policy: policy, mode: mode,
@@ -148,7 +150,7 @@ public struct ReleaseGate: Sendable {
         mode: mode_t,
         infoHash: String?,
         peers: [PeerContribution]?,
-        precomputed: FileDigests? = nil,
+        precomputed: PrecomputedDigest? = nil,
         forcedRejection: RejectionReason? = nil,
         afterVerification: () -> Void
     ) throws(SignatureGateError) -> ReleaseDecision {
@@ -170,18 +172,22 @@ public struct ReleaseGate: Sendable {
         let verifier = Verifier(policy: policy)
         let verdict: VerificationResult
         let digests: FileDigests
-        if let precomputed, precomputed.size == Int64(before.st_size),
-            precomputed.covers(Verifier.needs(for: signatures))
+        var changed: GateRefusal?
+        if let precomputed, precomputed.describes(FileFingerprint(before)),
+            precomputed.digests.covers(Verifier.needs(for: signatures))
         {
-            digests = precomputed
-            verdict = verifier.verify(digests: precomputed, signatures: signatures) {
-                () throws(SignatureGateError) -> [UInt8] in
-                try FileDigests.readAll(fileDescriptor: fd, limit: policy.maxLegacyMessageBytes, path: stagedPath)
-            }
+            // Hashed while it downloaded (StreamingFileHasher), and still that file: no second read.
+            digests = precomputed.digests
+            verdict = verifier.verify(digests: digests, fileDescriptor: fd, path: stagedPath, signatures: signatures)
         } else {
             (verdict, digests) = try verifier.verify(
                 fileDescriptor: fd, path: stagedPath, signatures: signatures, bypassingPageCache: readsBypassPageCache
             )
+            if let precomputed, !precomputed.describes(FileFingerprint(before)) {
+                changed = .changedAfterVerification(
+                    "the staged file was replaced or written to after its pieces were verified and hashed during the "
+                        + "download (size, modification time or inode differ)")
+            }
         }
         let result = forcedRejection.map { VerificationResult.rejected($0) } ?? verdict
         let sha256 = digests.sha256.map { Hex.encode($0) }
@@ -192,8 +198,8 @@ public struct ReleaseGate: Sendable {
         guard rename(stagedPath, privatePath) == 0 else {
             throw SignatureGateError(.io, stagedPath, "cannot rename inside the staging directory: \(ErrnoText.of())")
         }
-        var refusal: GateRefusal?
-        if case .rejected(let reason) = result { refusal = .rejected(reason) }
+        var refusal: GateRefusal? = changed
+        if refusal == nil, case .rejected(let reason) = result { refusal = .rejected(reason) }
         if refusal == nil {
             refusal = Self.identityChange(fd: fd, privatePath: privatePath, before: before, digests: digests)
         }

@@ -50,10 +50,17 @@ public struct Verifier: Sendable {
         let needs = Self.needs(for: signatures, alwaysSHA256: alwaysSHA256)
         let digests = try FileDigests.compute(
             fileDescriptor: fd, needs: needs, path: path, bypassingPageCache: bypassingPageCache)
-        let result = verify(digests: digests, signatures: signatures) { () throws(SignatureGateError) -> [UInt8] in
+        return (verify(digests: digests, fileDescriptor: fd, path: path, signatures: signatures), digests)
+    }
+
+    /// Checks signatures against digests taken earlier of the file open at `fd` (read again only for a legacy
+    /// minisign signature, which signs the whole file).
+    public func verify(digests: FileDigests, fileDescriptor fd: Int32, path: String, signatures: [DetachedSignature])
+        -> VerificationResult
+    {
+        verify(digests: digests, signatures: signatures) { () throws(SignatureGateError) -> [UInt8] in
             try FileDigests.readAll(fileDescriptor: fd, limit: policy.maxLegacyMessageBytes, path: path)
         }
-        return (result, digests)
     }
 
     /// Opens `path` (no final symlink) and verifies it.

@@ -87,6 +87,7 @@ struct LeechCommand: AsyncParsableCommand {
             switch event {
             case .progress(let p), .seedingProgress(let p): printer.show(p)
             case .downloadEnded(let outcome): common.reportEnd("leech", outcome, mode: .leech)
+            case .digestsStreamed: break  // logged by the gate's logger (--verbose)
             case .seedingEnded(let outcome): common.reportEnd("leech", outcome, mode: .seed)
             case .decision(let decision): Self.report(decision, policy: policy, json: common.json)
             }

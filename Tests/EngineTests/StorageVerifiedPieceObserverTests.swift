@@ -48,7 +48,9 @@ import Testing
         bad.setInteger(UInt8(0xAA), at: bad.readerIndex + 7)
         #expect(try await storage.writeVerified(piece: 2, data: bad, on: loop).get() == false)
         // Whole pieces in memory: reported with their bytes, which are already on disk.
-        for index in [4, 2, 0] { #expect(try await storage.writeVerified(piece: index, data: buffer(index), on: loop).get()) }
+        for index in [4, 2, 0] {
+            #expect(try await storage.writeVerified(piece: index, data: buffer(index), on: loop).get())
+        }
         // Written block by block, then verified by reading back: reported without bytes, once (a second check of
         // the same piece adds nothing).
         try await storage.write(piece: 3, begin: 0, bytes: ByteBuffer(bytes: piece(3)))

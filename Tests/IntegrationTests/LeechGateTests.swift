@@ -319,7 +319,8 @@ struct LeechGateTests {
 
         let leech = try BackgroundProcess(
             try TestProcess.swtorrentBinary(),
-            w.leechArguments("t.torrent", port: port, ["--allow-unsigned", "--json", "--download-limit", "250000"]),
+            w.leechArguments(
+                "t.torrent", port: port, ["--allow-unsigned", "--json", "--download-limit", "250000", "--verbose"]),
             name: "swtorrent-leech", logDirectory: w.dir)
         defer { leech.stop() }
         var sawStaged = false
@@ -341,6 +342,8 @@ struct LeechGateTests {
         #expect(!partialAtOut, "a partial file appeared in --out")
         #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256)
         #expect(leech.stderr.contains("released artifact.tar: unsigned (--allow-unsigned"), "\(leech.stderr)")
+        // The gate used the SHA-256 taken during the download (the audit's digest below is that of the file in OUT).
+        #expect(leech.stderr.contains("streamed SHA-256 of 1 of 1 files"), "\(leech.stderr.suffix(2000))")
         #expect(w.listing(w.gateDirectory + "/staging").isEmpty)
         #expect(w.listing(w.gateDirectory + "/quarantine").isEmpty)
 
@@ -361,14 +364,18 @@ struct LeechGateTests {
 
         // Again into the same --out: the released file is copied into staging, checked, nothing is fetched, and it
         // is released again (a second audit record).
-        let again = try w.leech("t.torrent", port: port, ["--allow-unsigned", "--json"])
+        let again = try w.leech("t.torrent", port: port, ["--allow-unsigned", "--json", "--verbose"])
         #expect(again.exitCode == 0, "\(again.stderr)")
+        // Every piece was already in staging: all read back by the streaming hasher, none from memory.
+        #expect(again.stderr.contains("streamed SHA-256 of 1 of 1 files: 0 pieces from memory"), "\(again.stderr)")
         let complete = again.stdout.split(separator: "\n").compactMap {
             (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]
         }.last { $0["event"] as? String == "complete" }
         #expect(complete?["downloaded"] as? Int == 0, "\(again.stdout.suffix(600))")
         #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256)
-        #expect(try w.auditRecords(w.gateDirectory + "/audit.jsonl").count == 2)
+        let records = try w.auditRecords(w.gateDirectory + "/audit.jsonl")
+        #expect(records.count == 2)
+        #expect(records.last?["sha256"] as? String == w.sha256)
         #expect(w.listing(w.gateDirectory + "/staging").isEmpty)
     }
 

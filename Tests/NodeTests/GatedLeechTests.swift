@@ -4,6 +4,7 @@ import Logging
 import Node
 import ServiceLifecycle
 import SignatureGate
+import Synchronization
 import Testing
 
 struct GatedLeechTests {
@@ -84,21 +85,34 @@ struct GatedLeechTests {
         #expect(!FileManager.default.fileExists(atPath: f.layout.staging))
     }
 
-    /// Digests handed in by the caller are used instead of re-reading staging: wrong ones make the signature fail.
-    @Test func precomputedDigestsReplaceTheStagedRead() async throws {
+    /// Each file's SHA-256 is taken during the download (here every piece was already staged, so all are read back
+    /// by the streaming hasher); the audit log's digests are the released files' own. With the window off (nil) the
+    /// gate reads the files itself, with the same result.
+    @Test(arguments: [StreamingFileHasher.defaultWindowBytes, nil])
+    func digestsAreStreamedDuringTheDownloadAndMatchTheReleasedFiles(window: Int?) async throws {
         let f = try NodeFixture("node-digests")
         defer { f.cleanup() }
         try f.stageContent()
         var leech = f.leech(policy: try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy())
-        leech.precomputedDigests = {
-            let wrong = [UInt8](repeating: 7, count: 32)
-            return ["rel/lib.so": SignatureGate.FileDigests(size: 70_000, sha256: wrong, blake2b512: nil)]
+        leech.digestWindowBytes = window
+        let streamed = Mutex<[GatedLeechEvent]>([])
+        let outcome = try await leech.run { event in
+            if case .digestsStreamed = event { streamed.withLock { $0.append(event) } }
         }
-        let outcome = try await leech.run()
-        let library = try #require(outcome.decisions.first { $0.path.last == "lib.so" })
-        #expect(!library.decision.isReleased)
-        let app = try #require(outcome.decisions.first { $0.path.last == "app.tar" })
-        #expect(app.decision.isReleased)
+        #expect(outcome.decisions.count == 2 && outcome.decisions.allSatisfy { $0.decision.isReleased })
+        var expected: [GatedLeechEvent] = []
+        if window != nil {
+            // 270,000 bytes in 16 KiB pieces, all already staged: read back.
+            expected = [.digestsStreamed(files: 2, of: 2, StreamingFileHasher.Statistics(piecesReadBack: 17))]
+        }
+        #expect(streamed.withLock { $0 } == expected)
+        for record in try f.auditRecords() {
+            let file = try #require(record["file"] as? String)
+            let released = try SignatureGate.FileDigests.compute(
+                path: f.output + "/" + file, needs: .init(sha256: true, blake2b512: false))
+            let hex = released.sha256.map { $0.map { String(format: "%02x", $0) }.joined() }
+            #expect(record["sha256"] as? String == hex, "\(file)")
+        }
     }
 }
 

@@ -10,11 +10,13 @@ import SignatureGate
 /// 1. The torrent is downloaded into the ``GateLayout/staging`` directory (mode 0700), never into the output. Files
 ///    already in the output at their full length are copied into staging first, so a re-run fetches only what is
 ///    missing or damaged and the output is only ever replaced by rename.
-/// 2. When every piece is verified, each file's signatures (embedded in the torrent, or shipped beside it in the
+/// 2. While it downloads, each file's SHA-256 is taken from the verified pieces the engine still holds in memory
+///    (``StreamingFileHasher``), so the gate does not read the staged files again after the last piece.
+/// 3. When every piece is verified, each file's signatures (embedded in the torrent, or shipped beside it in the
 ///    torrent) are checked against the trust policy; files that pass are released into the output by an atomic
 ///    rename, the others are moved to the quarantine. Every decision is appended to the audit log, with the bytes
 ///    each peer supplied.
-/// 3. With ``SessionConfiguration/seedAfterComplete``, the released files are then seeded from the output.
+/// 4. With ``SessionConfiguration/seedAfterComplete``, the released files are then seeded from the output.
 ///
 /// The gate's blocking I/O runs on the calling task after the download session has ended; call ``run(events:)``
 /// from a task, not from an event loop. Run inside a ``ServiceGroup`` (``TransferService``), a graceful shutdown
@@ -31,10 +33,9 @@ public struct GatedLeech: Sendable {
     public var auditLog: String?
     /// Session settings for the download (and, with `seedAfterComplete`, the seeding that follows the release).
     public var configuration: SessionConfiguration
-    /// Called once after the download completed: digests of staged files (keyed by the path in the torrent joined
-    /// with `/`) that were computed from the bytes as they were written, so the gate need not read those files
-    /// again. Files it leaves out are hashed from staging.
-    public var precomputedDigests: (@Sendable () -> [String: SignatureGate.FileDigests])?
+    /// Copies of verified pieces the streaming SHA-256 may hold ahead of the file's front
+    /// (``StreamingFileHasher/windowBytes``); nil turns it off, and the gate then reads every staged file again.
+    public var digestWindowBytes: Int? = StreamingFileHasher.defaultWindowBytes
     /// The node's host for the download and the seed-after phase (see ``TransferRunner/host``); nil: a host of
     /// their own.
     public var host: SessionHost?
@@ -75,25 +76,59 @@ public struct GatedLeech: Sendable {
     public func run(
         events: @escaping @Sendable (GatedLeechEvent) -> Void = { _ in }
     ) async throws(NodeError) -> GatedLeechOutcome {
-        let (gate, torrentBytes, infoHash) = try prepare()
+        let (gate, torrentBytes, infoHash, files, pieceLength) = try prepare()
 
+        // Each file's SHA-256 is taken while it downloads, from the verified pieces the engine still holds in memory
+        // (read back from staging where it does not), so the gate need not read the files again.
+        let hasher = digestWindowBytes.map {
+            StreamingFileHasher(
+                directory: gate.stagingDirectory,
+                files: files.map { StreamingFileHasher.File(path: $0.path.joined(separator: "/"), length: $0.length) },
+                pieceLength: pieceLength, windowBytes: $0)
+        }
         // Download into staging and stop at completion: seeding (if asked) starts from the released files.
         var download = configuration
         download.seedAfterComplete = nil
         download.seedUntilStopped = false
-        let downloaded = try await TransferRunner(
-            torrentPath: torrentPath, directory: gate.stagingDirectory, mode: .leech, configuration: download,
-            logger: logger, host: host
-        ).run { events(.progress($0)) }
+        let downloaded: SessionOutcome
+        do throws(NodeError) {
+            downloaded = try await TransferRunner(
+                torrentPath: torrentPath, directory: gate.stagingDirectory, mode: .leech, configuration: download,
+                logger: logger, host: host
+            ).run(
+                progress: { events(.progress($0)) },
+                storageOpened: { storage in
+                    guard let hasher else { return }
+                    let before = storage.observeVerifiedPieces { hasher.pieceVerified($0, bytes: $1) }
+                    for piece in before.setIndices { hasher.pieceVerified(piece, bytes: nil) }
+                })
+        } catch {
+            hasher?.cancel()
+            throw error
+        }
         events(.downloadEnded(downloaded))
-        guard case .complete(let final) = downloaded else { return .notDownloaded(downloaded) }
+        guard case .complete(let final) = downloaded else {
+            hasher?.cancel()
+            return .notDownloaded(downloaded)
+        }
+        let precomputed = hasher?.finish() ?? [:]
+        if let statistics = hasher?.statistics {
+            events(.digestsStreamed(files: precomputed.count, of: files.count, statistics))
+            let (memory, readBack) = (statistics.piecesFromMemory, statistics.piecesReadBack)
+            let held = statistics.peakHeldBytes >> 20
+            gateLogger.info(
+                """
+                streamed SHA-256 of \(precomputed.count) of \(files.count) files: \(memory) pieces from memory, \
+                \(readBack) read back, at most \(held) MiB held
+                """)
+        }
 
         // The session has ended and closed its files; the gate's blocking I/O runs on this task.
         let decisions: [TorrentFileDecision]
         do {
             decisions = try gate.releaseTorrent(
                 torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash,
-                peers: Self.contributions(final.suppliedBytes), precomputed: precomputedDigests?() ?? [:])
+                peers: Self.contributions(final.suppliedBytes), precomputed: precomputed)
         } catch {
             throw NodeError(.io, "signature gate: \(error)")
         }
@@ -114,7 +149,9 @@ public struct GatedLeech: Sendable {
     }
 
     /// Reads the torrent, checks the policy, opens the gate and prefills staging from the output.
-    func prepare() throws(NodeError) -> (gate: ReleaseGate, torrent: [UInt8], infoHash: String) {
+    func prepare() throws(NodeError) -> (
+        gate: ReleaseGate, torrent: [UInt8], infoHash: String, files: [TorrentFileEntry], pieceLength: Int
+    ) {
         let torrentBytes: [UInt8]
         do {
             torrentBytes = try TorrentSignatures.readTorrentFile(torrentPath)
@@ -128,8 +165,11 @@ public struct GatedLeech: Sendable {
                     + "public key, or require 0 signers")
         }
         let infoHash: String
+        let pieceLength: Int
         do {
-            infoHash = try Torrent(bytes: torrentBytes).infoHash.hex
+            let torrent = try Torrent(bytes: torrentBytes)
+            infoHash = torrent.infoHash.hex
+            pieceLength = torrent.pieceLength
         } catch {
             throw NodeError(.malformedInput, "\(torrentPath): \(error)")
         }
@@ -151,14 +191,14 @@ public struct GatedLeech: Sendable {
         // The engine writes whole pieces with O_DIRECT, so the staged data is on disk, not in the page cache: hash it
         // the same way rather than paying for a page-cache fill (more CPU than the SHA-256 here).
         gate.readsBypassPageCache = true
+        let files: [TorrentFileEntry]
         do {
-            try Self.prefillStaging(
-                files: TorrentSignatures.files(of: torrentBytes, subject: torrentPath), from: output,
-                into: gate.stagingDirectory)
+            files = try TorrentSignatures.files(of: torrentBytes, subject: torrentPath)
+            try Self.prefillStaging(files: files, from: output, into: gate.stagingDirectory)
         } catch {
             throw NodeError(.io, "\(error)")
         }
-        return (gate, torrentBytes, infoHash)
+        return (gate, torrentBytes, infoHash, files, pieceLength)
     }
 
     /// The engine's verified bytes per file per peer address, as the audit log records them (largest first).

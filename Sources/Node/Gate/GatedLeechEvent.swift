@@ -9,6 +9,9 @@ public enum GatedLeechEvent: Sendable, Hashable {
     case progress(SessionProgress)
     /// The download ended (complete, stopped or stalled).
     case downloadEnded(SessionOutcome)
+    /// After a complete download: how many of the torrent's files have a SHA-256 taken during the download (the
+    /// gate reads only the others again), and how the pieces reached the hasher.
+    case digestsStreamed(files: Int, of: Int, StreamingFileHasher.Statistics)
     /// The gate released or quarantined one file.
     case decision(TorrentFileDecision)
     /// Seed-after progress.

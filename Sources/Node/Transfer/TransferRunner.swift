@@ -32,11 +32,15 @@ public struct TransferRunner: Sendable {
 
     /// Opens, runs and returns the outcome.
     ///
-    /// - Parameter progress: called every ``SessionConfiguration/progressInterval`` and once at the end.
+    /// - Parameters:
+    ///   - progress: called every ``SessionConfiguration/progressInterval`` and once at the end.
+    ///   - storageOpened: called with the torrent's storage once it is open and checked, before the session starts
+    ///     (the gated leech hooks its streaming SHA-256 on it).
     /// - Throws: ``NodeError`` `.malformedInput` (bad torrent), `.incompleteData` (a seed's directory does not hold
     ///   the data), `.io` (cannot open the data, cannot listen, disk failure).
     public func run(
-        progress: @escaping @Sendable (SessionProgress) -> Void = { _ in }
+        progress: @escaping @Sendable (SessionProgress) -> Void = { _ in },
+        storageOpened: (Storage) -> Void = { _ in }
     ) async throws(NodeError) -> SessionOutcome {
         let opened = await Transfer.open(torrentPath: torrentPath, directory: directory, mode: mode, logger: logger)
         let torrent: Torrent
@@ -47,6 +51,7 @@ public struct TransferRunner: Sendable {
         case .success(let pair):
             (torrent, storage) = pair
         }
+        storageOpened(storage)
         let session =
             if let host {
                 TorrentSession(
