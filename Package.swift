@@ -46,7 +46,12 @@ let package = Package(
         // MultiLaneSHA1 (see Docs/make.md).
         .target(name: "CSHA1NI"),
         .target(name: "CryptoPrimitives", dependencies: ["CLibCrypto", "CSodium", "CSHA1NI"], swiftSettings: ours),
-        .target(name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives", "SystemSupport"], swiftSettings: ours),
+        // The 20-byte info-hash / peer id, IP address text, FastRandom: shared by PeerWire, Engine and Tracker.
+        .target(name: "SwarmPrimitives", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .target(
+            name: "Metainfo", dependencies: ["Bencode", "CryptoPrimitives", "SwarmPrimitives", "SystemSupport"],
+            swiftSettings: ours
+        ),
         .target(name: "Identity", dependencies: ["CryptoPrimitives", "SystemSupport"], swiftSettings: ours),
         // Linux epoll for the tracker's announce loop (Docs/tracker.md, "Server design").
         .target(name: "CEventPoll"),
@@ -61,7 +66,7 @@ let package = Package(
         .target(
             name: "Tracker",
             dependencies: [
-                "Bencode", "Identity", "CryptoPrimitives", "CEventPoll", "SystemSupport",
+                "Bencode", "Identity", "CryptoPrimitives", "SwarmPrimitives", "CEventPoll", "SystemSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -75,13 +80,14 @@ let package = Package(
         ),
         .target(
             name: "PeerWire",
-            dependencies: ["Metainfo", "Bencode", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["SwarmPrimitives", "Bencode", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: ours
         ),
         .target(
             name: "Engine",
             dependencies: [
-                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "SystemSupport",
+                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "SwarmPrimitives",
+                "SystemSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -119,8 +125,10 @@ let package = Package(
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "CryptoPrimitivesTests", dependencies: ["CryptoPrimitives"], swiftSettings: ours),
+        .testTarget(name: "SwarmPrimitivesTests", dependencies: ["SwarmPrimitives"], swiftSettings: ours),
         .testTarget(
-            name: "MetainfoTests", dependencies: ["Metainfo", "Bencode", "CryptoPrimitives", "TestSupport"],
+            name: "MetainfoTests",
+            dependencies: ["Metainfo", "Bencode", "CryptoPrimitives", "SwarmPrimitives", "TestSupport"],
             swiftSettings: ours
         ),
         .testTarget(
@@ -137,7 +145,7 @@ let package = Package(
         .testTarget(
             name: "TrackerTests",
             dependencies: [
-                "Tracker", "Identity", "Bencode", "CryptoPrimitives", "TestSupport",
+                "Tracker", "Identity", "Bencode", "CryptoPrimitives", "SwarmPrimitives", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
@@ -146,7 +154,7 @@ let package = Package(
         .testTarget(
             name: "PeerWireTests",
             dependencies: [
-                "PeerWire", "Bencode",
+                "PeerWire", "Bencode", "SwarmPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -156,7 +164,8 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: [
-                "Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "TestSupport",
+                "Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "SwarmPrimitives",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

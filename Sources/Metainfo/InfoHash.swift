@@ -1,47 +1,25 @@
 import CryptoPrimitives
+import SwarmPrimitives
 
-/// A v1 info-hash: the SHA-1 of a torrent's bencoded `info` dictionary, exactly as its bytes appear in the file.
-public struct InfoHash: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The 20 digest bytes.
-    public let bytes: [UInt8]
-
-    /// The number of bytes in a v1 info-hash.
-    public static let byteCount = 20
-
-    /// Wraps 20 digest bytes; nil for any other length.
-    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
-        guard bytes.count == Self.byteCount else { return nil }
-        self.bytes = Array(bytes)
-    }
-
-    /// Parses 40 hex digits (either case); nil for anything else.
-    public init?(hex: some StringProtocol) {
-        guard hex.utf8.count == 2 * Self.byteCount, let bytes = Hex.decode(hex) else { return nil }
-        self.bytes = bytes
-    }
-
+// A v1 info-hash — the SHA-1 of a torrent's bencoded `info` dictionary, exactly as its bytes appear in the file — is
+// SwarmPrimitives' `InfoHash` (20 bytes inline), shared with PeerWire, the engine and the tracker. Metainfo adds
+// how it is made and its base32 form.
+extension InfoHash {
     /// Parses the 32-character RFC 4648 base32 form used by old magnet links (either case, no padding).
     public init?(base32: some StringProtocol) {
         guard base32.utf8.count == 32, let bytes = Base32.decode(base32), bytes.count == Self.byteCount else {
             return nil
         }
-        self.bytes = bytes
+        self.init(bytes)
     }
 
     /// The SHA-1 of `infoBytes` (the raw bencoded info dictionary).
     public init<Bytes: Collection>(hashing infoBytes: Bytes) where Bytes.Element == UInt8 {
-        bytes = DigestAlgorithm.sha1.hash(infoBytes)
+        self.init(DigestAlgorithm.sha1.hash(infoBytes))!
     }
-
-    /// Lower-case hex, 40 digits.
-    public var hex: String { Hex.encode(bytes) }
 
     /// Upper-case RFC 4648 base32, 32 characters.
     public var base32: String { Base32.encode(bytes) }
-
-    public var description: String { hex }
-
-    public static func < (lhs: InfoHash, rhs: InfoHash) -> Bool { lhs.bytes.lexicographicallyPrecedes(rhs.bytes) }
 }
 
 /// A v2 info-hash (BEP 52): the SHA-256 of a torrent's bencoded `info` dictionary as it appears in the file.

@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// A magnet link (BEP 9): the info-hash of a torrent plus hints for finding its metadata and peers.
 ///
 /// Parsing follows what BitTorrent clients do (libtorrent is the reference): parameter names are matched

@@ -1,4 +1,5 @@
 import Bencode
+import SwarmPrimitives
 import SystemSupport
 
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import Bencode
+import SwarmPrimitives
 
 /// A parsed `.torrent` file (BEP 3 metainfo), v1 or hybrid v1+v2 (BEP 52).
 ///

@@ -1,5 +1,5 @@
-import Metainfo
 import NIOCore
+import SwarmPrimitives
 
 /// The BitTorrent handshake (BEP 3): `19`, `BitTorrent protocol`, 8 reserved bytes, the info-hash, the peer id.
 /// Always 68 bytes.
@@ -11,17 +11,13 @@ public struct Handshake: Sendable, Hashable {
 
     /// The 8 reserved bytes, which advertise extensions.
     public var reserved: Reserved
-    /// The torrent's 20-byte (v1) info-hash.
-    public var infoHash: [UInt8]
-    /// The sender's 20-byte peer id.
-    public var peerID: [UInt8]
+    /// The torrent's (v1) info-hash.
+    public var infoHash: InfoHash
+    /// The sender's peer id.
+    public var peerID: PeerID
 
     /// A handshake.
-    ///
-    /// - Precondition: `infoHash` and `peerID` are 20 bytes each.
-    public init(infoHash: [UInt8], peerID: [UInt8], reserved: Reserved = .swtorrent) {
-        precondition(infoHash.count == 20, "an info-hash is 20 bytes, got \(infoHash.count)")
-        precondition(peerID.count == 20, "a peer id is 20 bytes, got \(peerID.count)")
+    public init(infoHash: InfoHash, peerID: PeerID, reserved: Reserved = .swtorrent) {
         self.reserved = reserved
         self.infoHash = infoHash
         self.peerID = peerID
@@ -89,8 +85,8 @@ extension Handshake {
         buffer.writeInteger(UInt8(19))
         buffer.writeString(Self.protocolString)
         buffer.writeBytes(reserved.bytes)
-        buffer.writeBytes(infoHash)
-        buffer.writeBytes(peerID)
+        _ = infoHash.withUnsafeBytes { buffer.writeBytes($0) }
+        _ = peerID.withUnsafeBytes { buffer.writeBytes($0) }
     }
 
     /// Reads one handshake from the front of `buffer`.
@@ -116,8 +112,8 @@ extension Handshake {
         guard buffer.readableBytes >= Self.length else { return nil }
         buffer.moveReaderIndex(forwardBy: 20)
         let reserved = buffer.readBytes(length: 8)!
-        let infoHash = buffer.readBytes(length: 20)!
-        let peerID = buffer.readBytes(length: 20)!
+        let infoHash = InfoHash(buffer.readBytes(length: 20)!)!
+        let peerID = PeerID(buffer.readBytes(length: 20)!)!
         return Handshake(infoHash: infoHash, peerID: peerID, reserved: Reserved(bytes: reserved))
     }
 }
@@ -127,15 +123,7 @@ extension Handshake: CustomStringConvertible {
         func hex(_ bytes: [UInt8]) -> String {
             bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
-        return "Handshake(infoHash: \(hex(infoHash)), peerID: \(hex(peerID)), reserved: \(hex(reserved.bytes)))"
+        return "Handshake(infoHash: \(infoHash.hex), peerID: \(peerID.hex), reserved: \(hex(reserved.bytes)))"
     }
 }
 
-extension Handshake {
-    /// A handshake for a torrent's v1 info-hash.
-    ///
-    /// - Precondition: `peerID` is 20 bytes.
-    public init(infoHash: InfoHash, peerID: [UInt8], reserved: Reserved = .swtorrent) {
-        self.init(infoHash: infoHash.bytes, peerID: peerID, reserved: reserved)
-    }
-}

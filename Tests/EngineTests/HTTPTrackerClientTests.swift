@@ -1,5 +1,6 @@
 import Bencode
 import Foundation
+import SwarmPrimitives
 import Testing
 import TestSupport
 
@@ -41,7 +42,8 @@ import TestSupport
     }
 
     let request = AnnounceRequest(
-        infoHash: [UInt8](repeating: 0xab, count: 20), peerID: Array("-SW0100-000000000000".utf8), port: 6881,
+        infoHash: InfoHash([UInt8](repeating: 0xab, count: 20))!, peerID: PeerID(Array("-SW0100-000000000000".utf8))!,
+        port: 6881,
         left: 100, event: .started)
 
     @Test func announceOverHTTP() async throws {

@@ -1,11 +1,15 @@
+import SwarmPrimitives
 import Testing
 
 @testable import Engine
 
 @Suite struct PeerDirectoryTests {
+    /// A peer id of twenty `n` bytes.
+    static func id(_ n: UInt8) -> PeerID { PeerID(Array(repeating: n, count: 20))! }
+
     func peer(
         _ host: String, _ port: Int = 6881, _ source: PeerSource = .tracker, _ locality: PeerLocality = .unknown,
-        id: [UInt8]? = nil
+        id: PeerID? = nil
     ) -> PeerRecord {
         PeerRecord(address: PeerAddress(host: host, port: port), source: source, locality: locality, peerID: id)
     }
@@ -14,13 +18,13 @@ import Testing
         var directory = PeerDirectory()
         #expect(directory.add(peer("10.0.0.1")) == .added)
         #expect(directory.add(peer("10.0.0.1", 6881, .lsd, .lan)) == .merged)
-        #expect(directory.add(peer("10.0.0.1", 6881, .tracker, .wan, id: [1, 2, 3])) == .merged)
+        #expect(directory.add(peer("10.0.0.1", 6881, .tracker, .wan, id: Self.id(1))) == .merged)
         #expect(directory.add(peer("10.0.0.1", 6882)) == .added, "another port is another peer")
         #expect(directory.count == 2)
         let entry = try #require(directory.entry(PeerAddress(host: "10.0.0.1", port: 6881)))
         #expect(entry.record.source == .lsd, "lsd is stronger than tracker")
         #expect(entry.record.locality == .lan, "lan is stronger than wan")
-        #expect(entry.record.peerID == [1, 2, 3])
+        #expect(entry.record.peerID == Self.id(1))
         #expect(directory.add(peer("10.0.0.1", 6881, .manual)) == .merged)
         #expect(directory.entry(PeerAddress(host: "10.0.0.1", port: 6881))?.record.source == .manual)
     }
@@ -95,9 +99,9 @@ import Testing
         }
         #expect(directory.entry(address)?.failures == 4)
         #expect(directory.nextToDial(now: now, count: 1).count == 1)
-        directory.connected(peer("10.0.0.1", 1, id: [7]))
+        directory.connected(peer("10.0.0.1", 1, id: Self.id(7)))
         let entry = try #require(directory.entry(address))
-        #expect(entry.failures == 0 && entry.state == .connected && entry.record.peerID == [7])
+        #expect(entry.failures == 0 && entry.state == .connected && entry.record.peerID == Self.id(7))
         directory.disconnected(address, now: now)
         #expect(directory.nextToDial(now: now + 4.9, count: 1).isEmpty, "reconnect delay")
         #expect(directory.nextToDial(now: now + 5, count: 1).count == 1)
@@ -150,7 +154,7 @@ import Testing
 
     @Test func incomingPeersAreKnownWhileConnectedOnly() {
         var directory = PeerDirectory()
-        let incoming = peer("10.0.0.7", 50123, .incoming, .lan, id: [9])
+        let incoming = peer("10.0.0.7", 50123, .incoming, .lan, id: Self.id(9))
         directory.connected(incoming)
         #expect(directory.entry(incoming.address)?.state == .connected)
         #expect(directory.nextToDial(now: 100, count: 10).isEmpty)

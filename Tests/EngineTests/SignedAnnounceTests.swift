@@ -1,4 +1,5 @@
 import Identity
+import SwarmPrimitives
 import Testing
 
 @testable import Engine
@@ -10,14 +11,16 @@ import Testing
         let sign = SessionConfiguration.signedAnnounces(key: key, clock: { 1_800_000_000 })
         let url = try AnnounceURL("http://tracker.example:8080/announce?passkey=x")
         let request = AnnounceRequest(
-            infoHash: [UInt8](repeating: 7, count: 20), peerID: Array("-SW0100-abcdefghijkl".utf8), port: 51413,
+            infoHash: InfoHash([UInt8](repeating: 7, count: 20))!, peerID: PeerID(Array("-SW0100-abcdefghijkl".utf8))!,
+            port: 51413,
             left: 10, event: .started)
         let parameters = sign(url, request)
         #expect(parameters.map(\.name) == ["swt_key", "swt_ts", "swt_sig"])
         func value(_ name: String) -> String? { parameters.first { $0.name == name }?.value }
         let result = SignedAnnounce.verify(
-            key: value("swt_key"), timestamp: value("swt_ts"), signature: value("swt_sig"), infoHash: request.infoHash,
-            peerID: request.peerID, port: 51413, event: .started, host: "tracker.example:8080", path: "/announce",
+            key: value("swt_key"), timestamp: value("swt_ts"), signature: value("swt_sig"),
+            infoHash: request.infoHash.bytes,
+            peerID: request.peerID.bytes, port: 51413, event: .started, host: "tracker.example:8080", path: "/announce",
             allowlist: allowlist, now: 1_800_000_010)
         guard case .valid = result else {
             Issue.record("signature did not verify: \(result)")
@@ -25,8 +28,9 @@ import Testing
         }
         // The same parameters do not verify for another event.
         let other = SignedAnnounce.verify(
-            key: value("swt_key"), timestamp: value("swt_ts"), signature: value("swt_sig"), infoHash: request.infoHash,
-            peerID: request.peerID, port: 51413, event: .stopped, host: "tracker.example:8080", path: "/announce",
+            key: value("swt_key"), timestamp: value("swt_ts"), signature: value("swt_sig"),
+            infoHash: request.infoHash.bytes,
+            peerID: request.peerID.bytes, port: 51413, event: .stopped, host: "tracker.example:8080", path: "/announce",
             allowlist: allowlist, now: 1_800_000_010)
         guard case .badSignature = other else {
             Issue.record("a changed event must not verify: \(other)")

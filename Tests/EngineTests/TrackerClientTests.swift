@@ -1,13 +1,15 @@
 import Bencode
+import SwarmPrimitives
 import Testing
 
 @testable import Engine
 
 @Suite struct AnnounceRequestTests {
-    static let infoHash: [UInt8] = [
+    static let infoHash = InfoHash([
         0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x12, 0x34, 0x56,
         0x78, 0x9a,
-    ]
+    ])!
+    static let peerID = PeerID(Array("-SW0100-abcdefghijkl".utf8))!
 
     @Test(arguments: [
         ([UInt8]("aZ09-._~".utf8), "aZ09-._~"),
@@ -20,7 +22,7 @@ import Testing
 
     @Test func queryCarriesBinaryInfoHashAndEvent() {
         let request = AnnounceRequest(
-            infoHash: Self.infoHash, peerID: Array("-SW0100-abcdefghijkl".utf8), port: 6881, uploaded: 1,
+            infoHash: Self.infoHash, peerID: Self.peerID, port: 6881, uploaded: 1,
             downloaded: 2, left: 3, event: .started, numWant: 50)
         #expect(
             request.query
@@ -29,7 +31,7 @@ import Testing
     }
 
     @Test func regularAnnounceHasNoEvent() {
-        let request = AnnounceRequest(infoHash: Self.infoHash, peerID: Self.infoHash, port: 1, left: 0)
+        let request = AnnounceRequest(infoHash: Self.infoHash, peerID: Self.peerID, port: 1, left: 0)
         #expect(!request.query.contains("event="))
     }
 
@@ -42,7 +44,7 @@ import Testing
     func passkeyURLsKeepTheirQuery(url: String, prefix: String) throws {
         let parsed = try AnnounceURL(url)
         let request = AnnounceRequest(
-            infoHash: Self.infoHash, peerID: Self.infoHash, port: 1, left: 0,
+            infoHash: Self.infoHash, peerID: Self.peerID, port: 1, left: 0,
             extraParameters: [(name: "swt_sig", value: "a+b/c=")])
         let target = request.requestTarget(for: parsed)
         #expect(target.hasPrefix(prefix + "info_hash="))
@@ -149,7 +151,7 @@ import Testing
         ([0xfe, 0x80, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7], "fe80:1:2:3:4:5:6:7"),
     ])
     func ipv6Formatting(bytes: [UInt8], expected: String) {
-        #expect(PeerAddress.ipv6String(bytes) == expected)
+        #expect(IPAddressText.ipv6(bytes) == expected)
     }
 }
 

@@ -1,6 +1,7 @@
 import Bencode
 import CryptoPrimitives
 import Foundation
+import SwarmPrimitives
 @testable import Metainfo
 import TestSupport
 import Testing

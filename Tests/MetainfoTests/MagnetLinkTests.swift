@@ -1,4 +1,5 @@
 import Metainfo
+import SwarmPrimitives
 import Testing
 
 struct MagnetLinkTests {

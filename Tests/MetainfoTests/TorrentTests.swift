@@ -1,6 +1,7 @@
 import Bencode
 import CryptoPrimitives
 import Metainfo
+import SwarmPrimitives
 import Testing
 
 struct TorrentTests {

@@ -2,12 +2,13 @@ import NIOCore
 import NIOEmbedded
 import NIOTestUtils
 import PeerWire
+import SwarmPrimitives
 import Testing
 
 @Suite struct HandshakeTests {
     static let handshake = Handshake(
-        infoHash: Array(1...20),
-        peerID: Array("-SW0100-abcdefghijkl".utf8),
+        infoHash: InfoHash(Array(1...20))!,
+        peerID: PeerID(Array("-SW0100-abcdefghijkl".utf8))!,
         reserved: .init(fastExtension: true, extensionProtocol: true, dht: true)
     )
 

@@ -1,5 +1,6 @@
 import Foundation
 import Identity
+import SwarmPrimitives
 import Testing
 
 @testable import Tracker

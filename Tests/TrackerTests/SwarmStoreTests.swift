@@ -1,5 +1,6 @@
 import Bencode
 import Identity
+import SwarmPrimitives
 import Testing
 
 @testable import Tracker
@@ -27,14 +28,14 @@ func compactPeers(_ bytes: [UInt8]) -> [String] {
 }
 
 struct SwarmStoreTests {
-    let v4 = PeerAddress(ipv4: 10, 0, 0, 1)
+    let v4 = PackedIPAddress(ipv4: 10, 0, 0, 1)
 
     @Test func announceListsOthersAndCounts() throws {
         let store = SwarmStore(timing: .init(interval: 100), seed: 1)
         var out: [UInt8] = []
-        store.announce(request(peer: 1, left: 0), address: PeerAddress(ipv4: 10, 0, 0, 1), owner: 1, now: 5, into: &out)
+        store.announce(request(peer: 1, left: 0), address: PackedIPAddress(ipv4: 10, 0, 0, 1), owner: 1, now: 5, into: &out)
         let counts = store.announce(
-            request(peer: 2, port: 7000), address: PeerAddress(ipv4: 10, 0, 0, 2), owner: 1, now: 5, into: &out)
+            request(peer: 2, port: 7000), address: PackedIPAddress(ipv4: 10, 0, 0, 2), owner: 1, now: 5, into: &out)
         #expect(counts == SwarmCounts(complete: 1, incomplete: 1, downloaded: 0))
         let response = try decode(out)
         #expect(response["complete"]?.integer == 1)
@@ -107,7 +108,7 @@ struct SwarmStoreTests {
         bytes[0] = 0x20
         bytes[1] = 0x01
         bytes[15] = 0x05
-        let v6 = PeerAddress(bytes: bytes)!
+        let v6 = PackedIPAddress(bytes: bytes)!
         #expect(!v6.isIPv4)
         #expect(v6.text == "2001::5")
         store.announce(request(peer: 1, port: 0x1234), address: v6, owner: 1, now: 1, into: &out)

@@ -4,6 +4,7 @@ import Foundation
 import Identity
 import Logging
 import Prometheus
+import SwarmPrimitives
 import TestSupport
 import Testing
 

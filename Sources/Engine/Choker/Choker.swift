@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Decides which peers we upload to (BEP 3 choking, as mainline and libtorrent do it).
 ///
 /// Every round (10 s by default):

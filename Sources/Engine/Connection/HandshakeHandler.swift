@@ -1,5 +1,6 @@
 import NIOCore
 import PeerWire
+import SwarmPrimitives
 
 /// Runs the BitTorrent handshake on a fresh connection, asks the router (``HandshakeRouting``, the host) which
 /// session it belongs to, then has ``PeerPipeline`` replace it (and the handshake decoder before it) with the

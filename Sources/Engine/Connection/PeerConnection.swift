@@ -1,5 +1,6 @@
 import NIOCore
 import PeerWire
+import SwarmPrimitives
 
 /// One peer connection after the handshake: the last handler of its channel's pipeline and the session's record
 /// of the peer (choke and interest state, requests both ways, rates). Lives on the session's event loop.
@@ -12,7 +13,7 @@ final class PeerConnection: ChannelDuplexHandler {
     /// Set by the session when the connection is admitted.
     var id = 0
     let record: PeerRecord
-    let peerID: [UInt8]
+    let peerID: PeerID
     /// Both sides set the Fast extension bit (BEP 6).
     let fast: Bool
     /// The key reputation and bans are kept under: the IP address, or address and port on loopback (where several

@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -72,7 +74,7 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         let text =
-            address.count == 4 ? PeerAddress.ipv4String(address) : PeerAddress.ipv6String(address)
+            address.count == 4 ? IPAddressText.ipv4(address) : IPAddressText.ipv6(address)
         return "\(text)/\(prefixLength)"
     }
 

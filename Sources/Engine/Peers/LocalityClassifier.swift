@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -47,7 +49,7 @@ public struct LocalityClassifier: Sendable {
     }
 
     /// A record for a peer at `address` learned from `source`, with its locality set.
-    public func record(_ address: PeerAddress, source: PeerSource, peerID: [UInt8]? = nil) -> PeerRecord {
+    public func record(_ address: PeerAddress, source: PeerSource, peerID: PeerID? = nil) -> PeerRecord {
         PeerRecord(address: address, source: source, locality: locality(of: address, source: source), peerID: peerID)
     }
 

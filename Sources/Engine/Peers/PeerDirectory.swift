@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Every peer a session knows of, from every source (tracker responses, `manualPeers`, incoming connections, and
 /// later local discovery and magnet peers), in one table: it dedups by address, merges what each source knows,
 /// bounds its size, and decides whom to dial next.
@@ -239,8 +241,8 @@ public struct PeerDirectory {
     /// One spelling per address: IPv6 in RFC 5952 form, an IPv4-mapped IPv6 address as IPv4.
     static func canonical(_ address: PeerAddress) -> PeerAddress {
         guard address.host.contains(":"), let bytes = CIDR.addressBytes(address.host) else { return address }
-        if let v4 = CIDR.unmappedIPv4(bytes) { return PeerAddress(host: PeerAddress.ipv4String(v4), port: address.port) }
-        return PeerAddress(host: PeerAddress.ipv6String(bytes), port: address.port)
+        if let v4 = CIDR.unmappedIPv4(bytes) { return PeerAddress(host: IPAddressText.ipv4(v4), port: address.port) }
+        return PeerAddress(host: IPAddressText.ipv6(bytes), port: address.port)
     }
 
     private static func banKey(_ address: PeerAddress) -> String {

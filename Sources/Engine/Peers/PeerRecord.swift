@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Where a peer can be dialled: a numeric IPv4 or IPv6 address (or a host name given by the user) and a port.
 public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
     /// An IPv4 dotted quad, an IPv6 address without brackets, or a host name.
@@ -58,47 +60,12 @@ public struct PeerRecord: Sendable, Hashable {
     public var source: PeerSource
     public var locality: PeerLocality
     /// The peer id from its handshake or the tracker, when known.
-    public var peerID: [UInt8]?
+    public var peerID: PeerID?
 
-    public init(address: PeerAddress, source: PeerSource, locality: PeerLocality = .unknown, peerID: [UInt8]? = nil) {
+    public init(address: PeerAddress, source: PeerSource, locality: PeerLocality = .unknown, peerID: PeerID? = nil) {
         self.address = address
         self.source = source
         self.locality = locality
         self.peerID = peerID
-    }
-}
-
-extension PeerAddress {
-    /// Formats 4 bytes as a dotted quad.
-    static func ipv4String<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        bytes.map { String($0) }.joined(separator: ".")
-    }
-
-    /// Formats 16 bytes as an IPv6 address in RFC 5952 form (lower-case hex, the longest run of two or more zero
-    /// groups shortened to `::`).
-    static func ipv6String<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let b = Array(bytes)
-        precondition(b.count == 16)
-        let groups = (0..<8).map { UInt16(b[2 * $0]) << 8 | UInt16(b[2 * $0 + 1]) }
-        var bestStart = -1
-        var bestLength = 0
-        var index = 0
-        while index < 8 {
-            if groups[index] == 0 {
-                let start = index
-                while index < 8 && groups[index] == 0 { index += 1 }
-                if index - start > bestLength && index - start >= 2 {
-                    bestStart = start
-                    bestLength = index - start
-                }
-            } else {
-                index += 1
-            }
-        }
-        func hex(_ range: Range<Int>) -> String {
-            range.map { String(groups[$0], radix: 16) }.joined(separator: ":")
-        }
-        if bestStart < 0 { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 }

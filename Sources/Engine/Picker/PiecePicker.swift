@@ -1,4 +1,5 @@
 import PeerWire
+import SwarmPrimitives
 
 /// Chooses which blocks to request from which peer.
 ///

@@ -1,5 +1,6 @@
 import NIOCore
 import PeerWire
+import SwarmPrimitives
 
 /// Peers: the directory every source feeds, dialling through the host, admission of routed connections.
 extension SessionCore {
@@ -12,7 +13,7 @@ extension SessionCore {
     func learnOwnAddresses() {
         var hosts: Set<String> = ["127.0.0.1", "::1", "localhost", configuration.listenHost]
         for bytes in classifier.interfaceAddresses {
-            hosts.insert(bytes.count == 4 ? PeerAddress.ipv4String(bytes) : PeerAddress.ipv6String(bytes))
+            hosts.insert(bytes.count == 4 ? IPAddressText.ipv4(bytes) : IPAddressText.ipv6(bytes))
         }
         for host in hosts { directory.addOwnAddress(PeerAddress(host: host, port: listenPort)) }
     }

@@ -3,6 +3,7 @@ import Metainfo
 import NIOCore
 import NIOPosix
 import PeerWire
+import SwarmPrimitives
 
 /// The state of one torrent: picker, choker, connections, tracker, storage. Every method runs on ``loop``, the
 /// host's loop; the channel handlers of all its connections and the host (``HostCore``) live on the same loop, so
@@ -31,8 +32,8 @@ final class SessionCore {
     let storage: Storage
     let configuration: SessionConfiguration
     let logger: Logger
-    let infoHash: [UInt8]
-    let peerID: [UInt8]
+    let infoHash: InfoHash
+    let peerID: PeerID
     let ourHandshake: Handshake
     let wireLimits: PeerWireLimits
     private let done: EventLoopPromise<SessionOutcome>
@@ -92,9 +93,9 @@ final class SessionCore {
         self.logger = logger
         self.done = done
         self.progressHandler = progress
-        self.infoHash = torrent.infoHash.bytes
+        self.infoHash = torrent.infoHash
         self.peerID = PeerID.generate()
-        self.ourHandshake = Handshake(infoHash: torrent.infoHash.bytes, peerID: peerID)
+        self.ourHandshake = Handshake(infoHash: torrent.infoHash, peerID: peerID)
         self.wireLimits = PeerWireLimits(pieceLength: torrent.pieceLength, totalLength: Int(torrent.totalLength))
         self.picker = PiecePicker(
             pieceCount: torrent.pieceCount, pieceLength: torrent.pieceLength, totalLength: torrent.totalLength,

@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// One announce to an HTTP tracker (BEP 3, BEP 23 compact peers, BEP 7 IPv6).
 public struct AnnounceRequest: Sendable, Hashable {
     /// The `event` parameter.
@@ -9,10 +11,10 @@ public struct AnnounceRequest: Sendable, Hashable {
         case stopped
     }
 
-    /// The 20-byte SHA-1 info-hash.
-    public var infoHash: [UInt8]
-    /// Our 20-byte peer id.
-    public var peerID: [UInt8]
+    /// The torrent's v1 info-hash.
+    public var infoHash: InfoHash
+    /// Our peer id.
+    public var peerID: PeerID
     /// The port we accept peer connections on.
     public var port: Int
     public var uploaded: Int64
@@ -29,7 +31,7 @@ public struct AnnounceRequest: Sendable, Hashable {
     public var extraParameters: [(name: String, value: String)]
 
     public init(
-        infoHash: [UInt8], peerID: [UInt8], port: Int, uploaded: Int64 = 0, downloaded: Int64 = 0, left: Int64,
+        infoHash: InfoHash, peerID: PeerID, port: Int, uploaded: Int64 = 0, downloaded: Int64 = 0, left: Int64,
         event: Event = .none, numWant: Int = 80, key: String? = nil, trackerID: String? = nil,
         extraParameters: [(name: String, value: String)] = []
     ) {
@@ -65,8 +67,8 @@ public struct AnnounceRequest: Sendable, Hashable {
     /// byte.
     public var query: String {
         var parts: [String] = [
-            "info_hash=" + Self.percentEncode(infoHash),
-            "peer_id=" + Self.percentEncode(peerID),
+            "info_hash=" + Self.percentEncode(infoHash.bytes),
+            "peer_id=" + Self.percentEncode(peerID.bytes),
             "port=\(port)",
             "uploaded=\(uploaded)",
             "downloaded=\(downloaded)",

@@ -1,4 +1,5 @@
 import Bencode
+import SwarmPrimitives
 
 /// A tracker's answer to an announce.
 public struct AnnounceResponse: Sendable, Hashable {
@@ -78,7 +79,7 @@ public struct AnnounceResponse: Sendable, Hashable {
             var i = 0
             while i < compact.count && peers.count < maximumPeers {
                 let port = Int(compact[i + 4]) << 8 | Int(compact[i + 5])
-                if port != 0 { peers.append(PeerAddress(host: PeerAddress.ipv4String(compact[i..<i + 4]), port: port)) }
+                if port != 0 { peers.append(PeerAddress(host: IPAddressText.ipv4(compact[i..<i + 4]), port: port)) }
                 i += 6
             }
         case .list(let list)?:
@@ -104,7 +105,7 @@ public struct AnnounceResponse: Sendable, Hashable {
             while i < compact.count && peers.count < maximumPeers {
                 let port = Int(compact[i + 16]) << 8 | Int(compact[i + 17])
                 if port != 0 {
-                    peers.append(PeerAddress(host: PeerAddress.ipv6String(compact[i..<i + 16]), port: port))
+                    peers.append(PeerAddress(host: IPAddressText.ipv6(compact[i..<i + 16]), port: port))
                 }
                 i += 18
             }

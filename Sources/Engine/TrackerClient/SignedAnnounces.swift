@@ -26,7 +26,7 @@ extension SessionConfiguration {
             // unsigned; the tracker then refuses it with a clear failure reason.
             return
                 (try? SignedAnnounce.sign(
-                    infoHash: request.infoHash, peerID: request.peerID, port: UInt16(clamping: request.port),
+                    infoHash: request.infoHash.bytes, peerID: request.peerID.bytes, port: UInt16(clamping: request.port),
                     event: event, host: url.hostHeader, path: path, key: key, timestamp: clock())) ?? []
         }
     }

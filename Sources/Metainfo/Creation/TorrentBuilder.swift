@@ -1,4 +1,5 @@
 import Bencode
+import SwarmPrimitives
 
 /// Options for making a torrent. The defaults make a public, dateless torrent with no tracker.
 public struct TorrentOptions: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Hand-rolled bencode for the tracker's hot path: appends straight into a byte array, keys pre-sorted.
 enum BencodeWriter {
     /// `d8:completei…e10:downloadedi…e10:incompletei…e8:intervali…e12:min intervali…e` (dictionary left open).

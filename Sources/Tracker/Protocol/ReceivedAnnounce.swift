@@ -1,4 +1,5 @@
 import Identity
+import SwarmPrimitives
 
 /// The swtorrent signed-announce parameters, percent-decoded but not yet verified.
 public struct SignedAnnounceFields: Sendable, Hashable {

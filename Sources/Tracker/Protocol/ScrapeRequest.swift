@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// A parsed scrape query (BEP 48): one or more `info_hash` parameters.
 public struct ScrapeRequest: Sendable, Hashable {
     /// The requested info-hashes, in request order, without duplicates.

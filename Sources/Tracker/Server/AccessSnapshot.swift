@@ -1,4 +1,5 @@
 import Identity
+import SwarmPrimitives
 
 /// One immutable view of who may announce and what is tracked: the allowlist, the owner id of each credential,
 /// and the registered info-hashes. Each reload builds a new snapshot and hands it to every event loop.

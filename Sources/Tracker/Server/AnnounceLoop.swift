@@ -146,7 +146,7 @@ final class AnnounceLoop: Sendable {
 final class AnnounceConnection {
     let fd: Int32
     let generation: UInt32
-    let address: PeerAddress?
+    let address: PackedIPAddress?
     /// Received bytes of a head not complete yet (empty most of the time: complete heads are parsed in place).
     var pending: [UInt8] = []
     var scanned = 0
@@ -163,7 +163,7 @@ final class AnnounceConnection {
     /// The sweep tick of the connection's start, its last response or its last write progress.
     var lastActivity: Int
 
-    init(fd: Int32, generation: UInt32, address: PeerAddress?, tick: Int) {
+    init(fd: Int32, generation: UInt32, address: PackedIPAddress?, tick: Int) {
         self.fd = fd
         self.generation = generation
         self.address = address
@@ -330,12 +330,12 @@ final class AnnounceLoopState {
         }
     }
 
-    private static func peerAddress(_ storage: inout sockaddr_storage) -> PeerAddress? {
+    private static func peerAddress(_ storage: inout sockaddr_storage) -> PackedIPAddress? {
         let family = Int32(storage.ss_family)
         return withUnsafeBytes(of: &storage) { raw in
             switch family {
-            case AF_INET: PeerAddress(ipv4: raw[4], raw[5], raw[6], raw[7])
-            case AF_INET6: PeerAddress(bytes: UnsafeRawBufferPointer(rebasing: raw[8..<24]))
+            case AF_INET: PackedIPAddress(ipv4: raw[4], raw[5], raw[6], raw[7])
+            case AF_INET6: PackedIPAddress(bytes: UnsafeRawBufferPointer(rebasing: raw[8..<24]))
             default: nil
             }
         }
@@ -595,7 +595,7 @@ final class AnnounceLoopState {
     /// runs on NIO's thread pool so that it can use every core while this thread goes on accepting and answering;
     /// the result comes back through the loop's inbox and the announce is stored and answered here.
     private func verifyElsewhere(
-        _ request: ReceivedAnnounce, address: PeerAddress?, host: String, path: String, now: Int64,
+        _ request: ReceivedAnnounce, address: PackedIPAddress?, host: String, path: String, now: Int64,
         connection: AnnounceConnection
     ) {
         let loop = handle
@@ -621,7 +621,7 @@ final class AnnounceLoopState {
 
     /// Stores and answers a signed announce once its admission is known, then serves what the client sent after it.
     func finishSigned(
-        fd: Int32, generation: UInt32, request: ReceivedAnnounce, address: PeerAddress?,
+        fd: Int32, generation: UInt32, request: ReceivedAnnounce, address: PackedIPAddress?,
         _ admitted: Result<UInt32, Refusal>
     ) {
         guard Int(fd) < connections.count, let connection = connections[Int(fd)], connection.generation == generation,
@@ -736,13 +736,13 @@ final class AnnounceLoopState {
 
     private func clientAddress(
         _ raw: UnsafeRawBufferPointer, head: RequestHead, request: ReceivedAnnounce, connection: AnnounceConnection
-    ) -> PeerAddress? {
-        if configuration.trustIPParameter, let ip = request.ip, let address = PeerAddress(literal: ip) {
+    ) -> PackedIPAddress? {
+        if configuration.trustIPParameter, let ip = request.ip, let address = PackedIPAddress(literal: ip) {
             return address
         }
         if configuration.trustForwardedFor, let header = head.forwardedFor {
             let value = String(decoding: raw[header], as: UTF8.self)
-            if let rightMost = value.split(separator: ",").last, let address = PeerAddress(literal: rightMost) {
+            if let rightMost = value.split(separator: ",").last, let address = PackedIPAddress(literal: rightMost) {
                 return address
             }
         }

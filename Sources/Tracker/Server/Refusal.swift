@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Why the tracker refused a request. Each cause has its own `failure reason` text and metrics label.
 public enum RefusalCause: String, Sendable, Hashable, CaseIterable {
     /// The node key or passkey is not on the allowlist.

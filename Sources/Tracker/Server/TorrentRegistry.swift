@@ -1,6 +1,7 @@
 import Bencode
 import CryptoPrimitives
 import Logging
+import SwarmPrimitives
 import SystemSupport
 
 #if canImport(Glibc)

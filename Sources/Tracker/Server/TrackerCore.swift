@@ -1,4 +1,5 @@
 import NIOCore
+import SwarmPrimitives
 
 /// The swarms and the set of active owners. Owned by the announce loop's thread (`AnnounceLoop`), which admits,
 /// stores and answers each request in one go; reloads and expiry run there too.
@@ -22,7 +23,7 @@ final class TrackerCore {
 
     /// Records an announce and writes the bencoded response body into `body`; returns a refusal instead if the
     /// owner lost access between the admission check and now (a reload raced the request).
-    func announce(_ request: ReceivedAnnounce, address: PeerAddress, owner: UInt32, into body: inout [UInt8])
+    func announce(_ request: ReceivedAnnounce, address: PackedIPAddress, owner: UInt32, into body: inout [UInt8])
         -> Refusal?
     {
         guard activeOwners.contains(owner) else { return .revokedWhileAnnouncing }

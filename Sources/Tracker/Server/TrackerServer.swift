@@ -6,6 +6,7 @@ import NIOHTTP1
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import SwarmPrimitives
 import Synchronization
 import SystemSupport
 import UnixSignals

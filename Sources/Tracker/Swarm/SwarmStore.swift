@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Seeder, leecher and completion counts of one swarm, as reported by announce and scrape.
 public struct SwarmCounts: Sendable, Hashable {
     /// Peers with nothing left to download.
@@ -17,7 +19,7 @@ public struct SwarmCounts: Sendable, Hashable {
 
 /// One stored peer: 48 bytes, no heap allocation.
 struct PeerEntry {
-    var address: PeerAddress
+    var address: PackedIPAddress
     var peerID: PeerID
     var lastSeen: UInt32
     /// Which allowlist entry admitted the peer (see `AccessSnapshot.ownerID`).
@@ -125,7 +127,7 @@ public final class SwarmStore {
     /// - Returns: The swarm's counts after the announce.
     @discardableResult
     public func announce(
-        _ request: ReceivedAnnounce, address: PeerAddress, owner: UInt32, now: UInt32, into out: inout [UInt8]
+        _ request: ReceivedAnnounce, address: PackedIPAddress, owner: UInt32, now: UInt32, into out: inout [UInt8]
     ) -> SwarmCounts {
         out.removeAll(keepingCapacity: true)
         let isSeeder = request.left == 0
@@ -176,7 +178,7 @@ public final class SwarmStore {
     }
 
     /// Peers the store would list for `infoHash` (for tests and diagnostics): address, port, peer id, owner.
-    public func peers(of infoHash: InfoHash) -> [(address: PeerAddress, port: UInt16, peerID: PeerID, owner: UInt32)] {
+    public func peers(of infoHash: InfoHash) -> [(address: PackedIPAddress, port: UInt16, peerID: PeerID, owner: UInt32)] {
         (swarms[infoHash]?.peers ?? []).map { ($0.address, $0.port, $0.peerID, $0.owner) }
     }
 
@@ -312,16 +314,3 @@ private func gcd(_ a: Int, _ b: Int) -> Int {
     return a
 }
 
-/// xorshift64*: a fast, non-cryptographic generator for peer selection.
-struct FastRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed == 0 ? 0x9E37_79B9_7F4A_7C15 : seed }
-
-    mutating func next() -> UInt64 {
-        state ^= state >> 12
-        state ^= state << 25
-        state ^= state >> 27
-        return state &* 0x2545_F491_4F6C_DD1D
-    }
-}

@@ -1,8 +1,9 @@
-/// A small, fast pseudo-random generator (SplitMix64) seeded once from the system's generator.
+/// A small, fast pseudo-random generator (SplitMix64), seeded once from the system's generator or with a fixed seed.
 ///
-/// The picker breaks ties between equally rare pieces at random for every piece it considers; with
+/// The engine's picker breaks ties between equally rare pieces at random for every piece it considers; with
 /// `SystemRandomNumberGenerator` that was one `getrandom` system call per piece scanned (a million calls for a 1 GiB
-/// torrent of 1 MiB pieces). Picking needs unpredictability across peers, not cryptographic strength.
+/// torrent of 1 MiB pieces). The tracker picks which peers to return with it. Both need unpredictability across
+/// peers, not cryptographic strength: never use it for keys, nonces or tokens.
 public struct FastRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

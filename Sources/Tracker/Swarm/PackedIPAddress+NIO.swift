@@ -1,6 +1,6 @@
 import NIOCore
 
-extension PeerAddress {
+extension PackedIPAddress {
     /// The IP address of a socket address; nil for a Unix domain socket.
     public init?(_ socketAddress: SocketAddress) {
         switch socketAddress {

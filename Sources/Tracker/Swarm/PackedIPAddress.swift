@@ -1,7 +1,9 @@
+import SwarmPrimitives
+
 /// A peer's IP address in 16 bytes (IPv4 held as an IPv4-mapped IPv6 address, `::ffff:a.b.c.d`).
 ///
 /// Kept inline so a stored peer costs no heap allocation for its address.
-public struct PeerAddress: Sendable, Hashable {
+public struct PackedIPAddress: Sendable, Hashable {
     private var high: UInt64
     private var low: UInt64
 
@@ -27,7 +29,7 @@ public struct PeerAddress: Sendable, Hashable {
         case 4:
             self.init(ipv4: b[0], b[1], b[2], b[3])
         case 16:
-            var value = PeerAddress(ipv4: 0, 0, 0, 0)
+            var value = PackedIPAddress(ipv4: 0, 0, 0, 0)
             withUnsafeMutableBytes(of: &value) { raw in
                 for index in 0..<16 { raw[index] = b[index] }
             }
@@ -55,39 +57,8 @@ public struct PeerAddress: Sendable, Hashable {
     /// The textual form: dotted quad for IPv4, RFC 5952 style (lower-case hex, `::` for the longest zero run)
     /// for IPv6.
     public var text: String {
-        withUnsafeBytes(of: self) { raw -> String in
-            if isIPv4 { return "\(raw[12]).\(raw[13]).\(raw[14]).\(raw[15])" }
-            let groups = (0..<8).map { UInt16(raw[2 * $0]) << 8 | UInt16(raw[2 * $0 + 1]) }
-            var bestStart = -1
-            var bestLength = 0
-            var index = 0
-            while index < 8 {
-                if groups[index] == 0 {
-                    var end = index
-                    while end < 8 && groups[end] == 0 { end += 1 }
-                    if end - index > bestLength && end - index >= 2 {
-                        bestStart = index
-                        bestLength = end - index
-                    }
-                    index = end
-                } else {
-                    index += 1
-                }
-            }
-            var parts: [String] = []
-            index = 0
-            var text = ""
-            while index < 8 {
-                if index == bestStart {
-                    text += (parts.isEmpty ? "" : parts.joined(separator: ":")) + "::"
-                    parts = []
-                    index += bestLength
-                    continue
-                }
-                parts.append(String(groups[index], radix: 16))
-                index += 1
-            }
-            return text + parts.joined(separator: ":")
+        withUnsafeBytes(of: self) { raw in
+            isIPv4 ? IPAddressText.ipv4(raw[12..<16]) : IPAddressText.ipv6(raw)
         }
     }
 }
