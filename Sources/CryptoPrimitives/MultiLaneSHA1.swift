@@ -11,9 +11,6 @@ public enum MultiLaneSHA1 {
     /// Whether this CPU has the SHA extensions (with SSSE3 and SSE4.1) that the interleaved lanes need.
     public static let hasSHAExtensions = swt_sha1ni_available() != 0
 
-    /// The most messages hashed in lock-step.
-    public static let maximumLanes = 4
-
     /// The SHA-1 digest length in bytes.
     public static let digestByteCount = 20
 

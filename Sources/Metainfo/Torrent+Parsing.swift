@@ -198,7 +198,7 @@ struct TorrentParser {
                 field: "info.pieces")
         }
         if hasV2 {
-            try Self.checkHybrid(info: info, files: rawFiles, isSingleFile: isSingleFile, pieceLength: pieceLength)
+            try Self.checkHybrid(info: info, files: rawFiles, pieceLength: pieceLength)
         }
 
         // Trackers, web seeds and descriptive fields. Optional fields of the wrong type are ignored.
@@ -366,7 +366,7 @@ struct TorrentParser {
     /// lengths, as the v1 file list without its pad files, and every non-empty file must start on a piece
     /// boundary.
     private static func checkHybrid(
-        info: BencodeValue, files: [RawFile], isSingleFile: Bool, pieceLength: Int
+        info: BencodeValue, files: [RawFile], pieceLength: Int
     ) throws(MetainfoError) {
         guard let tree = info["file tree"] else {
             throw MetainfoError(

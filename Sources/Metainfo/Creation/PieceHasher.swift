@@ -137,7 +137,7 @@ public struct PieceHasher: Sendable {
         let readSize = effectiveReadSize(buffersPerWorker: buffers)
         let multiLane = interleavedSHA1 && MultiLaneSHA1.hasSHAExtensions
         let kinds: [DigestKind] = withBLAKE2b ? [.sha256, .blake2b512] : [.sha256]
-        let handoff = digestPlan.map { DigestHandoff(workers: workerCount, plan: $0, kinds: kinds, readSize: readSize) }
+        let handoff = digestPlan.map { DigestHandoff(workers: workerCount, plan: $0, kinds: kinds) }
 
         var started: [WorkerThread] = []
         var startError: MetainfoError?
@@ -383,7 +383,7 @@ final class DigestHandoff: Sendable {
     /// The buffers a worker may own per lane.
     let buffersPerLane: Int
 
-    init(workers: Int, plan: DigestPlan, kinds: [DigestKind], readSize: Int) {
+    init(workers: Int, plan: DigestPlan, kinds: [DigestKind]) {
         self.plan = plan
         self.kinds = kinds
         queues = (0..<(plan.laneCount * kinds.count)).map { _ in Lane() }
