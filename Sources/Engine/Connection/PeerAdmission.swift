@@ -1,3 +1,5 @@
+import SwarmPrimitives
+
 /// Whether we dialled the peer or it dialled us.
 public enum PeerDirection: String, Sendable, Hashable {
     case incoming
@@ -10,16 +12,16 @@ public struct PeerAdmissionRequest: Sendable, Hashable {
     /// The address we dialled, or the remote address of an incoming connection.
     public var address: PeerAddress
     public var direction: PeerDirection
-    /// The info-hash the peer's handshake names (20 bytes).
-    public var infoHash: [UInt8]
-    /// The peer id from its handshake (20 bytes).
-    public var peerID: [UInt8]
+    /// The info-hash the peer's handshake names.
+    public var infoHash: InfoHash
+    /// The peer id from its handshake.
+    public var peerID: PeerID
     /// The identity the peer authenticated with in the transport handshake; nil on plain BitTorrent connections
     /// (no ``PeerTransportSecurity``).
     public var identity: PeerIdentity?
 
     public init(
-        address: PeerAddress, direction: PeerDirection, infoHash: [UInt8], peerID: [UInt8], identity: PeerIdentity?
+        address: PeerAddress, direction: PeerDirection, infoHash: InfoHash, peerID: PeerID, identity: PeerIdentity?
     ) {
         self.address = address
         self.direction = direction

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import PeerWire
+import SwarmPrimitives
 
 /// The node-wide part of the engine, on the host's event loop: the one peer listener, the table of sessions by
 /// info-hash that incoming connections are routed through, the node-wide limits, and the refusal counters.
@@ -24,7 +25,7 @@ final class HostCore: HandshakeRouting {
 
     private var state = State.idle
     private(set) var port = 0
-    private var sessions: [[UInt8]: SessionCore] = [:]
+    private var sessions: [InfoHash: SessionCore] = [:]
     private var nextSessionID = 1
     private var refusals: [PeerRefusal: Int] = [:]
 

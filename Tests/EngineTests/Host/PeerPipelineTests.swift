@@ -6,6 +6,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import PeerWire
+import SwarmPrimitives
 import TestSupport
 import Testing
 
@@ -13,7 +14,7 @@ import Testing
 
 /// The connection pipeline and the host's router on `EmbeddedChannel`: no sockets.
 @Suite struct PeerPipelineTests {
-    static let peerID = Array("-XX0001-abcdefghijkl".utf8)
+    static let peerID = PeerID(Array("-XX0001-abcdefghijkl".utf8))!
     static let remote = try! SocketAddress(ipAddress: "192.0.2.7", port: 51413)
 
     /// Two torrents' leech sessions in one host on an embedded loop. Everything after the storages are open runs
@@ -56,7 +57,7 @@ import Testing
         }
     }
 
-    func handshakeBytes(_ infoHash: [UInt8]) -> ByteBuffer {
+    func handshakeBytes(_ infoHash: InfoHash) -> ByteBuffer {
         var buffer = ByteBuffer()
         Handshake(infoHash: infoHash, peerID: Self.peerID).write(to: &buffer)
         return buffer
@@ -84,11 +85,11 @@ import Testing
     @Test func anIncomingConnectionGoesToTheSessionItsHandshakeNames() async throws {
         try await withNode { node, fixtures in
             let channel = try node.accept()
-            try channel.writeInbound(handshakeBytes(fixtures[1].torrent.infoHash.bytes))
+            try channel.writeInbound(handshakeBytes(fixtures[1].torrent.infoHash))
             // The answer is torrent B's handshake, with B's session's peer id, then what it has (nothing).
             var answer = try #require(try channel.readOutbound(as: ByteBuffer.self))
             let ours = try #require(try Handshake.read(from: &answer))
-            #expect(ours.infoHash == fixtures[1].torrent.infoHash.bytes)
+            #expect(ours.infoHash == fixtures[1].torrent.infoHash)
             #expect(ours.peerID == node.sessions[1].peerID)
             #expect(node.sessions[1].progress().peers == 1)
             #expect(node.sessions[0].progress().peers == 0)
@@ -106,7 +107,7 @@ import Testing
     @Test func anUnknownInfoHashIsClosedAndCounted() async throws {
         try await withNode { node, _ in
             let channel = try node.accept()
-            try channel.writeInbound(handshakeBytes(Array(repeating: 0xAB, count: 20)))
+            try channel.writeInbound(handshakeBytes(InfoHash(Array(repeating: 0xAB, count: 20))!))
             #expect(!channel.isActive)
             #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)  // no handshake answered
             #expect(node.host.statistics().refusals == [.unknownInfoHash: 1])
@@ -123,7 +124,7 @@ import Testing
         }
         try await withNode(configuration) { node, fixtures in
             let channel = try node.accept()
-            try channel.writeInbound(handshakeBytes(fixtures[0].torrent.infoHash.bytes))
+            try channel.writeInbound(handshakeBytes(fixtures[0].torrent.infoHash))
             #expect(!channel.isActive)
             #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
             #expect(node.host.statistics().refusals == [.admission: 1])
@@ -132,7 +133,7 @@ import Testing
             let request = try #require(requests.first)
             #expect(request.address == PeerAddress(host: "192.0.2.7", port: 51413))
             #expect(request.direction == .incoming)
-            #expect(request.infoHash == fixtures[0].torrent.infoHash.bytes)
+            #expect(request.infoHash == fixtures[0].torrent.infoHash)
             #expect(request.peerID == Self.peerID)
             #expect(request.identity == nil)  // plain BitTorrent: no transport security in the slot
         }
@@ -149,7 +150,7 @@ import Testing
         }
         try await withNode(configuration) { node, fixtures in
             let channel = try node.accept(security: transport)
-            let theirs = handshakeBytes(fixtures[0].torrent.infoHash.bytes)
+            let theirs = handshakeBytes(fixtures[0].torrent.infoHash)
             try channel.writeInbound(theirs)
             // The slot's handler saw the raw handshake bytes coming in, and our handshake and first message going
             // out: it sits before the handshake decoder and stays after the switch to the message codec.
@@ -158,7 +159,7 @@ import Testing
             let outbound = transport.outbound.withLockedValue { $0 }
             #expect(outbound.count > Handshake.length)
             var ours = ByteBuffer(bytes: outbound.prefix(Handshake.length))
-            #expect(try Handshake.read(from: &ours)?.infoHash == fixtures[0].torrent.infoHash.bytes)
+            #expect(try Handshake.read(from: &ours)?.infoHash == fixtures[0].torrent.infoHash)
             let identity = seen.withLockedValue { $0 }
             #expect(identity == PeerIdentity(publicKey: key))
             #expect(node.sessions[0].progress().peers == 1)
