@@ -30,6 +30,15 @@ func compactPeers(_ bytes: [UInt8]) -> [String] {
 struct SwarmStoreTests {
     let v4 = PackedIPAddress(ipv4: 10, 0, 0, 1)
 
+    /// Docs/tracker.md ("A peer is 48 bytes") and the capacity figures rest on this layout: the shared 20-byte peer id
+    /// and the packed address stay inline.
+    @Test func aStoredPeerIs48BytesWithNoHeapStorage() {
+        #expect(MemoryLayout<PackedIPAddress>.size == 16)
+        #expect(MemoryLayout<PeerID>.size == 20)
+        #expect(MemoryLayout<PeerEntry>.stride == 48)
+        #expect(_isPOD(PeerEntry.self))
+    }
+
     @Test func announceListsOthersAndCounts() throws {
         let store = SwarmStore(timing: .init(interval: 100), seed: 1)
         var out: [UInt8] = []
