@@ -28,6 +28,10 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case bindFailed = "could not listen"
         /// A session host was asked to run a torrent it already runs.
         case duplicateTorrent = "torrent already running"
+        /// A torrent file that cannot be used (malformed, or a layout the storage refuses).
+        case malformedTorrent = "malformed torrent"
+        /// A seed's directory does not hold the torrent's complete data.
+        case incompleteData = "data incomplete"
         /// The torrent's data could not be read or written.
         case storage = "storage failure"
         /// The session was stopped before it finished.

@@ -94,7 +94,8 @@ final class HostCore: HandshakeRouting {
                 if case .binding = self.state { self.state = .idle }
                 throw EngineError(
                     .bindFailed,
-                    "port \(self.configuration.port) on \(self.configuration.listenHost): \(error); choose another port")
+                    "port \(self.configuration.port) on \(self.configuration.listenHost): \(error); "
+                        + "choose another port")
             }
             .nonisolated()
         state = .binding(future)
@@ -246,7 +247,9 @@ final class HostCore: HandshakeRouting {
         refusals[refusal, default: 0] += 1
         logger.debug(
             "connection refused",
-            metadata: ["peer": "\(remote.map { "\($0)" } ?? "?")", "refusal": "\(refusal.rawValue)", "why": "\(reason)"])
+            metadata: [
+                "peer": "\(remote.map { "\($0)" } ?? "?")", "refusal": "\(refusal.rawValue)", "why": "\(reason)",
+            ])
     }
 
     // MARK: - Buffers

@@ -35,7 +35,8 @@ public final class TorrentSession: Sendable {
         self.storage = storage
         self.configuration = configuration
         self.logger = logger
-        self.host = SessionHost(configuration: HostConfiguration(session: configuration), logger: logger, eventLoop: eventLoop)
+        self.host = SessionHost(
+            configuration: HostConfiguration(session: configuration), logger: logger, eventLoop: eventLoop)
         self.ownsHost = true
         self.stopPromise = eventLoop.makePromise()
     }
@@ -50,8 +51,9 @@ public final class TorrentSession: Sendable {
     ///   - configuration: peers and the session's own limits.
     ///   - logger: where the session logs.
     ///   - host: the node's host; ``run(progress:)`` starts it if it is not listening yet.
-    public init(torrent: Torrent, storage: Storage, configuration: SessionConfiguration, logger: Logger, host: SessionHost)
-    {
+    public init(
+        torrent: Torrent, storage: Storage, configuration: SessionConfiguration, logger: Logger, host: SessionHost
+    ) {
         self.torrent = torrent
         self.storage = storage
         self.configuration = configuration

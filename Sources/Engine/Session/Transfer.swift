@@ -2,6 +2,7 @@ import Logging
 import Metainfo
 import NIOCore
 import NIOPosix
+import PeerWire
 
 /// What `swtorrent seed` and `swtorrent leech` do, as a library call: open the torrent and its data, run a
 /// session, and say how it ended as an exit status.
@@ -30,40 +31,42 @@ public enum Transfer {
 
     /// Opens the torrent and its storage and checks the data already there.
     ///
-    /// - Returns: the parsed torrent and the storage, or the status to exit with.
+    /// - Returns: the parsed torrent and the storage.
+    /// - Throws: ``EngineError``: `malformedTorrent` (the torrent cannot be used), `incompleteData` (a seed's
+    ///   directory does not hold the complete data), `io` (the torrent file cannot be read), `storage` (the data
+    ///   cannot be opened or read). ``Status/init(openFailure:)`` gives the status to exit with.
     public static func open(
         torrentPath: String, directory: String, mode: Mode, logger: Logger,
         checkProgress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
-    ) async -> Result<(Torrent, Storage), TransferFailure> {
+    ) async throws(EngineError) -> (Torrent, Storage) {
         let torrent: Torrent
         do {
             torrent = try Torrent(contentsOfFile: torrentPath)
         } catch {
-            if error.code == .fileSystem { return .failure(TransferFailure(.failure("\(error)"))) }
-            return .failure(TransferFailure(.badInput("\(error)")))
+            throw EngineError(error.code == .fileSystem ? .io : .malformedTorrent, "\(error)")
         }
         let layout: StorageLayout
         do {
             layout = try StorageLayout(torrent: torrent)
         } catch {
-            return .failure(TransferFailure(.badInput("\(torrentPath): \(error)")))
+            throw EngineError(.malformedTorrent, "\(torrentPath): \(error)")
         }
         let storage: Storage
+        let have: Bitfield
         do {
             storage = try await Storage(
                 layout: layout, directory: directory, mode: mode == .seed ? .readOnly : .readWrite, logger: logger)
-            let have = try await storage.checkExisting(progress: checkProgress)
-            if mode == .seed && !have.isComplete {
-                return .failure(
-                    TransferFailure(
-                        .incomplete(
-                            "\(directory) does not hold \(torrent.name): \(have.setCount) of \(have.count) pieces "
-                                + "verified; use the directory that contains '\(torrent.name)'")))
-            }
+            have = try await storage.checkExisting(progress: checkProgress)
         } catch {
-            return .failure(TransferFailure(.failure("\(directory): \(error)")))
+            throw EngineError(.storage, "\(directory): \(error)")
         }
-        return .success((torrent, storage))
+        if mode == .seed && !have.isComplete {
+            throw EngineError(
+                .incompleteData,
+                "\(directory) does not hold \(torrent.name): \(have.setCount) of \(have.count) pieces verified; use "
+                    + "the directory that contains '\(torrent.name)'")
+        }
+        return (torrent, storage)
     }
 
     /// Maps a session's end to a status.
@@ -77,8 +80,14 @@ public enum Transfer {
     }
 }
 
-/// A ``Transfer/Status`` that ends a transfer before its session starts.
-public struct TransferFailure: Error, Sendable, Hashable {
-    public var status: Transfer.Status
-    public init(_ status: Transfer.Status) { self.status = status }
+extension Transfer.Status {
+    /// The status of a transfer that ended before its session started because ``Transfer`` could not open it;
+    /// the error's context is the message.
+    public init(openFailure error: EngineError) {
+        switch error.code {
+        case .malformedTorrent: self = .badInput(error.context)
+        case .incompleteData: self = .incomplete(error.context)
+        default: self = .failure(error.context)
+        }
+    }
 }

@@ -42,14 +42,13 @@ public struct TransferRunner: Sendable {
         progress: @escaping @Sendable (SessionProgress) -> Void = { _ in },
         storageOpened: (Storage) -> Void = { _ in }
     ) async throws(NodeError) -> SessionOutcome {
-        let opened = await Transfer.open(torrentPath: torrentPath, directory: directory, mode: mode, logger: logger)
         let torrent: Torrent
         let storage: Storage
-        switch opened {
-        case .failure(let failure):
-            throw Self.error(failure.status)
-        case .success(let pair):
-            (torrent, storage) = pair
+        do {
+            (torrent, storage) = try await Transfer.open(
+                torrentPath: torrentPath, directory: directory, mode: mode, logger: logger)
+        } catch {
+            throw Self.error(Transfer.Status(openFailure: error))
         }
         storageOpened(storage)
         let session =

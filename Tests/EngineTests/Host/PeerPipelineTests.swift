@@ -74,8 +74,8 @@ import Testing
             let fixture = try TorrentFixture(
                 name: name, size: 100_000, pieceLength: 16 << 10, seed: UInt64(index + 1), in: directory)
             fixtures.append(fixture)
-            torrents.append(
-                (fixture.torrent, try await fixture.leechStorage(in: directory.appendingPathComponent("leech-\(name)"))))
+            let storage = try await fixture.leechStorage(in: directory.appendingPathComponent("leech-\(name)"))
+            torrents.append((fixture.torrent, storage))
         }
         let node = Node(configuration: configuration, torrents: torrents)
         try body(node, fixtures)
@@ -112,6 +112,29 @@ import Testing
             #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)  // no handshake answered
             #expect(node.host.statistics().refusals == [.unknownInfoHash: 1])
             #expect(node.sessions.allSatisfy { $0.progress().peers == 0 })
+        }
+    }
+
+    @Test func aSessionThatEndsClosesItsConnectionsAndLeavesTheRoutingTable() async throws {
+        try await withNode { node, fixtures in
+            let a = fixtures[0].torrent.infoHash
+            let connected = try node.accept()
+            try connected.writeInbound(handshakeBytes(a))
+            #expect(node.sessions[0].progress().peers == 1)
+            node.sessions[0].shutdown(.stopped)
+            #expect(!connected.isActive)
+            #expect(node.host.statistics().sessions == 1)
+            #expect(node.host.statistics().connections == 0)
+            // Its info-hash is unknown now; the other torrent is still served.
+            let late = try node.accept()
+            try late.writeInbound(handshakeBytes(a))
+            #expect(!late.isActive)
+            #expect(node.host.statistics().refusals == [.unknownInfoHash: 1])
+            let other = try node.accept()
+            try other.writeInbound(handshakeBytes(fixtures[1].torrent.infoHash))
+            #expect(other.isActive)
+            #expect(node.sessions[1].progress().peers == 1)
+            _ = try? other.finish()
         }
     }
 
