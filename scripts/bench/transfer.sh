@@ -190,8 +190,8 @@ run_case() {
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
         -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" 'BEGIN {
             if (tc == "") { tc = t1 }
-            # The leech may be gone before /proc is read at its "complete" line (a quick gate): its exit figures.
-            if (cc == "") { cc = (lu + ls) * tick; crss = lrss }
+            # The leech may be gone (or a zombie) when /proc is read at its "complete" line (a quick gate): exit figures.
+            if (cc == "" || crss == "") { cc = (lu + ls) * tick; crss = lrss }
             printf "%.3f %.2f %d %.2f %d %.3f %.2f %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss }'
 }
 
