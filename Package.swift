@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Bencode", targets: ["Bencode"]),
         .library(name: "Metainfo", targets: ["Metainfo"]),
         .library(name: "Tracker", targets: ["Tracker"]),
+        .library(name: "LocalDiscovery", targets: ["LocalDiscovery"]),
     ],
     dependencies: [
         // Exact: Engine's AlignedAllocator uses NIOCore's `@_spi(CustomByteBufferAllocator)`, which has no
@@ -83,10 +84,21 @@ let package = Package(
             dependencies: ["SwarmPrimitives", "Bencode", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: ours
         ),
+        // BEP 14 local service discovery: the codec (NIOCore) and the multicast announcer (NIOPosix).
+        .target(
+            name: "LocalDiscovery",
+            dependencies: [
+                "SwarmPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: ours
+        ),
         .target(
             name: "Engine",
             dependencies: [
-                "PeerWire", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "SwarmPrimitives",
+                "PeerWire", "LocalDiscovery", "Metainfo", "Bencode", "Identity", "CryptoPrimitives", "SwarmPrimitives",
                 "SystemSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -111,7 +123,7 @@ let package = Package(
         .executableTarget(
             name: "swtorrent",
             dependencies: [
-                "Node", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine",
+                "Node", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine", "LocalDiscovery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,6 +183,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: ours
+        ),
+        .testTarget(
+            name: "LocalDiscoveryTests",
+            dependencies: [
+                "LocalDiscovery", "SwarmPrimitives",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: ours
         ),

@@ -19,5 +19,7 @@ let package = Package(
         .executableTarget(name: "FuzzMagnet", dependencies: [.product(name: "Metainfo", package: "swtorrent")]),
         .executableTarget(name: "FuzzTrackerQuery", dependencies: [.product(name: "Tracker", package: "swtorrent")]),
         .executableTarget(name: "FuzzTrackerHead", dependencies: [.product(name: "Tracker", package: "swtorrent")]),
+        .executableTarget(
+            name: "FuzzLocalDiscovery", dependencies: [.product(name: "LocalDiscovery", package: "swtorrent")]),
     ]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (bencode decoder, torrent parser, magnet parser, tracker request parser,
-# tracker HTTP request-head parser) with AddressSanitizer and runs each for a bounded time, seeded from
+# tracker HTTP request-head parser, BEP 14 local-discovery datagrams) with AddressSanitizer and runs each for a bounded time, seeded from
 # ../shared/conformance when it is there.
 #
 #   scripts/fuzz.sh [seconds-per-target]     (default 60)
@@ -45,6 +45,12 @@ seed() {
         printf 'GET http://t.example/announce HTTP/1.0\r\nConnection: keep-alive\r\nX-Forwarded-For: 1.2.3.4, ::1\r\nContent-Length: 0\r\n\r\n' >"$dir/absolute"
         return
     fi
+    if [[ "$target" == FuzzLocalDiscovery ]]; then
+        # Datagrams in the shapes libtorrent and Transmission send; needs no conformance data.
+        printf 'BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\nInfohash: 000102030405060708090a0b0c0d0e0f10111213\r\ncookie: 1a2b\r\n\r\n\r\n' >"$dir/libtorrent"
+        printf 'BT-SEARCH * HTTP/1.1\r\nHost: [ff15::efc0:988f]:6771\r\nPort: 51413\r\nInfohash: 000102030405060708090A0B0C0D0E0F10111213\r\nInfohash: ABABABABABABABABABABABABABABABABABABABAB\r\n\r\n' >"$dir/transmission"
+        return
+    fi
     [[ -d "$conformance" ]] || { echo "fuzz: no conformance data at $conformance; starting from an empty corpus"; return; }
     case "$target" in
         FuzzBencode)
@@ -75,7 +81,7 @@ PY
 }
 
 failed=0
-for target in FuzzBencode FuzzTorrent FuzzMagnet FuzzTrackerQuery FuzzTrackerHead; do
+for target in FuzzBencode FuzzTorrent FuzzMagnet FuzzTrackerQuery FuzzTrackerHead FuzzLocalDiscovery; do
     corpus="$work/$target/corpus"
     artifacts="$work/$target/artifacts"
     mkdir -p "$corpus" "$artifacts"

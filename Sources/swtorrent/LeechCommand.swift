@@ -77,10 +77,13 @@ struct LeechCommand: AsyncParsableCommand {
         }
         var gateLogger = Logger(label: "swtorrent.leech.gate")
         gateLogger.logLevel = common.verbose ? .info : .error
-        let leech = GatedLeech(
+        var gated = GatedLeech(
             torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
             auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
             gateLogger: gateLogger)
+        let host = common.experimentalDiscoveryHost(configuration, command: "leech")
+        gated.host = host
+        let leech = gated
         let printer = common.progressPrinter
         let common = self.common
         let events: @Sendable (GatedLeechEvent) -> Void = { event in
@@ -93,12 +96,14 @@ struct LeechCommand: AsyncParsableCommand {
             }
         }
         let result = await common.runAsService("leech") { () async -> Result<GatedLeechOutcome, NodeError> in
+            let result: Result<GatedLeechOutcome, NodeError>
             do throws(NodeError) {
-                let outcome = try await leech.run(events: events)
-                return .success(outcome)
+                result = .success(try await leech.run(events: events))
             } catch {
-                return .failure(error)
+                result = .failure(error)
             }
+            await host?.shutdown()
+            return result
         }
         switch result {
         case .success(.released(_, let seeding)):

@@ -30,16 +30,20 @@ struct SeedCommand: AsyncParsableCommand {
         common.bootstrapLogging()
         var configuration = try common.sessionConfiguration()
         configuration.seedUntilStopped = true
+        let host = common.experimentalDiscoveryHost(configuration, command: "seed")
         let runner = TransferRunner(
             torrentPath: torrent, directory: data, mode: .seed, configuration: configuration,
-            logger: common.logger("seed"))
+            logger: common.logger("seed"), host: host)
         let printer = common.progressPrinter
         let result = await common.runAsService("seed") { () async -> Result<SessionOutcome, NodeError> in
+            let result: Result<SessionOutcome, NodeError>
             do throws(NodeError) {
-                return .success(try await runner.run { printer.show($0) })
+                result = .success(try await runner.run { printer.show($0) })
             } catch {
-                return .failure(error)
+                result = .failure(error)
             }
+            await host?.shutdown()
+            return result
         }
         switch result {
         case .success(let outcome):

@@ -26,6 +26,8 @@ public final class NetworkNamespace {
     public let hostAddress: String
     /// The namespace end's address.
     public let namespaceAddress: String
+    /// The namespace end of the veth pair (its interface name inside the namespace).
+    public let namespaceInterface: String
     private var removed = false
 
     /// Creates the namespace and the veth pair and brings both ends (and the namespace's loopback) up.
@@ -37,6 +39,7 @@ public final class NetworkNamespace {
         name = "swtns-\(tag)"
         hostInterface = "swth\(tag)"
         let peerInterface = "swtn\(tag)"
+        namespaceInterface = peerInterface
         let used = (try? TestProcess.run("ip", ["-4", "-o", "addr", "show"], timeout: 10).stdout) ?? ""
         var subnet: (Int, Int)?
         for _ in 0..<64 {

@@ -1,3 +1,5 @@
+import LocalDiscovery
+
 /// What one node's ``SessionHost`` allows across all of its torrents. Each session may set tighter limits of its
 /// own (``SessionConfiguration``); the node-wide ones are shared fairly (``SharedBudget``).
 public struct HostConfiguration: Sendable {
@@ -25,12 +27,16 @@ public struct HostConfiguration: Sendable {
     public var admission: PeerAdmission?
     /// The handlers for the slot before the BitTorrent handshake (TLS); nil for plain BitTorrent.
     public var transportSecurity: (any PeerTransportSecurity)?
+    /// BEP 14 local service discovery, off unless given: the host starts it when its listener is bound, announces
+    /// its public torrents with the listener's port, and feeds the peers it finds into their sessions' directories
+    /// (source `lsd`, locality LAN). Private torrents are never announced nor fed (``HostCore/usesLocalDiscovery``).
+    public var localDiscovery: LocalDiscovery?
 
     public init() {}
 
     /// The private host of a ``TorrentSession`` that runs alone: the session's listener, connection limits and
     /// handshake timeout (its rate limits stay the session's own).
-    init(session: SessionConfiguration) {
+    public init(session: SessionConfiguration) {
         port = session.port
         listenHost = session.listenHost
         maxConnections = session.maxConnections

@@ -1,4 +1,6 @@
+import LocalDiscovery
 import Logging
+import Metainfo
 import NIOCore
 import NIOPosix
 import PeerWire
@@ -89,8 +91,17 @@ final class HostCore: HandshakeRouting {
                 self.logger.info("listening", metadata: ["port": "\(self.port)"])
                 return self.port
             }
+            .flatMap { port -> EventLoopFuture<Int> in
+                guard let discovery = self.configuration.localDiscovery else { return self.loop.makeSucceededFuture(port) }
+                return self.startLocalDiscovery(discovery, port: port).map { port }
+            }
             .flatMapErrorThrowing { error in
                 if let error = error as? EngineError { throw error }
+                if let error = error as? LocalDiscoveryError {
+                    if case .listening(let channel) = self.state { channel.close(promise: nil) }
+                    self.state = .idle
+                    throw EngineError(.bindFailed, "\(error)")
+                }
                 if case .binding = self.state { self.state = .idle }
                 throw EngineError(
                     .bindFailed,
@@ -107,9 +118,10 @@ final class HostCore: HandshakeRouting {
         let running = Array(sessions.values)
         let finished = running.map(\.finished)
         for session in running { session.shutdown(.stopped) }
-        return EventLoopFuture.andAllComplete(finished, on: loop).assumeIsolated().map {
+        return EventLoopFuture.andAllComplete(finished, on: loop).assumeIsolated().flatMap {
             if case .listening(let channel) = self.state { channel.close(promise: nil) }
             self.state = .stopped
+            return self.configuration.localDiscovery?.shutdown().hop(to: self.loop) ?? self.loop.makeSucceededVoidFuture()
         }.nonisolated()
     }
 
@@ -129,12 +141,14 @@ final class HostCore: HandshakeRouting {
         sessions[session.infoHash] = session
         connections.join(session.hostID)
         rebalanceRates()
+        if Self.usesLocalDiscovery(session.torrent) { configuration.localDiscovery?.add(session.infoHash) }
     }
 
     /// Removes a session (it is ending): its info-hash is unknown from now on and its shares go back to the others.
     func remove(_ session: SessionCore) {
         guard sessions[session.infoHash] === session else { return }
         sessions[session.infoHash] = nil
+        if Self.usesLocalDiscovery(session.torrent) { configuration.localDiscovery?.remove(session.infoHash) }
         for budget in [\HostCore.connections, \.halfOpen, \.pieceBuffers, \.writes, \.readPool] {
             self[keyPath: budget].leave(session.hostID)
         }
@@ -143,6 +157,32 @@ final class HostCore: HandshakeRouting {
     }
 
     var sessionCount: Int { sessions.count }
+
+    // MARK: - Local discovery
+
+    /// Whether local discovery may announce `torrent` and feed it peers: the one place that decides. Public
+    /// torrents only: BEP 27 forbids peer sources other than the tracker for a private torrent. (Issue 10 lifts
+    /// this for swarms whose peers authenticate through the transport-security slot.)
+    static func usesLocalDiscovery(_ torrent: Torrent) -> Bool {
+        !torrent.isPrivate
+    }
+
+    /// Starts `discovery` with the listener's port; the peers it reports go to their torrent's session.
+    private func startLocalDiscovery(_ discovery: LocalDiscovery, port: Int) -> EventLoopFuture<Void> {
+        let host = NIOLoopBound(self, eventLoop: loop)
+        let loop = self.loop
+        return discovery.start(listenPort: port) { peer in
+            loop.execute { host.value.locallyDiscovered(peer) }
+        }.hop(to: loop)
+    }
+
+    /// A peer local discovery found: into its session's directory as an `lsd` peer on the LAN.
+    private func locallyDiscovered(_ peer: LocalPeer) {
+        guard let session = sessions[peer.infoHash], Self.usesLocalDiscovery(session.torrent) else { return }
+        let address = PeerAddress(host: peer.host, port: peer.port)
+        session.addPeer(PeerRecord(address: address, source: .lsd, locality: .lan))
+        logger.debug("local discovery found a peer", metadata: ["peer": "\(address)", "torrent": "\(session.torrent.name)"])
+    }
 
     /// The node-wide rate limits split evenly among the sessions.
     private func rebalanceRates() {

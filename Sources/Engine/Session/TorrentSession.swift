@@ -70,7 +70,6 @@ public final class TorrentSession: Sendable {
     /// - Throws: ``EngineError`` when it cannot listen, the host already runs this torrent, or the disk fails.
     public func run(progress: @escaping @Sendable (SessionProgress) -> Void = { _ in }) async throws -> SessionOutcome {
         let loop = host.eventLoop
-        let done = loop.makePromise(of: SessionOutcome.self)
         let torrent = self.torrent
         let storage = self.storage
         let configuration = self.configuration
@@ -81,8 +80,11 @@ public final class TorrentSession: Sendable {
             try await host.start()
         } catch {
             if ownsHost { await host.shutdown() }
+            stopPromise.succeed()  // nothing will wait on it: the session never started
             throw error
         }
+        // Made once the host runs: a promise left uncompleted by a failed start would be reported as leaked.
+        let done = loop.makePromise(of: SessionOutcome.self)
         loop.execute {
             let core = SessionCore(
                 host: host.loopCore, torrent: torrent, storage: storage, configuration: configuration, logger: logger,

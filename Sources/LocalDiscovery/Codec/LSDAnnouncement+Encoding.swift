@@ -1,0 +1,67 @@
+extension LSDAnnouncement {
+    /// The datagrams that carry this announcement: as many `Infohash` lines per datagram as fit in
+    /// ``LSDLimits/maximumDatagram`` bytes, in order. The port and the hashes are written digit by digit (no
+    /// formatter, no locale: never `6,771`).
+    ///
+    /// - Throws: ``LocalDiscoveryError`` `unencodable` for a port outside 1…65535, a cookie that is empty, too long or
+    ///   not printable ASCII, or no info-hash at all.
+    public func encode(family: Family) throws(LocalDiscoveryError) -> [[UInt8]] {
+        guard (1...65535).contains(port) else {
+            throw LocalDiscoveryError(.unencodable, "port \(port) is not a TCP port (1-65535)")
+        }
+        guard !infoHashes.isEmpty else { throw LocalDiscoveryError(.unencodable, "an announcement needs an info-hash") }
+        if let cookie {
+            guard !cookie.isEmpty, cookie.utf8.count <= 64, cookie.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw LocalDiscoveryError(.unencodable, "cookie '\(cookie)': expected 1-64 printable ASCII characters")
+            }
+        }
+        var head: [UInt8] = []
+        Self.append(&head, "BT-SEARCH * HTTP/1.1\r\nHost: ")
+        Self.append(&head, family.hostHeader)
+        Self.append(&head, "\r\nPort: ")
+        Self.appendDecimal(&head, port)
+        Self.append(&head, "\r\n")
+        var tail: [UInt8] = []
+        if let cookie {
+            Self.append(&tail, "cookie: ")
+            Self.append(&tail, cookie)
+            Self.append(&tail, "\r\n")
+        }
+        Self.append(&tail, "\r\n")
+
+        let lineLength = "Infohash: \r\n".utf8.count + 40
+        let perDatagram = min(
+            LSDLimits.maximumInfoHashes, (LSDLimits.maximumDatagram - head.count - tail.count) / lineLength)
+        precondition(perDatagram >= 1, "the fixed headers leave no room for an info-hash")
+        var datagrams: [[UInt8]] = []
+        var start = 0
+        while start < infoHashes.count {
+            let end = min(infoHashes.count, start + perDatagram)
+            var datagram = head
+            for hash in infoHashes[start..<end] {
+                Self.append(&datagram, "Infohash: ")
+                Self.append(&datagram, hash.hex)
+                Self.append(&datagram, "\r\n")
+            }
+            datagram += tail
+            datagrams.append(datagram)
+            start = end
+        }
+        return datagrams
+    }
+
+    private static func append(_ bytes: inout [UInt8], _ text: String) {
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    /// `value` (≥ 0) in decimal ASCII digits.
+    static func appendDecimal(_ bytes: inout [UInt8], _ value: Int) {
+        var digits: [UInt8] = []
+        var rest = value
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        bytes.append(contentsOf: digits.reversed())
+    }
+}

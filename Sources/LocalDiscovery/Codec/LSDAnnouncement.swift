@@ -1,0 +1,42 @@
+import SwarmPrimitives
+
+/// One BEP 14 announcement: "this host listens on ``port`` for these torrents".
+///
+/// On the wire (``encode(family:)``, ``init(decoding:)``):
+///
+/// ```
+/// BT-SEARCH * HTTP/1.1\r\n
+/// Host: 239.192.152.143:6771\r\n      ([ff15::efc0:988f]:6771 on IPv6)
+/// Port: 6881\r\n
+/// Infohash: 40 hex digits\r\n         (one line per torrent)
+/// cookie: 1f2e3d4c\r\n                (optional; identifies the sender's own datagrams)
+/// \r\n
+/// ```
+public struct LSDAnnouncement: Sendable, Hashable {
+    /// Which multicast group a datagram is for: it names the group in its `Host` header.
+    public enum Family: Sendable, Hashable {
+        case ipv4
+        case ipv6
+
+        /// The `Host` header's value.
+        public var hostHeader: String {
+            switch self {
+            case .ipv4: "\(LSDLimits.ipv4Group):\(LSDLimits.multicastPort)"
+            case .ipv6: "[\(LSDLimits.ipv6Group)]:\(LSDLimits.multicastPort)"
+            }
+        }
+    }
+
+    /// The sender's BitTorrent listening port.
+    public var port: Int
+    /// BitTorrent v1 info-hashes.
+    public var infoHashes: [InfoHash]
+    /// The sender's cookie, if it sent one.
+    public var cookie: String?
+
+    public init(port: Int, infoHashes: [InfoHash], cookie: String?) {
+        self.port = port
+        self.infoHashes = infoHashes
+        self.cookie = cookie
+    }
+}
