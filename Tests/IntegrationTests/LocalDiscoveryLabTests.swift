@@ -2,70 +2,124 @@ import Foundation
 import Testing
 import TestSupport
 
-/// BEP 14 local discovery end to end: two `swtorrent` processes in a network namespace the test creates, with local
+/// BEP 14 local discovery end to end: `swtorrent` processes in a network namespace the test creates, with local
 /// discovery on the namespace's end of its veth pair (`SWTORRENT_LSD_INTERFACE`, test-only). Nothing multicasts on
 /// the machine's own interfaces: the datagrams stay on the test's veth link (TTL 1).
 @Suite(.serialized) struct LocalDiscoveryLabTests {
     static let variable = "SWTORRENT_LSD_INTERFACE"
 
+    /// A namespace, a 3 MiB file and its torrent (no reachable tracker), and `swtorrent` started inside the namespace
+    /// with local discovery on. The namespace and the files go when it does.
+    final class Lab {
+        let namespace: NetworkNamespace
+        let dir: URL
+        let name = "release.bin"
+        let content: String
+        let torrent: String
+
+        /// The lab, or the test is cancelled (DID NOT RUN) where namespaces cannot be made (fails under
+        /// SWTORRENT_REQUIRE_ALL=1).
+        static func make(_ test: String, private isPrivate: Bool) throws -> Lab {
+            do {
+                return try Lab(private: isPrivate)
+            } catch let unavailable as NetworkNamespace.Unavailable {
+                try Conformance.labMissing(test, "\(unavailable)")
+                try Test.cancel("DID NOT RUN: \(unavailable)")
+            }
+        }
+
+        private init(private isPrivate: Bool) throws {
+            namespace = try NetworkNamespace()
+            dir = try TestFiles.makeTemporaryDirectory("swt-lsd")
+            try FileManager.default.createDirectory(atPath: dir.path + "/seed", withIntermediateDirectories: true)
+            content = dir.path + "/seed/\(name)"
+            try TestFiles.writeRandomFile(URL(fileURLWithPath: content), size: 3 << 20, seed: 0x15d)
+            torrent = dir.path + "/t.torrent"
+            // The tracker does not exist; every process runs with --no-tracker anyway.
+            let made = try TestProcess.swtorrent(
+                ["make", content, "-a", "http://127.0.0.1:1/announce", "--piece-length", "64K", "--no-date", "-o",
+                 torrent] + (isPrivate ? ["--private"] : []),
+                timeout: 60)
+            guard made.exitCode == 0 else { throw HarnessError("swtorrent make: \(made.stderr)") }
+        }
+
+        /// `swtorrent ARGUMENTS` inside the namespace with local discovery on its veth end.
+        func start(_ arguments: [String], name: String) throws -> BackgroundProcess {
+            try BackgroundProcess(
+                "ip", try namespace.command(try TestProcess.swtorrentBinary(), arguments), name: name,
+                environment: [LocalDiscoveryLabTests.variable: namespace.namespaceInterface], logDirectory: dir)
+        }
+
+        /// A leech into `out` with no tracker and no `--peer`, started first and waited for until its discovery
+        /// listens: a seed's announcements at start, +2 s and +6 s must find it listening (the next comes 300 s
+        /// later), however long a loaded machine takes to start a process.
+        func startLeech(stallTimeout: String) throws -> BackgroundProcess {
+            let leech = try start(
+                ["leech", torrent, "--out", dir.path + "/out", "--no-tracker", "--json", "--verbose", "--stall-timeout",
+                 stallTimeout, "--allow-unsigned"], name: "lsd-leech")
+            let listening = TestFiles.waitUntil(timeout: 30) { leech.stderr.contains("local discovery running") }
+            guard listening else { throw HarnessError("leech: discovery not running: \(leech.stderr.suffix(2000))") }
+            return leech
+        }
+
+        func startSeed() throws -> BackgroundProcess {
+            try start(["seed", torrent, "--data", dir.path + "/seed", "--no-tracker", "--verbose"], name: "lsd-seed")
+        }
+
+        /// Deletes the namespace and says whether it is gone.
+        func removeNamespace() -> Bool {
+            namespace.remove()
+            return !NetworkNamespace.exists(namespace.name)
+        }
+
+        deinit {
+            namespace.remove()
+            TestFiles.cleanup(dir)
+        }
+    }
+
     /// A seed and a leech with no tracker and no `--peer`: the leech completes because local discovery found the
     /// seed, and it says the peer's source was `lsd`. The namespace is deleted afterwards, pass or fail.
     @Test func leechFindsTheSeedThroughLocalDiscovery() throws {
-        let namespace: NetworkNamespace
-        do {
-            namespace = try NetworkNamespace()
-        } catch let unavailable as NetworkNamespace.Unavailable {
-            try Conformance.labMissing("leechFindsTheSeedThroughLocalDiscovery", "\(unavailable)")
-            try Test.cancel("DID NOT RUN: \(unavailable)")
-        }
-        defer { namespace.remove() }
-        let dir = try TestFiles.makeTemporaryDirectory("swt-lsd")
-        defer { TestFiles.cleanup(dir) }
-        let name = "release.bin"
-        try FileManager.default.createDirectory(atPath: dir.path + "/seed", withIntermediateDirectories: true)
-        let content = dir.path + "/seed/\(name)"
-        try TestFiles.writeRandomFile(URL(fileURLWithPath: content), size: 3 << 20, seed: 0x15d)
-        let torrent = dir.path + "/t.torrent"
-        // A public torrent whose tracker does not exist; both sides run with --no-tracker anyway.
-        let made = try TestProcess.swtorrent(
-            ["make", content, "-a", "http://127.0.0.1:1/announce", "--piece-length", "64K", "--no-date", "-o", torrent],
-            timeout: 60)
-        try #require(made.exitCode == 0, "swtorrent make: \(made.stderr)")
-
-        let binary = try TestProcess.swtorrentBinary()
-        let environment = [Self.variable: namespace.namespaceInterface]
-        // The leech listens first: the seed's announcements at start, +2 s and +6 s must find it listening (the next
-        // comes 300 s later), however long a loaded machine takes to start a process.
-        let leech = try BackgroundProcess(
-            "ip",
-            try namespace.command(
-                binary,
-                ["leech", torrent, "--out", dir.path + "/out", "--no-tracker", "--json", "--verbose", "--stall-timeout",
-                 "60s", "--allow-unsigned"]),
-            name: "lsd-leech", environment: environment, logDirectory: dir)
+        let lab = try Lab.make("leechFindsTheSeedThroughLocalDiscovery", private: false)
+        let leech = try lab.startLeech(stallTimeout: "60s")
         defer { leech.stop() }
-        let listening = TestFiles.waitUntil(timeout: 30) { leech.stderr.contains("local discovery running") }
-        try #require(listening, "leech: \(leech.stderr.suffix(2000))")
-        let seed = try BackgroundProcess(
-            "ip",
-            try namespace.command(binary, ["seed", torrent, "--data", dir.path + "/seed", "--no-tracker", "--verbose"]),
-            name: "lsd-seed", environment: environment, logDirectory: dir)
+        let seed = try lab.startSeed()
         defer { seed.stop() }
 
         let exit = leech.wait(timeout: 90)
         #expect(exit == 0, "leech: \(leech.stderr.suffix(3000))\nseed: \(seed.stderr.suffix(2000))")
-        let original = try Data(contentsOf: URL(fileURLWithPath: content))
-        let copy = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/out/\(name)"))
+        let original = try Data(contentsOf: URL(fileURLWithPath: lab.content))
+        let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/out/\(lab.name)"))
         #expect(copy == original)
         // The only way the leech could know the seed: its connection's source is local discovery.
         let connected = leech.stderr.split(separator: "\n").filter { $0.contains("peer connected") }
         #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
-        #expect(seed.stderr.contains("local discovery running"), "seed: \(seed.stderr.suffix(2000))")
+        #expect(seed.stderr.contains("[LocalDiscovery] announced"), "seed: \(seed.stderr.suffix(2000))")
 
         seed.stop()
-        let namespaceName = namespace.name
-        namespace.remove()
-        #expect(!NetworkNamespace.exists(namespaceName), "namespace \(namespaceName) is still there")
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// BEP 27: the same pair with a private torrent. Discovery runs on both sides, but neither announces the torrent
+    /// and the leech learns of no peer: it stalls.
+    @Test func privateTorrentIsNeverAnnounced() throws {
+        let lab = try Lab.make("privateTorrentIsNeverAnnounced", private: true)
+        let leech = try lab.startLeech(stallTimeout: "10s")
+        defer { leech.stop() }
+        let seed = try lab.startSeed()
+        defer { seed.stop() }
+        #expect(TestFiles.waitUntil(timeout: 30) { seed.stderr.contains("local discovery running") })
+
+        let exit = leech.wait(timeout: 60)
+        #expect(exit == 3, "leech should stall: \(leech.stderr.suffix(3000))")
+        #expect(leech.stdout.contains("\"event\":\"stalled\""), "\(leech.stdout.suffix(1000))")
+        for process in [seed, leech] {
+            #expect(!process.stderr.contains("[LocalDiscovery] announced"), "\(process.name): \(process.stderr.suffix(2000))")
+            #expect(!process.stderr.contains("local discovery found a peer"), "\(process.name)")
+        }
+        seed.stop()
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }
 
     /// An interface that does not exist: the seed refuses to start, naming the interface, and sends nothing.
