@@ -25,7 +25,8 @@ import SystemSupport
 /// - pieces reported without bytes, or ahead of the front when the window is full, are **read back** from the staged
 ///   file when the front reaches them (they are on disk when reported).
 ///
-/// Memory is bounded: at most ``windowBytes`` plus one piece of copies, plus one piece-sized read buffer.
+/// Memory is bounded: at most ``windowBytes`` plus one piece of copies, plus one piece-sized read buffer. Read-backs
+/// use `O_DIRECT` where the file system and the alignment allow (the engine wrote the pieces that way).
 ///
 /// When a file's last byte has been hashed, its identity (device, inode, size, modification time) is taken with
 /// `stat`: the gate trusts the digest only for that file unchanged (``PrecomputedDigest``). All of a file's pieces
@@ -197,7 +198,9 @@ public final class StreamingFileHasher: Sendable {
     private func run() {
         var cursor = Cursor(hasher: self)
         defer { cursor.closeFiles() }
-        var readBuffer: [UInt8] = []
+        // Aligned, so that read-backs can bypass the page cache (the engine wrote the pieces with O_DIRECT).
+        let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pieceLength, alignment: DirectIO.alignment)
+        defer { readBuffer.deallocate() }
         cursor.finishEmptyFiles()
         while true {
             let (next, piece): (Next, Int) = state.withLock { state in
@@ -219,13 +222,9 @@ public final class StreamingFileHasher: Sendable {
                     state.front += 1
                 }
             case .disk:
-                let size = size(ofPiece: piece)
-                if readBuffer.count < size { readBuffer = [UInt8](repeating: 0, count: size) }
-                readBuffer.withUnsafeMutableBytes { raw in
-                    let part = UnsafeMutableRawBufferPointer(rebasing: raw[0..<size])
-                    cursor.readBack(into: part, at: Int64(piece) * Int64(pieceLength))
-                    cursor.feed(UnsafeRawBufferPointer(part))
-                }
+                let part = UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<size(ofPiece: piece)])
+                cursor.readBack(into: part, at: Int64(piece) * Int64(pieceLength))
+                cursor.feed(UnsafeRawBufferPointer(part))
                 state.withLock { state in
                     state.statistics.piecesReadBack += 1
                     state.front += 1
@@ -253,7 +252,8 @@ public final class StreamingFileHasher: Sendable {
         var digest = IncrementalDigest(.sha256)
         /// Files some of whose bytes could not be read back: no digest for them.
         var unreadable = Set<Int>()
-        var descriptors: [Int: Int32] = [:]
+        /// Open files being read back: an ordinary descriptor and one with `O_DIRECT` (-1 where refused).
+        var descriptors: [Int: (buffered: Int32, direct: Int32)] = [:]
 
         init(hasher: StreamingFileHasher) { self.hasher = hasher }
 
@@ -277,7 +277,7 @@ public final class StreamingFileHasher: Sendable {
         private mutating func finishFile() {
             let entry = hasher.files[file]
             let sha256 = digest.finalize()
-            if let fd = descriptors.removeValue(forKey: file) { close(fd) }
+            if let fds = descriptors.removeValue(forKey: file) { Self.closeAll(fds) }
             if !unreadable.contains(file), let fingerprint = FileFingerprint(path: hasher.directory + "/" + entry.path),
                 fingerprint.isRegularFile
             {
@@ -291,7 +291,10 @@ public final class StreamingFileHasher: Sendable {
         }
 
         /// Reads `buffer.count` bytes of the content at `offset` from the staged files. A file that cannot be opened
-        /// or read is marked unreadable (its part of the buffer is left as it was).
+        /// or read is marked unreadable (its part of the buffer is left as it was). Where the memory, the file offset
+        /// and the length line up (4 KiB), the read uses `O_DIRECT`: the engine wrote whole pieces that way, so they
+        /// are on the disk, not in the page cache, and filling the page cache would cost more CPU than the SHA-256
+        /// (see FileDigests); the kernel writes back any cached dirty pages of the range first.
         mutating func readBack(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) {
             var index = file
             var fileStart = offset - doneInFile
@@ -312,15 +315,37 @@ public final class StreamingFileHasher: Sendable {
         private mutating func read(
             _ index: Int, into buffer: UnsafeMutableRawBufferPointer, range: Range<Int>, at fileOffset: Int64
         ) -> Bool {
-            let fd: Int32
+            var fds: (buffered: Int32, direct: Int32)
             if let cached = descriptors[index] {
-                fd = cached
+                fds = cached
             } else {
-                fd = open(hasher.directory + "/" + hasher.files[index].path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-                guard fd >= 0 else { return false }
-                descriptors[index] = fd
+                let path = hasher.directory + "/" + hasher.files[index].path
+                let flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW
+                fds.buffered = open(path, flags)
+                guard fds.buffered >= 0 else { return false }
+                fds.direct = DirectIO.flag == 0 ? -1 : open(path, flags | DirectIO.flag)
+                descriptors[index] = fds
             }
+            let fd = fds.buffered
             var done = 0
+            let alignment = DirectIO.alignment
+            let address = Int(bitPattern: buffer.baseAddress! + range.lowerBound)
+            if fds.direct >= 0 && address % alignment == 0 && fileOffset % Int64(alignment) == 0 {
+                let aligned = range.count / alignment * alignment
+                while done < aligned {
+                    let start = buffer.baseAddress! + range.lowerBound + done
+                    let n = pread(fds.direct, start, aligned - done, off_t(fileOffset) + off_t(done))
+                    if n < 0 && errno == EINTR { continue }
+                    if n < 0 && errno == EINVAL {
+                        // The file system does not do direct I/O after all: ordinary reads from now on.
+                        close(fds.direct)
+                        descriptors[index]?.direct = -1
+                    }
+                    guard n > 0 else { break }
+                    done += n
+                    if n % alignment != 0 { break }
+                }
+            }
             while done < range.count {
                 let start = buffer.baseAddress! + range.lowerBound + done
                 let n = pread(fd, start, range.count - done, off_t(fileOffset) + off_t(done))
@@ -332,7 +357,12 @@ public final class StreamingFileHasher: Sendable {
         }
 
         func closeFiles() {
-            for fd in descriptors.values { close(fd) }
+            for fds in descriptors.values { Self.closeAll(fds) }
+        }
+
+        private static func closeAll(_ fds: (buffered: Int32, direct: Int32)) {
+            close(fds.buffered)
+            if fds.direct >= 0 { close(fds.direct) }
         }
     }
 }
