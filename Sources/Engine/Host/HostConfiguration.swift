@@ -18,7 +18,7 @@ public struct HostConfiguration: Sendable {
     /// Upload read buffers kept for reuse, over all torrents.
     public var readBufferPoolBytes = 16 << 20
     /// Upload and download limits in bytes per second over all torrents (nil: unlimited), split evenly among the
-    /// torrents the host runs.
+    /// torrents that have connections.
     public var uploadRateLimit: Int?
     public var downloadRateLimit: Int?
     /// A connection must complete the BitTorrent handshake (and the transport handshake before it) within this.

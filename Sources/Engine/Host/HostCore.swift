@@ -184,12 +184,18 @@ final class HostCore: HandshakeRouting {
         logger.debug("local discovery found a peer", metadata: ["peer": "\(address)", "torrent": "\(session.torrent.name)"])
     }
 
-    /// The node-wide rate limits split evenly among the sessions.
+    /// The node-wide rate limits split evenly among the sessions that have connections (a session without any
+    /// gets the share it will have once it connects). Called when a session joins or leaves, and when one gets its
+    /// first connection or loses its last.
     private func rebalanceRates() {
-        let count = max(1, sessions.count)
-        let upload = configuration.uploadRateLimit.map { max(1, $0 / count) }
-        let download = configuration.downloadRateLimit.map { max(1, $0 / count) }
-        for session in sessions.values { session.setHostRateShares(upload: upload, download: download) }
+        guard configuration.uploadRateLimit != nil || configuration.downloadRateLimit != nil else { return }
+        let active = connections.activeMembers
+        for session in sessions.values {
+            let sharing = max(1, connections.used(by: session.hostID) > 0 ? active : active + 1)
+            session.setHostRateShares(
+                upload: configuration.uploadRateLimit.map { max(1, $0 / sharing) },
+                download: configuration.downloadRateLimit.map { max(1, $0 / sharing) })
+        }
     }
 
     func statistics() -> HostStatistics {
@@ -242,12 +248,15 @@ final class HostCore: HandshakeRouting {
     /// Takes one of the node's connections for `session` (its handshake is done), when the limit and the fair
     /// share allow.
     func takeConnection(for session: SessionCore) -> Bool {
-        connections.take(1, for: session.hostID)
+        guard connections.take(1, for: session.hostID) else { return false }
+        if connections.used(by: session.hostID) == 1 { rebalanceRates() }
+        return true
     }
 
     /// A session's connection closed.
     func connectionClosed(_ session: SessionCore) {
         connections.give(1, by: session.hostID)
+        if connections.used(by: session.hostID) == 0 { rebalanceRates() }
     }
 
     func route(_ theirs: Handshake, dial: OutgoingDial?, remote: SocketAddress?, identity: PeerIdentity?)
@@ -298,9 +307,9 @@ final class HostCore: HandshakeRouting {
     /// share, sessions above theirs drop cached pieces first.
     func takePieceBuffer(_ bytes: Int, for session: SessionCore) -> Bool {
         if pieceBuffers.take(bytes, for: session.hostID) { return true }
-        guard pieceBuffers.used(by: session.hostID) < pieceBuffers.fairShare else { return false }
+        guard pieceBuffers.used(by: session.hostID) < pieceBuffers.share(for: session.hostID) else { return false }
         for other in sessions.values where other !== session {
-            let excess = pieceBuffers.excess(of: other.hostID)
+            let excess = pieceBuffers.excess(of: other.hostID, sharingWith: session.hostID)
             if excess > 0 { other.releaseCachedPieceBuffers(bytes: excess) }
         }
         return pieceBuffers.take(bytes, for: session.hostID)

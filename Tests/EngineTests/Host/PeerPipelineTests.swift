@@ -138,6 +138,25 @@ import Testing
         }
     }
 
+    @Test func nodeRateLimitsAreSplitAmongTheTorrentsThatHaveConnections() async throws {
+        var configuration = HostConfiguration()
+        configuration.downloadRateLimit = 1_000_000
+        try await withNode(configuration) { node, fixtures in
+            let a = try node.accept()
+            try a.writeInbound(handshakeBytes(fixtures[0].torrent.infoHash))
+            // Only torrent A has a connection: it gets the whole rate; B would share it once it connects.
+            #expect(node.sessions[0].hostDownloadBucket.rate == 1_000_000)
+            #expect(node.sessions[1].hostDownloadBucket.rate == 500_000)
+            let b = try node.accept()
+            try b.writeInbound(handshakeBytes(fixtures[1].torrent.infoHash))
+            #expect(node.sessions[0].hostDownloadBucket.rate == 500_000)
+            #expect(node.sessions[1].hostDownloadBucket.rate == 500_000)
+            #expect(node.sessions[0].hostUploadBucket.rate == nil)
+            _ = try? a.finish()
+            _ = try? b.finish()
+        }
+    }
+
     @Test func theAdmissionHookSeesThePeerAndCanRefuse() async throws {
         let seen = NIOLockedValueBox<[PeerAdmissionRequest]>([])
         var configuration = HostConfiguration()

@@ -12,40 +12,49 @@ import Testing
         #expect(take(&budget, 5, for: 1))
     }
 
-    @Test func aMemberCannotTakeTheShareAnotherHasNotUsedYet() {
+    @Test func idleMembersReserveNothing() {
         var budget = SharedBudget(limit: 40)
-        budget.join(1)
-        budget.join(2)
-        #expect(budget.fairShare == 20)
-        for _ in 0..<20 { #expect(take(&budget, 1, for: 1)) }
-        // Member 2 holds nothing: its 20 stay free for it.
+        for member in 1...100 { budget.join(member) }
+        // One busy member among a hundred idle ones may use the whole budget.
+        #expect(take(&budget, 40, for: 1))
+        #expect(budget.share(for: 1) == 40)
+        #expect(budget.share(for: 2) == 20)
+    }
+
+    @Test func activeMembersCannotTakeEachOthersUnusedShare() {
+        var budget = SharedBudget(limit: 40)
+        #expect(take(&budget, 10, for: 1))
+        #expect(take(&budget, 10, for: 2))
+        // Both active: shares of 20. Member 1 may grow to its share, not into member 2's unused 10.
+        #expect(take(&budget, 10, for: 1))
         #expect(!take(&budget, 1, for: 1))
-        for _ in 0..<20 { #expect(take(&budget, 1, for: 2)) }
+        #expect(take(&budget, 10, for: 2))
         #expect(budget.total == 40)
     }
 
     @Test func aNewcomerGetsRoomAsTheOthersGiveBackTheirExcess() {
         var budget = SharedBudget(limit: 40)
         #expect(take(&budget, 36, for: 1))
-        // A second member arrives: the budget has 4 left, and it is below its share (20), so it may take them.
+        // A second member arrives: the budget has 4 left, and it holds nothing, so it may take them.
         #expect(take(&budget, 4, for: 2))
         #expect(!take(&budget, 1, for: 2))
         // Member 1 is 16 over its share; what it gives back goes to member 2, not to member 1 again.
-        #expect(budget.excess(of: 1) == 16)
+        #expect(budget.excess(of: 1, sharingWith: 2) == 16)
         budget.give(16, by: 1)
         #expect(!take(&budget, 1, for: 1))
         #expect(take(&budget, 16, for: 2))
         #expect(budget.used(by: 1) == 20 && budget.used(by: 2) == 20)
     }
 
-    @Test func aMemberHoldingNothingMayTakeOneItemLargerThanItsShare() {
+    @Test func aNewcomerHoldingNothingMayTakeOneItemLargerThanItsShare() {
         var budget = SharedBudget(limit: 40)
-        budget.join(1)
-        budget.join(2)
-        budget.join(3)
-        // 16 is more than a share (13), but the member holds nothing: it gets one.
+        #expect(take(&budget, 12, for: 2))
+        #expect(take(&budget, 12, for: 3))
+        // 16 is more than a share of three (13), but member 1 holds nothing: it gets one, then the budget is full.
         #expect(take(&budget, 16, for: 1))
-        #expect(!take(&budget, 16, for: 1))
+        #expect(!take(&budget, 1, for: 1))
+        // The excess it holds is what the others are owed.
+        #expect(budget.excess(of: 1, sharingWith: 2) == 3)
     }
 
     @Test func leavingFreesEverythingTheMemberHeld() {
@@ -70,6 +79,7 @@ import Testing
         }
         for member in 1...3 { check(member) }
         #expect(take(&budget, 30, for: 1))
+        #expect(budget.room(for: 1) == 10)
         for member in 1...3 { check(member) }
         budget.join(2)
         #expect(take(&budget, 5, for: 2))
