@@ -98,6 +98,15 @@ import TestSupport
         #expect(seed.stderr.contains("[LocalDiscovery] announced"), "seed: \(seed.stderr.suffix(2000))")
 
         seed.stop()
+        // Each side's totals when it stopped: both heard their own announcements come back through the multicast
+        // loop and dropped them by cookie; the leech accepted the seed's and reported it.
+        let seedTotals = try #require(Self.totals(seed.stderr), "seed: \(seed.stderr.suffix(2000))")
+        let leechTotals = try #require(Self.totals(leech.stderr), "leech: \(leech.stderr.suffix(2000))")
+        #expect(Self.count("sent", seedTotals) ?? 0 >= 1, "\(seedTotals)")
+        #expect(Self.count("dropped.ownCookie", seedTotals) ?? 0 >= 1, "\(seedTotals)")
+        #expect(Self.count("dropped.ownCookie", leechTotals) ?? 0 >= 1, "\(leechTotals)")
+        #expect(Self.count("accepted", leechTotals) ?? 0 >= 1, "\(leechTotals)")
+        #expect(Self.count("peers", leechTotals) ?? 0 >= 1, "\(leechTotals)")
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }
 
@@ -120,6 +129,18 @@ import TestSupport
         }
         seed.stop()
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// The "local discovery stopped" line a process logs with its totals.
+    static func totals(_ stderr: String) -> String? {
+        stderr.split(separator: "\n").last { $0.contains("local discovery stopped") }.map { String($0) }
+    }
+
+    /// The number logged as `key=N` in a log line.
+    static func count(_ key: String, _ line: String) -> Int? {
+        line.split(separator: " ").lazy.compactMap { field -> Int? in
+            field.hasPrefix(key + "=") ? Int(field.dropFirst(key.count + 1)) : nil
+        }.first
     }
 
     /// An interface that does not exist: the seed refuses to start, naming the interface, and sends nothing.

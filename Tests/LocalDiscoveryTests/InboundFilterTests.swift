@@ -63,6 +63,15 @@ import Testing
         #expect(filter.dropped == [.rateLimited: 14])
     }
 
+    /// A unicast datagram to the group's port is not an announcement to the link.
+    @Test func datagramsNotSentToTheGroupAreDropped() throws {
+        var filter = InboundFilter(cookie: "ours")
+        let datagram = try Self.datagram(cookie: "x")
+        #expect(filter.accept(datagram, from: Self.neighbour, subnet: Self.subnet, now: 0, toGroup: false) == nil)
+        #expect(filter.accept(datagram, from: Self.neighbour, subnet: Self.subnet, now: 0, toGroup: true) != nil)
+        #expect(filter.dropped == [.notToGroup: 1])
+    }
+
     @Test func malformedIsCounted() {
         var filter = InboundFilter(cookie: "ours")
         #expect(filter.accept(Array("GET / HTTP/1.1\r\n\r\n".utf8), from: Self.neighbour, subnet: Self.subnet, now: 0) == nil)

@@ -57,4 +57,6 @@ public struct HostStatistics: Sendable, Hashable {
     public var refusals: [PeerRefusal: Int]
     /// Bytes of piece buffers that exist over all torrents.
     public var pieceBufferBytes: Int
+    /// What local discovery has sent, accepted and dropped (nil without it).
+    public var localDiscovery: LocalDiscoveryStatistics?
 }

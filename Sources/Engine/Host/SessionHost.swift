@@ -50,9 +50,11 @@ public final class SessionHost: Sendable {
         try? await eventLoop.flatSubmit { self.loopCore.shutdown() }.get()
     }
 
-    /// Sessions, connections, refusals by reason.
+    /// Sessions, connections, refusals by reason, local discovery's counts.
     public func statistics() async throws -> HostStatistics {
-        try await eventLoop.submit { self.loopCore.statistics() }.get()
+        var statistics = try await eventLoop.submit { self.loopCore.statistics() }.get()
+        statistics.localDiscovery = try await configuration.localDiscovery?.statistics().get()
+        return statistics
     }
 
     /// The host's loop-bound core; only on ``eventLoop`` (it is set by the first task queued there).

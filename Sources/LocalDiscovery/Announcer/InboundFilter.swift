@@ -1,6 +1,7 @@
 /// What the announcer drops before it believes a datagram, and the counts of each.
 ///
-/// A datagram is dropped when it carries our own cookie (our own announcement, looped back), when its source is not
+/// A datagram is dropped when it was not sent to the multicast group (a unicast datagram to the group's port), when
+/// it carries our own cookie (our own announcement, looped back), when its source is not
 /// inside the subnet of the interface it arrived on (BEP 14 is link-local; libtorrent does the same), when its
 /// source already sent ``maximumPerSecond`` datagrams in the current one-second window (Transmission drops floods
 /// over 10 a second), or when it does not parse (``LSDAnnouncement/init(decoding:)``).
@@ -9,6 +10,7 @@
 public struct InboundFilter: Sendable {
     /// Why a datagram was dropped.
     public enum Drop: String, Sendable, Hashable, CaseIterable {
+        case notToGroup = "not sent to the group"
         case ownCookie = "own cookie"
         case foreignSubnet = "outside the interface's subnet"
         case rateLimited = "rate limited"
@@ -45,10 +47,13 @@ public struct InboundFilter: Sendable {
     ///   - subnet: the receiving interface's network (address and prefix length), or nil when it is unknown (then
     ///     the datagram is dropped as foreign).
     ///   - now: seconds on a monotonic clock.
+    ///   - toGroup: whether the datagram was addressed to the multicast group.
     /// - Returns: the announcement, or nil when it was dropped (and counted).
     public mutating func accept<Bytes: Collection>(
-        _ datagram: Bytes, from source: [UInt8], subnet: (address: [UInt8], prefixLength: Int)?, now: Double
+        _ datagram: Bytes, from source: [UInt8], subnet: (address: [UInt8], prefixLength: Int)?, now: Double,
+        toGroup: Bool = true
     ) -> LSDAnnouncement? where Bytes.Element == UInt8 {
+        guard toGroup else { return drop(.notToGroup) }
         guard let subnet, Self.contains(subnet, source) else { return drop(.foreignSubnet) }
         let second = Int64(now.rounded(.down))
         if second != window {

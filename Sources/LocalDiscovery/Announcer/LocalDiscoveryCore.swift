@@ -96,6 +96,14 @@ final class LocalDiscoveryCore {
         let old = state
         state = .stopped
         closeSenders()
+        if case .running = old {
+            let totals = statistics()
+            var metadata: Logger.Metadata = [
+                "sent": "\(totals.sent)", "accepted": "\(totals.accepted)", "peers": "\(totals.peersReported)",
+            ]
+            for (reason, count) in totals.dropped { metadata["dropped.\(reason)"] = "\(count)" }
+            logger.info("local discovery stopped", metadata: metadata)
+        }
         switch old {
         case .running(let receiver):
             return receiver.close().recover { _ in }
@@ -168,12 +176,14 @@ final class LocalDiscoveryCore {
 
     func received(_ envelope: AddressedEnvelope<ByteBuffer>) {
         guard case .running = state else { return }
-        let link = envelope.metadata?.packetInfo.flatMap { info in links.first { $0.index == info.interfaceIndex } }
+        let info = envelope.metadata?.packetInfo
+        let link = info.flatMap { info in links.first { $0.index == info.interfaceIndex } }
         let source = Self.addressBytes(envelope.remoteAddress) ?? []
         guard
             let announcement = filter.accept(
                 envelope.data.readableBytesView, from: source,
-                subnet: link.map { ($0.address, $0.prefixLength) }, now: now),
+                subnet: link.map { ($0.address, $0.prefixLength) }, now: now,
+                toGroup: info?.destinationAddress.ipAddress == LSDLimits.ipv4Group),
             let host = envelope.remoteAddress.ipAddress
         else { return }
         let running = Set(schedule.infoHashes)
