@@ -1,4 +1,3 @@
-import CryptoPrimitives
 import SystemSupport
 
 #if canImport(Glibc)
@@ -12,11 +11,7 @@ import Darwin
 /// File access for key files and allowlists: bounded reads, permission checks on the open descriptor, and writes
 /// that create files with their final mode from the start.
 enum SecureFile {
-    static func exists(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0
-    }
-
+    static func exists(_ path: String) -> Bool { NewFile.exists(path) }
 
     /// Reads a whole regular file of at most `maximumSize` bytes.
     /// - Parameter requirePrivate: refuse the file if group or others have any permission on it (checked with
@@ -66,38 +61,18 @@ enum SecureFile {
         return out
     }
 
-    /// Writes `bytes` to `path`, creating it with `mode` (less the umask) from the start.
-    ///
-    /// Without `replace` the file is created with `O_EXCL` (fails if anything exists at `path`). With `replace`, a
-    /// temporary file is created with `O_EXCL` beside `path` and renamed over it, so readers see the old or the new
-    /// file, never a mix, and the old file's permissions never apply to the new contents.
+    /// Writes `bytes` to `path`, creating it with `mode` (less the umask) from the start
+    /// (``NewFile/create(_:at:mode:replace:)``).
     static func writeFile(_ bytes: [UInt8], to path: String, mode: mode_t, replace: Bool) throws(IdentityError) {
-        let target = replace ? path + ".tmp-" + Hex.encode(secureRandomBytes(6)) : path
-        let fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode)
-        guard fd >= 0 else {
-            let code = errno
-            if code == EEXIST {
-                throw IdentityError(.fileExists, path: path, "already exists; refusing to replace it")
+        do {
+            try NewFile.create(bytes, at: path, mode: mode, replace: replace)
+        } catch {
+            switch error.code {
+            case .exists: throw IdentityError(.fileExists, path: path, "already exists; refusing to replace it")
+            case .create:
+                throw IdentityError(.writeFailed, path: path, "cannot create: \(ErrnoText.of(error.errno))")
+            default: throw IdentityError(.writeFailed, path: path, "cannot write: \(ErrnoText.of(error.errno))")
             }
-            throw IdentityError(.writeFailed, path: path, "cannot create: \(ErrnoText.of(code))")
-        }
-        var written = 0
-        var failure: Int32 = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                failure = errno
-                break
-            }
-            written += count
-        }
-        if failure == 0, fsync(fd) != 0 { failure = errno }
-        if close(fd) != 0, failure == 0 { failure = errno }
-        if failure == 0, replace, rename(target, path) != 0 { failure = errno }
-        if failure != 0 {
-            unlink(target)
-            throw IdentityError(.writeFailed, path: path, "cannot write: \(ErrnoText.of(failure))")
         }
     }
 }

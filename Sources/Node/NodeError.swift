@@ -36,6 +36,7 @@ public struct NodeError: Error, Sendable, Hashable, CustomStringConvertible {
             case .io: .io
             case .signingFailed: .signingFailed
             case .wrongPassword, .passwordUnavailable: .password
+            case .outputExists: .outputExists
             default: .malformedInput
             }
         self.init(code, error.description)

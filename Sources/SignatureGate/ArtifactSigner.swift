@@ -146,4 +146,25 @@ public enum PasswordSource {
         }
         return password
     }
+
+    /// A password for a new key: the environment variable's value if set (even empty, as cosign allows), otherwise
+    /// asked twice on the terminal; an empty or mismatched answer there is refused.
+    public static func readNew(
+        environmentVariable variable: String, prompt: String
+    ) throws(SignatureGateError)
+        -> [UInt8]
+    {
+        if let value = ProcessInfo.processInfo.environment[variable] { return Array(value.utf8) }
+        let first = try read(environmentVariable: variable, prompt: prompt)
+        guard !first.isEmpty else {
+            throw SignatureGateError(
+                .passwordUnavailable, "password",
+                "empty; type a password, or set \(variable)='' to encrypt with an empty one on purpose")
+        }
+        let second = try read(environmentVariable: variable, prompt: "Again: ")
+        guard constantTimeEquals(first, second) else {
+            throw SignatureGateError(.passwordUnavailable, "password", "the two entries differ; run again")
+        }
+        return first
+    }
 }

@@ -32,6 +32,8 @@ public struct SignatureGateError: Error, Sendable, Hashable, CustomStringConvert
         case signingFailed = "signing failed"
         /// No password was available for an encrypted key.
         case passwordUnavailable = "password unavailable"
+        /// A key file to write exists and replacing it was not asked for.
+        case outputExists = "file exists"
     }
 
     public var code: Code

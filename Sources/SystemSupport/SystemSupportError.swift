@@ -9,6 +9,10 @@ public struct SystemSupportError: Error, Sendable, Hashable, CustomStringConvert
         case shortInput = "the file shrank while it was copied"
         /// `stat`/`fstat` failed.
         case stat = "cannot stat"
+        /// A file to create exists already.
+        case exists = "already exists"
+        /// `open` with `O_CREAT` failed for another reason.
+        case create = "cannot create"
     }
 
     public var code: Code

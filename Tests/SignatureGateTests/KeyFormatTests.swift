@@ -53,6 +53,46 @@ struct KeyFormatTests {
         #expect(key.publicKey.verify(signature: der, sha256: digest))
     }
 
+    @Test func sealedCosignKeysOpenOnlyWithTheirPassword() throws {
+        let key = try SigningKey.generateP256()
+        let sealed = try EncryptedCosignKey(sealing: key.pkcs8, password: Array("pw".utf8), subject: "k")
+        #expect(sealed.n == 32768 && sealed.r == 8 && sealed.p == 1)
+        #expect(sealed.salt.count == 32 && sealed.nonce.count == 24)
+        #expect(sealed.pem.hasPrefix("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n"))
+        #expect(try EncryptedCosignKey(json: sealed.json, subject: "k") == sealed)
+        let opened = try SigningKey(pem: sealed.pem, subject: "k") { Array("pw".utf8) }
+        #expect(opened.publicKey == key.publicKey)
+        #expect {
+            _ = try SigningKey(pem: sealed.pem, subject: "k") { Array("pW".utf8) }
+        } throws: { ($0 as? SignatureGateError)?.code == .wrongPassword }
+    }
+
+    @Test func keyPairsAreWrittenBesideEachOtherAndNeverOverwrittenUnasked() throws {
+        #expect(SigningKeyPair.publicPath(forSecretPath: "/k/cosign.key") == "/k/cosign.pub")
+        #expect(SigningKeyPair.publicPath(forSecretPath: "/k/release-signing") == "/k/release-signing.pub")
+        let dir = try TestFiles.makeTemporaryDirectory("keypair")
+        defer { TestFiles.cleanup(dir) }
+        let secret = dir.appendingPathComponent("cosign.key").path
+        let pub = dir.appendingPathComponent("cosign.pub").path
+        let pair = try SigningKeyPair.generate(.cosign, password: nil)
+        #expect(!pair.isEncrypted)
+        try pair.write(secretPath: secret, publicPath: pub, force: false)
+        let loaded = try ArtifactSigningKey.load(secret) { _ throws(SignatureGateError) in
+            throw SignatureGateError(.passwordUnavailable, "k", "unencrypted keys must not ask")
+        }
+        #expect(loaded.keyID == pair.key.keyID)
+        let reread = try SigningKey(pem: pair.secretFileText, subject: "k") { [] }
+        #expect(try PublicKey(contentsOf: pub) == reread.publicKey)
+        let other = try SigningKeyPair.generate(.cosign, password: nil)
+        #expect {
+            try other.write(secretPath: secret, publicPath: pub, force: false)
+        } throws: { ($0 as? SignatureGateError)?.code == .outputExists }
+        #expect(try String(contentsOfFile: pub, encoding: .utf8) == pair.publicFileText)
+        try other.write(secretPath: secret, publicPath: pub, force: true)
+        #expect(try String(contentsOfFile: pub, encoding: .utf8) == other.publicFileText)
+        #expect(try FileManager.default.attributesOfItem(atPath: secret)[.posixPermissions] as? Int == 0o600)
+    }
+
     @Test(arguments: [
         ("no pem here", SignatureGateError.Code.malformedPEM),
         ("-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n", .malformedPEM),
