@@ -49,7 +49,7 @@ public final class StreamingFileHasher: Sendable {
     }
 
     /// Bytes of copied pieces held ahead of the front by default (the front piece itself may exceed it by one piece).
-    public static let defaultWindowBytes = 16 << 20
+    public static let defaultWindowBytes = 32 << 20
 
     /// The staging directory the files are under.
     public let directory: String

@@ -214,4 +214,33 @@ struct StreamingFileHasherTests {
         cancelled.cancel()
         #expect(cancelled.statistics.piecesReadBack == 0)
     }
+
+    /// A hasher 24 MiB behind the download (1 MiB pieces 1...24 verified before piece 0) still hashes every piece from
+    /// its copies with the default window: with 16 MiB, pieces past the window were read back one by one, slower than
+    /// the download, and a 1 GiB leech finished hashing up to 0.6 s after its last piece (Docs/benchmarks.md).
+    @Test func defaultWindowCoversAHasherThatFellBehind() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("stream-sha256-behind")
+        defer { TestFiles.cleanup(dir) }
+        let pieceLength = 1 << 20
+        let pieces = 25
+        // Each piece its own byte: a digest of the pieces in the wrong order differs.
+        let content = (0..<pieces).flatMap {
+            [UInt8](repeating: UInt8(truncatingIfNeeded: $0 * 37 + 1), count: pieceLength)
+        }
+        try Data(content).write(to: URL(fileURLWithPath: dir.path + "/big.bin"))
+        let file = StreamingFileHasher.File(path: "big.bin", length: Int64(content.count))
+        let hasher = StreamingFileHasher(directory: dir.path, files: [file], pieceLength: pieceLength)
+        #expect(hasher.windowBytes >= 24 << 20)
+        for piece in Array(1..<pieces) + [0] {
+            content[piece * pieceLength..<(piece + 1) * pieceLength].withUnsafeBytes {
+                hasher.pieceVerified(piece, bytes: $0)
+            }
+        }
+        let digest = try #require(hasher.finish()["big.bin"])
+        let streamed = Hex.encode(try #require(digest.digests.sha256))
+        #expect(streamed == (try Self.sha256sum(dir.path + "/big.bin")))
+        #expect(hasher.statistics.piecesFromMemory == pieces)
+        #expect(hasher.statistics.piecesReadBack == 0)
+        #expect(hasher.statistics.peakHeldBytes >= 24 << 20)
+    }
 }
