@@ -126,7 +126,7 @@ final class HostCore: HandshakeRouting {
     }
 
     private var acceptsIncoming: Bool {
-        connections.total + halfOpen.total < configuration.maxConnections && !sessions.isEmpty
+        nodeRoom > 0 && !sessions.isEmpty
     }
 
     // MARK: - Sessions
@@ -208,14 +208,15 @@ final class HostCore: HandshakeRouting {
 
     /// Whether `session` may open one more connection (dial or accept) under the node-wide limits.
     func mayConnect(_ session: SessionCore) -> Bool {
-        connections.total + halfOpen.total < configuration.maxConnections
-            && connections.allows(1, for: session.hostID)
+        nodeRoom > 0 && connections.allows(1, for: session.hostID)
     }
+
+    /// Connections (open and being dialled) the node may still start under its connection limit.
+    private var nodeRoom: Int { configuration.maxConnections - connections.total - halfOpen.total }
 
     /// How many dials `session` may start now under the node-wide limits and its fair shares.
     func dialRoom(for session: SessionCore) -> Int {
-        let connectionRoom = configuration.maxConnections - connections.total - halfOpen.total
-        return max(0, min(connectionRoom, connections.room(for: session.hostID), halfOpen.room(for: session.hostID)))
+        max(0, min(nodeRoom, connections.room(for: session.hostID), halfOpen.room(for: session.hostID)))
     }
 
     /// Dials `record` for `session` when the node-wide limits allow it. The connection runs through the pipeline

@@ -21,6 +21,7 @@ extension SessionCore {
     func connectMore() {
         guard isRunning else { return }
         // A seed still dials manual peers (they may be leechers waiting for it); otherwise seeds wait to be dialled.
+        let halfOpen = host.halfOpen.used(by: hostID)
         let room = min(
             configuration.maxHalfOpen - halfOpen, configuration.maxConnections - connections.count - halfOpen,
             host.dialRoom(for: self))
@@ -29,13 +30,11 @@ extension SessionCore {
                 dialFailed(record.address)
                 continue
             }
-            halfOpen += 1
         }
     }
 
     /// A dial's TCP connection was set up (its handshake follows) or failed.
     func dialCompleted(_ address: PeerAddress, _ result: Result<any Channel, any Error>) {
-        halfOpen -= 1
         if case .failure(let error) = result {
             logger.debug("dial failed", metadata: ["peer": "\(address)", "error": "\(error)"])
             dialFailed(address)

@@ -51,7 +51,6 @@ final class SessionCore {
     var directory = PeerDirectory()
     /// Sets each peer record's locality.
     let classifier: LocalityClassifier
-    var halfOpen = 0
     private(set) var listenPort = 0
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
