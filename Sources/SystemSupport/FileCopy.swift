@@ -6,8 +6,9 @@
     import Darwin
 #endif
 
-/// The one `pread`/`write` copy loop: used where a file is copied between file systems (the release gate, the
-/// quarantine) and where a leech prefills its staging area from files it released before.
+/// The one `pread`/`write` copy loop: used where the release gate copies a verified file to another file system and
+/// where a leech prefills its staging area from files it released before. (The quarantine's cross-file-system move
+/// still uses `FileManager.copyItem`.)
 public enum FileCopy {
     /// The buffer size: large enough that the system calls cost nothing next to the copying.
     public static let bufferSize = 1 << 20

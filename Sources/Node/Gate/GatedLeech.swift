@@ -130,7 +130,7 @@ public struct GatedLeech: Sendable {
                 torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash,
                 peers: Self.contributions(final.suppliedBytes), precomputed: precomputed)
         } catch {
-            throw NodeError(.io, "signature gate: \(error)")
+            throw NodeError(error)
         }
         decisions.forEach { events(.decision($0)) }
         Self.removeEmptyDirectories(gate.stagingDirectory)
@@ -158,12 +158,7 @@ public struct GatedLeech: Sendable {
         } catch {
             throw NodeError(error)
         }
-        if policy.keys.isEmpty && policy.requiredSigners > 0 {
-            throw NodeError(
-                .noTrustedKey,
-                "the trust policy requires \(policy.requiredSigners) signer(s) but trusts no key: add a trusted "
-                    + "public key, or require 0 signers")
-        }
+        try TrustPolicySources.requireUsable(policy)
         let infoHash: String
         let pieceLength: Int
         do {
@@ -194,10 +189,10 @@ public struct GatedLeech: Sendable {
         let files: [TorrentFileEntry]
         do {
             files = try TorrentSignatures.files(of: torrentBytes, subject: torrentPath)
-            try Self.prefillStaging(files: files, from: output, into: gate.stagingDirectory)
         } catch {
-            throw NodeError(.io, "\(error)")
+            throw NodeError(error)
         }
+        try Self.prefillStaging(files: files, from: output, into: gate.stagingDirectory)
         return (gate, torrentBytes, infoHash, files, pieceLength)
     }
 

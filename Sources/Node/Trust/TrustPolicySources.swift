@@ -73,12 +73,19 @@ public struct TrustPolicySources: Sendable, Hashable {
         }
         var merged = policy
         merged.requirePrehashedMinisign = prehashed
-        if merged.keys.isEmpty && merged.requiredSigners > 0 {
+        try Self.requireUsable(merged)
+        return merged
+    }
+
+    /// Refuses a policy that requires signers but trusts no key (nothing could ever pass it).
+    ///
+    /// - Throws: ``NodeError`` `.noTrustedKey`.
+    public static func requireUsable(_ policy: TrustPolicy) throws(NodeError) {
+        if policy.keys.isEmpty && policy.requiredSigners > 0 {
             throw NodeError(
                 .noTrustedKey,
-                "the trust policy requires \(merged.requiredSigners) signer(s) but trusts no key: add a trusted "
+                "the trust policy requires \(policy.requiredSigners) signer(s) but trusts no key: add a trusted "
                     + "public key, or require 0 signers")
         }
-        return merged
     }
 }
