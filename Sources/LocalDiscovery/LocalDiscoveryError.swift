@@ -10,7 +10,7 @@ public struct LocalDiscoveryError: Error, Sendable, Hashable, CustomStringConver
         case datagramTooLarge = "datagram too large"
         /// The first line is not `BT-SEARCH * HTTP/1.1`.
         case badRequestLine = "not a BT-SEARCH request"
-        /// A line is longer than ``LSDLimits/maximumLineLength``, or the header block never ends.
+        /// A line is longer than ``LSDLimits/maximumLineLength``.
         case lineTooLong = "line too long"
         /// More than ``LSDLimits/maximumHeaders`` header lines.
         case tooManyHeaders = "too many headers"

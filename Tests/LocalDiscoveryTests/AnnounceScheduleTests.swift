@@ -25,7 +25,7 @@ import Testing
 
     /// Never more than once a minute outside the startup repeats, whatever interval is configured.
     @Test func minimumGapHoldsForAnyInterval() {
-        let times = Self.times(AnnounceSchedule(interval: 60, minimumGap: 60), until: 400)
+        let times = Self.times(AnnounceSchedule(interval: 10, minimumGap: 60), until: 400)
         let regular = times.dropFirst(3)
         #expect(zip(regular, regular.dropFirst()).allSatisfy { $1 - $0 >= 60 })
         #expect(times.prefix(3) == [0, 2, 6])

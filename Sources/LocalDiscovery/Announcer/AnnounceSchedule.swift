@@ -25,7 +25,7 @@ public struct AnnounceSchedule: Sendable {
     private var order: [InfoHash] = []
 
     public init(startupOffsets: [Double] = [0, 2, 6], interval: Double = 300, minimumGap: Double = 60) {
-        precondition(interval >= minimumGap && minimumGap > 0)
+        precondition(interval > 0 && minimumGap > 0)
         self.startupOffsets = startupOffsets
         self.interval = interval
         self.minimumGap = minimumGap
@@ -33,6 +33,9 @@ public struct AnnounceSchedule: Sendable {
 
     /// The torrents being announced, in the order they were added.
     public var infoHashes: [InfoHash] { order }
+
+    /// Whether a torrent is being announced.
+    public func contains(_ infoHash: InfoHash) -> Bool { entries[infoHash] != nil }
 
     /// Starts announcing a torrent (a torrent already scheduled keeps its schedule).
     public mutating func add(_ infoHash: InfoHash, now: Double) {

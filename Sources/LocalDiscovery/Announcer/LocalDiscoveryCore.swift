@@ -186,8 +186,7 @@ final class LocalDiscoveryCore {
                 toGroup: info?.destinationAddress.ipAddress == LSDLimits.ipv4Group),
             let host = envelope.remoteAddress.ipAddress
         else { return }
-        let running = Set(schedule.infoHashes)
-        for hash in announcement.infoHashes where running.contains(hash) {
+        for hash in announcement.infoHashes where schedule.contains(hash) {
             counters.peersReported += 1
             onPeer?(LocalPeer(infoHash: hash, host: host, port: announcement.port))
         }
