@@ -6,8 +6,9 @@
 set -euo pipefail
 
 build_pkgs=(pkg-config libssl-dev libsodium-dev openssl)
+# iproute2 (ip, tc, ss) and python3: the network lab (scripts/lab/) and the namespace tests.
 # util-linux: setpriv (UnprivilegedEngineTests runs seed and leech as nobody) and chrt (bench/verify.sh).
-test_pkgs=(mktorrent aria2 transmission-cli python3-libtorrent opentracker minisign iproute2 procps curl util-linux)
+test_pkgs=(mktorrent aria2 transmission-cli python3 python3-libtorrent opentracker minisign iproute2 procps curl util-linux)
 bench_pkgs=(wrk hyperfine time python3-cryptography)
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")

@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The issue 11 scenarios, small: `scripts/lab/lab.py` builds sites on bridges behind a router with `tc tbf` WAN
+/// links in namespaces of its own, runs this build's `swtorrent` there and reports the WAN counters; these tests
+/// assert the targets on its JSON. Where the lab cannot be built (not root, no `ip`/`tc`, no python3) they say DID
+/// NOT RUN, and fail under SWTORRENT_REQUIRE_ALL=1 (CI runs as root). Targets that need a feature this build lacks
+/// (LAN-first, authenticated swarms) are recorded as known issues naming it until the feature is here; the scenario
+/// still runs and every other assertion holds.
+@Suite(.serialized) struct NetworkLabTests {
+    /// Small enough for seconds per scenario, large enough that a piece crossing the WAN twice shows (64 KiB pieces).
+    static let size = "8M"
+
+    /// One scenario's result row (`lab.py --json`), the build's features, and the lab's tag.
+    struct Run {
+        var row: [String: Any]
+        var features: [String: Bool]
+
+        func site(_ name: String) throws -> [String: Any] {
+            let sites = try #require(row["sites"] as? [String: Any], "\(row)")
+            return try #require(sites[name] as? [String: Any], "no site \(name): \(row)")
+        }
+
+        func ratio(_ site: String) throws -> Double { try #require(try self.site(site)["ratio"] as? Double) }
+
+        var ok: Bool { row["ok"] as? Bool == true && row["verified"] as? Bool == true }
+        var failures: String { "\(row["failed"] ?? "")" }
+    }
+
+    /// The repository's `scripts/lab/lab.py`.
+    static func script(filePath: String = #filePath) -> String {
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/lab/lab.py").path
+    }
+
+    /// Debian's python3 (the one CI installs, readable by `nobody`), else the first on PATH; cancels the test (DID
+    /// NOT RUN, or a failure under SWTORRENT_REQUIRE_ALL=1) when there is none.
+    static func python(_ test: String) throws -> String {
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") { return "/usr/bin/python3" }
+        do {
+            return try TestProcess.resolve("python3").path
+        } catch {
+            try Conformance.labMissing(test, "python3 is not installed")
+            try Test.cancel("DID NOT RUN: python3 is not installed")
+        }
+    }
+
+    /// Runs `scenario` (one variant) in a fresh lab and returns its rows; cancels the test (DID NOT RUN, or a
+    /// failure under SWTORRENT_REQUIRE_ALL=1) when the lab cannot be built here.
+    static func run(_ test: String, _ scenario: String, _ options: [String] = []) throws -> [Run] {
+        let python = try python(test)
+        let result = try TestProcess.run(
+            python,
+            [script(), scenario, "--binary", try TestProcess.swtorrentBinary(), "--size", size, "--json",
+             "--timeout", "120"] + options,
+            timeout: 400)
+        if result.exitCode == 3 {
+            let why = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            try Conformance.labMissing(test, why)
+            try Test.cancel("DID NOT RUN: \(why)")
+        }
+        try #require(result.exitCode == 0, "lab.py \(scenario): exit \(result.exitCode)\n\(result.stderr.suffix(4000))")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+        let rows = try #require(json["results"] as? [[String: Any]], "\(json)")
+        let features = try #require(json["features"] as? [String: Bool], "\(json)")
+        // The lab deletes everything it made, pass or fail.
+        for row in rows {
+            if let tag = row["lab"] as? String {
+                let left = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
+                #expect(!left.contains { $0.hasPrefix("swl-\(tag)-") }, "lab \(tag) left namespaces: \(left)")
+            }
+        }
+        return rows.map { Run(row: $0, features: features) }
+    }
+
+    /// A target that needs LAN-first: a known issue naming the missing feature while this build lacks it.
+    static func lanFirstTarget(_ run: Run, _ body: () throws -> Void) rethrows {
+        try withKnownIssue(
+            "this build has no LAN-first selection (--no-lan-first): WAN ratio \(run.row["sites"] ?? "")",
+            isIntermittent: true
+        ) {
+            try body()
+        } when: {
+            run.features["lanFirst"] != true
+        }
+    }
+
+    /// The counters measure what crossed: one seed in A, one leecher in B, and the bytes into B are the content plus
+    /// the headers (IP, TCP, BitTorrent framing; about 4 % at a 1,448-byte MSS), never less than the content.
+    @Test func countersMatchTheContentForOneLeecher() throws {
+        let run = try #require(try Self.run("countersMatchTheContentForOneLeecher", "baseline").first)
+        #expect(run.ok, "\(run.failures)")
+        let ratio = try run.ratio("B")
+        #expect(ratio >= 1.0 && ratio <= 1.1, "WAN into B / content = \(ratio)")
+    }
+
+    /// Issue 11 rollout, small: a seed in A, 4 leechers in B together. All complete with correct copies; with
+    /// LAN-first the bytes into B are at most 1.2 × the content.
+    @Test func rolloutCrossesTheWANAboutOnce() throws {
+        let run = try #require(
+            try Self.run("rolloutCrossesTheWANAboutOnce", "rollout", ["--variant", "swtorrent", "--leechers", "4"])
+                .first)
+        #expect(run.ok, "\(run.failures)")
+        let ratio = try run.ratio("B")
+        #expect(ratio >= 1.0, "fewer bytes into B than the content: the counters are wrong (\(ratio))")
+        Self.lanFirstTarget(run) { #expect(ratio <= 1.2, "WAN into B / content = \(ratio)") }
+    }
+
+    /// Staggered: the same with the leechers starting 1 s apart (3 s in the full run): WAN ratio ≤ 1.2.
+    @Test func staggeredRolloutCrossesTheWANAboutOnce() throws {
+        let run = try #require(
+            try Self.run(
+                "staggeredRolloutCrossesTheWANAboutOnce", "staggered",
+                ["--variant", "swtorrent", "--leechers", "4", "--stagger", "1"]
+            ).first)
+        #expect(run.ok, "\(run.failures)")
+        let ratio = try run.ratio("B")
+        Self.lanFirstTarget(run) { #expect(ratio <= 1.2, "WAN into B / content = \(ratio)") }
+    }
+
+    /// Two remote sites, 2 leechers each: both complete, each site's WAN ratio ≤ 1.2.
+    @Test func twoRemoteSitesEachCrossTheWANAboutOnce() throws {
+        let run = try #require(
+            try Self.run(
+                "twoRemoteSitesEachCrossTheWANAboutOnce", "two-sites", ["--variant", "swtorrent", "--leechers", "2"]
+            ).first)
+        #expect(run.ok, "\(run.failures)")
+        for site in ["B", "C"] {
+            #expect(try run.site(site)["allCompleteSeconds"] as? Double != nil, "site \(site) did not complete")
+            let ratio = try run.ratio(site)
+            Self.lanFirstTarget(run) { #expect(ratio <= 1.2, "WAN into \(site) / content = \(ratio)") }
+        }
+    }
+
+    /// Tracker down: B cannot reach the tracker and one B node holds the artifact; 3 leechers complete through LSD
+    /// alone: nothing crosses the WAN but a few control packets, and every peer came from LSD (or dialled in).
+    @Test func siteCompletesThroughLocalDiscoveryWithoutTheTracker() throws {
+        let run = try #require(
+            try Self.run("siteCompletesThroughLocalDiscoveryWithoutTheTracker", "tracker-down", ["--leechers", "3"])
+                .first)
+        #expect(run.ok, "\(run.failures)")
+        let ratio = try run.ratio("B")
+        #expect(ratio < 0.05, "WAN into B / content = \(ratio): the leechers reached a peer outside the site")
+        let sources = try #require(run.row["peerSources"] as? [String])
+        #expect(sources.contains("lsd") && Set(sources).isSubset(of: ["lsd", "incoming"]), "\(sources)")
+    }
+
+    /// Seed lost: A's seed is killed when site B is at 50 %; B completes from what it holds and the seed in C.
+    @Test func siteFinishesAfterItsSeedIsLost() throws {
+        let run = try #require(
+            try Self.run("siteFinishesAfterItsSeedIsLost", "seed-lost", ["--variant", "swtorrent", "--leechers", "4"])
+                .first)
+        let killedAt = try #require(run.row["killedAtPercent"] as? Double, "A's seed was never killed: \(run.row)")
+        #expect(killedAt >= 50 && killedAt < 100)
+        #expect(run.ok, "\(run.failures)")
+    }
+
+    /// Private: until this build has authenticated swarms the scenario names what is missing; it never passes
+    /// without running.
+    @Test func privateSwarmNeedsAuthenticatedTransport() throws {
+        let run = try #require(try Self.run("privateSwarmNeedsAuthenticatedTransport", "private").first)
+        let missing = run.row["missing"] as? [String] ?? []
+        withKnownIssue("this build lacks: \(missing.joined(separator: "; "))") {
+            #expect(missing.isEmpty)
+            #expect(run.ok, "\(run.failures)")
+        } when: {
+            run.features["authenticated"] != true || run.features["lanFirst"] != true
+        }
+    }
+
+    /// Not root: the lab refuses at once with exit 3 and says why, creating nothing (as root the test drops to
+    /// `nobody` with util-linux's `setpriv`).
+    @Test func refusesClearlyWhenNotRoot() throws {
+        let python = try Self.python("refusesClearlyWhenNotRoot")
+        var command = [python, Self.script(), "baseline"]
+        if geteuid() == 0 {
+            try TestProcess.requireTool("setpriv")
+            command = [try TestProcess.resolve("setpriv").path, "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+                + command
+        }
+        let result = try TestProcess.run(command[0], Array(command.dropFirst()), timeout: 30)
+        #expect(result.exitCode == 3, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stderr.contains("lab unavailable: needs root"), "\(result.stderr)")
+    }
+
+    /// Killed mid-run (SIGTERM), the lab still stops its processes and deletes every namespace it made.
+    @Test func cleansUpWhenInterrupted() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("swt-lab-test")
+        defer { TestFiles.cleanup(dir) }
+        let python = try Self.python("cleansUpWhenInterrupted")
+        guard geteuid() == 0 else {
+            try Conformance.labMissing("cleansUpWhenInterrupted", "needs root")
+            try Test.cancel("DID NOT RUN: needs root")
+        }
+        let lab = try BackgroundProcess(
+            python,
+            [Self.script(), "rollout", "--variant", "swtorrent", "--binary", try TestProcess.swtorrentBinary(),
+             "--size", Self.size, "--rate", "1mbit", "--leechers", "2", "--timeout", "60"],
+            name: "lab", logDirectory: dir)
+        defer { lab.stop() }
+        // The tag is printed when the lab is built; the leechers are running once B1's namespace holds a process.
+        let tagged = TestFiles.waitUntil(timeout: 60) { Self.tag(lab.stderr) != nil }
+        let tag = try #require(tagged ? Self.tag(lab.stderr) : nil, "no lab tag: \(lab.stderr)")
+        let running = TestFiles.waitUntil(timeout: 90) {
+            let pids = (try? TestProcess.run("ip", ["netns", "pids", "swl-\(tag)-B1"], timeout: 10).stdout) ?? ""
+            return !pids.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        }
+        try #require(running, "the leechers never started: \(lab.stderr.suffix(2000))")
+        kill(lab.pid, SIGTERM)
+        let exit = lab.wait(timeout: 60)
+        #expect(exit != nil && exit != 0, "lab.py: \(String(describing: exit))")
+        let left = ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? [])
+            .filter { $0.hasPrefix("swl-\(tag)-") }
+        #expect(left.isEmpty, "left behind: \(left)")
+    }
+
+    /// The tag in `lab: lab <tag>: sites …`.
+    static func tag(_ stderr: String) -> String? {
+        guard let range = stderr.range(of: "lab: lab ") else { return nil }
+        let rest = stderr[range.upperBound...]
+        guard let colon = rest.firstIndex(of: ":") else { return nil }
+        return String(rest[..<colon])
+    }
+}
