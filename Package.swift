@@ -191,6 +191,8 @@ let package = Package(
             dependencies: [
                 "LocalDiscovery", "SwarmPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: ours
         ),

@@ -60,8 +60,10 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-step "swtorrent seed release-1.0.0.tar.torrent --data build-host/ &"
-"$bin" seed "$torrent" --data "$work/build-host" &
+# --no-lsd: local discovery (BEP 14) is on by default and would multicast on this machine's interfaces; the demo
+# stays on loopback and finds its peer through the tracker.
+step "swtorrent seed release-1.0.0.tar.torrent --data build-host/ --no-lsd &"
+"$bin" seed "$torrent" --data "$work/build-host" --no-lsd &
 pids+=($!)
 
 # Wait (bounded) until the tracker's scrape counts the seed, so the leech's first announce already finds it.
@@ -72,8 +74,8 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 
-step "swtorrent leech release-1.0.0.tar.torrent --out node/ --trust release.pub"
-timeout 120 "$bin" leech "$torrent" --out "$work/node" --trust "$work/build-host/release.pub" --stall-timeout 60
+step "swtorrent leech release-1.0.0.tar.torrent --out node/ --trust release.pub --no-lsd"
+timeout 120 "$bin" leech "$torrent" --out "$work/node" --trust "$work/build-host/release.pub" --stall-timeout 60 --no-lsd
 
 step "tail -n 1 .node.swtorrent-gate/audit.jsonl"
 tail -n 1 "$work/.node.swtorrent-gate/audit.jsonl"

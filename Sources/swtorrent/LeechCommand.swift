@@ -13,8 +13,8 @@ struct LeechCommand: AsyncParsableCommand {
         abstract: "Download a torrent into a directory.",
         discussion: """
             Writes OUT/NAME (a single-file torrent's file, or a multi-file torrent's directory), through the \
-            signature gate (below). Peers come from the torrent's HTTP trackers \
-            and from --peer. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
+            signature gate (below). Peers come from the torrent's HTTP trackers, \
+            from --peer and, unless --no-lsd or the torrent is private, from BEP 14 local discovery on the LAN. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
             prints one JSON object a line on stdout instead (events "progress", then "complete", "stopped" or \
             "stalled").
 
@@ -81,7 +81,7 @@ struct LeechCommand: AsyncParsableCommand {
             torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
             auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
             gateLogger: gateLogger)
-        let host = common.experimentalDiscoveryHost(configuration, command: "leech")
+        let host = try common.discoveryHost(configuration, command: "leech")
         gated.host = host
         let leech = gated
         let printer = common.progressPrinter

@@ -10,8 +10,8 @@ struct SeedCommand: AsyncParsableCommand {
         discussion: """
             DIR holds the content as a BitTorrent save path: a single-file torrent's file is DIR/NAME, a \
             multi-file torrent's files are under DIR/NAME/. Every piece is hash-checked at start. The seed \
-            announces to the torrent's HTTP trackers, dials any --peer, accepts connections on --port and runs \
-            until SIGINT or SIGTERM.
+            announces to the torrent's HTTP trackers and (unless --no-lsd or the torrent is private) to the LAN by \
+            BEP 14 local discovery, dials any --peer, accepts connections on --port and runs until SIGINT or SIGTERM.
 
             Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \
             arguments or a malformed torrent; 3 DIR does not hold the torrent's complete data.
@@ -30,7 +30,7 @@ struct SeedCommand: AsyncParsableCommand {
         common.bootstrapLogging()
         var configuration = try common.sessionConfiguration()
         configuration.seedUntilStopped = true
-        let host = common.experimentalDiscoveryHost(configuration, command: "seed")
+        let host = try common.discoveryHost(configuration, command: "seed")
         let runner = TransferRunner(
             torrentPath: torrent, directory: data, mode: .seed, configuration: configuration,
             logger: common.logger("seed"), host: host)

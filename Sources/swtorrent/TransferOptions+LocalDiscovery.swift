@@ -1,26 +1,25 @@
+import ArgumentParser
 import Engine
-import Foundation
 import LocalDiscovery
 
-/// BEP 14 local discovery for `seed` and `leech`, test-only until the network lab exists (Docs/local-discovery.md).
-///
-/// There is no flag: local discovery multicasts, and nothing may multicast on this machine's real interfaces
-/// before the lab does. `SWTORRENT_LSD_INTERFACE=NAME` (one interface name; the tests set it only for processes
-/// they run inside a network namespace they created) runs the transfer on a host with local discovery on that
-/// interface. Unset, nothing changes.
+/// BEP 14 local discovery for `seed` and `leech`: on by default (`--lsd`), `--no-lsd` turns it off,
+/// `--lsd-interface NAME` (repeatable) chooses the interfaces (Docs/local-discovery.md).
 extension TransferOptions {
-    static let localDiscoveryVariable = "SWTORRENT_LSD_INTERFACE"
-
-    /// The host for the transfer when the test-only variable asks for local discovery; nil otherwise (the transfer
-    /// makes its own host, as always).
-    func experimentalDiscoveryHost(_ session: SessionConfiguration, command: String) -> SessionHost? {
-        guard let name = ProcessInfo.processInfo.environment[Self.localDiscoveryVariable], !name.isEmpty else {
-            return nil
+    /// The local-discovery settings these options describe.
+    func localDiscoverySettings() throws -> LocalDiscoverySettings {
+        if !lsd && !lsdInterface.isEmpty {
+            throw ValidationError("--no-lsd and --lsd-interface contradict each other: give one of them")
         }
+        return LocalDiscoverySettings(enabled: lsd, interfaces: lsdInterface)
+    }
+
+    /// The host the transfer runs on: with local discovery unless `--no-lsd`; nil (the transfer makes its own host,
+    /// with the same listener and limits) when it is off.
+    func discoveryHost(_ session: SessionConfiguration, command: String) throws -> SessionHost? {
         let hostLogger = logger(command)
+        guard let discovery = try localDiscoverySettings().makeDiscovery(logger: hostLogger) else { return nil }
         var configuration = HostConfiguration(session: session)
-        configuration.localDiscovery = LocalDiscovery(
-            configuration: LocalDiscoveryConfiguration(interfaces: [name]), logger: hostLogger)
+        configuration.localDiscovery = discovery
         return SessionHost(configuration: configuration, logger: hostLogger)
     }
 }

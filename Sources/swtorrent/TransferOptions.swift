@@ -17,7 +17,7 @@ struct TransferOptions: ParsableArguments {
     @Option(name: .long, help: "A peer to dial directly, HOST:PORT or [IPV6]:PORT (repeatable).")
     var peer: [String] = []
 
-    @Flag(name: .long, help: "Do not announce to the torrent's trackers (use --peer only).")
+    @Flag(name: .long, help: "Do not announce to the torrent's trackers (use --peer and local discovery only).")
     var noTracker = false
 
     @Option(name: .long, help: "Upload limit in bytes per second.")
@@ -28,6 +28,17 @@ struct TransferOptions: ParsableArguments {
 
     @Option(name: .long, help: "Most connections at once.")
     var maxConnections: Int = 80
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Find peers on the local network by BEP 14 multicast (on by default; private torrents never use it).")
+    var lsd = true
+
+    @Option(
+        name: .customLong("lsd-interface"), help: ArgumentHelp(
+            "Run local discovery on this interface (repeatable; default: every interface that is up, "
+                + "multicast-capable and not loopback).", valueName: "name"))
+    var lsdInterface: [String] = []
 
     @Option(name: .long, help: "Sign announces with this node key file (from `swtorrent keygen`).")
     var key: String?

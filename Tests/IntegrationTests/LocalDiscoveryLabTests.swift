@@ -3,10 +3,10 @@ import Testing
 import TestSupport
 
 /// BEP 14 local discovery end to end: `swtorrent` processes in a network namespace the test creates, with local
-/// discovery on the namespace's end of its veth pair (`SWTORRENT_LSD_INTERFACE`, test-only). Nothing multicasts on
-/// the machine's own interfaces: the datagrams stay on the test's veth link (TTL 1).
+/// discovery on the namespace's end of its veth pair (`--lsd-interface`) or on the interfaces it chooses itself
+/// (`--lsd`: inside the namespace the veth end is the only candidate). Nothing multicasts on the machine's own
+/// interfaces: the datagrams stay on the test's veth link (TTL 1).
 @Suite(.serialized) struct LocalDiscoveryLabTests {
-    static let variable = "SWTORRENT_LSD_INTERFACE"
 
     /// A namespace, a 3 MiB file and its torrent (no reachable tracker), and `swtorrent` started inside the namespace
     /// with local discovery on. The namespace and the files go when it does.
@@ -43,27 +43,31 @@ import TestSupport
             guard made.exitCode == 0 else { throw HarnessError("swtorrent make: \(made.stderr)") }
         }
 
-        /// `swtorrent ARGUMENTS` inside the namespace with local discovery on its veth end.
-        func start(_ arguments: [String], name: String) throws -> BackgroundProcess {
-            try BackgroundProcess(
-                "ip", try namespace.command(try TestProcess.swtorrentBinary(), arguments), name: name,
-                environment: [LocalDiscoveryLabTests.variable: namespace.namespaceInterface], logDirectory: dir)
+        /// `swtorrent ARGUMENTS` inside the namespace with local discovery on its veth end (named, or chosen by
+        /// swtorrent when `choose` is set).
+        func start(_ arguments: [String], name: String, choose: Bool = false) throws -> BackgroundProcess {
+            let discovery = choose ? ["--lsd"] : ["--lsd-interface", namespace.namespaceInterface]
+            return try BackgroundProcess(
+                "ip", try namespace.command(try TestProcess.swtorrentBinary(), arguments + discovery), name: name,
+                logDirectory: dir)
         }
 
         /// A leech into `out` with no tracker and no `--peer`, started first and waited for until its discovery
         /// listens: a seed's announcements at start, +2 s and +6 s must find it listening (the next comes 300 s
         /// later), however long a loaded machine takes to start a process.
-        func startLeech(stallTimeout: String) throws -> BackgroundProcess {
+        func startLeech(stallTimeout: String, choose: Bool = false) throws -> BackgroundProcess {
             let leech = try start(
                 ["leech", torrent, "--out", dir.path + "/out", "--no-tracker", "--json", "--verbose", "--stall-timeout",
-                 stallTimeout, "--allow-unsigned"], name: "lsd-leech")
+                 stallTimeout, "--allow-unsigned"], name: "lsd-leech", choose: choose)
             let listening = TestFiles.waitUntil(timeout: 30) { leech.stderr.contains("local discovery running") }
             guard listening else { throw HarnessError("leech: discovery not running: \(leech.stderr.suffix(2000))") }
             return leech
         }
 
-        func startSeed() throws -> BackgroundProcess {
-            try start(["seed", torrent, "--data", dir.path + "/seed", "--no-tracker", "--verbose"], name: "lsd-seed")
+        func startSeed(choose: Bool = false) throws -> BackgroundProcess {
+            try start(
+                ["seed", torrent, "--data", dir.path + "/seed", "--no-tracker", "--verbose"], name: "lsd-seed",
+                choose: choose)
         }
 
         /// Deletes the namespace and says whether it is gone.
@@ -107,6 +111,29 @@ import TestSupport
         #expect(Self.count("dropped.ownCookie", leechTotals) ?? 0 >= 1, "\(leechTotals)")
         #expect(Self.count("accepted", leechTotals) ?? 0 >= 1, "\(leechTotals)")
         #expect(Self.count("peers", leechTotals) ?? 0 >= 1, "\(leechTotals)")
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// The default: neither side names an interface (`--lsd` only says "on", as no flag would). Inside the namespace
+    /// the veth end is the only interface that is up, multicast-capable and not loopback, so both choose it, and
+    /// the leech completes from the seed it found there.
+    @Test func discoveryChoosesTheInterfaceItself() throws {
+        let lab = try Lab.make("discoveryChoosesTheInterfaceItself", private: false)
+        let leech = try lab.startLeech(stallTimeout: "60s", choose: true)
+        defer { leech.stop() }
+        let seed = try lab.startSeed(choose: true)
+        defer { seed.stop() }
+
+        let exit = leech.wait(timeout: 90)
+        #expect(exit == 0, "leech: \(leech.stderr.suffix(3000))\nseed: \(seed.stderr.suffix(2000))")
+        let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/out/\(lab.name)"))
+        #expect(copy == (try Data(contentsOf: URL(fileURLWithPath: lab.content))))
+        let running = leech.stderr.split(separator: "\n").first { $0.contains("local discovery running") }
+        #expect(running?.contains("\(lab.namespace.namespaceInterface)(IPv4)") == true, "\(running ?? "")")
+        #expect(running?.contains("lo(") == false, "\(running ?? "")")
+        let connected = leech.stderr.split(separator: "\n").filter { $0.contains("peer connected") }
+        #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
+        seed.stop()
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }
 
@@ -154,8 +181,7 @@ import TestSupport
             ["make", content, "-a", "http://127.0.0.1:1/announce", "--no-date", "-o", torrent], timeout: 60)
         try #require(made.exitCode == 0, "swtorrent make: \(made.stderr)")
         let seed = try TestProcess.swtorrent(
-            ["seed", torrent, "--data", dir.path, "--no-tracker"], environment: [Self.variable: "swtnosuch0"],
-            timeout: 30)
+            ["seed", torrent, "--data", dir.path, "--no-tracker", "--lsd-interface", "swtnosuch0"], timeout: 30)
         #expect(seed.exitCode == 1, "\(seed.stderr)")
         #expect(seed.stderr.contains("interface 'swtnosuch0' does not exist"), "\(seed.stderr)")
     }

@@ -29,7 +29,7 @@ public enum TestProcess {
     ) throws -> ProcessResult {
         let process = Process()
         process.executableURL = try resolve(executable)
-        process.arguments = arguments
+        process.arguments = withoutLocalDiscovery(executable, arguments)
         if let environment {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -61,6 +61,30 @@ public enum TestProcess {
         let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
         return ProcessResult(exitCode: process.terminationStatus, stdout: out, stderr: err, timedOut: timedOut)
+    }
+
+    /// The arguments with `--no-lsd` added to every `swtorrent seed`/`leech` that does not choose local discovery
+    /// itself (`--lsd`, `--no-lsd` or `--lsd-interface`): local discovery is on by default and multicasts on every
+    /// suitable interface, and no test may multicast on this machine's real interfaces. A test of local discovery
+    /// runs `swtorrent` inside a network namespace it created (e.g. `ip netns exec NS swtorrent …`, also seen here)
+    /// and passes `--lsd` or `--lsd-interface` there. Every process `TestProcess` and `BackgroundProcess` start goes
+    /// through this.
+    public static func withoutLocalDiscovery(_ executable: String, _ arguments: [String]) -> [String] {
+        let isSwtorrent = { (path: String) in URL(fileURLWithPath: path).lastPathComponent == "swtorrent" }
+        // Where the subcommand is: the first argument of swtorrent itself, or the one after a swtorrent path in a
+        // wrapper's arguments (`ip netns exec`, `setpriv`, `env`).
+        let command: Int? =
+            isSwtorrent(executable) ? 0 : arguments.firstIndex(where: isSwtorrent).map { $0 + 1 }
+        guard let command, command < arguments.count, ["seed", "leech"].contains(arguments[command]) else {
+            return arguments
+        }
+        let chooses = arguments[command...].contains {
+            $0 == "--lsd" || $0 == "--no-lsd" || $0 == "--lsd-interface" || $0.hasPrefix("--lsd-interface=")
+        }
+        guard !chooses else { return arguments }
+        var result = arguments
+        result.insert("--no-lsd", at: command + 1)
+        return result
     }
 
     /// Waits up to `timeout` seconds; returns false if the process is still running.
@@ -135,7 +159,7 @@ public final class BackgroundProcess {
         self.name = name ?? URL(fileURLWithPath: executable).lastPathComponent
         process = Process()
         process.executableURL = try TestProcess.resolve(executable)
-        process.arguments = arguments
+        process.arguments = TestProcess.withoutLocalDiscovery(executable, arguments)
         if let environment {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

@@ -136,7 +136,7 @@ run_case() {
         torrent="$dir/one-signed.torrent" trust=(--trust "$dir/ec.pub")
     fi
     case $tool in
-    swtorrent*) "$bin" seed "$torrent" --data "$dir/one" --port "$port" >/dev/null 2>"$dir/seed.err" & ;;
+    swtorrent*) "$bin" seed "$torrent" --data "$dir/one" --port "$port" --no-lsd >/dev/null 2>"$dir/seed.err" & ;;
     libtorrent) /usr/bin/python3 "$dir/lt.py" seed "$dir/one.torrent" "$dir/one" "$port" "" 600 >/dev/null 2>&1 & ;;
     aria2c) aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
         --seed-ratio=0.0 --bt-seed-unverified=true --listen-port="$port" --dir="$dir/one" --summary-interval=0 \
@@ -155,7 +155,7 @@ run_case() {
         # --out) before it exits. The seed's address comes from the tracker.
         rm -f "$dir/leech.fifo" && mkfifo "$dir/leech.fifo"
         timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
-            "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json >"$dir/leech.fifo" 2>"$dir/leech.err" &
+            "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json --no-lsd >"$dir/leech.fifo" 2>"$dir/leech.err" &
         local wrapper=$! line leech_pid
         while IFS= read -r line; do
             if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
@@ -250,7 +250,7 @@ swarm_case() {
     seed_port=$(freeport)
     for i in 1 2 3 4; do ports+=("$(freeport)"); done
     case $tool in
-    swtorrent) "$bin" seed "$dir/swarm.torrent" --data "$dir/swarm" --port "$seed_port" --no-tracker >/dev/null 2>&1 & ;;
+    swtorrent) "$bin" seed "$dir/swarm.torrent" --data "$dir/swarm" --port "$seed_port" --no-tracker --no-lsd >/dev/null 2>&1 & ;;
     libtorrent) /usr/bin/python3 "$dir/lt.py" seed "$dir/swarm.torrent" "$dir/swarm" "$seed_port" "" 600 >/dev/null 2>&1 & ;;
     esac
     seed_pid=$!
@@ -264,7 +264,7 @@ swarm_case() {
         swtorrent)
             peers=(--peer "127.0.0.1:$seed_port")
             for j in 0 1 2 3; do [[ $j != "$i" ]] && peers+=(--peer "127.0.0.1:${ports[$j]}"); done
-            "$bin" leech "$dir/swarm.torrent" --out "$dir/sw$i" --port "${ports[$i]}" "${peers[@]}" --no-tracker --allow-unsigned \
+            "$bin" leech "$dir/swarm.torrent" --out "$dir/sw$i" --port "${ports[$i]}" "${peers[@]}" --no-tracker --no-lsd --allow-unsigned \
                 --seed-after 60s --json >"$dir/sw$i.json" 2>/dev/null &
             ;;
         libtorrent)

@@ -93,7 +93,14 @@ final class HostCore: HandshakeRouting {
             }
             .flatMap { port -> EventLoopFuture<Int> in
                 guard let discovery = self.configuration.localDiscovery else { return self.loop.makeSucceededFuture(port) }
-                return self.startLocalDiscovery(discovery, port: port).map { port }
+                return self.startLocalDiscovery(discovery, port: port).assumeIsolated().map { port }.flatMapError {
+                    error in
+                    // Discovery on interfaces it chose itself is best effort: a host with nothing to multicast on
+                    // (or the group's port taken) runs without it. Interfaces the operator named must work.
+                    guard discovery.configuration.choosesInterfaces else { return self.loop.makeFailedFuture(error) }
+                    self.logger.warning("local discovery is off", metadata: ["reason": "\(error)"])
+                    return self.loop.makeSucceededFuture(port)
+                }.nonisolated()
             }
             .flatMapErrorThrowing { error in
                 if let error = error as? EngineError { throw error }

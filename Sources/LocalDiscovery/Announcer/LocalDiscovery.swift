@@ -3,15 +3,16 @@ import NIOCore
 import NIOPosix
 import SwarmPrimitives
 
-/// BEP 14 local service discovery on the interfaces the caller names: announces the torrents it is given on the
-/// multicast group `239.192.152.143:6771` (``AnnounceSchedule``), listens on the group, and reports the peers other
-/// hosts on the link announce for those torrents.
+/// BEP 14 local service discovery on the interfaces the caller names (or every suitable one): announces the torrents
+/// it is given on the multicast groups `239.192.152.143:6771` and `[ff15::efc0:988f]:6771` (``AnnounceSchedule``),
+/// listens on them, and reports the peers other hosts on the link announce for those torrents.
 ///
 /// A node's `SessionHost` runs it (``start(listenPort:onPeer:)`` when its listener is bound, ``add(_:)`` /
 /// ``remove(_:)`` as torrents come and go, ``shutdown()``). It sends nothing until started and only on the named
-/// interfaces, with IP_MULTICAST_TTL ``LocalDiscoveryConfiguration/timeToLive`` (1). One UDP socket bound to the
-/// group's port joins the group on each interface; each interface has its own sending socket, bound to its address.
-/// IPv4 only: the IPv6 group (`[ff15::efc0:988f]:6771`) is in the codec, not on a socket yet.
+/// interfaces, with IP_MULTICAST_TTL (IPv6 hop limit) ``LocalDiscoveryConfiguration/timeToLive`` (1). Per address
+/// family one UDP socket bound to the group's port joins the group on each interface; each interface has its own
+/// sending socket per family, bound to its address. IPv6 runs on interfaces with a global or unique-local address
+/// (not on loopback, where Linux does not route IPv6 multicast).
 ///
 /// The state lives on ``eventLoop``; every method hops to it.
 public final class LocalDiscovery: Sendable {

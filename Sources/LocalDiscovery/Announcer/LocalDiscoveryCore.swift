@@ -9,20 +9,27 @@ import SwarmPrimitives
 
 /// The announcer on its loop: the sockets, the schedule, the inbound filter and the counters.
 final class LocalDiscoveryCore {
-    /// One interface discovery runs on: its index, IPv4 address and subnet, and its sending socket.
+    typealias Family = LSDAnnouncement.Family
+
+    /// One interface discovery runs on, and its sending socket per address family.
     struct Link {
-        var name: String
-        var index: Int
-        var address: [UInt8]
-        var prefixLength: Int
-        var device: NIONetworkDevice
-        var sender: (any Channel)?
+        var interface: LocalInterface
+        var senders: [Family: any Channel] = [:]
+
+        /// The interface's address and prefix in `family`, if discovery uses that family on it. Multicast over IPv6
+        /// does not route on a loopback interface (Linux: no IFF_MULTICAST on `lo`), so loopback is IPv4 only.
+        func subnet(_ family: Family) -> LocalInterface.Subnet? {
+            switch family {
+            case .ipv4: interface.ipv4
+            case .ipv6: interface.isLoopback ? nil : interface.ipv6
+            }
+        }
     }
 
     private enum State {
         case idle
         case starting(EventLoopFuture<Void>)
-        case running(receiver: any Channel)
+        case running(receivers: [any Channel])
         case stopped
     }
 
@@ -49,6 +56,11 @@ final class LocalDiscoveryCore {
 
     private var now: Double { Double(NIODeadline.now().uptimeNanoseconds) / 1e9 }
 
+    /// The families some link uses.
+    private var families: [Family] {
+        [.ipv4, .ipv6].filter { family in links.contains { $0.subnet(family) != nil } }
+    }
+
     // MARK: - Lifecycle
 
     func start(listenPort: Int, onPeer: @escaping @Sendable (LocalPeer) -> Void) -> EventLoopFuture<Void> {
@@ -61,33 +73,40 @@ final class LocalDiscoveryCore {
         self.listenPort = listenPort
         self.onPeer = onPeer
         do {
-            links = try Self.resolve(configuration.interfaces)
+            links = try LocalInterface.select(from: LocalInterface.current(), named: configuration.interfaces).map {
+                Link(interface: $0)
+            }
         } catch {
             return loop.makeFailedFuture(error)
         }
         // The state says "starting" before the first socket call: a step may complete at once, on this loop.
         let promise = loop.makePromise(of: Void.self)
         state = .starting(promise.futureResult)
-        openReceiver().assumeIsolated().flatMap { receiver in
-            self.openSenders().map { receiver }
-        }.flatMapThrowing { receiver -> Void in
+        let receivers = families.map { openReceiver($0) }
+        EventLoopFuture.whenAllSucceed(receivers, on: loop).assumeIsolated().flatMap { receivers in
+            self.openSenders().map { receivers }
+        }.flatMapThrowing { receivers -> Void in
             guard case .starting = self.state else {
-                receiver.close(promise: nil)
+                for receiver in receivers { receiver.close(promise: nil) }
                 self.closeSenders()
                 throw LocalDiscoveryError(.socketFailed, "local discovery was shut down while starting")
             }
-            self.state = .running(receiver: receiver)
+            self.state = .running(receivers: receivers)
             self.tick()
+            let used = self.links.map { link in
+                link.interface.name + "(" + self.families.filter { link.subnet($0) != nil }.map(\.name)
+                    .joined(separator: ",") + ")"
+            }
             self.logger.info(
-                "local discovery running",
-                metadata: ["interfaces": "\(self.links.map(\.name))", "port": "\(listenPort)"])
+                "local discovery running", metadata: ["interfaces": "\(used)", "port": "\(listenPort)"])
         }.flatMapErrorThrowing { error in
             if case .starting = self.state { self.state = .idle }
             self.closeSenders()
+            for receiver in receivers { receiver.whenSuccess { $0.close(promise: nil) } }
             if let error = error as? LocalDiscoveryError { throw error }
             throw LocalDiscoveryError(
                 .socketFailed,
-                "multicast on \(self.configuration.interfaces) port \(self.configuration.groupPort): \(error)")
+                "multicast on \(self.links.map(\.interface.name)) port \(self.configuration.groupPort): \(error)")
         }.nonisolated().cascade(to: promise)
         return promise.futureResult
     }
@@ -105,8 +124,9 @@ final class LocalDiscoveryCore {
             logger.info("local discovery stopped", metadata: metadata)
         }
         switch old {
-        case .running(let receiver):
-            return receiver.close().recover { _ in }
+        case .running(let receivers):
+            let closed = receivers.map { $0.close().recover { _ in } }
+            return EventLoopFuture.andAllComplete(closed, on: loop)
         case .starting(let future):
             return future.recover { _ in }
         case .idle, .stopped:
@@ -116,8 +136,8 @@ final class LocalDiscoveryCore {
 
     private func closeSenders() {
         for index in links.indices {
-            links[index].sender?.close(promise: nil)
-            links[index].sender = nil
+            for sender in links[index].senders.values { sender.close(promise: nil) }
+            links[index].senders = [:]
         }
     }
 
@@ -148,42 +168,56 @@ final class LocalDiscoveryCore {
         loop.assumeIsolated().scheduleTask(in: interval) { self.tick() }
         let due = schedule.takeDue(now: now)
         guard !due.isEmpty else { return }
-        let datagrams: [[UInt8]]
-        do {
-            datagrams = try LSDAnnouncement(port: listenPort, infoHashes: due, cookie: cookie).encode(family: .ipv4)
-        } catch {
-            logger.error("cannot encode an announcement", metadata: ["error": "\(error)"])
-            return
-        }
-        guard let group = try? SocketAddress(ipAddress: LSDLimits.ipv4Group, port: configuration.groupPort) else {
-            return
-        }
-        for link in links {
-            guard let sender = link.sender else { continue }
-            let name = link.name
-            for datagram in datagrams {
-                let envelope = AddressedEnvelope(remoteAddress: group, data: sender.allocator.buffer(bytes: datagram))
-                sender.writeAndFlush(envelope).whenFailure { [logger] error in
-                    logger.debug("announcement not sent", metadata: ["interface": "\(name)", "error": "\(error)"])
+        let announcement = LSDAnnouncement(port: listenPort, infoHashes: due, cookie: cookie)
+        var datagramCount = 0
+        for family in families {
+            let datagrams: [[UInt8]]
+            let group: SocketAddress
+            do {
+                datagrams = try announcement.encode(family: family)
+                group = try SocketAddress(ipAddress: family.groupAddress, port: configuration.groupPort)
+            } catch {
+                logger.error("cannot encode an announcement", metadata: ["error": "\(error)"])
+                continue
+            }
+            datagramCount = datagrams.count
+            for link in links {
+                guard let sender = link.senders[family] else { continue }
+                let name = link.interface.name
+                for datagram in datagrams {
+                    let envelope = AddressedEnvelope(remoteAddress: group, data: sender.allocator.buffer(bytes: datagram))
+                    sender.writeAndFlush(envelope).whenFailure { [logger] error in
+                        logger.debug(
+                            "announcement not sent",
+                            metadata: ["interface": "\(name)", "family": "\(family.name)", "error": "\(error)"])
+                    }
+                    counters.sent += 1
                 }
-                counters.sent += 1
             }
         }
-        logger.debug("announced", metadata: ["torrents": "\(due.count)", "datagrams": "\(datagrams.count)"])
+        logger.debug("announced", metadata: ["torrents": "\(due.count)", "datagrams": "\(datagramCount)"])
     }
 
     // MARK: - Receiving
 
     func received(_ envelope: AddressedEnvelope<ByteBuffer>) {
         guard case .running = state else { return }
+        let family: Family
+        switch envelope.remoteAddress {
+        case .v4: family = .ipv4
+        case .v6: family = .ipv6
+        case .unixDomainSocket: return
+        }
         let info = envelope.metadata?.packetInfo
-        let link = info.flatMap { info in links.first { $0.index == info.interfaceIndex } }
+        let subnet = info.flatMap { info in
+            links.first { $0.interface.index == info.interfaceIndex }?.subnet(family)
+        }
         let source = Self.addressBytes(envelope.remoteAddress) ?? []
+        let toGroup = info.flatMap { Self.addressBytes($0.destinationAddress) } == family.groupBytes
         guard
             let announcement = filter.accept(
                 envelope.data.readableBytesView, from: source,
-                subnet: link.map { ($0.address, $0.prefixLength) }, now: now,
-                toGroup: info?.destinationAddress.ipAddress == LSDLimits.ipv4Group),
+                subnet: subnet.map { ($0.address, $0.prefixLength) }, now: now, toGroup: toGroup),
             let host = envelope.remoteAddress.ipAddress
         else { return }
         for hash in announcement.infoHashes where schedule.contains(hash) {
@@ -194,18 +228,12 @@ final class LocalDiscoveryCore {
 
     // MARK: - Sockets
 
-    /// One socket on the group's port, on every address, joined to the group on each link, reporting the interface
-    /// each datagram arrived on.
-    private func openReceiver() -> EventLoopFuture<any Channel> {
+    /// One socket on the group's port, on every address of `family`, joined to the group on each link that uses
+    /// the family, reporting the interface each datagram arrived on.
+    private func openReceiver(_ family: Family) -> EventLoopFuture<any Channel> {
         let core = NIOLoopBound(self, eventLoop: loop)
-        let group: SocketAddress
-        do {
-            group = try SocketAddress(ipAddress: LSDLimits.ipv4Group, port: configuration.groupPort)
-        } catch {
-            return loop.makeFailedFuture(error)
-        }
-        let devices = links.map(\.device)
-        return DatagramBootstrap(group: loop)
+        let joins = links.compactMap { link in link.subnet(family).map { (link.interface.index, $0.address) } }
+        var bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.receivePacketInfo, value: true)
             .channelInitializer { channel in
@@ -213,85 +241,92 @@ final class LocalDiscoveryCore {
                     try channel.pipeline.syncOperations.addHandler(LSDReceiveHandler(core: core))
                 }
             }
-            .bind(host: "0.0.0.0", port: configuration.groupPort)
+        if family == .ipv6 {
+            // IPv6 only: IPv4 datagrams come through the IPv4 socket.
+            bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+        }
+        return bootstrap.bind(host: family == .ipv4 ? "0.0.0.0" : "::", port: configuration.groupPort)
             .flatMap { channel -> EventLoopFuture<any Channel> in
-                guard let multicast = channel as? any MulticastChannel else {
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeFailedFuture(
-                        LocalDiscoveryError(.socketFailed, "the datagram channel cannot join multicast groups"))
-                }
-                let joins = devices.map { multicast.joinGroup(group, device: $0) }
-                return EventLoopFuture.andAllSucceed(joins, on: channel.eventLoop).map { channel }.flatMapError {
-                    error in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let provider = channel as? any SocketOptionProvider else {
+                        throw LocalDiscoveryError(.socketFailed, "the datagram channel has no socket options")
+                    }
+                    return provider
+                }.flatMap { provider in
+                    let joined = joins.map { index, address in Self.join(family, index: index, address: address, provider) }
+                    return EventLoopFuture.andAllSucceed(joined, on: channel.eventLoop)
+                }.map { channel }.flatMapError { error in
                     channel.close(promise: nil)
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
     }
 
-    /// Per link a socket bound to the link's address, sending through it, with the TTL and loop setting.
+    /// Joins the group of `family` on one interface (by index, so a loopback interface without IFF_MULTICAST works
+    /// too; NIO's `joinGroup(device:)` refuses those).
+    private static func join(
+        _ family: Family, index: Int, address: [UInt8], _ provider: any SocketOptionProvider
+    ) -> EventLoopFuture<Void> {
+        switch family {
+        case .ipv4:
+            var request = ip_mreqn()
+            request.imr_multiaddr = inAddr(family.groupBytes)
+            request.imr_address = inAddr(address)
+            request.imr_ifindex = Int32(index)
+            return provider.unsafeSetSocketOption(level: .ip, name: .ip_add_membership, value: request)
+        case .ipv6:
+            var request = ipv6_mreq()
+            withUnsafeMutableBytes(of: &request.ipv6mr_multiaddr) { $0.copyBytes(from: family.groupBytes) }
+            request.ipv6mr_interface = UInt32(index)
+            return provider.unsafeSetSocketOption(level: .ipv6, name: .ipv6_join_group, value: request)
+        }
+    }
+
+    /// Per link and family a socket bound to the link's address, sending through the link, with the TTL (hop
+    /// limit) and loop setting.
     private func openSenders() -> EventLoopFuture<Void> {
         let ttl = configuration.timeToLive
         let loopback: UInt8 = configuration.multicastLoop ? 1 : 0
-        let opened = links.enumerated().map { index, link -> EventLoopFuture<Void> in
-            let host = IPAddressText.ipv4(link.address)
-            let interface = Self.inAddr(link.address)
-            return DatagramBootstrap(group: loop).bind(host: host, port: 0).flatMap {
-                channel -> EventLoopFuture<any Channel> in
-                // A NIOPosix datagram channel is its own socket-option provider.
-                guard let provider = channel as? any SocketOptionProvider else {
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeFailedFuture(
-                        LocalDiscoveryError(.socketFailed, "the datagram channel has no socket options"))
-                }
-                return provider.setIPMulticastIF(interface)
-                    .flatMap { provider.setIPMulticastTTL(ttl) }
-                    .flatMap { provider.setIPMulticastLoop(loopback) }
-                    .map { channel }.flatMapError { error in
-                    channel.close(promise: nil)
-                    return channel.eventLoop.makeFailedFuture(error)
-                }
-            }.assumeIsolated().map { channel in
-                if case .starting = self.state {
-                    self.links[index].sender = channel
-                } else {
-                    channel.close(promise: nil)
-                }
-            }.nonisolated()
+        var opened: [EventLoopFuture<Void>] = []
+        for (index, link) in links.enumerated() {
+            for family in families {
+                guard let subnet = link.subnet(family) else { continue }
+                let host = IPAddressText.format(subnet.address) ?? ""
+                let interfaceIndex = link.interface.index
+                let sender = DatagramBootstrap(group: loop).bind(host: host, port: 0).flatMap {
+                    channel -> EventLoopFuture<any Channel> in
+                    // A NIOPosix datagram channel is its own socket-option provider.
+                    guard let provider = channel as? any SocketOptionProvider else {
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeFailedFuture(
+                            LocalDiscoveryError(.socketFailed, "the datagram channel has no socket options"))
+                    }
+                    let configured: EventLoopFuture<Void> =
+                        switch family {
+                        case .ipv4:
+                            provider.setIPMulticastIF(Self.inAddr(subnet.address))
+                                .flatMap { provider.setIPMulticastTTL(ttl) }
+                                .flatMap { provider.setIPMulticastLoop(loopback) }
+                        case .ipv6:
+                            provider.setIPv6MulticastIF(CUnsignedInt(interfaceIndex))
+                                .flatMap { provider.setIPv6MulticastHops(CInt(ttl)) }
+                                .flatMap { provider.setIPv6MulticastLoop(CUnsignedInt(loopback)) }
+                        }
+                    return configured.map { channel }.flatMapError { error in
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }.assumeIsolated().map { channel in
+                    if case .starting = self.state {
+                        self.links[index].senders[family] = channel
+                    } else {
+                        channel.close(promise: nil)
+                    }
+                }.nonisolated()
+                opened.append(sender)
+            }
         }
         return EventLoopFuture.andAllSucceed(opened, on: loop)
-    }
-
-    /// The links for the named interfaces: each must exist, be up and have an IPv4 address and netmask.
-    static func resolve(_ names: [String]) throws(LocalDiscoveryError) -> [Link] {
-        guard !names.isEmpty else {
-            throw LocalDiscoveryError(.unknownInterface, "no interface given: name the interfaces to discover peers on")
-        }
-        let devices: [NIONetworkDevice]
-        do {
-            devices = try System.enumerateDevices()
-        } catch {
-            throw LocalDiscoveryError(.unknownInterface, "cannot list the network interfaces: \(error)")
-        }
-        var links: [Link] = []
-        for name in names {
-            let candidates = devices.filter { $0.name == name }
-            guard
-                let device = candidates.first(where: {
-                    if case .v4? = $0.address { return true } else { return false }
-                }),
-                let address = device.address.flatMap(Self.addressBytes), let netmask = device.netmask.flatMap(Self.addressBytes)
-            else {
-                let known = Set(devices.map(\.name)).sorted().joined(separator: ", ")
-                throw LocalDiscoveryError(
-                    .unknownInterface,
-                    "interface '\(name)' does not exist or has no IPv4 address; choose one of: \(known)")
-            }
-            let prefix = netmask.reduce(0) { $0 + $1.nonzeroBitCount }
-            links.append(
-                Link(name: name, index: device.interfaceIndex, address: address, prefixLength: prefix, device: device))
-        }
-        return links
     }
 
     /// 4 address bytes as an `in_addr` (network order, as they are).

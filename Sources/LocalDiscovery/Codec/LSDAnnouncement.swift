@@ -25,6 +25,30 @@ public struct LSDAnnouncement: Sendable, Hashable {
             case .ipv6: "[\(LSDLimits.ipv6Group)]:\(LSDLimits.multicastPort)"
             }
         }
+
+        /// The group's address as text.
+        public var groupAddress: String {
+            switch self {
+            case .ipv4: LSDLimits.ipv4Group
+            case .ipv6: LSDLimits.ipv6Group
+            }
+        }
+
+        /// The group's address bytes, network order.
+        public var groupBytes: [UInt8] {
+            switch self {
+            case .ipv4: [239, 192, 152, 143]
+            case .ipv6: [0xFF, 0x15, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xEF, 0xC0, 0x98, 0x8F]
+            }
+        }
+
+        /// `IPv4` or `IPv6`, for logs.
+        public var name: String {
+            switch self {
+            case .ipv4: "IPv4"
+            case .ipv6: "IPv6"
+            }
+        }
     }
 
     /// The sender's BitTorrent listening port.
