@@ -19,6 +19,26 @@ public struct PeerContribution: Sendable, Hashable, Codable {
     }
 }
 
+/// The release manifest a decision was made under, as the audit log names it.
+public struct ManifestReference: Sendable, Hashable, Codable {
+    public var name: String
+    public var version: String
+    /// Hex SHA-256 of the manifest bytes that were verified.
+    public var sha256: String
+    /// Key ids of the trusted signers whose signatures over the manifest verified.
+    public var signers: [String]
+    /// Where the manifest was read from (a path or a URL).
+    public var source: String
+
+    public init(name: String, version: String, sha256: String, signers: [String], source: String) {
+        self.name = name
+        self.version = version
+        self.sha256 = sha256
+        self.signers = signers
+        self.source = source
+    }
+}
+
 /// One line of the audit log (JSON). See Docs/signing.md for the schema.
 public struct AuditRecord: Sendable, Hashable, Codable {
     /// RFC 3339 UTC time of the decision.
@@ -43,11 +63,32 @@ public struct AuditRecord: Sendable, Hashable, Codable {
     /// Where the file went: the destination path or the quarantine path.
     public var path: String
     public var peers: [PeerContribution]?
+    /// The release manifest the file (or the manifest itself, for a refused manifest) was decided under.
+    public var manifest: ManifestReference?
+
+    public init(
+        time: String, infoHash: String?, file: String, sha256: String?, size: Int64?, signers: [String],
+        result: String, reason: String?, message: String, path: String, peers: [PeerContribution]?,
+        manifest: ManifestReference? = nil
+    ) {
+        self.time = time
+        self.infoHash = infoHash
+        self.file = file
+        self.sha256 = sha256
+        self.size = size
+        self.signers = signers
+        self.result = result
+        self.reason = reason
+        self.message = message
+        self.path = path
+        self.peers = peers
+        self.manifest = manifest
+    }
 
     enum CodingKeys: String, CodingKey {
         case time
         case infoHash = "info_hash"
-        case file, sha256, size, signers, result, reason, message, path, peers
+        case file, sha256, size, signers, result, reason, message, path, peers, manifest
     }
 }
 
@@ -96,7 +137,7 @@ public struct AuditLog: Sendable {
         return out
     }
 
-    static func now() -> String {
+    public static func now() -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         formatter.timeZone = TimeZone(identifier: "UTC")

@@ -43,6 +43,21 @@ enum BoundedInput {
         return Array(out[0..<filled])
     }
 
+    /// Parses `bytes` (at most `limit` of them) as a JSON object.
+    ///
+    /// - Throws: ``SignatureGateError`` `.inputTooLarge`, or `code` with "not a JSON object" and `expected`.
+    static func jsonObject(
+        _ bytes: [UInt8], limit: Int, subject: String, code: SignatureGateError.Code, expected: String
+    ) throws(SignatureGateError) -> [String: Any] {
+        guard bytes.count <= limit else {
+            throw SignatureGateError(.inputTooLarge, subject, "\(bytes.count) bytes; at most \(limit) accepted")
+        }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
+            throw SignatureGateError(code, subject, "not a JSON object (\(expected))")
+        }
+        return object
+    }
+
     /// Reads a file as UTF-8 text.
     static func readText(_ path: String, limit: Int = smallFileLimit) throws(SignatureGateError) -> String {
         let bytes = try read(path, limit: limit)

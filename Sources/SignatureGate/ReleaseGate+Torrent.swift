@@ -30,6 +30,9 @@ extension ReleaseGate {
     ///   - precomputed: SHA-256 digests taken while the torrent downloaded (``StreamingFileHasher``), keyed like
     ///     `peers`: a file that has one and is unchanged since is not read again (unless the policy needs a
     ///     digest it lacks); a file that has one but changed is quarantined (`changed-after-verification`).
+    ///   - manifest: the release manifest the torrent came from, named in every audit record.
+    ///   - expectedSHA256: each file's SHA-256 as the release manifest states it, keyed like `peers`: a file whose
+    ///     bytes have another digest is quarantined (`digest-mismatch`) whatever its signatures say.
     /// - Returns: one decision per artifact, in torrent order.
     /// - Throws: ``SignatureGateError`` for a malformed torrent, a malformed shipped signature file, or I/O failure.
     public func releaseTorrent(
@@ -39,7 +42,9 @@ extension ReleaseGate {
         infoHash: String? = nil,
         peers: [String: [PeerContribution]] = [:],
         mode: mode_t = 0o644,
-        precomputed: [String: PrecomputedDigest] = [:]
+        precomputed: [String: PrecomputedDigest] = [:],
+        manifest: ManifestReference? = nil,
+        expectedSHA256: [String: [UInt8]] = [:]
     ) throws(SignatureGateError) -> [TorrentFileDecision] {
         let files = try TorrentSignatures.files(of: torrent, subject: subject)
         let embedded = try TorrentSignatures.read(torrent, subject: subject)
@@ -51,14 +56,16 @@ extension ReleaseGate {
                 signatures = try artifact.signatures(dataDirectory: stagingDirectory)
             } catch let error where error.code == .malformedSignature || error.code == .malformedBundle {
                 // A garbled shipped signature refuses its artifact rather than stopping the whole torrent.
-                let decision = try quarantineUnverifiable(name, because: error, infoHash: infoHash, peers: peers[name])
+                let decision = try quarantineUnverifiable(
+                    name, because: error, infoHash: infoHash, peers: peers[name], manifest: manifest)
                 for shipped in artifact.shipped { _ = unlink(stagingDirectory + "/" + shipped.joined(separator: "/")) }
                 decisions.append(TorrentFileDecision(path: artifact.file.path, decision: decision))
                 continue
             }
             let decision = try release(
-                stagedFile: name, signatures: signatures, policy: policy, mode: mode, infoHash: infoHash,
-                peers: peers[name], precomputed: precomputed[name]
+                stagedFile: name, as: nil, signatures: signatures, policy: policy, mode: mode, infoHash: infoHash,
+                peers: peers[name], precomputed: precomputed[name], expectedSHA256: expectedSHA256[name],
+                manifest: manifest, afterVerification: {}
             )
             for shipped in artifact.shipped {
                 let relative = shipped.joined(separator: "/")
@@ -83,14 +90,15 @@ extension ReleaseGate {
         _ name: String,
         because error: SignatureGateError,
         infoHash: String?,
-        peers: [PeerContribution]?
+        peers: [PeerContribution]?,
+        manifest: ManifestReference?
     ) throws(SignatureGateError) -> ReleaseDecision {
         let reason = RejectionReason.refusedByPolicy(
             origin: error.subject, detail: "unreadable signature file: \(error.code.rawValue): \(error.detail)"
         )
         return try release(
             stagedFile: name, as: nil, signatures: [], policy: TrustPolicy(keys: []), mode: 0o600,
-            infoHash: infoHash, peers: peers, forcedRejection: reason, afterVerification: {}
+            infoHash: infoHash, peers: peers, forcedRejection: reason, manifest: manifest, afterVerification: {}
         )
     }
 }

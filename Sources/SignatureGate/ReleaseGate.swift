@@ -152,6 +152,8 @@ public struct ReleaseGate: Sendable {
         peers: [PeerContribution]?,
         precomputed: PrecomputedDigest? = nil,
         forcedRejection: RejectionReason? = nil,
+        expectedSHA256: [UInt8]? = nil,
+        manifest: ManifestReference? = nil,
         afterVerification: () -> Void
     ) throws(SignatureGateError) -> ReleaseDecision {
         let name = destinationName ?? stagedFile
@@ -189,7 +191,11 @@ public struct ReleaseGate: Sendable {
                         + "download (size, modification time or inode differ)")
             }
         }
-        let result = forcedRejection.map { VerificationResult.rejected($0) } ?? verdict
+        var result = forcedRejection.map { VerificationResult.rejected($0) } ?? verdict
+        if forcedRejection == nil, let expectedSHA256, digests.sha256 != expectedSHA256 {
+            // The signed release manifest names other bytes: whatever the file's own signatures say, refuse it.
+            result = .rejected(.digestMismatch(origin: "release manifest \(manifest?.name ?? "")"))
+        }
         let sha256 = digests.sha256.map { Hex.encode($0) }
         afterVerification()
 
@@ -211,7 +217,8 @@ public struct ReleaseGate: Sendable {
                 signers: { if case .verified(let s) = result { s.map(\.keyID) } else { [] } }(),
                 result: refusal != nil ? "quarantined" : unsigned == nil ? "released" : "released-unsigned",
                 reason: refusal?.name ?? unsigned?.reason,
-                message: refusal?.description ?? unsigned?.message ?? "verified", path: path, peers: peers
+                message: refusal?.description ?? unsigned?.message ?? "verified", path: path, peers: peers,
+                manifest: manifest
             )
         }
         if let refusal {

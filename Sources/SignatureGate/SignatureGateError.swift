@@ -18,6 +18,8 @@ public struct SignatureGateError: Error, Sendable, Hashable, CustomStringConvert
         case malformedSignature = "malformed signature"
         /// A sigstore bundle that cannot be parsed.
         case malformedBundle = "malformed bundle"
+        /// A release manifest (or its signed envelope) that cannot be parsed or breaks the schema (Docs/manifest.md).
+        case malformedManifest = "malformed release manifest"
         /// A trust-policy file with an unknown directive or a bad value.
         case malformedPolicy = "malformed trust policy"
         /// A torrent file that cannot be parsed or updated.

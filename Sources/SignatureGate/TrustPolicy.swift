@@ -37,6 +37,12 @@ public struct TrustPolicy: Sendable, Hashable {
     /// Legacy minisign signatures cover the whole file, which must then be read into memory: refuse files larger
     /// than this (minisign itself prehashes anything over 1 GiB).
     public var maxLegacyMessageBytes: Int
+    /// Release manifests: the predicate types a file's provenance attestation may have; when not empty, every file
+    /// of a manifest needs an attestation of one of these types, signed by a trusted key, naming its SHA-256
+    /// (``ProvenanceAttestation``). Empty: no attestation required.
+    public var attestationPredicateTypes: [String] = []
+    /// Release manifests: the lowest version accepted per release name (policy file `min-version NAME VERSION`).
+    public var minimumVersions: [String: ReleaseVersion] = [:]
 
     public init(
         keys: [TrustedKey],
@@ -81,6 +87,8 @@ public struct TrustPolicy: Sendable, Hashable {
         var policy = try load(
             keyFiles: file.keyFiles, directories: file.directories, requiredSigners: file.requiredSigners ?? 1)
         policy.requirePrehashedMinisign = file.requirePrehashedMinisign
+        policy.attestationPredicateTypes = file.attestationPredicateTypes
+        policy.minimumVersions = file.minimumVersions
         return policy
     }
 

@@ -7,6 +7,8 @@ import Foundation
 ///     trust-dir /etc/swtorrent/trusted.d   # every *.pub in the directory
 ///     require 2                     # distinct trusted signers needed
 ///     require-prehashed             # refuse legacy minisign signatures
+///     require-attestation https://slsa.dev/provenance/v1   # manifests: each file needs such an attestation
+///     min-version app 1.4.0         # manifests: refuse release 'app' below 1.4.0
 ///
 /// ``requiredSigners`` is nil when the file has no `require` line, so a caller merging it with other sources can
 /// tell "the file says 1" from "the file says nothing" (see the node's trust-policy merge, Docs/signing.md).
@@ -19,6 +21,10 @@ public struct TrustPolicyFile: Sendable, Hashable {
     public var requiredSigners: Int?
     /// A `require-prehashed` line.
     public var requirePrehashedMinisign = false
+    /// `require-attestation TYPE` lines: accepted provenance predicate types (release manifests).
+    public var attestationPredicateTypes: [String] = []
+    /// `min-version NAME VERSION` lines: the lowest version accepted per release name (the highest line wins).
+    public var minimumVersions: [String: ReleaseVersion] = [:]
 
     public init() {}
 
@@ -46,9 +52,18 @@ public struct TrustPolicyFile: Sendable, Hashable {
                 guard let n = Int(words[1]), n >= 0 else { throw bad("require takes a number ≥ 0") }
                 file.requiredSigners = n
             case ("require-prehashed", 1): file.requirePrehashedMinisign = true
+            case ("require-attestation", 2):
+                if !file.attestationPredicateTypes.contains(words[1]) { file.attestationPredicateTypes.append(words[1]) }
+            case ("min-version", 3):
+                guard ReleaseManifest.isValidName(words[1]) else {
+                    throw bad("min-version: '\(words[1])' is not a release name (A-Z a-z 0-9 . _ -)")
+                }
+                let version = try ReleaseVersion(words[2], subject: "\(path):\(index + 1)")
+                file.minimumVersions[words[1]] = max(file.minimumVersions[words[1]] ?? version, version)
             default:
                 throw bad(
-                    "unknown directive '\(line)' (expected trust PATH, trust-dir DIR, require N, require-prehashed)"
+                    "unknown directive '\(line)' (expected trust PATH, trust-dir DIR, require N, require-prehashed, "
+                        + "require-attestation TYPE, min-version NAME VERSION)"
                 )
             }
         }

@@ -21,6 +21,17 @@ enum ExitCodes {
     /// leech: the signature gate refused at least one file.
     static let refusedByGate: Int32 = 5
 
+    /// leech MANIFEST: one code per class of manifest refusal (nothing was fetched or released).
+    static func of(_ refusal: ManifestRefusal) -> Int32 {
+        switch refusal {
+        case .signature: 6
+        case .expired, .notYetValid: 7
+        case .rollback, .belowMinimumVersion: 8
+        case .torrentMismatch: 9
+        case .attestation: 10
+        }
+    }
+
     // make, keygen
     /// The output file (make) or key pair (keygen) exists and --force was not given.
     static let exists: Int32 = 3

@@ -36,10 +36,20 @@ struct LeechCommand: AsyncParsableCommand {
             A trust policy is required: without one, leech refuses to start (exit 2). --allow-unsigned instead \
             releases files that passed the torrent's piece hashes only, still through staging and an atomic rename; \
             the audit log records them as released-unsigned (reason no-trust-policy).
+
+            Release manifests (Docs/manifest.md): given a signed manifest (from `swtorrent make --manifest`) instead \
+            of a torrent, leech first checks it against the trust policy and refuses it, fetching and releasing \
+            nothing, when: its signatures do not verify (exit 6); it expired or was created in the future, beyond \
+            --clock-skew (default 5m) (exit 7); its version is below the policy's min-version, or below the highest \
+            version of the same release this node already released (kept in --state-dir; --allow-downgrade \
+            permits it) (exit 8); it disagrees with its embedded torrent (exit 9); a file lacks a valid provenance \
+            attestation the policy requires (--require-attestation, exit 10). Each refusal is an audit record. \
+            Then the embedded torrent is leeched as above, and a file is released only when its SHA-256 is the \
+            manifest's and its signatures verify; audit records name the manifest.
             """
     )
 
-    @Argument(help: "The .torrent file.")
+    @Argument(help: "The .torrent file, or a signed release manifest (swtorrent make --manifest).")
     var torrent: String
 
     @Option(name: .long, help: "Directory to download into (created if missing).")
@@ -54,6 +64,8 @@ struct LeechCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Give up (exit 3) when no piece is verified for this long (e.g. 5m).")
     var stallTimeout: String?
+
+    @OptionGroup(title: "Release manifests") var manifestOptions: LeechManifestOptions
 
     func run() async throws {
         common.bootstrapLogging()
@@ -77,6 +89,19 @@ struct LeechCommand: AsyncParsableCommand {
         }
         var gateLogger = Logger(label: "swtorrent.leech.gate")
         gateLogger.logLevel = common.verbose ? .info : .error
+        if let signed = try manifestOptions.signedManifest(torrent) {
+            guard !gate.allowUnsigned else {
+                StandardError.report("leech", "a release manifest is always verified: --allow-unsigned does not apply")
+                throw ExitCode(ExitCodes.badInput)
+            }
+            var leech = ManifestLeech(
+                source: torrent, signed: signed, output: out,
+                acceptance: try manifestOptions.acceptance(policy: policy), staging: gate.staging,
+                quarantine: gate.quarantine, auditLog: gate.auditLog, configuration: configuration,
+                logger: common.logger("leech"), gateLogger: gateLogger)
+            leech.host = try common.discoveryHost(configuration, command: "leech")
+            return try await runManifest(leech, policy: policy)
+        }
         var gated = GatedLeech(
             torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
             auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
@@ -84,17 +109,7 @@ struct LeechCommand: AsyncParsableCommand {
         let host = try common.discoveryHost(configuration, command: "leech")
         gated.host = host
         let leech = gated
-        let printer = common.progressPrinter
-        let common = self.common
-        let events: @Sendable (GatedLeechEvent) -> Void = { event in
-            switch event {
-            case .progress(let p), .seedingProgress(let p): printer.show(p)
-            case .downloadEnded(let outcome): common.reportEnd("leech", outcome, mode: .leech)
-            case .digestsStreamed: break  // logged by the gate's logger (--verbose)
-            case .seedingEnded(let outcome): common.reportEnd("leech", outcome, mode: .seed)
-            case .decision(let decision): Self.report(decision, policy: policy, json: common.json)
-            }
-        }
+        let events = events(policy: policy)
         let result = await common.runAsService("leech") { () async -> Result<GatedLeechOutcome, NodeError> in
             let result: Result<GatedLeechOutcome, NodeError>
             do throws(NodeError) {
@@ -105,6 +120,60 @@ struct LeechCommand: AsyncParsableCommand {
             await host?.shutdown()
             return result
         }
+        try Self.finish(result)
+    }
+
+    /// Prints a gated leech's events.
+    private func events(policy: TrustPolicy) -> @Sendable (GatedLeechEvent) -> Void {
+        let printer = common.progressPrinter
+        let common = self.common
+        return { event in
+            switch event {
+            case .progress(let p), .seedingProgress(let p): printer.show(p)
+            case .downloadEnded(let outcome): common.reportEnd("leech", outcome, mode: .leech)
+            case .digestsStreamed: break  // logged by the gate's logger (--verbose)
+            case .seedingEnded(let outcome): common.reportEnd("leech", outcome, mode: .seed)
+            case .decision(let decision): Self.report(decision, policy: policy, json: common.json)
+            }
+        }
+    }
+
+    /// Runs a manifest leech and exits as its outcome says.
+    private func runManifest(_ leech: ManifestLeech, policy: TrustPolicy) async throws {
+        let events = events(policy: policy)
+        let result = await common.runAsService("leech") { () async -> Result<ManifestLeech.Outcome, NodeError> in
+            let result: Result<ManifestLeech.Outcome, NodeError>
+            do throws(NodeError) {
+                result = .success(
+                    try await leech.run(accepted: { Self.reportAccepted($0) }, events: events))
+            } catch {
+                result = .failure(error)
+            }
+            await leech.host?.shutdown()
+            return result
+        }
+        switch result {
+        case .success(.refused(let refusal)):
+            StandardError.report(
+                "leech", "\(leech.source): manifest refused (\(refusal.reason.name)): \(refusal.reason); nothing released")
+            throw ExitCode(ExitCodes.of(refusal.reason))
+        case .success(.leeched(_, let outcome)): try Self.finish(.success(outcome))
+        case .failure(let error): try Self.finish(.failure(error))
+        case nil: try Self.finish(nil)
+        }
+    }
+
+    static func reportAccepted(_ accepted: AcceptedManifest) {
+        let manifest = accepted.manifest
+        StandardError.report(
+            "leech",
+            "manifest \(manifest.name) \(manifest.version) accepted (sha256 \(accepted.signed.digest)): signed by "
+                + accepted.signers.map(\.keyID).joined(separator: ", ") + "; expires "
+                + ReleaseManifest.formatTime(manifest.expires))
+    }
+
+    /// Exits as a gated leech's outcome says.
+    private static func finish(_ result: Result<GatedLeechOutcome, NodeError>?) throws {
         switch result {
         case .success(.released(_, let seeding)):
             try ExitCodes.exit(seeding.map { ExitCodes.of($0, seeding: true) } ?? ExitCodes.success)

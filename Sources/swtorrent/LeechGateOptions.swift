@@ -21,6 +21,15 @@ struct LeechGateOptions: ParsableArguments {
     @Option(name: .long, help: "A trust-policy file (trust / trust-dir / require / require-prehashed lines).")
     var policy: String?
 
+    @Option(
+        name: .customLong("require-attestation"),
+        help: """
+            Release manifests: every file needs a provenance attestation of this predicate type (e.g. \
+            https://slsa.dev/provenance/v1), signed by a trusted key and naming its SHA-256. Repeatable (any listed \
+            type will do).
+            """)
+    var requireAttestation: [String] = []
+
     @Flag(
         name: .customLong("allow-unsigned"),
         help: """
@@ -43,7 +52,9 @@ struct LeechGateOptions: ParsableArguments {
 
     /// The trust options as the node's policy sources (the same merge `verify` uses).
     var sources: TrustPolicySources {
-        TrustPolicySources(keyFiles: trust, keyDirectories: trustDir, requiredSigners: require, policyFile: policy)
+        TrustPolicySources(
+            keyFiles: trust, keyDirectories: trustDir, requiredSigners: require, policyFile: policy,
+            attestationPredicateTypes: requireAttestation)
     }
 
     /// Nothing unverified is released by default: a leech needs a trust policy or an explicit `--allow-unsigned`

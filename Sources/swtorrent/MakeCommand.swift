@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Metainfo
+import Engine
 import Node
+import SignatureGate
 
 /// `swtorrent make PATH`: hash a file or a directory and write a v1 .torrent.
 struct MakeCommand: ParsableCommand {
@@ -20,6 +22,11 @@ struct MakeCommand: ParsableCommand {
             --sign KEY (repeatable) signs every file with a cosign or minisign key and embeds the signatures \
             outside the info dictionary (see Docs/signing.md); each file's SHA-256 (and BLAKE2b-512 for minisign \
             keys) comes from the same read pass as the pieces.
+
+            --manifest FILE (with --sign, --version and --expires) also writes a signed release manifest \
+            (Docs/manifest.md): the release's name, version, creation and expiry times, each file's path, size and \
+            SHA-256 (from the same read pass), the torrent itself, --mirror and --origin URLs and any --attestation \
+            envelopes, signed over its exact bytes by every --sign key. `swtorrent leech FILE` starts from it.
 
             Exit codes: 0 written; 1 cannot read the input or write the output; 2 bad arguments or unusable \
             input (bad piece length or URL, empty directory or file, special file, name not UTF-8); 3 the output \
@@ -85,6 +92,45 @@ struct MakeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Sign every file with this key (repeatable).", valueName: "key"))
     var sign: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Also write a signed release manifest here (needs --sign, --version, --expires).", valueName: "file"))
+    var manifest: String?
+
+    @Option(
+        name: .customLong("version"),
+        help: ArgumentHelp("Manifest: the release version, dot-separated numbers (1.4.2).", valueName: "v"))
+    var releaseVersion: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Manifest: valid for this long after creation (e.g. 7d, 12h).", valueName: "duration"))
+    var expires: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Manifest: an HTTP(S) mirror (web seed) of the release, optionally with its site: [SITE=]URL. Repeatable.",
+            valueName: "url"))
+    var mirror: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Manifest: the origin (CDN) base URL, a last resort.", valueName: "url"))
+    var origin: String?
+
+    @Option(
+        name: .customLong("release-name"),
+        help: ArgumentHelp("Manifest: the release name (default: the torrent's name).", valueName: "name"))
+    var releaseName: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Manifest: a provenance attestation (DSSE envelope or bundle from cosign attest-blob) for the files it "
+                + "names by SHA-256. Repeatable.",
+            valueName: "file"))
+    var attestation: [String] = []
+
     func run() throws {
         do {
             try make()
@@ -123,7 +169,9 @@ struct MakeCommand: ParsableCommand {
                 options.creationDate = Int64(Date().timeIntervalSince1970)
             }
         }
+        let manifestMaking = try manifestOptions(creationDate: options.creationDate)
         do throws(NodeError) {
+            try manifestMaking?.validate(contentName: (path as NSString).lastPathComponent)
             let signingKeys = try MakeSigning.loadKeys(sign)
             if let pieceLength {
                 do {
@@ -133,12 +181,21 @@ struct MakeCommand: ParsableCommand {
                 }
             }
             let progress = ProgressLine(enabled: isatty(STDERR_FILENO) == 1)
+            if let manifest, !force, FileManager.default.fileExists(atPath: manifest) {
+                throw NodeError(.outputExists, "\(manifest): already exists")
+            }
             let written = try TorrentMaking(options: options, signingKeys: signingKeys).make(
                 path: path, destination: output, overwrite: force
             ) { done, total in
                 progress.update(done: done, total: total)
             }
             progress.finish()
+            if let manifestMaking {
+                let signed = try manifestMaking.manifest(
+                    made: written.made, torrent: written.bytes, keys: signingKeys)
+                try manifestMaking.write(signed, overwrite: force)
+                print("wrote \(manifestMaking.output): manifest \(manifestMaking.version), sha256 \(signed.digest)")
+            }
             let (made, content) = (written.made, written.made.content)
             let files = content.files.count == 1 ? "1 file" : "\(content.files.count) files"
             print(
@@ -151,6 +208,43 @@ struct MakeCommand: ParsableCommand {
             let message = error.code == .outputExists ? error.message + "; use --force to overwrite it" : error.message
             throw MakeFailure(message: message, exitCode: Self.exitCode(error))
         }
+    }
+
+    /// The manifest options, checked, or nil without --manifest.
+    private func manifestOptions(creationDate: Int64?) throws(MakeFailure) -> ManifestMaking? {
+        func bad(_ message: String) -> MakeFailure { MakeFailure(message: message, exitCode: ExitCodes.badInput) }
+        guard let manifest else {
+            let stray = releaseVersion != nil || expires != nil || !mirror.isEmpty || origin != nil
+                || releaseName != nil || !attestation.isEmpty
+            if stray {
+                throw bad(
+                    "--version, --expires, --mirror, --origin, --release-name and --attestation describe a release "
+                        + "manifest: give --manifest FILE too")
+            }
+            return nil
+        }
+        guard !sign.isEmpty else { throw bad("--manifest needs at least one --sign KEY: a manifest is always signed") }
+        guard let releaseVersion else { throw bad("--manifest needs --version V (like 1.4.2)") }
+        let version: ReleaseVersion
+        do {
+            version = try ReleaseVersion(releaseVersion, subject: "--version")
+        } catch {
+            throw bad(error.description)
+        }
+        guard let expires, let lifetime = ProgressFormat.parseDuration(expires), lifetime > .zero else {
+            throw bad("--manifest needs --expires DURATION (like 7d or 12h), a positive duration")
+        }
+        let mirrors = mirror.map { text -> ReleaseManifest.Mirror in
+            // SITE=URL: the site is what comes before the first '=' when that part is not itself part of a URL.
+            if let equals = text.firstIndex(of: "="), !text[..<equals].contains(":"), !text[..<equals].contains("/") {
+                return ReleaseManifest.Mirror(url: String(text[text.index(after: equals)...]), site: String(text[..<equals]))
+            }
+            return ReleaseManifest.Mirror(url: text)
+        }
+        return ManifestMaking(
+            output: manifest, name: releaseName, version: version, lifetime: lifetime.components.seconds,
+            created: creationDate ?? Int64(Date().timeIntervalSince1970), mirrors: mirrors, origin: origin,
+            attestationFiles: attestation)
     }
 
     /// make's codes for a node error: I/O 1, an existing output 3, anything else (a bad key, a wrong password) 2.

@@ -17,6 +17,9 @@ struct NodeFixture {
     let signerKeyFile: String
     let otherKeyFile: String
     let source: String
+    /// The key whose signatures the torrent embeds, and one nobody trusts.
+    let signer: SigningKey
+    let other: SigningKey
 
     init(_ label: String, unsignedLibrary: Bool = false, secondSigner: Bool = false) throws {
         root = try TestFiles.makeTemporaryDirectory(label)
@@ -30,14 +33,15 @@ struct NodeFixture {
         let made = try TorrentBuilder(options: options).make(content: try TorrentContent.scan(content.path))
         infoHash = made.infoHash.hex
 
-        let signer = try SigningKey.generateP256()
-        let other = try SigningKey.generateP256()
+        signer = try SigningKey.generateP256()
+        other = try SigningKey.generateP256()
         signerKeyFile = root.appendingPathComponent("signer.pub").path
         otherKeyFile = root.appendingPathComponent("other.pub").path
         try signer.publicKey.pem.write(toFile: signerKeyFile, atomically: true, encoding: .utf8)
         try other.publicKey.pem.write(toFile: otherKeyFile, atomically: true, encoding: .utf8)
 
         var torrent = made.bytes
+        let (signer, other) = (signer, other)
         let keys = secondSigner ? [signer, other] : [signer]
         for index in keys.indices {
             let key = keys[index]

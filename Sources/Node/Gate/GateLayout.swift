@@ -29,8 +29,17 @@ public struct GateLayout: Sendable, Hashable {
     public static func beside(
         output: String, infoHash: String, staging: String? = nil, quarantine: String? = nil, auditLog: String? = nil
     ) throws(NodeError) -> GateLayout {
-        let base = try gateDirectory(output: output)
-        return GateLayout(
+        beside(
+            gateDirectory: try gateDirectory(output: output), infoHash: infoHash, staging: staging,
+            quarantine: quarantine, auditLog: auditLog)
+    }
+
+    /// The layout inside an existing gate directory (``gateDirectory(output:)``).
+    static func beside(
+        gateDirectory base: String, infoHash: String, staging: String? = nil, quarantine: String? = nil,
+        auditLog: String? = nil
+    ) -> GateLayout {
+        GateLayout(
             staging: staging ?? base + "/staging/" + infoHash, quarantine: quarantine ?? base + "/quarantine",
             auditLog: auditLog ?? base + "/audit.jsonl")
     }

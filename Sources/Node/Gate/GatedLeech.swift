@@ -39,6 +39,11 @@ public struct GatedLeech: Sendable {
     /// The node's host for the download and the seed-after phase (see ``TransferRunner/host``); nil: a host of
     /// their own.
     public var host: SessionHost?
+    /// The release manifest the torrent came from (``ManifestLeech``): named in every audit record.
+    public var manifest: ManifestReference?
+    /// Each file's SHA-256 as the release manifest states it (path joined with `/`): a file with other bytes is
+    /// quarantined (`digest-mismatch`) whatever its signatures say.
+    public var expectedSHA256: [String: [UInt8]] = [:]
     let logger: Logger
     /// Where the gate logs its decisions (they are also returned and audited).
     let gateLogger: Logger
@@ -128,7 +133,8 @@ public struct GatedLeech: Sendable {
         do {
             decisions = try gate.releaseTorrent(
                 torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash,
-                peers: Self.contributions(final.suppliedBytes), precomputed: precomputed)
+                peers: Self.contributions(final.suppliedBytes), precomputed: precomputed, manifest: manifest,
+                expectedSHA256: expectedSHA256)
         } catch {
             throw NodeError(error)
         }

@@ -62,6 +62,12 @@ public enum MakeSigning {
         return (target, made)
     }
 
+    /// A file's path in the torrent, starting with the torrent's name (as signatures, manifests and the audit log
+    /// name it).
+    public static func torrentPath(of file: ContentFile, in made: MadeTorrent) -> [String] {
+        made.content.isSingleFile ? file.path : [made.content.name] + file.path
+    }
+
     /// Returns `made.bytes` with every file signed by every key.
     ///
     /// - Throws: ``NodeError`` `.signingFailed` when the hasher did not return per-file SHA-256, or a signing or
@@ -73,7 +79,7 @@ public enum MakeSigning {
         do {
             var signatures: [EmbeddedSignature] = []
             for (index, (file, sha256)) in zip(made.content.files, sha256s).enumerated() {
-                let path = made.content.isSingleFile ? file.path : [made.content.name] + file.path
+                let path = torrentPath(of: file, in: made)
                 var digests = SignatureGate.FileDigests(size: file.length, sha256: sha256, blake2b512: nil)
                 if let blake2b = made.fileBLAKE2b512, blake2b.count == sha256s.count {
                     digests.blake2b512 = blake2b[index]

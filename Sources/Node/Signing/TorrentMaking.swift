@@ -22,6 +22,8 @@ public struct TorrentMaking: Sendable {
     public struct Written: Sendable {
         public var made: MadeTorrent
         public var destination: String
+        /// The torrent's bytes as written (with the embedded signatures).
+        public var bytes: [UInt8]
     }
 
     /// Makes the torrent of `path` and writes it to `destination` (default: `NAME.torrent` in the current
@@ -49,7 +51,7 @@ public struct TorrentMaking: Sendable {
             } catch {
                 throw NodeError(.io, "\(destination): cannot write: \(error.localizedDescription)")
             }
-            return Written(made: made, destination: destination)
+            return Written(made: made, destination: destination, bytes: bytes)
         } catch let error as MetainfoError {
             throw NodeError(error.code == .fileSystem ? .io : .malformedInput, error.description)
         } catch let error as NodeError {

@@ -10,6 +10,8 @@ import SignatureGate
 ///   minimum, and the policy needs the largest of them; when none states one, 1 signer is needed;
 /// - legacy minisign signatures are refused when ``requirePrehashedMinisign`` or the file's `require-prehashed` says
 ///   so;
+/// - release manifests: the accepted attestation predicate types are those of ``attestationPredicateTypes`` and the
+///   file's `require-attestation` lines together; minimum versions come from the file's `min-version` lines;
 /// - a policy that needs at least one signer but trusts no key is an error (``NodeError/Code/noTrustedKey``):
 ///   nothing could ever pass it.
 public struct TrustPolicySources: Sendable, Hashable {
@@ -23,11 +25,15 @@ public struct TrustPolicySources: Sendable, Hashable {
     public var policyFile: String?
     /// Refuse legacy (non-prehashed) minisign signatures.
     public var requirePrehashedMinisign: Bool
+    /// Provenance predicate types a release manifest's files must be attested with (added to the file's
+    /// `require-attestation` lines).
+    public var attestationPredicateTypes: [String]
 
     public init(
         keyFiles: [String] = [], keyDirectories: [String] = [], requiredSigners: Int? = nil,
-        policyFile: String? = nil, requirePrehashedMinisign: Bool = false
+        policyFile: String? = nil, requirePrehashedMinisign: Bool = false, attestationPredicateTypes: [String] = []
     ) {
+        self.attestationPredicateTypes = attestationPredicateTypes
         self.keyFiles = keyFiles
         self.keyDirectories = keyDirectories
         self.requiredSigners = requiredSigners
@@ -56,6 +62,8 @@ public struct TrustPolicySources: Sendable, Hashable {
         var keyFiles = self.keyFiles
         var directories = keyDirectories
         var prehashed = requirePrehashedMinisign
+        var predicateTypes = attestationPredicateTypes
+        var minimumVersions: [String: ReleaseVersion] = [:]
         let policy: TrustPolicy
         do {
             if let policyFile {
@@ -64,6 +72,8 @@ public struct TrustPolicySources: Sendable, Hashable {
                 directories += file.directories
                 if let count = file.requiredSigners { stated.append(count) }
                 prehashed = prehashed || file.requirePrehashedMinisign
+                predicateTypes += file.attestationPredicateTypes.filter { !predicateTypes.contains($0) }
+                minimumVersions = file.minimumVersions
             }
             // Duplicates (a key named on the command line and in the file) count once.
             policy = try TrustPolicy.load(
@@ -73,6 +83,8 @@ public struct TrustPolicySources: Sendable, Hashable {
         }
         var merged = policy
         merged.requirePrehashedMinisign = prehashed
+        merged.attestationPredicateTypes = predicateTypes
+        merged.minimumVersions = minimumVersions
         try Self.requireUsable(merged)
         return merged
     }
