@@ -350,10 +350,37 @@ class Swarm:
         self.allowlist = os.path.join(lab.workdir, 'allowlist')
         with open(self.allowlist, 'w') as handle:
             handle.write(f'passkey {passkey} lab\n')
+        self.keys = {}        # node -> (key file, allowlist file) for nodes with an identity
         self.torrent = os.path.join(lab.workdir, 'release.torrent')
-        announce = f'http://{self.tracker_address}:{TRACKER_PORT}/{passkey}/announce'
+        # Public: everyone announces with the passkey. Private: swtorrent nodes sign their announces (--key).
+        path = 'announce' if private else f'{passkey}/announce'
+        announce = f'http://{self.tracker_address}:{TRACKER_PORT}/{path}'
         run([self.binary, 'make', os.path.join(self.content_dir, self.name), '-a', announce, '--piece-length',
              str(self.piece_length), '--no-date', '-o', self.torrent] + (['--private'] if private else []), 120)
+
+    def enrol(self, node, listed=True):
+        """A node key for node (`swtorrent keygen`). Listed: its public key goes on the shared allowlist (enrol every
+        node before the tracker starts). Unlisted: only its own allowlist (the shared one plus itself) has it."""
+        key = os.path.join(self.lab.workdir, f'{node}.key')
+        run([self.binary, 'keygen', '--out', key, '--name', node], 60)
+        with open(key + '.pub') as handle:
+            public = handle.read()
+        allowlist = self.allowlist
+        if listed:
+            with open(self.allowlist, 'a') as handle:
+                handle.write(public)
+        else:
+            allowlist = os.path.join(self.lab.workdir, f'allowlist-{node}')
+            with open(self.allowlist) as shared, open(allowlist, 'w') as handle:
+                handle.write(shared.read() + public)
+        self.keys[node] = (key, allowlist)
+
+    def identity(self, node):
+        """`--key K --allow LIST` for a node with a key, nothing for the others."""
+        if node not in self.keys:
+            return []
+        key, allowlist = self.keys[node]
+        return ['--key', key, '--allow', allowlist]
 
     def start_tracker(self):
         tracker = self.lab.start('A-tracker', [
@@ -372,7 +399,8 @@ class Swarm:
     def seed(self, node, data_dir=None):
         flags, env = self.lsd()
         process = self.lab.start(node, [self.binary, 'seed', self.torrent, '--data', data_dir or self.content_dir,
-                                        '--port', str(BT_PORT), '--verbose'] + flags, env=env)
+                                        '--port', str(BT_PORT), '--verbose'] + flags + self.identity(node),
+                                 env=env)
         if not self.lab.listening(node, BT_PORT, 120):
             raise LabError(f'{node}: the seed did not listen within 120 s: {process.tail()}')
         return process
@@ -383,7 +411,7 @@ class Swarm:
         return self.lab.start(node, [
             self.binary, 'leech', self.torrent, '--out', out, '--port', str(BT_PORT), '--json', '--verbose',
             '--allow-unsigned', '--seed-after', '1h', '--stall-timeout', f'{self.args.timeout}s'] + flags
-            + list(extra), env=env)
+            + self.identity(node) + list(extra), env=env)
 
     def libtorrent(self, node, mode='leech'):
         address = self.lab.nodes[node][1]
@@ -475,35 +503,52 @@ def run_rollout(args, variant, stagger, sites_leechers, kill_at, label):
             if mean >= kill_at:
                 seeds['A-seed'].kill()
                 killed['at'] = round(mean, 1)
-                killed['seconds'] = round(time.monotonic() - start, 2)
         incomplete = wait_complete(list(leechers.values()), args.timeout, watch)
-        after = lab.wan_counters()
         row['killedAtPercent'] = killed.get('at')
-        row['lowerBound'] = round(swarm.lower_bound(), 2)
-        row['sites'] = {}
-        for site, nodes in names.items():
-            into = after[site][0] - before[site][0]
-            times = [leechers[n].completed_at - start for n in nodes if leechers[n].completed_at]
-            row['sites'][site] = {
-                'wanIn': into, 'wanOut': after[site][1] - before[site][1], 'ratio': round(into / args.size, 3),
-                'complete': len(times), 'allCompleteSeconds': round(max(times), 2) if len(times) == len(nodes)
-                else None, 'firstCompleteSeconds': round(min(times), 2) if times else None}
-        done = [p.completed_at - start for p in leechers.values() if p.completed_at]
-        row['allCompleteSeconds'] = round(max(done), 2) if not incomplete else None
-        row['failed'] = [f'{p.label}: {"exited " + str(p.process.returncode) if not p.alive() else "timed out"} at '
-                         f'{p.percent:.0f}%: {p.tail(5)}' for p in incomplete]
-        row['ok'] = not incomplete
-        row['verified'] = verify_copies(swarm, list(leechers), lab) if not incomplete else False
+        report(row, swarm, names, leechers, start, before, incomplete)
     return row
 
 
-def verify_copies(swarm, nodes, lab):
-    """Every leecher's released file equals the content (swtorrent releases into --out; libtorrent saves there)."""
+def report(row, swarm, names, leechers, start, before, incomplete):
+    """Fills row with the run's figures: per site the bytes into and out of it and when its leechers completed;
+    the time until all completed, the lower bound, what failed, whether every copy equals the content, and where
+    swtorrent leechers' peers came from (their `peer connected … source=` log lines)."""
+    lab = swarm.lab
+    after = lab.wan_counters()
+    row['lowerBound'] = round(swarm.lower_bound(), 2)
+    row['sites'] = {}
+    for site, nodes in names.items():
+        into = after[site][0] - before[site][0]
+        times = [leechers[n].completed_at - start for n in nodes if leechers[n].completed_at]
+        row['sites'][site] = {
+            'wanIn': into, 'wanOut': after[site][1] - before[site][1], 'ratio': round(into / swarm.size, 3),
+            'complete': len(times), 'allCompleteSeconds': round(max(times), 2) if len(times) == len(nodes) else None,
+            'firstCompleteSeconds': round(min(times), 2) if times else None}
+    done = [p.completed_at - start for p in leechers.values() if p.completed_at]
+    row['allCompleteSeconds'] = round(max(done), 2) if not incomplete else None
+    row['failed'] = [f'{p.label}: {"exited " + str(p.process.returncode) if not p.alive() else "timed out"} at '
+                     f'{p.percent:.0f}%: {p.tail(5)}' for p in incomplete]
+    sources = set()
+    for process in leechers.values():
+        with open(process.log_path) as handle:
+            for line in handle:
+                if 'peer connected' in line and 'source=' in line:
+                    sources.add(line.split('source=')[1].split()[0].strip('",]'))
+    row['peerSources'] = sorted(sources)
+    row['ok'] = not incomplete
+    row['verified'] = verify_copies(swarm, list(leechers)) if not incomplete else False
+
+
+def verify_copies(swarm, nodes):
+    """Every leecher's released file equals the content. swtorrent renames the file into --out after its `complete`
+    line (the gate releases it), so each copy gets up to 30 s to appear; libtorrent saves there as it goes."""
     with open(os.path.join(swarm.content_dir, swarm.name), 'rb') as handle:
         original = handle.read()
     for node in nodes:
+        path = os.path.join(swarm.lab.workdir, f'out-{node}', swarm.name)
+        wait_until(lambda: os.path.exists(path), 30, 0.2)
         try:
-            with open(os.path.join(lab.workdir, f'out-{node}', swarm.name), 'rb') as handle:
+            with open(path, 'rb') as handle:
                 if handle.read() != original:
                     return False
         except OSError:
@@ -522,44 +567,54 @@ def tracker_down(args):
         swarm.start_tracker()
         lab.add_node('A', 'A-seed')
         lab.add_node('B', 'B-holder')
-        nodes = [f'B{k + 1}' for k in range(count)]
-        for node in nodes:
+        names = {'B': [f'B{k + 1}' for k in range(count)]}
+        for node in names['B']:
             lab.add_node('B', node)
         lab.block('B', swarm.tracker_address)
         swarm.seed('A-seed')
-        holder = swarm.seed('B-holder')
+        swarm.seed('B-holder')
         before = lab.wan_counters()
         start = time.monotonic()
-        leechers = {node: swarm.leech(node) for node in nodes}
+        leechers = {node: swarm.leech(node) for node in names['B']}
         incomplete = wait_complete(list(leechers.values()), args.timeout)
-        after = lab.wan_counters()
-        into = after['B'][0] - before['B'][0]
-        times = [p.completed_at - start for p in leechers.values() if p.completed_at]
-        row['sites'] = {'B': {'wanIn': into, 'wanOut': after['B'][1] - before['B'][1],
-                              'ratio': round(into / args.size, 3), 'complete': len(times),
-                              'allCompleteSeconds': round(max(times), 2) if not incomplete else None}}
-        row['allCompleteSeconds'] = round(max(times), 2) if not incomplete else None
-        # Every connection a B leecher made came from LSD (the tracker was never reached).
-        sources = set()
-        for node in nodes:
-            with open(leechers[node].log_path) as handle:
-                for line in handle:
-                    if 'peer connected' in line and 'source=' in line:
-                        sources.add(line.split('source=')[1].split()[0].strip('",]'))
-        row['peerSources'] = sorted(sources)
-        row['holderUploaded'] = holder.alive()
-        row['failed'] = [f'{p.label} at {p.percent:.0f}%: {p.tail(5)}' for p in incomplete]
-        row['ok'] = not incomplete
-        row['verified'] = verify_copies(swarm, nodes, lab) if not incomplete else False
+        report(row, swarm, names, leechers, start, before, incomplete)
     return [row]
 
 
 def private(args):
-    row = {'scenario': 'private', 'variant': 'swtorrent', 'size': args.size, 'rate': args.rate}
-    missing = args.features.missing('authenticated', 'lan_first')
+    """The rollout on a private torrent: every node has a node key on the allowlist (tracker and peers), except
+    B-intruder, whose key is on no one's list but its own. The listed leechers complete (through the authenticated
+    transport, LSD included); the intruder verifies nothing."""
+    count = args.leechers or 8
+    row = {'scenario': 'private', 'variant': 'swtorrent', 'size': args.size, 'rate': args.rate,
+           'leechers': {'B': count}}
+    missing = args.features.missing('authenticated')
     if missing:
         return [dict(row, missing=missing)]
-    raise LabError('the private scenario is not written yet: its flags exist now; extend scripts/lab/lab.py')
+    with LabRun(args, ['A', 'B']) as lab:
+        row['lab'] = lab.tag
+        swarm = Swarm(lab, args, private=True)
+        lab.add_node('A', 'A-seed')
+        names = {'B': [f'B{k + 1}' for k in range(count)]}
+        for node in ['A-seed'] + names['B']:
+            if node != 'A-seed':
+                lab.add_node('B', node)
+            swarm.enrol(node)
+        lab.add_node('B', 'B-intruder')
+        swarm.enrol('B-intruder', listed=False)
+        swarm.start_tracker()
+        swarm.seed('A-seed')
+        before = lab.wan_counters()
+        start = time.monotonic()
+        leechers = {node: swarm.leech(node) for node in names['B']}
+        intruder = swarm.leech('B-intruder')
+        incomplete = wait_complete(list(leechers.values()), args.timeout)
+        report(row, swarm, names, leechers, start, before, incomplete)
+        verified = [e.get('verifiedBytes') for e in intruder.events if 'verifiedBytes' in e]
+        row['intruderVerifiedBytes'] = verified[-1] if verified else 0
+        row['intruderComplete'] = intruder.completed_at is not None
+        row['ok'] = row['ok'] and row['intruderVerifiedBytes'] == 0 and not row['intruderComplete']
+    return [row]
 
 
 class LabRun:
@@ -636,7 +691,9 @@ def table(rows, lan_first):
                 notes.append('this binary has no LAN-first')
             if row.get('killedAtPercent') is not None:
                 notes.append(f'A seed killed at {row["killedAtPercent"]}%')
-            if row.get('peerSources') is not None:
+            if row.get('intruderVerifiedBytes') is not None:
+                notes.append(f'unlisted node verified {row["intruderVerifiedBytes"]} bytes')
+            if row.get('peerSources'):
                 notes.append('peer sources: ' + ','.join(row['peerSources']))
             if row.get('failed'):
                 notes.append(f'FAILED: {len(row["failed"])} incomplete')
