@@ -241,6 +241,22 @@ struct ManifestLeechTests {
     }
 }
 
+extension ManifestLeechTests {
+    /// A policy that requires attestations cannot be met by a bare torrent: refused before anything is staged.
+    @Test func torrentLeechUnderAnAttestationPolicyIsRefusedBeforeAnyDownload() async throws {
+        let f = try NodeFixture("manifest-torrent-attest")
+        defer { f.cleanup() }
+        await #expect {
+            _ = try await f.leech(policy: try Self.attestedPolicy(f)).run()
+        } throws: { error in
+            let error = try #require(error as? NodeError)
+            return error.code == .malformedInput && error.message.contains("require-attestation")
+        }
+        #expect(!FileManager.default.fileExists(atPath: f.layout.staging))
+        #expect(f.outputEntries().isEmpty)
+    }
+}
+
 struct Failure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

@@ -75,7 +75,8 @@ public struct GatedLeech: Sendable {
     ///
     /// - Parameter events: progress and decisions as they happen (see ``GatedLeechEvent``).
     /// - Returns: released, refused (with each file's reason), or not downloaded (stopped or stalled).
-    /// - Throws: ``NodeError``: `.malformedInput` for a torrent or signature data that cannot be parsed,
+    /// - Throws: ``NodeError``: `.malformedInput` for a torrent or signature data that cannot be parsed, or a policy
+    ///   that requires provenance attestations without a ``manifest`` (attestations travel in manifests),
     ///   `.noTrustedKey` for a policy that requires signers but trusts no key, `.io` for staging, download or release
     ///   failures.
     public func run(
@@ -165,6 +166,13 @@ public struct GatedLeech: Sendable {
             throw NodeError(error)
         }
         try TrustPolicySources.requireUsable(policy)
+        if manifest == nil && !policy.attestationPredicateTypes.isEmpty {
+            // Attestations travel in release manifests: a bare torrent could never satisfy the policy.
+            throw NodeError(
+                .malformedInput,
+                "\(torrentPath): the trust policy requires provenance attestations (require-attestation), which "
+                    + "travel in release manifests: leech the release's signed manifest instead of its torrent")
+        }
         let infoHash: String
         let pieceLength: Int
         do {
