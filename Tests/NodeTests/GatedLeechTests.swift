@@ -119,51 +119,19 @@ struct GatedLeechTests {
 /// The gated leech downloading for real: a seed runs as a ``TransferService`` in a ``ServiceGroup`` on one host, the
 /// leech dials it from another host over loopback, and the gate releases what the seed served.
 struct GatedLeechTransferTests {
-    static func host() -> SessionHost {
-        var configuration = HostConfiguration()
-        configuration.listenHost = "127.0.0.1"
-        return SessionHost(configuration: configuration, logger: Logger(label: "test.node.host"))
-    }
-
     @Test func downloadsFromASeedServiceAndReleasesWhatItServed() async throws {
         let f = try NodeFixture("node-transfer")
         defer { f.cleanup() }
-        let seedHost = Self.host()
-        let port = try await seedHost.start()
-        var seeding = NodeFixture.configuration
-        seeding.seedUntilStopped = true
-        let seed = TransferRunner(
-            torrentPath: f.torrentPath, directory: f.source, mode: .seed, configuration: seeding,
-            logger: Logger(label: "test.node.seed"), host: seedHost)
-        let service = TransferService { () async -> Result<SessionOutcome, NodeError> in
-            do throws(NodeError) {
-                return .success(try await seed.run())
-            } catch {
-                return .failure(error)
-            }
-        }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                logger: Logger(label: "test.node.group")))
-        let running = Task { try await group.run() }
-        // Dial only once the seed's session has joined its host (checking the seed's data takes a while on a loaded
-        // machine; a dial before that is refused as an unknown info-hash and backs off).
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(120)
-        while try await seedHost.statistics().sessions == 0, clock.now < deadline {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(try await seedHost.statistics().sessions == 1, "the seed never joined its host")
+        let seed = try await RunningSeed(f)
+        let port = seed.port
+        let service = seed.service
 
         var leech = f.leech(policy: try TrustPolicySources(keyFiles: [f.signerKeyFile]).policy())
         leech.configuration.manualPeers = [try PeerAddress(parsing: "127.0.0.1:\(port)")]
         leech.configuration.stallTimeout = .seconds(90)
-        leech.host = Self.host()
+        leech.host = RunningSeed.host()
         let outcome = try await leech.run()
-        await group.triggerGracefulShutdown()
-        try await running.value
-        await seedHost.shutdown()
+        try await seed.stop()
         await leech.host?.shutdown()
 
         let (decisions, _) = try #require(outcome.released, "expected a release, got \(outcome)")

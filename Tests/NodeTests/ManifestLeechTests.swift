@@ -4,6 +4,7 @@ import Logging
 import Node
 import ServiceLifecycle
 import SignatureGate
+import TestSupport
 import Testing
 
 /// A fixture's torrent wrapped in signed release manifests, leeched through ``ManifestLeech``: every refusal the
@@ -242,6 +243,33 @@ struct ManifestLeechTests {
 }
 
 extension ManifestLeechTests {
+    /// A good manifest whose LAN mirror is dead (nothing listens on its port) completes from a live peer over
+    /// loopback, and the audit names the peer as the only supplier.
+    @Test func deadLANMirrorAndALivePeerComplete() async throws {
+        let f = try NodeFixture("manifest-live-peer")
+        defer { f.cleanup() }
+        let seed = try await RunningSeed(f)
+        let dead = "http://127.0.0.1:\(try TestFiles.freePort())/dead/"
+        let signed = try Self.sign(try Self.manifest(f) { $0.mirrors = [.init(url: dead, site: "lan")] }, with: f.signer)
+        var leech = try Self.leech(f, signed)
+        leech.configuration.manualPeers = [try PeerAddress(parsing: "127.0.0.1:\(seed.port)")]
+        leech.configuration.stallTimeout = .seconds(90)
+        leech.host = RunningSeed.host()
+        let outcome = try await leech.run()
+        try await seed.stop()
+        await leech.host?.shutdown()
+        guard case .leeched(_, .released(let decisions, _)) = outcome else { throw Failure("not released: \(outcome)") }
+        #expect(decisions.count == 2)
+        for name in ["app.tar", "lib.so"] {
+            let released = try Data(contentsOf: URL(fileURLWithPath: f.output + "/rel/" + name))
+            #expect(released == (try Data(contentsOf: URL(fileURLWithPath: f.source + "/rel/" + name))))
+        }
+        let records = try f.auditRecords()
+        let suppliers = records.flatMap { ($0["peers"] as? [[String: Any]] ?? []).compactMap { $0["peer"] as? String } }
+        #expect(Set(suppliers) == ["127.0.0.1:\(seed.port)"], "\(suppliers)")
+        #expect(records.allSatisfy { ($0["manifest"] as? [String: Any])?["sha256"] as? String == signed.digest })
+    }
+
     /// A policy that requires attestations cannot be met by a bare torrent: refused before anything is staged.
     @Test func torrentLeechUnderAnAttestationPolicyIsRefusedBeforeAnyDownload() async throws {
         let f = try NodeFixture("manifest-torrent-attest")

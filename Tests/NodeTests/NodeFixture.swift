@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metainfo
 import Node
+import ServiceLifecycle
 import SignatureGate
 import TestSupport
 import Testing
@@ -102,6 +103,60 @@ struct NodeFixture {
     }
 
     func cleanup() { TestFiles.cleanup(root) }
+}
+
+/// A seed of a fixture's torrent on a host of its own (loopback), run as a ``TransferService`` in a ``ServiceGroup``
+/// until ``stop()``.
+struct RunningSeed {
+    let host: SessionHost
+    let port: Int
+    let group: ServiceGroup
+    let service: TransferService<Result<SessionOutcome, NodeError>>
+    let running: Task<Void, any Error>
+
+    static func host() -> SessionHost {
+        var configuration = HostConfiguration()
+        configuration.listenHost = "127.0.0.1"
+        return SessionHost(configuration: configuration, logger: Logger(label: "test.node.host"))
+    }
+
+    /// Starts seeding `f`'s content and returns once the seed's session has joined its host (checking the data
+    /// takes a while on a loaded machine; a dial before that is refused as an unknown info-hash and backs off).
+    init(_ f: NodeFixture) async throws {
+        host = Self.host()
+        port = try await host.start()
+        var seeding = NodeFixture.configuration
+        seeding.seedUntilStopped = true
+        let seed = TransferRunner(
+            torrentPath: f.torrentPath, directory: f.source, mode: .seed, configuration: seeding,
+            logger: Logger(label: "test.node.seed"), host: host)
+        service = TransferService { () async -> Result<SessionOutcome, NodeError> in
+            do throws(NodeError) {
+                return .success(try await seed.run())
+            } catch {
+                return .failure(error)
+            }
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                logger: Logger(label: "test.node.group")))
+        self.group = group
+        running = Task { try await group.run() }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(120)
+        while try await host.statistics().sessions == 0, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(try await host.statistics().sessions == 1, "the seed never joined its host")
+    }
+
+    /// Stops the seed gracefully and waits for it.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await host.shutdown()
+    }
 }
 
 extension GatedLeechOutcome {

@@ -31,6 +31,11 @@ public struct ManifestLeech: Sendable {
         get { gated.host }
         set { gated.host = newValue }
     }
+    /// The download's session settings (see ``GatedLeech/configuration``).
+    public var configuration: SessionConfiguration {
+        get { gated.configuration }
+        set { gated.configuration = newValue }
+    }
 
     /// - Parameters:
     ///   - source: the manifest's path (or URL), named in messages and the audit log.
