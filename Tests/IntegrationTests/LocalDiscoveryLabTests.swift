@@ -19,17 +19,36 @@ import TestSupport
 
         /// The lab, or the test is cancelled (DID NOT RUN) where namespaces cannot be made (fails under
         /// SWTORRENT_REQUIRE_ALL=1).
-        static func make(_ test: String, private isPrivate: Bool) throws -> Lab {
+        static func make(_ test: String, private isPrivate: Bool, ipv6Only: Bool = false) throws -> Lab {
             do {
-                return try Lab(private: isPrivate)
+                return try Lab(private: isPrivate, ipv6Only: ipv6Only)
             } catch let unavailable as NetworkNamespace.Unavailable {
                 try Conformance.labMissing(test, "\(unavailable)")
                 try Test.cancel("DID NOT RUN: \(unavailable)")
             }
         }
 
-        private init(private isPrivate: Bool) throws {
+        /// The namespace end's IPv6 address when the lab is IPv6 only.
+        private(set) var ipv6Address: String?
+
+        private init(private isPrivate: Bool, ipv6Only: Bool) throws {
             namespace = try NetworkNamespace()
+            if ipv6Only {
+                // A unique-local address of the test's own in place of the namespace end's IPv4 address (nodad: no
+                // duplicate-address wait), so discovery and the transfer can only use IPv6.
+                let address = "fd5e:" + String(UInt16.random(in: 0x1000...UInt16.max), radix: 16) + "::2"
+                ipv6Address = address
+                for step in [
+                    ["-n", namespace.name, "addr", "add", "\(address)/64", "dev", namespace.namespaceInterface, "nodad"],
+                    ["-n", namespace.name, "addr", "del", "\(namespace.namespaceAddress)/30", "dev",
+                     namespace.namespaceInterface],
+                ] {
+                    let result = try TestProcess.run("ip", step, timeout: 10)
+                    guard result.exitCode == 0 else {
+                        throw HarnessError("ip \(step.joined(separator: " ")): \(result.stderr)")
+                    }
+                }
+            }
             dir = try TestFiles.makeTemporaryDirectory("swt-lsd")
             try FileManager.default.createDirectory(atPath: dir.path + "/seed", withIntermediateDirectories: true)
             content = dir.path + "/seed/\(name)"
@@ -70,6 +89,43 @@ import TestSupport
                 choose: choose)
         }
 
+        /// libtorrent (Debian's python3-libtorrent through the lab's `scripts/lab/lt_node.py`) inside the namespace,
+        /// listening on the namespace end's address, with its own local service discovery on, no DHT, no peers:
+        /// it can only meet a peer through BEP 14. It prints `{"event":"complete"}` once it has every piece.
+        func startLibtorrent(_ mode: String, save: String) throws -> BackgroundProcess {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../scripts/lab/lt_node.py").standardized.path
+            return try BackgroundProcess(
+                "ip",
+                try namespace.command(
+                    "/usr/bin/python3",
+                    [script, mode, torrent, save, namespace.namespaceAddress, "\(try TestFiles.freePort())", "1", "120"]),
+                name: "lt-\(mode)", logDirectory: dir)
+        }
+
+        /// Cancels the test (DID NOT RUN; a failure under SWTORRENT_REQUIRE_ALL=1) when python3-libtorrent is missing.
+        static func requireLibtorrent(_ test: String) throws {
+            let probe = try? TestProcess.run("/usr/bin/python3", ["-c", "import libtorrent"], timeout: 30)
+            guard probe?.exitCode != 0 else { return }
+            let why = "python3-libtorrent is not installed (scripts/install-deps.sh installs it)"
+            try Conformance.labMissing(test, why)
+            try Test.cancel("DID NOT RUN: \(why)")
+        }
+
+        /// Waits (90 s at most) for `leech` to exit, and checks that it exited 0 with a byte-identical copy of the
+        /// content in `out`.
+        func expectComplete(_ leech: BackgroundProcess, seed: BackgroundProcess, out: String = "out") throws {
+            let exit = leech.wait(timeout: 90)
+            #expect(exit == 0, "leech: \(leech.stderr.suffix(3000))\nseed: \(seed.stdout.suffix(500))\(seed.stderr.suffix(2000))")
+            let copy = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/\(out)/\(name)"))
+            #expect(copy == (try Data(contentsOf: URL(fileURLWithPath: content))))
+        }
+
+        /// The log lines of `text` that contain `marker`.
+        static func lines(_ text: String, _ marker: String) -> [Substring] {
+            text.split(separator: "\n").filter { $0.contains(marker) }
+        }
+
         /// Deletes the namespace and says whether it is gone.
         func removeNamespace() -> Bool {
             namespace.remove()
@@ -91,13 +147,9 @@ import TestSupport
         let seed = try lab.startSeed()
         defer { seed.stop() }
 
-        let exit = leech.wait(timeout: 90)
-        #expect(exit == 0, "leech: \(leech.stderr.suffix(3000))\nseed: \(seed.stderr.suffix(2000))")
-        let original = try Data(contentsOf: URL(fileURLWithPath: lab.content))
-        let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/out/\(lab.name)"))
-        #expect(copy == original)
+        try lab.expectComplete(leech, seed: seed)
         // The only way the leech could know the seed: its connection's source is local discovery.
-        let connected = leech.stderr.split(separator: "\n").filter { $0.contains("peer connected") }
+        let connected = Lab.lines(leech.stderr, "peer connected")
         #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
         #expect(seed.stderr.contains("[LocalDiscovery] announced"), "seed: \(seed.stderr.suffix(2000))")
 
@@ -124,15 +176,77 @@ import TestSupport
         let seed = try lab.startSeed(choose: true)
         defer { seed.stop() }
 
-        let exit = leech.wait(timeout: 90)
-        #expect(exit == 0, "leech: \(leech.stderr.suffix(3000))\nseed: \(seed.stderr.suffix(2000))")
-        let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/out/\(lab.name)"))
-        #expect(copy == (try Data(contentsOf: URL(fileURLWithPath: lab.content))))
-        let running = leech.stderr.split(separator: "\n").first { $0.contains("local discovery running") }
+        try lab.expectComplete(leech, seed: seed)
+        let running = Lab.lines(leech.stderr, "local discovery running").first
         #expect(running?.contains("\(lab.namespace.namespaceInterface)(IPv4)") == true, "\(running ?? "")")
         #expect(running?.contains("lo(") == false, "\(running ?? "")")
-        let connected = leech.stderr.split(separator: "\n").filter { $0.contains("peer connected") }
+        let connected = Lab.lines(leech.stderr, "peer connected")
         #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
+        seed.stop()
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// The IPv6 group: the namespace's link has only a unique-local IPv6 address (no IPv4), so the seed can be found
+    /// only through `[ff15::efc0:988f]:6771` and reached only on its IPv6 listener. The leech completes, and its
+    /// connection is to the seed's IPv6 address with source `lsd`.
+    @Test func leechFindsTheSeedOverIPv6() throws {
+        let lab = try Lab.make("leechFindsTheSeedOverIPv6", private: false, ipv6Only: true)
+        let address = try #require(lab.ipv6Address)
+        let leech = try lab.startLeech(stallTimeout: "60s")
+        defer { leech.stop() }
+        let seed = try lab.startSeed()
+        defer { seed.stop() }
+
+        try lab.expectComplete(leech, seed: seed)
+        let running = Lab.lines(leech.stderr, "local discovery running").first
+        #expect(running?.contains("\(lab.namespace.namespaceInterface)(IPv6)") == true, "\(running ?? "")")
+        let connected = Lab.lines(leech.stderr, "peer connected")
+        #expect(
+            !connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") && $0.contains("[\(address)]") },
+            "\(connected)")
+        seed.stop()
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// Interop, libtorrent hears us: a libtorrent leech with LSD on and no other peer source completes from a
+    /// swtorrent seed that it can only have learned of through the seed's BEP 14 announcements.
+    @Test func libtorrentHearsOurAnnouncements() throws {
+        try Lab.requireLibtorrent("libtorrentHearsOurAnnouncements")
+        let lab = try Lab.make("libtorrentHearsOurAnnouncements", private: false)
+        let leech = try lab.startLibtorrent("leech", save: lab.dir.path + "/lt")
+        defer { leech.stop() }
+        // libtorrent's discovery listens once its session is up; the seed's +2 s and +6 s repeats cover a slow start.
+        #expect(TestFiles.waitUntil(timeout: 30) { leech.stdout.contains("\"event\": \"progress\"") })
+        let seed = try lab.startSeed()
+        defer { seed.stop() }
+
+        let complete = TestFiles.waitUntil(timeout: 90) { leech.stdout.contains("\"event\": \"complete\"") }
+        #expect(complete, "libtorrent: \(leech.stdout.suffix(1000)) \(leech.stderr.suffix(1000))\nseed: \(seed.stderr.suffix(2000))")
+        let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/lt/\(lab.name)"))
+        #expect(copy == (try Data(contentsOf: URL(fileURLWithPath: lab.content))))
+        #expect(seed.stderr.contains("[LocalDiscovery] announced"), "seed: \(seed.stderr.suffix(2000))")
+        leech.stop()
+        seed.stop()
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// Interop, we hear libtorrent: a swtorrent leech (no tracker, no `--peer`) completes from a libtorrent seed
+    /// whose only way to be found is libtorrent's own BEP 14 announcements: the leech's discovery accepted
+    /// libtorrent's datagram and reported the seed as a peer. (Which side dials first is a race: libtorrent hears
+    /// the leech's announcements too, so a connection may be `incoming`; no other source exists.)
+    @Test func weHearLibtorrentsAnnouncements() throws {
+        try Lab.requireLibtorrent("weHearLibtorrentsAnnouncements")
+        let lab = try Lab.make("weHearLibtorrentsAnnouncements", private: false)
+        let leech = try lab.startLeech(stallTimeout: "60s")
+        defer { leech.stop() }
+        let seed = try lab.startLibtorrent("seed", save: lab.dir.path + "/seed")
+        defer { seed.stop() }
+
+        try lab.expectComplete(leech, seed: seed)
+        let connected = Lab.lines(leech.stderr, "peer connected")
+        let found = Lab.lines(leech.stderr, "local discovery found a peer")
+        #expect(found.contains { $0.contains("peer=\(lab.namespace.namespaceAddress):") }, "\(found)")
+        #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") || $0.contains("source=incoming") }, "\(connected)")
         seed.stop()
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }

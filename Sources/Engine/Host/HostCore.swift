@@ -26,6 +26,8 @@ final class HostCore: HandshakeRouting {
     }
 
     private var state = State.idle
+    /// The IPv6 socket of the listener (``listenOnIPv6(_:port:)``), beside the one ``state`` holds.
+    private var ipv6Listener: (any Channel)?
     private(set) var port = 0
     private var sessions: [InfoHash: SessionCore] = [:]
     private var nextSessionID = 1
@@ -62,7 +64,7 @@ final class HostCore: HandshakeRouting {
         }
         let host = NIOLoopBound(self, eventLoop: loop)
         let security = configuration.transportSecurity
-        let future = ServerBootstrap(group: loop, childGroup: loop)
+        let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -79,7 +81,7 @@ final class HostCore: HandshakeRouting {
                     try PeerPipeline.configure(channel, router: host, security: security, dial: nil)
                 }
             }
-            .bind(host: configuration.listenHost, port: configuration.port)
+        let future = bootstrap.bind(host: configuration.listenHost, port: configuration.port)
             .assumeIsolated()
             .flatMapThrowing { channel -> Int in
                 guard case .binding = self.state else {
@@ -90,6 +92,9 @@ final class HostCore: HandshakeRouting {
                 self.port = channel.localAddress?.port ?? self.configuration.port
                 self.logger.info("listening", metadata: ["port": "\(self.port)"])
                 return self.port
+            }
+            .flatMap { port -> EventLoopFuture<Int> in
+                self.listenOnIPv6(bootstrap, port: port).map { port }
             }
             .flatMap { port -> EventLoopFuture<Int> in
                 guard let discovery = self.configuration.localDiscovery else { return self.loop.makeSucceededFuture(port) }
@@ -106,6 +111,8 @@ final class HostCore: HandshakeRouting {
                 if let error = error as? EngineError { throw error }
                 if let error = error as? LocalDiscoveryError {
                     if case .listening(let channel) = self.state { channel.close(promise: nil) }
+                    self.ipv6Listener?.close(promise: nil)
+                    self.ipv6Listener = nil
                     self.state = .idle
                     throw EngineError(.bindFailed, "\(error)")
                 }
@@ -127,9 +134,33 @@ final class HostCore: HandshakeRouting {
         for session in running { session.shutdown(.stopped) }
         return EventLoopFuture.andAllComplete(finished, on: loop).assumeIsolated().flatMap {
             if case .listening(let channel) = self.state { channel.close(promise: nil) }
+            self.ipv6Listener?.close(promise: nil)
+            self.ipv6Listener = nil
             self.state = .stopped
             return self.configuration.localDiscovery?.shutdown().hop(to: self.loop) ?? self.loop.makeSucceededVoidFuture()
         }.nonisolated()
+    }
+
+    /// With the default listen address (`0.0.0.0`), a second socket on `[::]` and the same port, IPv6 only, so
+    /// peers that know this node by an IPv6 address (local discovery on the IPv6 group, trackers' IPv6 peers) can
+    /// dial it; IPv4 peers keep arriving as plain IPv4 addresses. Best effort: where IPv6 is off or the port is
+    /// taken on IPv6 the host listens on IPv4 only.
+    private func listenOnIPv6(_ bootstrap: ServerBootstrap, port: Int) -> EventLoopFuture<Void> {
+        guard configuration.listenHost == "0.0.0.0" else { return loop.makeSucceededVoidFuture() }
+        return bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1)
+            .bind(host: "::", port: port)
+            .assumeIsolated()
+            .map { channel in
+                if case .listening = self.state {
+                    self.ipv6Listener = channel
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
+            .recover { error in
+                self.logger.debug("listening on IPv4 only", metadata: ["reason": "\(error)"])
+            }
+            .nonisolated()
     }
 
     private var acceptsIncoming: Bool {
