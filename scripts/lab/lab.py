@@ -537,6 +537,33 @@ def report(row, swarm, names, leechers, start, before, incomplete):
     row['peerSources'] = sorted(sources)
     row['ok'] = not incomplete
     row['verified'] = verify_copies(swarm, list(leechers)) if not incomplete else False
+    for site, nodes in names.items():
+        payload = wan_payload(swarm, site, nodes)
+        if payload is not None:
+            row['sites'][site]['wanPayloadByLeecher'] = payload
+            row['sites'][site]['payloadRatio'] = round(sum(payload.values()) / swarm.size, 3)
+
+
+def wan_payload(swarm, site, nodes):
+    """{leecher: verified bytes it got from peers outside its site}, from each swtorrent leecher's audit log (the
+    bytes each peer supplied, `peers` in Docs/signing.md), or None when a leecher has none (libtorrent, or it did not
+    finish). The lab routes only IPv4 between sites, so an IPv6 peer is a neighbour. Against the counters this
+    splits the WAN bytes into payload and the rest (headers, protocol, blocks fetched twice)."""
+    prefix = f'10.251.{SITES[site]}.'
+    result = {}
+    for node in nodes:
+        path = os.path.join(swarm.lab.workdir, f'.out-{node}.swtorrent-gate', 'audit.jsonl')
+        if not wait_until(lambda: os.path.exists(path), 10, 0.2):
+            return None
+        total = 0
+        with open(path) as handle:
+            for line in handle:
+                for peer in json.loads(line).get('peers', []):
+                    address = peer.get('peer', '')
+                    if not address.startswith('[') and not address.startswith(prefix):
+                        total += int(peer.get('bytes', 0))
+        result[node] = total
+    return result
 
 
 def verify_copies(swarm, nodes):
@@ -675,12 +702,12 @@ SCENARIOS = {
 
 
 def table(rows, lan_first):
-    header = ['scenario', 'variant', 'site', 'leechers', 'WAN in (MiB)', 'ratio', 'all complete (s)', 'bound (s)',
-              'x bound', 'notes']
+    header = ['scenario', 'variant', 'site', 'leechers', 'WAN in (MiB)', 'ratio', 'payload', 'all complete (s)',
+              'bound (s)', 'x bound', 'notes']
     lines = []
     for row in rows:
         if row.get('missing'):
-            lines.append([row['scenario'], row['variant'], '', '', '', '', '', '', '',
+            lines.append([row['scenario'], row['variant'], '', '', '', '', '', '', '', '',
                           'NOT RUN: binary lacks ' + '; '.join(row['missing'])])
             continue
         for site, figures in sorted(row.get('sites', {}).items()):
@@ -701,6 +728,7 @@ def table(rows, lan_first):
                 notes.append('FAILED: a copy differs from the content')
             lines.append([row['scenario'], row['variant'], site, str(row['leechers'].get(site, '')),
                           f'{figures["wanIn"] / 2**20:.1f}', f'{figures["ratio"]:.3f}',
+                          f'{figures["payloadRatio"]:.3f}' if 'payloadRatio' in figures else '',
                           f'{done:.1f}' if done is not None else f'{figures["complete"]} done',
                           f'{bound:.1f}' if bound else '', f'{done / bound:.2f}' if done and bound else '',
                           '; '.join(notes)])
