@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // The seed daemon's config file (YAML, with comments): Docs/operations.md says why this parser.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // System libraries, found with pkg-config (scripts/install-deps.sh installs them).
@@ -112,9 +114,11 @@ let package = Package(
         .target(
             name: "Node",
             dependencies: [
-                "Engine", "SignatureGate", "Metainfo", "SystemSupport",
+                "Engine", "SignatureGate", "Metainfo", "SystemSupport", "Identity", "LocalDiscovery", "SwarmPrimitives",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: ours
         ),

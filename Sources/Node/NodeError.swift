@@ -8,6 +8,9 @@ public struct NodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case io = "I/O error"
         /// A malformed torrent, key, signature or trust-policy file.
         case malformedInput = "malformed input"
+        /// The seed daemon's config file cannot be read or a key in it is wrong (the message names the key and the
+        /// fix).
+        case configuration = "configuration"
         /// A seed's data directory does not hold the torrent's complete data.
         case incompleteData = "incomplete data"
         /// The trust policy requires signers but trusts no key.

@@ -59,7 +59,7 @@ enum ExitCodes {
     static func of(_ error: NodeError) -> Int32 {
         switch error.code {
         case .io, .signingFailed: failure
-        case .malformedInput, .noTrustedKey: badInput
+        case .malformedInput, .noTrustedKey, .configuration: badInput
         case .incompleteData: incomplete
         case .password: password
         case .outputExists: exists

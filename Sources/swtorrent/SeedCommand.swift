@@ -2,31 +2,57 @@ import ArgumentParser
 import Engine
 import Node
 
-/// `swtorrent seed TORRENT --data DIR`: serves a torrent's data until stopped. The work is in `Node.TransferRunner`.
+/// `swtorrent seed TORRENT --data DIR`: serves a torrent's data until stopped (`Node.TransferRunner`).
+/// `swtorrent seed --config FILE`: the seed daemon (`Node.SeedDaemon`, see `SeedCommand+Daemon.swift`).
 struct SeedCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seed",
-        abstract: "Seed a torrent from a directory that holds its data.",
+        abstract: "Seed a torrent from a directory that holds its data, or run the seed daemon (--config).",
         discussion: """
+            With --config FILE, runs the seed daemon: every .torrent file in the config's watch directory is \
+            checked against its data and seeded through one listener; SIGHUP or an edit of FILE reloads it; \
+            SIGTERM stops it gracefully. FILE's keys: Docs/operations.md. TORRENT, --data and the other options \
+            are refused with it (the config file holds them), except --no-lsd, which turns local discovery off \
+            whatever the file says.
+
             DIR holds the content as a BitTorrent save path: a single-file torrent's file is DIR/NAME, a \
             multi-file torrent's files are under DIR/NAME/. Every piece is hash-checked at start. The seed \
             announces to the torrent's HTTP trackers and (unless --no-lsd or the torrent is private) to the LAN by \
             BEP 14 local discovery, dials any --peer, accepts connections on --port and runs until SIGINT or SIGTERM.
 
             Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \
-            arguments or a malformed torrent; 3 DIR does not hold the torrent's complete data.
+            arguments, a malformed torrent or a config file error (the message names the key and the fix); 3 DIR \
+            does not hold the torrent's complete data.
             """
     )
 
-    @Argument(help: "The .torrent file.")
-    var torrent: String
+    @Argument(help: "The .torrent file (not with --config).")
+    var torrent: String?
 
     @Option(name: .long, help: "Directory that holds the torrent's content (the save path).")
-    var data: String
+    var data: String?
+
+    @Option(name: .long, help: "Run the seed daemon with this YAML config file (Docs/operations.md).")
+    var config: String?
 
     @OptionGroup var common: TransferOptions
 
+    func validate() throws {
+        if config != nil {
+            guard torrent == nil, data == nil, common.isDefaultButLocalDiscovery else {
+                throw ValidationError(
+                    "--config runs the daemon from the config file alone (--no-lsd aside); put TORRENT in its watch "
+                        + "directory and the other settings in the file (Docs/operations.md)")
+            }
+        } else {
+            guard torrent != nil else { throw ValidationError("give a TORRENT file, or --config FILE for the daemon") }
+            guard data != nil else { throw ValidationError("--data DIR is required with a TORRENT") }
+        }
+    }
+
     func run() async throws {
+        if let config { return try await runDaemon(configPath: config) }
+        guard let torrent, let data else { return }
         common.bootstrapLogging()
         var configuration = try common.sessionConfiguration()
         configuration.seedUntilStopped = true

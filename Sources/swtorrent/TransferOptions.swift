@@ -49,6 +49,13 @@ struct TransferOptions: ParsableArguments {
     @Flag(name: .long, help: "Log what the engine does (stderr).")
     var verbose = false
 
+    /// No option was given but `--no-lsd` (`seed --config` takes its settings from the file; `--no-lsd` overrides
+    /// it).
+    var isDefaultButLocalDiscovery: Bool {
+        port == 0 && peer.isEmpty && !noTracker && uploadLimit == nil && downloadLimit == nil && maxConnections == 80
+            && lsdInterface.isEmpty && key == nil && !json && !verbose
+    }
+
     /// The session settings these options describe.
     func sessionConfiguration() throws -> SessionConfiguration {
         var configuration = SessionConfiguration()

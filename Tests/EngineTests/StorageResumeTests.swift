@@ -35,6 +35,8 @@ import Testing
         #expect(have.isComplete)
         #expect(again.isComplete)
         #expect(calls.last == nil, "trusted resume data must not hash")
+        let check = try #require(again.lastCheck)
+        #expect(check.usedResume && check.resumeRejection == nil && check.piecesHashed == 0 && check.bytesHashed == 0)
     }
 
     @Test func partialResumeRecordsOnlyVerifiedPieces() async throws {
@@ -89,6 +91,9 @@ import Testing
         let calls = ProgressLog()
         let have = try await again.checkExisting(resume: resume) { done, total in calls.record(done, total) }
         #expect(calls.last == [3, 3], "the data must have been hashed")
+        let check = try #require(again.lastCheck)
+        #expect(!check.usedResume && check.piecesHashed == 3 && check.bytesHashed == fixture.layout.totalLength)
+        #expect(check.resumeRejection != nil, "the reason the resume file was not used is kept for the report")
         switch change {
         case "mtime": #expect(have.setIndices == [0, 2])  // byte 5010 lies in piece 1
         case "size": #expect(have.setIndices == [0, 1])  // piece 2 needs b.bin past byte 6000

@@ -49,6 +49,8 @@ public final class Storage: Sendable {
         var have: Bitfield
         /// Hears of each piece that joins `have` (see ``observeVerifiedPieces(_:)``).
         var verifiedPieceObserver: VerifiedPieceObserver?
+        /// How the last ``checkExisting(resume:concurrency:progress:)`` found the pieces.
+        var lastCheck: ExistingDataCheck?
     }
 
     /// The torrent's file and piece layout.
@@ -172,6 +174,11 @@ public final class Storage: Sendable {
     /// Whether every piece is verified.
     public var isComplete: Bool {
         state.withLock { $0.have.isComplete }
+    }
+
+    /// How the last ``checkExisting(resume:concurrency:progress:)`` found the pieces (nil before one ran).
+    public var lastCheck: ExistingDataCheck? {
+        state.withLock { $0.lastCheck }
     }
 
     // MARK: - Blocks
@@ -394,7 +401,8 @@ public final class Storage: Sendable {
     /// recorded file sizes and modification times all match the files now, its pieces are trusted without reading
     /// the data. Otherwise (no file, malformed, other torrent, files changed; the reason is logged) every piece that
     /// could be on disk is hashed, up to `concurrency` pieces at a time on the thread pool. Pieces that lie in a
-    /// file this storage just created, or in a missing file, are not read: they cannot be there.
+    /// file this storage just created, or in a missing file, are not read: they cannot be there. ``lastCheck`` tells
+    /// afterwards which way it went (and why a resume file was not used).
     ///
     /// - Parameters:
     ///   - resume: the resume file path, or nil.
@@ -406,13 +414,19 @@ public final class Storage: Sendable {
         concurrency: Int = System.coreCount,
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
     ) async throws -> Bitfield {
+        var rejection: String?
         if let resume {
             do {
                 if let trusted = try await loadResume(from: resume) {
-                    state.withLock { $0.have = trusted }
+                    state.withLock {
+                        $0.have = trusted
+                        $0.lastCheck = ExistingDataCheck(
+                            usedResume: true, resumeRejection: nil, piecesHashed: 0, bytesHashed: 0)
+                    }
                     return trusted
                 }
             } catch let error as EngineError where error.code == .resumeRejected {
+                rejection = error.context
                 logger.info(
                     "resume data not used; checking the data instead",
                     metadata: ["resume": "\(resume)", "reason": "\(error.context)"]
@@ -452,7 +466,12 @@ public final class Storage: Sendable {
             }
         }
         let result = found
-        state.withLock { $0.have = result }
+        let bytes = candidates.reduce(Int64(0)) { $0 + Int64(layout.pieceSize($1)) }
+        state.withLock {
+            $0.have = result
+            $0.lastCheck = ExistingDataCheck(
+                usedResume: false, resumeRejection: rejection, piecesHashed: total, bytesHashed: bytes)
+        }
         return result
     }
 

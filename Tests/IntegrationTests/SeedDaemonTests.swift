@@ -1,0 +1,332 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `swtorrent seed --config FILE`, the seed daemon, as an operator runs it: real config file, watch directory,
+/// data and state directories, our tracker on loopback, and `swtorrent leech` fetching from it. Local discovery is
+/// off (the config has no `lsd` section).
+@Suite(.serialized)
+struct SeedDaemonTests {
+    static let passkey = "daemonPasskeyAAAAAAAAAAAAAAAAAAA"
+
+    final class Lab {
+        let dir: URL
+        let port: Int
+        let trackerPort: Int
+        let metricsPort: Int
+        var tracker: BackgroundProcess?
+        var daemon: BackgroundProcess?
+
+        init() throws {
+            dir = try TestFiles.makeTemporaryDirectory("swt-daemon")
+            port = try TestFiles.freePort()
+            trackerPort = try TestFiles.freePort()
+            metricsPort = try TestFiles.freePort()
+            for sub in ["watch", "data", "data2", "made", "state"] {
+                try FileManager.default.createDirectory(atPath: path(sub), withIntermediateDirectories: true)
+            }
+        }
+
+        deinit {
+            daemon?.stop()
+            tracker?.stop()
+            TestFiles.cleanup(dir)
+        }
+
+        func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
+
+        /// The config file; `extra` is appended (YAML).
+        func writeConfig(trackers: Bool = true, extra: String = "", data: [String] = ["data"]) throws {
+            let text = """
+                # written by SeedDaemonTests
+                listen: 127.0.0.1:\(port)
+                trackers:
+                  enabled: \(trackers)
+                data: [\(data.joined(separator: ", "))]
+                watch:
+                  directory: watch
+                  interval: 200ms
+                  parse-timeout: 30s
+                state: state
+                shutdown-timeout: 8s
+                log:
+                  level: info
+                \(extra)
+                """
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path("seed.yaml")))
+        }
+
+        func startTracker() throws {
+            try Data("passkey \(SeedDaemonTests.passkey) daemon-tests\n".utf8).write(
+                to: URL(fileURLWithPath: path("allowlist")))
+            let process = try BackgroundProcess(
+                try TestProcess.swtorrentBinary(),
+                [
+                    "tracker", "--listen", "127.0.0.1:\(trackerPort)", "--allow", path("allowlist"),
+                    "--metrics", "127.0.0.1:\(metricsPort)", "--interval", "60",
+                ],
+                name: "swtorrent-tracker", logDirectory: dir)
+            tracker = process
+            guard TestFiles.waitUntil(timeout: 10, { canConnect(metricsPort) }) else {
+                throw HarnessError("tracker did not start: \(process.stderr)")
+            }
+        }
+
+        /// Random content `data/NAME` (or under `directory`) and its torrent in `made/NAME.torrent`.
+        @discardableResult
+        func makeTorrent(_ name: String, size: Int, directory: String = "data") throws -> String {
+            let content = path("\(directory)/\(name)")
+            try TestFiles.writeRandomFile(URL(fileURLWithPath: content), size: size, seed: UInt64(size) ^ 0xdae)
+            let torrent = path("made/\(name).torrent")
+            let made = try TestProcess.swtorrent(
+                [
+                    "make", content, "--announce", "http://127.0.0.1:\(trackerPort)/\(SeedDaemonTests.passkey)/announce",
+                    "--private", "--piece-length", "64K", "--output", torrent,
+                ], timeout: 60)
+            guard made.exitCode == 0 else { throw HarnessError("make failed: \(made.stderr)") }
+            return torrent
+        }
+
+        /// Puts a made torrent into the watch directory in one rename (as config management does).
+        func publish(_ name: String) throws {
+            let staged = path("watch/.\(name).torrent.tmp")
+            try FileManager.default.copyItem(atPath: path("made/\(name).torrent"), toPath: staged)
+            guard rename(staged, path("watch/\(name).torrent")) == 0 else { throw HarnessError("rename failed") }
+        }
+
+        @discardableResult
+        func startDaemon() throws -> BackgroundProcess {
+            let process = try BackgroundProcess(
+                try TestProcess.swtorrentBinary(), ["seed", "--config", path("seed.yaml")], name: "swtorrent-seed",
+                logDirectory: dir)
+            daemon = process
+            guard TestFiles.waitUntil(timeout: 15, { process.stderr.contains("seed daemon listening") || !process.isRunning })
+            else { throw HarnessError("daemon did not start: \(process.stderr)") }
+            guard process.isRunning else { throw HarnessError("daemon exited: \(process.stderr)") }
+            return process
+        }
+
+        /// Waits until `process`'s log has `count` lines with all of `fragments`.
+        func waitForLog(
+            _ process: BackgroundProcess, _ fragments: [String], count: Int = 1, timeout: TimeInterval = 15
+        ) -> Bool {
+            TestFiles.waitUntil(timeout: timeout) {
+                process.stderr.split(separator: "\n").filter { line in fragments.allSatisfy { line.contains($0) } }
+                    .count >= count
+            }
+        }
+
+        /// One sample from the tracker's /metrics.
+        func metric(_ sample: String) throws -> Double? {
+            let result = try TestProcess.run("curl", ["-s", "http://127.0.0.1:\(metricsPort)/metrics"], timeout: 10)
+            for line in result.stdout.split(separator: "\n") where line.hasPrefix(sample + " ") {
+                return Double(line.dropFirst(sample.count + 1))
+            }
+            return nil
+        }
+
+        func waitForTrackerPeers(_ expected: Double, timeout: TimeInterval = 10) throws -> Bool {
+            try TestFiles.waitUntil(timeout: timeout) { try metric("tracker_peers") == expected }
+        }
+
+        /// `swtorrent leech` from the daemon only (its port as the one peer, no tracker).
+        func leech(_ name: String, out: String, stall: String = "20s", extra: [String] = []) throws -> ProcessResult {
+            try TestProcess.swtorrent(
+                [
+                    "leech", path("made/\(name).torrent"), "--out", path(out), "--no-tracker", "--allow-unsigned",
+                    "--peer", "127.0.0.1:\(port)", "--stall-timeout", stall,
+                ] + extra, timeout: 60)
+        }
+
+        func sameBytes(_ a: String, _ b: String) -> Bool {
+            FileManager.default.contentsEqual(atPath: path(a), andPath: path(b))
+        }
+
+        /// Bytes the process passed through read(2)/pread(2) so far (`rchar` in /proc/PID/io: page-cache hits count
+        /// too, so a re-read of cached data is not missed).
+        func bytesRead(_ process: BackgroundProcess) throws -> Int {
+            let text = try String(contentsOfFile: "/proc/\(process.pid)/io", encoding: .utf8)
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("rchar:") })
+            return try #require(Int(line.dropFirst("rchar:".count).trimmingCharacters(in: .whitespaces)))
+        }
+
+        /// The watch directory's names, sizes and mtimes (to show the daemon never changes it).
+        func watchListing() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: path("watch")).sorted().map { name in
+                let attributes = try FileManager.default.attributesOfItem(atPath: path("watch/\(name)"))
+                return "\(name) \(attributes[.size] ?? 0) \(attributes[.modificationDate] ?? 0)"
+            }
+        }
+    }
+
+    @Test func addedTorrentIsSeededWithinSecondsAndRemovedOneStopsBeingAnnounced() throws {
+        let lab = try Lab()
+        try lab.startTracker()
+        try lab.makeTorrent("alpha.bin", size: 3 << 20)
+        let betaTorrent = try lab.makeTorrent("beta.bin", size: 1 << 20)
+        try lab.writeConfig()
+        let daemon = try lab.startDaemon()
+
+        let added = Date()
+        try lab.publish("alpha.bin")
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=alpha.bin.torrent"], timeout: 10), "\(daemon.stderr)")
+        #expect(try lab.waitForTrackerPeers(1), "the tracker never heard of the seed")
+        #expect(Date().timeIntervalSince(added) < 10)
+        let fetched = try lab.leech("alpha.bin", out: "out1")
+        #expect(fetched.exitCode == 0, "\(fetched.stderr)")
+        #expect(lab.sameBytes("data/alpha.bin", "out1/alpha.bin"))
+
+        // A half-written .torrent: retried until it parses, then seeded.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: betaTorrent))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: lab.path("watch/beta.bin.torrent")))
+        #expect(lab.waitForLog(daemon, ["does not parse yet", "torrent=beta.bin.torrent"]), "\(daemon.stderr)")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: lab.path("watch/beta.bin.torrent")))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: bytes.suffix(from: bytes.count / 2))
+        try handle.close()
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=beta.bin.torrent"]), "\(daemon.stderr)")
+        #expect(try lab.waitForTrackerPeers(2))
+        let listing = try lab.watchListing()
+
+        // Removed: `stopped` reaches the tracker at once (not after its peer expiry), and the daemon no longer
+        // serves it.
+        try FileManager.default.removeItem(atPath: lab.path("watch/alpha.bin.torrent"))
+        #expect(lab.waitForLog(daemon, ["torrent file removed", "torrent=alpha.bin.torrent"]), "\(daemon.stderr)")
+        #expect(try lab.waitForTrackerPeers(1), "alpha's stopped announce did not reach the tracker")
+        let refused = try lab.leech("alpha.bin", out: "out2", stall: "3s")
+        #expect(refused.exitCode == 3, "a removed torrent was still served: \(refused.stderr)")
+        let stillServed = try lab.leech("beta.bin", out: "out3")
+        #expect(stillServed.exitCode == 0, "\(stillServed.stderr)")
+        #expect(lab.sameBytes("data/beta.bin", "out3/beta.bin"))
+
+        #expect(try lab.watchListing() == listing.filter { !$0.hasPrefix("alpha") }, "the daemon changed the watch directory")
+        daemon.stop(grace: 15)
+        #expect(daemon.process.terminationStatus == 0, "\(daemon.stderr)")
+    }
+
+    @Test func restartWithUnchangedDataDoesNotReadItAndTruncatedDataIsNotServed() throws {
+        let lab = try Lab()
+        let size = 24 << 20
+        try lab.makeTorrent("gamma.bin", size: size)
+        try lab.writeConfig(trackers: false)
+        try lab.publish("gamma.bin")
+
+        let first = try lab.startDaemon()
+        #expect(lab.waitForLog(first, ["seeding", "torrent=gamma.bin.torrent", "check=hashed"]), "\(first.stderr)")
+        let firstRead = try lab.bytesRead(first)
+        #expect(firstRead >= size, "the first start read \(firstRead) bytes of \(size)")
+        first.stop(grace: 15)
+        #expect(first.process.terminationStatus == 0)
+
+        let second = try lab.startDaemon()
+        #expect(
+            lab.waitForLog(second, ["seeding", "torrent=gamma.bin.torrent", "resume data (no data read)"]),
+            "\(second.stderr)")
+        let secondRead = try lab.bytesRead(second)
+        #expect(secondRead < size / 8, "a restart with unchanged data read \(secondRead) bytes (the data is \(size))")
+        let fetched = try lab.leech("gamma.bin", out: "out1")
+        #expect(fetched.exitCode == 0, "\(fetched.stderr)")
+        #expect(lab.sameBytes("data/gamma.bin", "out1/gamma.bin"))
+        second.stop(grace: 15)
+
+        // Truncated while the daemon is down: rechecked, reported, not served.
+        #expect(truncate(lab.path("data/gamma.bin"), off_t(size / 2)) == 0)
+        let third = try lab.startDaemon()
+        #expect(
+            lab.waitForLog(third, ["torrent not served", "torrent=gamma.bin.torrent", "pieces verified"]),
+            "\(third.stderr)")
+        #expect(third.stderr.contains("changed since the last run"), "\(third.stderr)")
+        let refused = try lab.leech("gamma.bin", out: "out2", stall: "3s")
+        #expect(refused.exitCode == 3, "truncated data was served: \(refused.stderr)")
+        third.stop(grace: 15)
+    }
+
+    @Test func sigtermDuringATransferAnnouncesStoppedAndLeavesResumableState() throws {
+        let lab = try Lab()
+        try lab.startTracker()
+        let size = 32 << 20
+        try lab.makeTorrent("delta.bin", size: size)
+        try lab.writeConfig(extra: "limits:\n  per-torrent:\n    upload-rate: 4MiB\n")
+        try lab.publish("delta.bin")
+        let daemon = try lab.startDaemon()
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=delta.bin.torrent"]), "\(daemon.stderr)")
+        #expect(try lab.waitForTrackerPeers(1))
+
+        let leech = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            [
+                "leech", lab.path("made/delta.bin.torrent"), "--out", lab.path("out"), "--no-tracker",
+                "--allow-unsigned", "--peer", "127.0.0.1:\(lab.port)", "--stall-timeout", "40s", "--json",
+            ], name: "leech", logDirectory: lab.dir)
+        defer { leech.stop() }
+        #expect(TestFiles.waitUntil(timeout: 20) { leech.stdout.contains("\"verifiedBytes\"") && !leech.stdout.contains("\"verifiedBytes\":0,") })
+
+        let asked = Date()
+        kill(daemon.pid, SIGTERM)
+        let code = daemon.wait(timeout: 12)
+        #expect(code == 0, "\(daemon.stderr)")
+        #expect(Date().timeIntervalSince(asked) < 10, "shutdown took \(Date().timeIntervalSince(asked)) s")
+        #expect(try lab.waitForTrackerPeers(0, timeout: 2), "the stopped announce did not reach the tracker")
+        #expect(leech.isRunning, "the leech finished before the SIGTERM; nothing was tested")
+
+        let resumeFiles = try FileManager.default.contentsOfDirectory(atPath: lab.path("state/resume"))
+        #expect(resumeFiles.count == 1 && resumeFiles[0].hasSuffix(".resume"), "\(resumeFiles)")
+
+        let restarted = try lab.startDaemon()
+        #expect(
+            lab.waitForLog(restarted, ["seeding", "torrent=delta.bin.torrent", "resume data (no data read)"]),
+            "\(restarted.stderr)")
+        #expect(try lab.bytesRead(restarted) < size / 8)
+        #expect(leech.wait(timeout: 45) == 0, "the leech did not finish from the restarted daemon: \(leech.stderr)")
+        #expect(lab.sameBytes("data/delta.bin", "out/delta.bin"))
+    }
+
+    @Test func reloadKeepsTheRunningConfigOnABadFileAndAppliesAGoodOne() throws {
+        let lab = try Lab()
+        try lab.makeTorrent("eps.bin", size: 1 << 20)
+        try lab.makeTorrent("zeta.bin", size: 1 << 20, directory: "data2")
+        try lab.writeConfig(trackers: false)
+        try lab.publish("eps.bin")
+        try lab.publish("zeta.bin")
+        let daemon = try lab.startDaemon()
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=eps.bin.torrent"]), "\(daemon.stderr)")
+        #expect(lab.waitForLog(daemon, ["no data directory holds", "torrent=zeta.bin.torrent"]), "\(daemon.stderr)")
+
+        // An edit with a typo: logged with the key and the fix; still serving.
+        try lab.writeConfig(trackers: false, extra: "limts:\n  connections: 10\n")
+        #expect(
+            lab.waitForLog(daemon, ["config reload failed", "file changed", "limts is not a known key", "did you mean limits?"]),
+            "\(daemon.stderr)")
+        kill(daemon.pid, SIGHUP)
+        #expect(lab.waitForLog(daemon, ["config reload failed", "SIGHUP", "limts"]), "\(daemon.stderr)")
+        let served = try lab.leech("eps.bin", out: "out1")
+        #expect(served.exitCode == 0, "\(served.stderr)")
+
+        // A good edit that adds a data directory: zeta is found and seeded, eps keeps running on its resume data.
+        try lab.writeConfig(trackers: false, data: ["data", "data2"])
+        #expect(lab.waitForLog(daemon, ["config reloaded"]), "\(daemon.stderr)")
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=zeta.bin.torrent"]), "\(daemon.stderr)")
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=eps.bin.torrent", "resume data"]), "\(daemon.stderr)")
+        let fetched = try lab.leech("zeta.bin", out: "out2")
+        #expect(fetched.exitCode == 0, "\(fetched.stderr)")
+        #expect(lab.sameBytes("data2/zeta.bin", "out2/zeta.bin"))
+        daemon.stop(grace: 15)
+        #expect(daemon.process.terminationStatus == 0)
+    }
+
+    @Test func configErrorAtStartExitsTwoNamingTheKey() throws {
+        let lab = try Lab()
+        try Data("data: [data]\nwatch: {directory: watch, intervall: 1s}\nstate: state\n".utf8).write(
+            to: URL(fileURLWithPath: lab.path("seed.yaml")))
+        let result = try TestProcess.swtorrent(["seed", "--config", lab.path("seed.yaml")], timeout: 20)
+        #expect(result.exitCode == 2)
+        #expect(result.stderr.contains("seed.yaml:2: watch.intervall is not a known key; did you mean watch.interval?"), "\(result.stderr)")
+        let mixed = try TestProcess.swtorrent(["seed", "--config", lab.path("seed.yaml"), "--port", "7000"], timeout: 20)
+        #expect(mixed.exitCode == 2)
+        #expect(mixed.stderr.contains("--config runs the daemon from the config file alone"), "\(mixed.stderr)")
+    }
+}

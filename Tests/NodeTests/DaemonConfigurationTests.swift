@@ -1,0 +1,121 @@
+import Foundation
+import Node
+import TestSupport
+import Testing
+
+/// The seed daemon's config file: the documented example loads, every key reaches its setting, and every mistake
+/// is refused with a message that names the file, the line, the key and the fix.
+struct DaemonConfigurationTests {
+    static let minimal = """
+        data: [content]
+        watch:
+          directory: torrents
+        state: state
+        """
+
+    @Test func documentedExampleLoadsWithTheValuesItShows() throws {
+        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Docs/examples/seed.yaml").standardized.path
+        let configuration = try DaemonConfiguration.load(path: example)
+        #expect(configuration.listen.description == "0.0.0.0:6881")
+        #expect(configuration.nodeKey == "/etc/swtorrent/node.key")
+        #expect(configuration.trackersEnabled)
+        #expect(configuration.localDiscovery.enabled && configuration.localDiscovery.interfaces.isEmpty)
+        #expect(configuration.connections == 400)
+        #expect(configuration.halfOpen == 32)
+        #expect(configuration.uploadRate == nil)
+        #expect(configuration.checksAtOnce == 2)
+        #expect(configuration.perTorrent.connections == 80)
+        #expect(configuration.perTorrent.uploadSlots == 8)
+        #expect(configuration.dataDirectories == ["/srv/releases", "/srv/releases-archive"])
+        #expect(configuration.watchDirectory == "/srv/swtorrent/torrents")
+        #expect(configuration.scanInterval == .seconds(1))
+        #expect(configuration.parseTimeout == .seconds(60))
+        #expect(configuration.stateDirectory == "/var/lib/swtorrent")
+        #expect(configuration.shutdownTimeout == .seconds(10))
+        #expect(configuration.statusListen?.description == "127.0.0.1:9470")
+        #expect(configuration.logFormat == .auto)
+        #expect(configuration.logLevel == .info)
+    }
+
+    @Test func relativePathsAreTakenFromTheFilesDirectoryAndUnitsAreRead() throws {
+        let text = Self.minimal + """
+
+            limits:
+              upload-rate: 10MiB/s
+              per-torrent: {upload-rate: 500KB, connections: 5}
+            """
+        let configuration = try DaemonConfiguration.parse(text, path: "/etc/sw/seed.yaml")
+        #expect(configuration.dataDirectories == ["/etc/sw/content"])
+        #expect(configuration.watchDirectory == "/etc/sw/torrents")
+        #expect(configuration.stateDirectory == "/etc/sw/state")
+        #expect(configuration.uploadRate == 10 << 20)
+        #expect(configuration.perTorrent.uploadRate == 500_000)
+        #expect(configuration.perTorrent.connections == 5)
+    }
+
+    /// (file text, what the message must say: the location, the key and the fix).
+    static let mistakes: [(String, [String])] = [
+        ("listne: 0.0.0.0:1\n" + minimal, ["seed.yaml:1:", "listne is not a known key", "did you mean listen?"]),
+        (minimal + "\nlimits:\n  connections: lots\n", ["seed.yaml:6:", "limits.connections: 'lots' is not a whole number"]),
+        (minimal + "\nlimits:\n  connections: 0\n", ["limits.connections: 0 is out of range; use 1 to 100000"]),
+        (minimal + "\nlimits:\n  upload-rate: fast\n", ["limits.upload-rate: 'fast' is not a rate", "such as 10MiB"]),
+        (minimal + "\nlimits:\n  upload-rate: 100\n", ["limits.upload-rate: 100 is below 16 KiB/s"]),
+        (minimal + "\nlimits:\n  per-torrent:\n    upload-slot: 3\n",
+         ["limits.per-torrent.upload-slot is not a known key", "did you mean limits.per-torrent.upload-slots?"]),
+        ("watch:\n  directory: t\nstate: s\n", ["data is missing from the file", "list the directories"]),
+        ("data: [d]\nwatch: t\nstate: s\n", ["seed.yaml:2:", "'watch' must be a mapping"]),
+        ("data: [d]\nwatch: {interval: 1s}\nstate: s\n", ["watch.directory is missing", "name the directory"]),
+        ("data: [d]\nwatch: {directory: t}\n", ["state is missing", "state: /var/lib/swtorrent"]),
+        (minimal + "\nlisten: nowhere\n", ["listen: 'nowhere' is not HOST:PORT", "0.0.0.0:6881"]),
+        (minimal + "\nwatch:\n  directory: u\n", ["watch is given twice in this mapping; keep one of them"]),
+        (minimal + "\nlog: {format: xml}\n", ["log.format: 'xml' is not one of auto, text, json"]),
+        (minimal + "\nshutdown-timeout: 0s\n", ["shutdown-timeout: 0s is out of range"]),
+        (minimal + "\nshutdown-timeout: soon\n", ["shutdown-timeout: 'soon' is not a duration", "10s"]),
+        (minimal + "\ntrackers: {enabled: maybe}\n", ["trackers.enabled: 'maybe' is not true or false"]),
+        (minimal + "\nnode: {key: }\n", ["node.key: has no value", "remove the key"]),
+        (minimal + "\nlimits: [1, 2]\n", ["'limits' must be a mapping"]),
+        (minimal + "\nlsd: {enabled: false, interfaces: [eth0]}\n", ["lsd.interfaces: names interfaces while lsd.enabled is false"]),
+        ("data: [d\nwatch: x\n", ["not valid YAML: line", "fix the syntax"]),
+        ("", ["the file is empty", "data, watch and state"]),
+    ]
+
+    @Test(arguments: mistakes)
+    func mistakeNamesTheKeyAndTheFix(text: String, expected: [String]) {
+        do {
+            _ = try DaemonConfiguration.parse(text, path: "/etc/sw/seed.yaml")
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.code == .configuration)
+            for fragment in expected {
+                #expect(error.message.contains(fragment), "\(error.message) lacks \(fragment)")
+            }
+        }
+    }
+
+    @Test func directoriesThatDoNotExistAreNamedAtStart() throws {
+        let root = try TestFiles.makeTemporaryDirectory("swt-daemon-config")
+        defer { TestFiles.cleanup(root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("torrents"), withIntermediateDirectories: true)
+        let path = root.appendingPathComponent("seed.yaml").path
+        let configuration = try DaemonConfiguration.parse(Self.minimal, path: path)
+        do {
+            _ = try SeedDaemon(configuration: configuration, logger: .init(label: "test"))
+            Issue.record("a missing data directory was accepted")
+        } catch {
+            #expect(error.message.contains("data: \(root.path)/content is not a directory; create it or correct the path"))
+        }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("content"), withIntermediateDirectories: true)
+        var keyed = configuration
+        keyed.nodeKey = root.appendingPathComponent("absent.key").path
+        do {
+            _ = try SeedDaemon(configuration: keyed, logger: .init(label: "test"))
+            Issue.record("a missing node key was accepted")
+        } catch {
+            #expect(error.message.contains("node.key:"))
+            #expect(error.message.contains("absent.key"))
+        }
+        _ = try SeedDaemon(configuration: configuration, logger: .init(label: "test"))
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("state/resume").path))
+    }
+}
