@@ -8,7 +8,8 @@ import Testing
 
 /// `swtorrent seed --config FILE`, the seed daemon, as an operator runs it: real config file, watch directory,
 /// data and state directories, our tracker on loopback, and `swtorrent leech` fetching from it. Local discovery is
-/// off (the config has no `lsd` section).
+/// off: the config has no `lsd` section (so it would be on), and the harness adds `--no-lsd` to every `seed`
+/// (`TestProcess.withoutLocalDiscovery`), which overrides the file.
 @Suite(.serialized)
 struct SeedDaemonTests {
     static let passkey = "daemonPasskeyAAAAAAAAAAAAAAAAAAA"
