@@ -657,7 +657,11 @@ class LabRun:
         ACTIVE.append(self.lab)
         log(f'lab {self.lab.tag}: sites {",".join(self.sites)}, WAN {self.args.rate} each way, files in '
             f'{self.workdir}')
-        self.lab.build()
+        try:
+            self.lab.build()
+        except BaseException:
+            self.__exit__()
+            raise
         return self.lab
 
     def __exit__(self, *_):
@@ -780,7 +784,8 @@ def main():
     try:
         args.size = parse_size(args.size)
         args.piece_length = parse_size(args.piece_length) if args.piece_length else None
-        parse_rate(args.rate)
+        if parse_rate(args.rate) <= 0 or args.size <= 0 or args.timeout <= 0:
+            raise ValueError('--rate, --size and --timeout must be positive')
     except ValueError as error:
         parser.error(str(error))
     args.binary = os.path.abspath(args.binary or default_binary())
