@@ -66,13 +66,26 @@ let package = Package(
             ],
             swiftSettings: ours
         ),
+        // What operators and monitoring read from a daemon: a small read-only HTTP server (the tracker's and the
+        // seed's /metrics, the seed's /healthz and /status) and its client, JSON log lines (Docs/operations.md).
+        .target(
+            name: "Operations",
+            dependencies: [
+                "SystemSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: ours
+        ),
         .target(
             name: "Tracker",
             dependencies: [
                 "Bencode", "Identity", "CryptoPrimitives", "SwarmPrimitives", "CEventPoll", "SystemSupport",
+                "Operations",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,7 +128,10 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Engine", "SignatureGate", "Metainfo", "SystemSupport", "Identity", "LocalDiscovery", "SwarmPrimitives",
+                "Operations",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -127,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "swtorrent",
             dependencies: [
-                "Node", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine", "LocalDiscovery",
+                "Node", "Metainfo", "Identity", "SignatureGate", "Tracker", "Engine", "LocalDiscovery", "Operations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -201,15 +217,23 @@ let package = Package(
             swiftSettings: ours
         ),
         .testTarget(
+            name: "OperationsTests",
+            dependencies: ["Operations", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: ours
+        ),
+        .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport",
+                "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport", "Operations",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: ours
         ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.
-        .testTarget(name: "IntegrationTests", dependencies: ["Bencode", "Metainfo", "TestSupport"], swiftSettings: ours),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["Bencode", "Metainfo", "TestSupport", "Operations"],
+            swiftSettings: ours
+        ),
     ]
 )

@@ -1,3 +1,5 @@
+import SystemSupport
+
 /// What `swtorrent info` shows about a `.torrent` file or a magnet link, as text for people or JSON for programs.
 public struct InfoReport: Sendable {
     /// What was loaded.
@@ -251,21 +253,7 @@ indirect enum JSONValue {
     }
 
     static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JSONString.append(s, to: &out)
     }
 }
 

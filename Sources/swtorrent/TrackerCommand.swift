@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import Operations
 import ServiceLifecycle
 import Tracker
 
@@ -63,12 +64,12 @@ struct TrackerCommand: AsyncParsableCommand {
                 "--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical",
                 ExitCodes.badInput)
         }
-        guard let (host, port) = Self.split(listen) else {
+        guard let (host, port) = EndpointServer.split(listen) else {
             throw fail("--listen \(listen) must be ADDR:PORT, e.g. 127.0.0.1:6969 or [::1]:6969", ExitCodes.badInput)
         }
         var configuration = TrackerConfiguration(listenHost: host, listenPort: port, allowlistPath: allow)
         if let metrics {
-            guard let (metricsHost, metricsPort) = Self.split(metrics) else {
+            guard let (metricsHost, metricsPort) = EndpointServer.split(metrics) else {
                 throw fail("--metrics \(metrics) must be ADDR:PORT, e.g. 127.0.0.1:9090", ExitCodes.badInput)
             }
             configuration.metricsHost = metricsHost
@@ -116,13 +117,4 @@ struct TrackerCommand: AsyncParsableCommand {
         return ExitCode(code)
     }
 
-    /// Splits `host:port` or `[v6]:port`.
-    static func split(_ address: String) -> (String, Int)? {
-        guard let colon = address.lastIndex(of: ":") else { return nil }
-        var host = String(address[..<colon])
-        guard let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else { return nil }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        return (host, port)
-    }
 }

@@ -2,8 +2,8 @@ import Identity
 import Logging
 import Metrics
 import NIOCore
-import NIOHTTP1
 import NIOPosix
+import Operations
 import Prometheus
 import ServiceLifecycle
 import SwarmPrimitives
@@ -153,16 +153,8 @@ public final class TrackerServer: Service, Sendable {
 
     private func bindMetrics(group: MultiThreadedEventLoopGroup, host: String, port: Int) async throws -> any Channel {
         let registry = self.registry
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(MetricsHTTPHandler(registry: registry))
-                }
-            }
-            .bind(host: host, port: port).get()
+        return try await EndpointServer.bind(
+            host: host, port: port, routes: ["/metrics": { $0.makeSucceededFuture(.prometheus(registry.emitToBuffer())) }], group: group)
     }
 
     // MARK: Reload

@@ -1,0 +1,40 @@
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How a daemon's log lines look on standard error.
+public enum LogFormat: String, Sendable, Hashable, CaseIterable {
+    /// swift-log's `StreamLogHandler` lines, for people at a terminal.
+    case text
+    /// One JSON object a line (``JSONLogHandler``), for journald and log collectors.
+    case json
+
+    /// `text` when standard error is a terminal, `json` otherwise (a pipe, a file, journald).
+    public static var automatic: LogFormat { isatty(2) == 1 ? .text : .json }
+
+    /// Sends every logger of the process to standard error in this format. Once per process, first thing.
+    ///
+    /// - Parameter level: the handlers' level; each `Logger` may set its own too.
+    public func bootstrap(level: Logger.Level = .info) {
+        switch self {
+        case .text:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case .json:
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+    }
+}
