@@ -1,6 +1,8 @@
 import ArgumentParser
 import Engine
 import Node
+import Operations
+import ServiceLifecycle
 
 /// `swtorrent seed TORRENT --data DIR`: serves a torrent's data until stopped (`Node.TransferRunner`).
 /// `swtorrent seed --config FILE`: the seed daemon (`Node.SeedDaemon`, see `SeedCommand+Daemon.swift`).
@@ -20,6 +22,12 @@ struct SeedCommand: AsyncParsableCommand {
             announces to the torrent's HTTP trackers and (unless --no-lsd or the torrent is private) to the LAN by \
             BEP 14 local discovery, dials any --peer, accepts connections on --port and runs until SIGINT or SIGTERM.
 
+            --status ADDR serves read-only HTTP endpoints for operators (loopback unless ADDR names another \
+            address; a bare PORT means 127.0.0.1:PORT): GET /metrics (Prometheus: bytes up and down per torrent \
+            and for the node, peers by locality, refused connections by reason), GET /healthz and GET /status \
+            (JSON; `swtorrent status ADDR` prints it as a table). Log lines go to stderr as text on a terminal and \
+            as one JSON object a line otherwise (--log-format).
+
             Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \
             arguments, a malformed torrent or a config file error (the message names the key and the fix); 3 DIR \
             does not hold the torrent's complete data.
@@ -37,12 +45,23 @@ struct SeedCommand: AsyncParsableCommand {
 
     @OptionGroup var common: TransferOptions
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve /metrics, /healthz and /status at ADDR (HOST:PORT, or PORT on 127.0.0.1).", valueName: "ADDR"))
+    var status: String?
+
+    @Option(name: .long, help: "Log lines on stderr: auto (text on a terminal, else JSON), text or json.")
+    var logFormat: LogFormatChoice = .auto
+
     func validate() throws {
         if config != nil {
-            guard torrent == nil, data == nil, common.isDefaultButLocalDiscovery else {
+            guard torrent == nil, data == nil, status == nil, logFormat == .auto, common.isDefaultButLocalDiscovery
+            else {
                 throw ValidationError(
                     "--config runs the daemon from the config file alone (--no-lsd aside); put TORRENT in its watch "
-                        + "directory and the other settings in the file (Docs/operations.md)")
+                        + "directory and the other settings (status.listen, log.format too) in the file "
+                        + "(Docs/operations.md)")
             }
         } else {
             guard torrent != nil else { throw ValidationError("give a TORRENT file, or --config FILE for the daemon") }
@@ -53,22 +72,48 @@ struct SeedCommand: AsyncParsableCommand {
     func run() async throws {
         if let config { return try await runDaemon(configPath: config) }
         guard let torrent, let data else { return }
-        common.bootstrapLogging()
+        common.bootstrapLogging(format: logFormat.format)
         var configuration = try common.sessionConfiguration()
         configuration.seedUntilStopped = true
-        let host = try common.discoveryHost(configuration, command: "seed")
+        let discoveryHost = try common.discoveryHost(configuration, command: "seed")
+        var host = discoveryHost
+        var services: [any Service] = []
+        var board: StatusBoard?
+        if let status {
+            guard let (statusHost, statusPort) = EndpointServer.split(status, defaultHost: "127.0.0.1") else {
+                throw ValidationError("--status '\(status)' must be HOST:PORT, [IPV6]:PORT or PORT")
+            }
+            // The status reads the node's host (connections, refusals), so the seed runs on one it can ask.
+            let shared =
+                discoveryHost
+                ?? SessionHost(configuration: HostConfiguration(session: configuration), logger: common.logger("seed"))
+            host = shared
+            let statusBoard = StatusBoard(host: shared)
+            board = statusBoard
+            do throws(NodeError) {
+                let service = try await StatusService.bind(
+                    host: statusHost, port: statusPort, board: statusBoard, logger: common.logger("seed"))
+                services.append(service)
+                StandardError.report("seed", "status on http://\(Self.bracketed(statusHost)):\(service.port)/status")
+            } catch {
+                StandardError.report("seed", error.message)
+                throw ExitCode(ExitCodes.of(error))
+            }
+        }
         let runner = TransferRunner(
             torrentPath: torrent, directory: data, mode: .seed, configuration: configuration,
-            logger: common.logger("seed"), host: host)
+            logger: common.logger("seed"), host: host, board: board)
+        let nodeHost = host
         let printer = common.progressPrinter
-        let result = await common.runAsService("seed") { () async -> Result<SessionOutcome, NodeError> in
+        let result = await common.runAsService("seed", services: services) {
+            () async -> Result<SessionOutcome, NodeError> in
             let result: Result<SessionOutcome, NodeError>
             do throws(NodeError) {
                 result = .success(try await runner.run { printer.show($0) })
             } catch {
                 result = .failure(error)
             }
-            await host?.shutdown()
+            await nodeHost?.shutdown()
             return result
         }
         switch result {
@@ -80,6 +125,21 @@ struct SeedCommand: AsyncParsableCommand {
             try ExitCodes.exit(ExitCodes.of(error))
         case nil:
             throw ExitCode(ExitCodes.failure)
+        }
+    }
+
+    static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
+}
+
+/// `--log-format`: ``LogFormat`` or the automatic choice.
+enum LogFormatChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, text, json
+
+    var format: LogFormat {
+        switch self {
+        case .auto: .automatic
+        case .text: .text
+        case .json: .json
         }
     }
 }

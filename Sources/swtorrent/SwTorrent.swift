@@ -22,6 +22,7 @@ struct SwTorrent: AsyncParsableCommand {
             TrackerCommand.self,
             SeedCommand.self,
             LeechCommand.self,
+            StatusCommand.self,
         ]
     )
 

@@ -3,6 +3,7 @@ import Engine
 import Identity
 import Logging
 import Node
+import Operations
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -81,10 +82,10 @@ struct TransferOptions: ParsableArguments {
         return configuration
     }
 
-    /// Sends every library's log lines to stderr (stdout carries the --json lines). Once per process: `seed` and
-    /// `leech` call it first thing (`tracker` bootstraps its own).
-    func bootstrapLogging() {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    /// Sends every library's log lines to stderr (stdout carries the --json lines), as text unless `format` says
+    /// JSON. Once per process: `seed` and `leech` call it first thing (`tracker` bootstraps its own).
+    func bootstrapLogging(format: LogFormat = .text) {
+        format.bootstrap()
     }
 
     /// The logger the transfer's libraries log to (the engine at warning, or debug with --verbose).
@@ -94,16 +95,18 @@ struct TransferOptions: ParsableArguments {
         return logger
     }
 
-    /// Runs `body` as the one service of a ``ServiceGroup`` that shuts down gracefully on SIGTERM/SIGINT (the
-    /// transfer stops its session, which announces `stopped`), and returns what it returned.
+    /// Runs `body` as a service of a ``ServiceGroup`` that shuts down gracefully on SIGTERM/SIGINT (the transfer
+    /// stops its session, which announces `stopped`), beside `services` (the status endpoints, a deadline); the
+    /// group shuts down gracefully when `body` or any of them returns. Returns what `body` returned.
     func runAsService<Result: Sendable>(
-        _ command: String, _ body: @escaping @Sendable () async -> Result
+        _ command: String, services: [any Service] = [], _ body: @escaping @Sendable () async -> Result
     ) async -> Result? {
         let service = TransferService(body)
         let logger = self.logger(command)
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)]
+                    + services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()

@@ -85,8 +85,8 @@ import TestSupport
 
         func startSeed(choose: Bool = false) throws -> BackgroundProcess {
             try start(
-                ["seed", torrent, "--data", dir.path + "/seed", "--no-tracker", "--verbose"], name: "lsd-seed",
-                choose: choose)
+                ["seed", torrent, "--data", dir.path + "/seed", "--no-tracker", "--verbose", "--log-format", "text"],
+                name: "lsd-seed", choose: choose)
         }
 
         /// libtorrent (Debian's python3-libtorrent through the lab's `scripts/lab/lt_node.py`) inside the namespace,

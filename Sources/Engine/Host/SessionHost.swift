@@ -52,9 +52,20 @@ public final class SessionHost: Sendable {
 
     /// Sessions, connections, refusals by reason, local discovery's counts.
     public func statistics() async throws -> HostStatistics {
-        var statistics = try await eventLoop.submit { self.loopCore.statistics() }.get()
-        statistics.localDiscovery = try await configuration.localDiscovery?.statistics().get()
-        return statistics
+        try await statisticsFuture().get()
+    }
+
+    /// ``statistics()`` as a future, for callers on an event loop (the status endpoints).
+    public func statisticsFuture() -> EventLoopFuture<HostStatistics> {
+        let discovery = configuration.localDiscovery
+        return eventLoop.submit { self.loopCore.statistics() }.flatMap { statistics in
+            guard let discovery else { return self.eventLoop.makeSucceededFuture(statistics) }
+            return discovery.statistics().hop(to: self.eventLoop).map { local in
+                var statistics = statistics
+                statistics.localDiscovery = local
+                return statistics
+            }
+        }
     }
 
     /// The host's loop-bound core; only on ``eventLoop`` (it is set by the first task queued there).

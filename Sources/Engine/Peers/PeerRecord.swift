@@ -36,7 +36,7 @@ public struct PeerAddress: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// How the engine learned of a peer.
-public enum PeerSource: String, Sendable, Hashable, Codable {
+public enum PeerSource: String, Sendable, Hashable, Codable, CodingKeyRepresentable, CaseIterable {
     /// From a tracker's announce response.
     case tracker
     /// From local service discovery (BEP 14).
@@ -48,7 +48,7 @@ public enum PeerSource: String, Sendable, Hashable, Codable {
 }
 
 /// Whether a peer sits on the local network. LAN-first piece selection uses it; plain BitTorrent ignores it.
-public enum PeerLocality: String, Sendable, Hashable, Codable {
+public enum PeerLocality: String, Sendable, Hashable, Codable, CodingKeyRepresentable, CaseIterable {
     case lan
     case wan
     case unknown

@@ -38,6 +38,14 @@ public enum ProgressFormat {
             ("bannedPeers", "\(p.bannedPeers)"),
         ]
         fields.append(("etaSeconds", p.etaSeconds.map { format1($0) } ?? "null"))
+        fields.append(("sources", counts(p.peerSources)))
+        fields.append(("localities", counts(p.peerLocalities)))
+        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    /// `{"lsd":1,"tracker":2}`: the kinds that have at least one peer, sorted.
+    static func counts<Kind: RawRepresentable<String>>(_ counts: [Kind: Int]) -> String {
+        let fields = counts.filter { $0.value > 0 }.map { ($0.key.rawValue, $0.value) }.sorted { $0.0 < $1.0 }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
@@ -63,7 +71,8 @@ public enum ProgressFormat {
         return h > 0 ? "\(h):\(mm):\(ss)" : "\(mm):\(ss)"
     }
 
-    static func format1(_ value: Double) -> String {
+    /// One decimal: `42.0`.
+    public static func format1(_ value: Double) -> String {
         let tenths = Int64((value * 10).rounded())
         return "\(tenths / 10).\(abs(tenths % 10))"
     }

@@ -64,6 +64,10 @@ public struct SessionProgress: Sendable, Hashable, Codable {
     public var uploaded: Int64
     /// Connected peers (handshake done).
     public var peers: Int
+    /// Connected peers by how they were found (tracker, lsd, manual, incoming): the sources that are active.
+    public var peerSources: [PeerSource: Int] = [:]
+    /// Connected peers by locality (LAN, WAN, unknown).
+    public var peerLocalities: [PeerLocality: Int] = [:]
     /// Seconds until complete at the current rate, when it can be estimated.
     public var etaSeconds: Double?
     /// Every piece is verified.
@@ -75,6 +79,30 @@ public struct SessionProgress: Sendable, Hashable, Codable {
     /// Verified bytes per file (path joined with `/`) per peer address (`ip:port`), pad files excluded; filled in
     /// the final progress of a ``SessionOutcome`` only (see ``PeerAttribution``).
     public var suppliedBytes: [String: [String: Int64]] = [:]
+
+    public init(
+        verifiedBytes: Int64, totalBytes: Int64, piecesVerified: Int, pieceCount: Int, downloadRate: Double,
+        uploadRate: Double, downloaded: Int64, uploaded: Int64, peers: Int, peerSources: [PeerSource: Int] = [:],
+        peerLocalities: [PeerLocality: Int] = [:], etaSeconds: Double?, complete: Bool, hashFailures: Int,
+        bannedPeers: Int, suppliedBytes: [String: [String: Int64]] = [:]
+    ) {
+        self.verifiedBytes = verifiedBytes
+        self.totalBytes = totalBytes
+        self.piecesVerified = piecesVerified
+        self.pieceCount = pieceCount
+        self.downloadRate = downloadRate
+        self.uploadRate = uploadRate
+        self.downloaded = downloaded
+        self.uploaded = uploaded
+        self.peers = peers
+        self.peerSources = peerSources
+        self.peerLocalities = peerLocalities
+        self.etaSeconds = etaSeconds
+        self.complete = complete
+        self.hashFailures = hashFailures
+        self.bannedPeers = bannedPeers
+        self.suppliedBytes = suppliedBytes
+    }
 
     /// Percent verified, 0–100.
     public var percent: Double { totalBytes == 0 ? 100 : Double(verifiedBytes) * 100 / Double(totalBytes) }

@@ -99,10 +99,16 @@ extension SessionCore {
         }
         let verified = picker.verifiedBytes
         let remaining = torrent.totalLength - verified
+        var sources: [PeerSource: Int] = [:]
+        var localities: [PeerLocality: Int] = [:]
+        for connection in connections.values {
+            sources[connection.record.source, default: 0] += 1
+            localities[connection.record.locality, default: 0] += 1
+        }
         return SessionProgress(
             verifiedBytes: verified, totalBytes: torrent.totalLength, piecesVerified: picker.have.setCount,
             pieceCount: torrent.pieceCount, downloadRate: downRate, uploadRate: upRate, downloaded: downloaded,
-            uploaded: uploaded, peers: connections.count,
+            uploaded: uploaded, peers: connections.count, peerSources: sources, peerLocalities: localities,
             etaSeconds: remaining == 0 ? 0 : (downRate > 0 ? Double(remaining) / downRate : nil),
             complete: picker.isComplete, hashFailures: hashFailures, bannedPeers: reputation.banned.count)
     }

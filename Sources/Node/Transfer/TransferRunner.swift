@@ -16,12 +16,16 @@ public struct TransferRunner: Sendable {
     /// The node's host, shared with its other torrents (one listener, node-wide limits); nil runs the session on a
     /// host of its own, listening on ``SessionConfiguration/port``.
     public var host: SessionHost?
+    /// Where the transfer reports its state and progress for the status endpoints (``StatusService``); nil for
+    /// none.
+    public var board: StatusBoard?
     let logger: Logger
 
     public init(
         torrentPath: String, directory: String, mode: Transfer.Mode, configuration: SessionConfiguration,
-        logger: Logger, host: SessionHost? = nil
+        logger: Logger, host: SessionHost? = nil, board: StatusBoard? = nil
     ) {
+        self.board = board
         self.torrentPath = torrentPath
         self.directory = directory
         self.mode = mode
@@ -48,9 +52,21 @@ public struct TransferRunner: Sendable {
             (torrent, storage) = try await Transfer.open(
                 torrentPath: torrentPath, directory: directory, mode: mode, logger: logger)
         } catch {
-            throw Self.error(Transfer.Status(openFailure: error))
+            let failure = Self.error(Transfer.Status(openFailure: error))
+            board?.set(torrentPath, file: torrentPath, state: .failed, message: failure.message)
+            throw failure
         }
         storageOpened(storage)
+        let board = self.board
+        let id = torrent.infoHash.hex
+        board?.set(id, file: torrentPath, name: torrent.name, infoHash: id, state: .checking)
+        defer { board?.stopped(id) }
+        let report: @Sendable (SessionProgress) -> Void =
+            if let board {
+                { board.update(id, $0); progress($0) }
+            } else {
+                progress
+            }
         let session =
             if let host {
                 TorrentSession(
@@ -60,7 +76,7 @@ public struct TransferRunner: Sendable {
             }
         do {
             return try await withGracefulShutdownHandler {
-                try await session.run(progress: progress)
+                try await session.run(progress: report)
             } onGracefulShutdown: {
                 session.stop()
             }

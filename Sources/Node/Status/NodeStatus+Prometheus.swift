@@ -1,0 +1,73 @@
+import Engine
+import Prometheus
+
+extension NodeStatus {
+    /// The status in the Prometheus text format, as `/metrics` serves it (Docs/operations.md lists the names).
+    /// Rendered by swift-prometheus from a registry filled from this snapshot, so a torrent that left is gone from
+    /// the next scrape.
+    public func prometheus() -> [UInt8] {
+        let metrics = Registry()
+        metrics.gauge("swtorrent_up", "1 while the node runs", 1)
+        metrics.gauge("swtorrent_uptime_seconds", "Seconds since the node started", uptimeSeconds)
+        metrics.gauge("swtorrent_torrents", "Torrents the node lists", Double(torrents.count))
+        metrics.gauge("swtorrent_connections", "Open peer connections", Double(connections))
+        metrics.counter("swtorrent_downloaded_bytes_total", "Payload bytes downloaded", downloaded)
+        metrics.counter("swtorrent_uploaded_bytes_total", "Payload bytes uploaded", uploaded)
+        for locality in PeerLocality.allCases {
+            metrics.gauge(
+                "swtorrent_peers", "Connected peers by locality", Double(peerLocalities[locality] ?? 0),
+                [("locality", locality.rawValue)])
+        }
+        for reason in PeerRefusal.allCases {
+            metrics.counter(
+                "swtorrent_refusals_total", "Connections closed before they reached a torrent, by reason",
+                Int64(refusals[reason.rawValue] ?? 0), [("reason", Self.label(reason.rawValue))])
+        }
+        for state in TorrentState.allCases {
+            metrics.gauge(
+                "swtorrent_torrents_by_state", "Torrents by state",
+                Double(torrents.filter { $0.state == state }.count), [("state", state.rawValue)])
+        }
+        for torrent in torrents {
+            let labels = [("torrent", torrent.name ?? torrent.file ?? "?"), ("infohash", torrent.infoHash ?? "")]
+            metrics.counter(
+                "swtorrent_torrent_downloaded_bytes_total", "Payload bytes downloaded for the torrent",
+                torrent.downloaded, labels)
+            metrics.counter(
+                "swtorrent_torrent_uploaded_bytes_total", "Payload bytes uploaded for the torrent", torrent.uploaded,
+                labels)
+            metrics.gauge(
+                "swtorrent_torrent_verified_bytes", "Verified bytes of the torrent's data",
+                Double(torrent.verifiedBytes), labels)
+            metrics.gauge("swtorrent_torrent_size_bytes", "The torrent's size", Double(torrent.totalBytes), labels)
+            for locality in PeerLocality.allCases {
+                metrics.gauge(
+                    "swtorrent_torrent_peers", "Connected peers of the torrent by locality",
+                    Double(torrent.peerLocalities[locality] ?? 0), labels + [("locality", locality.rawValue)])
+            }
+        }
+        return metrics.registry.emitToBuffer()
+    }
+
+    /// `unknown info-hash` → `unknown_info_hash`: a label value without spaces, for PromQL by hand.
+    static func label(_ text: String) -> String {
+        String(text.map { $0.isLetter || $0.isNumber ? $0 : "_" })
+    }
+}
+
+/// A swift-prometheus registry filled with values, one call a sample.
+private struct Registry {
+    let registry = PrometheusCollectorRegistry()
+
+    func gauge(_ name: String, _ help: String, _ value: Double, _ labels: [(String, String)] = []) {
+        registry.makeGauge(descriptor: Self.descriptor(name, help), labels: labels).set(to: value)
+    }
+
+    func counter(_ name: String, _ help: String, _ value: Int64, _ labels: [(String, String)] = []) {
+        registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels).increment(by: max(0, value))
+    }
+
+    private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+    }
+}
