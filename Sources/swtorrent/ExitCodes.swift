@@ -20,6 +20,8 @@ enum ExitCodes {
     static let interrupted: Int32 = 4
     /// leech: the signature gate refused at least one file.
     static let refusedByGate: Int32 = 5
+    /// leech: the download was not complete at --deadline (after the manifest refusals' 6-10).
+    static let deadline: Int32 = 11
 
     /// leech MANIFEST: one code per class of manifest refusal (nothing was fetched or released).
     static func of(_ refusal: ManifestRefusal) -> Int32 {

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import Node
+import ServiceLifecycle
 import SignatureGate
 
 /// `swtorrent leech TORRENT --out DIR`: downloads a torrent through the signature gate. The work is in
@@ -16,12 +17,14 @@ struct LeechCommand: AsyncParsableCommand {
             signature gate (below). Peers come from the torrent's HTTP trackers, \
             from --peer and, unless --no-lsd or the torrent is private, from BEP 14 local discovery on the LAN. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
             prints one JSON object a line on stdout instead (events "progress", then "complete", "stopped" or \
-            "stalled").
+            "stalled"; each says which peer sources are active, e.g. "sources":{"lsd":2,"tracker":1}, and where \
+            the peers are, "localities":{"lan":2,"wan":1}).
 
             Exit codes: 0 every piece is on disk and verified (after seeding for --seed-after, if given); 1 I/O or \
             network failure (cannot listen, disk error); 2 bad arguments or a malformed torrent; 3 no piece was \
             verified for --stall-timeout; 4 interrupted (SIGINT/SIGTERM) before completion; 5 the signature gate \
-            refused at least one file (quarantined; the message names each file and the reason).
+            refused at least one file (quarantined; the message names each file and the reason); 11 the download \
+            was not complete at --deadline (the gate's checks after it and --seed-after do not count).
 
             Signature gate: nothing unverified is ever placed in OUT. The torrent is downloaded into a 0700 \
             staging directory (--staging, default OUT/../.NAME.swtorrent-gate/staging/INFOHASH, beside OUT so a \
@@ -65,6 +68,11 @@ struct LeechCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Give up (exit 3) when no piece is verified for this long (e.g. 5m).")
     var stallTimeout: String?
 
+    @Option(
+        name: .long,
+        help: "Give up (exit 11) when the download is not complete this long after start (e.g. 90s, 10m).")
+    var deadline: String?
+
     @OptionGroup(title: "Release manifests") var manifestOptions: LeechManifestOptions
 
     func run() async throws {
@@ -81,6 +89,12 @@ struct LeechCommand: AsyncParsableCommand {
                 throw ValidationError("--stall-timeout '\(stallTimeout)' is not a duration like 5m")
             }
             configuration.stallTimeout = d
+        }
+        let deadlineService = try deadline.map { text in
+            guard let d = ProgressFormat.parseDuration(text), d > .zero else {
+                throw ValidationError("--deadline '\(text)' is not a duration like 90s, 10m, 1h")
+            }
+            return DeadlineService(after: d)
         }
         let policy: TrustPolicy
         switch gate.trustPolicy() {
@@ -100,7 +114,7 @@ struct LeechCommand: AsyncParsableCommand {
                 quarantine: gate.quarantine, auditLog: gate.auditLog, configuration: configuration,
                 logger: common.logger("leech"), gateLogger: gateLogger)
             leech.host = try common.discoveryHost(configuration, command: "leech")
-            return try await runManifest(leech, policy: policy)
+            return try await runManifest(leech, policy: policy, deadline: deadlineService)
         }
         var gated = GatedLeech(
             torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
@@ -109,8 +123,9 @@ struct LeechCommand: AsyncParsableCommand {
         let host = try common.discoveryHost(configuration, command: "leech")
         gated.host = host
         let leech = gated
-        let events = events(policy: policy)
-        let result = await common.runAsService("leech") { () async -> Result<GatedLeechOutcome, NodeError> in
+        let events = events(policy: policy, deadline: deadlineService)
+        let result = await common.runAsService("leech", services: deadlineService.map { [$0] } ?? []) {
+            () async -> Result<GatedLeechOutcome, NodeError> in
             let result: Result<GatedLeechOutcome, NodeError>
             do throws(NodeError) {
                 result = .success(try await leech.run(events: events))
@@ -120,17 +135,19 @@ struct LeechCommand: AsyncParsableCommand {
             await host?.shutdown()
             return result
         }
-        try Self.finish(result)
+        try Self.finish(result, deadline: deadlineService)
     }
 
-    /// Prints a gated leech's events.
-    private func events(policy: TrustPolicy) -> @Sendable (GatedLeechEvent) -> Void {
+    /// Prints a gated leech's events; a complete download tells the deadline it was met.
+    private func events(policy: TrustPolicy, deadline: DeadlineService?) -> @Sendable (GatedLeechEvent) -> Void {
         let printer = common.progressPrinter
         let common = self.common
         return { event in
             switch event {
             case .progress(let p), .seedingProgress(let p): printer.show(p)
-            case .downloadEnded(let outcome): common.reportEnd("leech", outcome, mode: .leech)
+            case .downloadEnded(let outcome):
+                if case .complete = outcome { deadline?.reached() }
+                common.reportEnd("leech", outcome, mode: .leech)
             case .digestsStreamed: break  // logged by the gate's logger (--verbose)
             case .seedingEnded(let outcome): common.reportEnd("leech", outcome, mode: .seed)
             case .decision(let decision): Self.report(decision, policy: policy, json: common.json)
@@ -139,9 +156,10 @@ struct LeechCommand: AsyncParsableCommand {
     }
 
     /// Runs a manifest leech and exits as its outcome says.
-    private func runManifest(_ leech: ManifestLeech, policy: TrustPolicy) async throws {
-        let events = events(policy: policy)
-        let result = await common.runAsService("leech") { () async -> Result<ManifestLeech.Outcome, NodeError> in
+    private func runManifest(_ leech: ManifestLeech, policy: TrustPolicy, deadline: DeadlineService?) async throws {
+        let events = events(policy: policy, deadline: deadline)
+        let result = await common.runAsService("leech", services: deadline.map { [$0] } ?? []) {
+            () async -> Result<ManifestLeech.Outcome, NodeError> in
             let result: Result<ManifestLeech.Outcome, NodeError>
             do throws(NodeError) {
                 result = .success(
@@ -157,9 +175,9 @@ struct LeechCommand: AsyncParsableCommand {
             StandardError.report(
                 "leech", "\(leech.source): manifest refused (\(refusal.reason.name)): \(refusal.reason); nothing released")
             throw ExitCode(ExitCodes.of(refusal.reason))
-        case .success(.leeched(_, let outcome)): try Self.finish(.success(outcome))
-        case .failure(let error): try Self.finish(.failure(error))
-        case nil: try Self.finish(nil)
+        case .success(.leeched(_, let outcome)): try Self.finish(.success(outcome), deadline: deadline)
+        case .failure(let error): try Self.finish(.failure(error), deadline: deadline)
+        case nil: try Self.finish(nil, deadline: deadline)
         }
     }
 
@@ -172,8 +190,8 @@ struct LeechCommand: AsyncParsableCommand {
                 + ReleaseManifest.formatTime(manifest.expires))
     }
 
-    /// Exits as a gated leech's outcome says.
-    private static func finish(_ result: Result<GatedLeechOutcome, NodeError>?) throws {
+    /// Exits as a gated leech's outcome says (a download stopped by a deadline that fired exits 11).
+    private static func finish(_ result: Result<GatedLeechOutcome, NodeError>?, deadline: DeadlineService?) throws {
         switch result {
         case .success(.released(_, let seeding)):
             try ExitCodes.exit(seeding.map { ExitCodes.of($0, seeding: true) } ?? ExitCodes.success)
@@ -182,6 +200,13 @@ struct LeechCommand: AsyncParsableCommand {
             StandardError.report("leech", "\(refused) of \(decisions.count) files refused by the signature gate")
             throw ExitCode(ExitCodes.refusedByGate)
         case .success(.notDownloaded(let outcome)):
+            if let deadline, deadline.fired {
+                StandardError.report(
+                    "leech",
+                    "deadline \(deadline.after) passed before the download completed; what is verified stays in "
+                        + "staging and a re-run fetches only the rest")
+                throw ExitCode(ExitCodes.deadline)
+            }
             try ExitCodes.exit(ExitCodes.of(outcome, seeding: false))
         case .failure(let error):
             StandardError.report("leech", error.message)
