@@ -37,14 +37,20 @@ struct SeedStatusTests {
         #expect(health.status == 200)
         #expect(String(decoding: health.body, as: UTF8.self) == "ok: 1 torrents, 0 failed\n")
 
-        let leech = try BackgroundProcess(
-            try TestProcess.swtorrentBinary(),
-            ["leech", path("app.torrent"), "--out", path("out"), "--peer", "127.0.0.1:\(peerPort)", "--no-tracker",
-             "--allow-unsigned", "--json", "--stall-timeout", "40s"],
-            name: "status-leech", logDirectory: dir)
-        defer { leech.stop() }
-
-        // While the leech downloads: one connected peer, found by an incoming connection, in every view.
+        // A peer that handshakes for the torrent and stays: one connected peer, found by an incoming connection,
+        // in every view at once.
+        let info = try TestProcess.swtorrent(["info", "--json", path("app.torrent")], timeout: 30)
+        let infoObject = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+        let infoHash = try #require((infoObject?["infoHash"] as? String).flatMap { hex in
+            stride(from: 0, to: hex.count, by: 2).compactMap { offset -> UInt8? in
+                let start = hex.index(hex.startIndex, offsetBy: offset)
+                return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
+            }
+        })
+        let idle = try RawPeer.connect(port: peerPort)
+        defer { close(idle) }
+        try RawPeer.sendAll(idle, RawPeer.handshake(infoHash: infoHash))
+        #expect(RawPeer.readExactly(idle, 68)?.count == 68, "the seed did not answer the handshake")
         var status: [String: Any] = [:]
         var torrent: [String: Any] = [:]
         var metrics = ""
@@ -59,7 +65,7 @@ struct SeedStatusTests {
             table = try TestProcess.swtorrent(["status", "127.0.0.1:\(statusPort)"], timeout: 30).stdout
             return true
         }
-        #expect(connected, "the seed never showed the leech: \(status) / \(leech.stderr)")
+        #expect(connected, "the seed never showed the peer: \(status)")
         #expect(torrent["name"] as? String == "app.bin")
         #expect(torrent["state"] as? String == "seeding")
         #expect(torrent["percent"] as? Double == 100)
@@ -72,6 +78,15 @@ struct SeedStatusTests {
         let rows = table.split(separator: "\n")
         #expect(rows.first?.hasPrefix("node: 1 torrent, 1 connection") == true, "\(table)")
         #expect(rows.contains { $0.hasPrefix("app.bin") && $0.contains("seeding") && $0.hasSuffix("incoming 1") })
+        shutdown(idle, Int32(SHUT_RDWR))  // the defer closes it
+
+        // A real leech downloads through the throttled seed (about 10 s).
+        let leech = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            ["leech", path("app.torrent"), "--out", path("out"), "--peer", "127.0.0.1:\(peerPort)", "--no-tracker",
+             "--allow-unsigned", "--json", "--stall-timeout", "40s"],
+            name: "status-leech", logDirectory: dir)
+        defer { leech.stop() }
 
         // The leech's JSON progress names its active source: the --peer it was given.
         #expect(leech.wait(timeout: 60) == 0, "\(leech.stderr)")
