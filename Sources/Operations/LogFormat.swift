@@ -38,3 +38,18 @@ public enum LogFormat: String, Sendable, Hashable, CaseIterable {
         }
     }
 }
+
+/// A log format as an operator chooses it (`seed --log-format`, the daemon's `log.format`): one of the formats, or
+/// `auto`, which is ``LogFormat/automatic`` when the process starts.
+public enum LogFormatChoice: String, Sendable, Hashable, CaseIterable {
+    case auto, text, json
+
+    /// The format this choice means in this process.
+    public var format: LogFormat {
+        switch self {
+        case .auto: .automatic
+        case .text: .text
+        case .json: .json
+        }
+    }
+}

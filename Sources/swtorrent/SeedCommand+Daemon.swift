@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import Node
+import Operations
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -18,19 +19,8 @@ extension SeedCommand {
             StandardError.report("seed", error.message)
             throw ExitCode(ExitCodes.of(error))
         }
-        let level = configuration.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        configuration.logFormat.format.bootstrap(level: configuration.logLevel)
         let logger = Logger(label: "swtorrent.seed")
-        if configuration.logFormat == .json {
-            logger.warning("log.format json is not available in this build yet; logging text lines")
-        }
-        if let status = configuration.statusListen {
-            logger.warning("status.listen is set but this build has no status server yet", metadata: ["address": "\(status)"])
-        }
         let daemon: SeedDaemon
         do {
             daemon = try SeedDaemon(
@@ -40,9 +30,24 @@ extension SeedCommand {
             StandardError.report("seed", error.message)
             throw ExitCode(ExitCodes.of(error))
         }
+        // The status endpoints first: the group stops services in reverse order, so they answer until the
+        // daemon has stopped its torrents.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let address = configuration.statusListen {
+            do {
+                let status = try await StatusService.bind(
+                    host: address.host, port: address.port, board: daemon.board, logger: logger)
+                services.append(.init(service: status))
+                StandardError.report(
+                    "seed", "status on http://\(Self.bracketed(address.host)):\(status.port)/status")
+            } catch {
+                StandardError.report("seed", "\(configPath): status.listen: \(error.message)")
+                throw ExitCode(ExitCodes.of(error))
+            }
+        }
+        services.append(.init(service: daemon))
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: daemon)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch let error as NodeError {

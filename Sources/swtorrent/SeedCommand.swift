@@ -131,15 +131,5 @@ struct SeedCommand: AsyncParsableCommand {
     static func bracketed(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 }
 
-/// `--log-format`: ``LogFormat`` or the automatic choice.
-enum LogFormatChoice: String, ExpressibleByArgument, CaseIterable {
-    case auto, text, json
-
-    var format: LogFormat {
-        switch self {
-        case .auto: .automatic
-        case .text: .text
-        case .json: .json
-        }
-    }
-}
+/// `--log-format`: the daemon's `log.format` values, `auto` first.
+extension LogFormatChoice: ExpressibleByArgument {}

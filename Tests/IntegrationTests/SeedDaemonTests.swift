@@ -41,7 +41,9 @@ struct SeedDaemonTests {
         func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
 
         /// The config file; `extra` is appended (YAML).
-        func writeConfig(trackers: Bool = true, extra: String = "", data: [String] = ["data"]) throws {
+        func writeConfig(
+            trackers: Bool = true, extra: String = "", data: [String] = ["data"], logFormat: String = "text"
+        ) throws {
             let text = """
                 # written by SeedDaemonTests
                 listen: 127.0.0.1:\(port)
@@ -56,6 +58,7 @@ struct SeedDaemonTests {
                 shutdown-timeout: 8s
                 log:
                   level: info
+                  format: \(logFormat)
                 \(extra)
                 """
             try Data(text.utf8).write(to: URL(fileURLWithPath: path("seed.yaml")))
@@ -121,10 +124,22 @@ struct SeedDaemonTests {
             }
         }
 
+        /// `GET path` from an HTTP endpoint on loopback (curl, bounded).
+        func get(_ port: Int, _ path: String) throws -> String {
+            try TestProcess.run("curl", ["-s", "--max-time", "5", "http://127.0.0.1:\(port)\(path)"], timeout: 10).stdout
+        }
+
+        /// The daemon's `/status` object ([:] while it does not answer).
+        func status(_ port: Int) -> [String: Any] {
+            guard let text = try? get(port, "/status"),
+                let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+            else { return [:] }
+            return object
+        }
+
         /// One sample from the tracker's /metrics.
         func metric(_ sample: String) throws -> Double? {
-            let result = try TestProcess.run("curl", ["-s", "http://127.0.0.1:\(metricsPort)/metrics"], timeout: 10)
-            for line in result.stdout.split(separator: "\n") where line.hasPrefix(sample + " ") {
+            for line in try get(metricsPort, "/metrics").split(separator: "\n") where line.hasPrefix(sample + " ") {
                 return Double(line.dropFirst(sample.count + 1))
             }
             return nil
@@ -329,5 +344,89 @@ struct SeedDaemonTests {
         let mixed = try TestProcess.swtorrent(["seed", "--config", lab.path("seed.yaml"), "--port", "7000"], timeout: 20)
         #expect(mixed.exitCode == 2)
         #expect(mixed.stderr.contains("--config runs the daemon from the config file alone"), "\(mixed.stderr)")
+    }
+
+    @Test func configuredStatusAddressServesTheWatchDirectoryAndLogLinesAreJSON() throws {
+        let lab = try Lab()
+        let statusPort = try TestFiles.freePort()
+        try lab.makeTorrent("eta.bin", size: 1 << 20)
+        try lab.makeTorrent("theta.bin", size: 1 << 20, directory: "data2")
+        let status = "status:\n  listen: 127.0.0.1:\(statusPort)\n"
+        try lab.writeConfig(trackers: false, extra: status, logFormat: "json")
+        try lab.publish("eta.bin")
+        try lab.publish("theta.bin")
+        let daemon = try lab.startDaemon()
+        #expect(daemon.stderr.contains("status on http://127.0.0.1:\(statusPort)/status"), "\(daemon.stderr)")
+
+        // /status lists every file of the watch directory in its state: eta seeded, theta without data.
+        var torrents: [[String: Any]] = []
+        func torrent(_ file: String) -> [String: Any]? { torrents.first { $0["file"] as? String == file } }
+        let listed = TestFiles.waitUntil(timeout: 15) {
+            torrents = lab.status(statusPort)["torrents"] as? [[String: Any]] ?? []
+            return torrent("eta.bin.torrent")?["percent"] as? Double == 100
+                && torrent("theta.bin.torrent")?["state"] as? String == "no-data"
+        }
+        #expect(listed, "\(torrents)")
+        let eta = try #require(torrent("eta.bin.torrent"))
+        #expect(eta["state"] as? String == "seeding")
+        #expect(eta["name"] as? String == "eta.bin")
+        #expect((eta["infoHash"] as? String)?.count == 40)
+        #expect(eta["totalBytes"] as? Int == 1 << 20)
+        #expect((torrent("theta.bin.torrent")?["message"] as? String)?.contains("no data directory holds theta.bin") == true)
+        #expect(try lab.get(statusPort, "/healthz") == "ok: 2 torrents, 0 failed\n")
+        let metrics = try lab.get(statusPort, "/metrics")
+        #expect(metrics.contains("swtorrent_torrents_by_state{state=\"seeding\"} 1"), "\(metrics)")
+        #expect(metrics.contains("swtorrent_torrents_by_state{state=\"no-data\"} 1"), "\(metrics)")
+        let table = try TestProcess.swtorrent(["status", "\(statusPort)"], timeout: 30)
+        #expect(table.exitCode == 0, "\(table.stderr)")
+        #expect(table.stdout.split(separator: "\n").contains { $0.hasPrefix("eta.bin") && $0.contains("seeding") }, "\(table.stdout)")
+
+        // A removed file leaves the status; status.listen is a restart-only key, and a reload says so.
+        try FileManager.default.removeItem(atPath: lab.path("watch/eta.bin.torrent"))
+        let gone = TestFiles.waitUntil(timeout: 10) {
+            torrents = lab.status(statusPort)["torrents"] as? [[String: Any]] ?? []
+            return torrents.count == 1 && torrent("eta.bin.torrent") == nil
+        }
+        #expect(gone, "\(torrents)")
+        let moved = try TestFiles.freePort()
+        try lab.writeConfig(trackers: false, extra: "status:\n  listen: 127.0.0.1:\(moved)\n", logFormat: "json")
+        #expect(lab.waitForLog(daemon, ["takes effect at the next start", "status.listen"]), "\(daemon.stderr)")
+        #expect(try lab.get(statusPort, "/healthz") == "ok: 1 torrents, 0 failed\n")
+        daemon.stop(grace: 15)
+        #expect(daemon.process.terminationStatus == 0, "\(daemon.stderr)")
+
+        // log.format json: every log line is one JSON object; the command's own reports stay plain.
+        let logLines = daemon.stderr.split(separator: "\n").filter { !$0.hasPrefix("swtorrent seed: ") }
+        #expect(logLines.count > 3, "\(daemon.stderr.prefix(2000))")
+        var messages: [String] = []
+        for line in logLines {
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] is String, "not a JSON log line: \(line)")
+            if let message = object?["message"] as? String,
+                let metadata = object?["metadata"] as? [String: String], metadata["torrent"] == "eta.bin.torrent"
+            {
+                messages.append(message)
+            }
+        }
+        #expect(messages.contains("seeding") && messages.contains("torrent file removed; stopping it"), "\(messages)")
+    }
+
+    @Test func aTakenStatusAddressExitsOneNamingTheKey() throws {
+        let lab = try Lab()
+        let holder = try BackgroundProcess(
+            "python3",
+            [
+                "-c", "import socket,time;s=socket.socket();s.bind(('127.0.0.1',0));s.listen();"
+                    + "print(s.getsockname()[1],flush=True);time.sleep(60)",
+            ], name: "holder", logDirectory: lab.dir)
+        defer { holder.stop() }
+        #expect(TestFiles.waitUntil(timeout: 10) { Int(holder.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) != nil })
+        let taken = try #require(Int(holder.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        try lab.writeConfig(trackers: false, extra: "status:\n  listen: 127.0.0.1:\(taken)\n")
+        let result = try TestProcess.swtorrent(["seed", "--config", lab.path("seed.yaml")], timeout: 20)
+        #expect(result.exitCode == 1)
+        #expect(
+            result.stderr.contains("seed.yaml: status.listen: status address 127.0.0.1:\(taken): cannot listen"),
+            "\(result.stderr)")
     }
 }

@@ -70,6 +70,8 @@ struct DaemonConfigurationTests {
         (minimal + "\nlisten: nowhere\n", ["listen: 'nowhere' is not HOST:PORT", "0.0.0.0:6881"]),
         (minimal + "\nwatch:\n  directory: u\n", ["watch is given twice in this mapping; keep one of them"]),
         (minimal + "\nlog: {format: xml}\n", ["log.format: 'xml' is not one of auto, text, json"]),
+        (minimal + "\nstatus: {listen: 9470}\n", ["status.listen: '9470' is not HOST:PORT", "0.0.0.0:6881"]),
+        (minimal + "\nstatus: {address: 127.0.0.1:9470}\n", ["status.address is not a known key", "known keys here: listen"]),
         (minimal + "\nshutdown-timeout: 0s\n", ["shutdown-timeout: 0s is out of range"]),
         (minimal + "\nshutdown-timeout: soon\n", ["shutdown-timeout: 'soon' is not a duration", "10s"]),
         (minimal + "\ntrackers: {enabled: maybe}\n", ["trackers.enabled: 'maybe' is not true or false"]),

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Logging
+import Operations
 import Yams
 
 extension DaemonConfiguration {
@@ -126,8 +127,8 @@ extension DaemonConfiguration {
         }
         if let log = try top.section("log") {
             try log.allow(["format", "level"])
-            if let format = try log.choice("format", DaemonConfiguration.LogFormat.allCases.map(\.rawValue)) {
-                configuration.logFormat = DaemonConfiguration.LogFormat(rawValue: format)!
+            if let format = try log.choice("format", LogFormatChoice.allCases.map(\.rawValue)) {
+                configuration.logFormat = LogFormatChoice(rawValue: format)!
             }
             if let level = try log.choice("level", Logger.Level.allCases.map(\.rawValue)) {
                 configuration.logLevel = Logger.Level(rawValue: level)!

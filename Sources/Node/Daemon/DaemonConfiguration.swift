@@ -1,6 +1,7 @@
 import Engine
 import LocalDiscovery
 import Logging
+import Operations
 
 /// What `swtorrent seed --config FILE` runs: the seed daemon's settings, read from a YAML file the operator owns
 /// (``load(path:)``; format and every key in `Docs/operations.md`). The daemon never writes the file.
@@ -8,12 +9,6 @@ import Logging
 /// Paths in the file are taken relative to the file's own directory. Settings marked "restart" below are read at
 /// start; a reload that changes them logs that they take effect at the next start and keeps the running value.
 public struct DaemonConfiguration: Sendable, Hashable {
-    /// Log output format: `text` (key=value lines), `json` (one object a line), `auto` (JSON when stderr is not a
-    /// terminal).
-    public enum LogFormat: String, Sendable, Hashable, CaseIterable {
-        case auto, text, json
-    }
-
     /// Limits for each torrent on its own (under the node-wide ones).
     public struct TorrentLimits: Sendable, Hashable {
         /// Open peer connections of one torrent.
@@ -63,8 +58,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var shutdownTimeout: Duration = .seconds(10)
     /// Address of the status and metrics HTTP server; nil: none.
     public var statusListen: PeerAddress?
-    /// Log format and level (restart).
-    public var logFormat = LogFormat.auto
+    /// Log format (`auto`: JSON lines when stderr is not a terminal, text on one) and level (restart).
+    public var logFormat = LogFormatChoice.auto
     public var logLevel = Logger.Level.info
 
     public init(path: String) {

@@ -72,6 +72,8 @@ final class DaemonController {
     private var nextID = 1
     private var shuttingDown = false
     private var lastScanError: String?
+    /// The file names on the status board.
+    private var published: Set<String> = []
 
     init(daemon: SeedDaemon, events: AsyncStream<Event>.Continuation, interval: ScanInterval) {
         self.daemon = daemon
@@ -341,24 +343,33 @@ final class DaemonController {
 
     // MARK: - Status
 
+    /// Writes every file's state, and the latest progress of each running session, to the daemon's status board
+    /// (after every event, so at least once a scan interval); files gone from the directory leave the board.
     private func publish() {
-        let torrents = entries.keys.sorted().map { name -> (DaemonStatus.Torrent, SeedRun?) in
-            let entry = entries[name]!
-            var status = DaemonStatus.Torrent(
-                file: name, name: entry.torrent?.name, infoHash: entry.torrent?.infoHash.hex, state: .parsing,
-                detail: nil, uploaded: 0, peers: 0)
-            var run: SeedRun?
-            switch entry.state {
-            case .parsing(let error): status.detail = error
-            case .unparseable(let error): (status.state, status.detail) = (.unparseable, error)
-            case .noData: (status.state, status.detail) = (.noData, "no data directory holds \(entry.torrent!.name)")
-            case .duplicate(_, let of): (status.state, status.detail) = (.duplicate, "same info-hash as \(of)")
-            case .queued: status.state = .queued
-            case .running(let r, let seeding): (status.state, run) = (seeding ? .seeding : .checking, r)
-            case .failed(_, let error): (status.state, status.detail) = (.failed, error)
+        let board = daemon.board
+        for name in published where entries[name] == nil { board.remove(name) }
+        published = Set(entries.keys)
+        for (name, entry) in entries {
+            let torrent = entry.torrent
+            func set(_ state: TorrentState, _ message: String? = nil) {
+                board.set(
+                    name, file: name, name: torrent?.name, infoHash: torrent?.infoHash.hex, state: state,
+                    message: message)
             }
-            return (status, run)
+            switch entry.state {
+            case .parsing(let error): set(.parsing, error)
+            case .unparseable(let error): set(.unparseable, error)
+            case .noData(let torrent): set(.noData, "no data directory holds \(torrent.name)")
+            case .duplicate(_, let of): set(.duplicate, "same info-hash as \(of)")
+            case .queued: set(.queued)
+            case .failed(_, let error): set(.failed, error)
+            case .running(let run, let seeding):
+                if seeding, let progress = run.progress {
+                    board.update(name, progress)
+                } else {
+                    set(seeding ? .seeding : .checking)
+                }
+            }
         }
-        daemon.published.withLock { $0.torrents = torrents }
     }
 }

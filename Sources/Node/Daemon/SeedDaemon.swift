@@ -22,7 +22,9 @@ public final class SeedDaemon: Service, Sendable {
     let sessionConfiguration: SessionConfiguration
     let host: SessionHost
     let logger: Logger
-    let published = Mutex(PublishedStatus())
+    /// What the daemon does now, for the status endpoints (``StatusService``): each watch-directory file by name,
+    /// its state and its session's latest progress, and the host's connections and refusals.
+    public let board: StatusBoard
 
     /// Checks the configuration against the machine (directories, node key) and prepares the host.
     ///
@@ -39,11 +41,7 @@ public final class SeedDaemon: Service, Sendable {
         var hostConfiguration = configuration.hostConfiguration
         hostConfiguration.localDiscovery = configuration.localDiscovery.makeDiscovery(logger: logger)
         self.host = SessionHost(configuration: hostConfiguration, logger: logger)
-    }
-
-    /// What the daemon does now: each torrent file's state, uploaded bytes and peers.
-    public func status() -> DaemonStatus {
-        published.withLock { $0.status() }
+        self.board = StatusBoard(host: host)
     }
 
     public func run() async throws {
@@ -56,7 +54,6 @@ public final class SeedDaemon: Service, Sendable {
                 "cannot listen on \(configuration.listen) (\(error)); free the port or change listen in "
                     + configuration.path)
         }
-        published.withLock { $0.port = port }
         logger.notice(
             "seed daemon listening",
             metadata: [
@@ -131,7 +128,8 @@ public final class SeedDaemon: Service, Sendable {
         session.maxConnections = configuration.perTorrent.connections
         session.uploadRateLimit = configuration.perTorrent.uploadRate
         session.uploadSlots = configuration.perTorrent.uploadSlots
-        session.progressInterval = .seconds(5)
+        // The status board's progress (percent, peers, rates) is this fresh; a report is a few counters read.
+        session.progressInterval = .seconds(1)
         if let keyPath = configuration.nodeKey {
             do {
                 session.announceParameters = SessionConfiguration.signedAnnounces(key: try NodeKey.load(path: keyPath))
@@ -145,25 +143,6 @@ public final class SeedDaemon: Service, Sendable {
     /// `STATE/resume`: one resume file per info-hash.
     static func resumeDirectory(_ configuration: DaemonConfiguration) -> String {
         "\(configuration.stateDirectory)/resume"
-    }
-}
-
-/// The status the controller last published, with the runs whose progress is read when asked.
-struct PublishedStatus: Sendable {
-    var port = 0
-    var torrents: [(DaemonStatus.Torrent, SeedRun?)] = []
-
-    func status() -> DaemonStatus {
-        DaemonStatus(
-            port: port,
-            torrents: torrents.map { torrent, run in
-                var torrent = torrent
-                if let progress = run?.progress {
-                    torrent.uploaded = progress.uploaded
-                    torrent.peers = progress.peers
-                }
-                return torrent
-            })
     }
 }
 
