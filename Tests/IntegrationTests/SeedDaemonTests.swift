@@ -1,4 +1,5 @@
 import Foundation
+import Metainfo
 import TestSupport
 import Testing
 
@@ -428,5 +429,79 @@ struct SeedDaemonTests {
         #expect(
             result.stderr.contains("seed.yaml: status.listen: status address 127.0.0.1:\(taken): cannot listen"),
             "\(result.stderr)")
+    }
+
+    /// Issue 12's "hundreds of torrents through one listener": 200 small private torrents already in the watch
+    /// directory when the daemon starts are all checked, seeded and announced to our tracker within a bounded time,
+    /// each served through the one port; the node-wide connection limit from the config holds over all of them.
+    @Test func twoHundredTorrentsAreSeededThroughOneListenerUnderTheNodeWideLimits() throws {
+        let lab = try Lab()
+        try lab.startTracker()
+        let statusPort = try TestFiles.freePort()
+        let count = 200
+        var options = TorrentOptions()
+        options.announceTiers = [["http://127.0.0.1:\(lab.trackerPort)/\(SeedDaemonTests.passkey)/announce"]]
+        options.isPrivate = true
+        options.pieceLength = 16 << 10
+        options.threads = 1
+        var infoHashes: [[UInt8]] = []
+        for index in 0..<count {
+            let name = "small-\(index).bin"
+            let content = URL(fileURLWithPath: lab.path("data/\(name)"))
+            try TestFiles.writeRandomFile(content, size: (40 << 10) + index * 100, seed: UInt64(index) ^ 0x200)
+            let made = try TorrentBuilder(options: options).make(path: content.path)
+            try Data(made.bytes).write(to: URL(fileURLWithPath: lab.path("made/\(name).torrent")))
+            try lab.publish(name)
+            infoHashes.append(Array(made.infoHash.bytes))
+        }
+        try lab.writeConfig(
+            extra: """
+                status:
+                  listen: 127.0.0.1:\(statusPort)
+                limits:
+                  connections: 4
+                  per-torrent:
+                    connections: 2
+                """)
+
+        let started = Date()
+        let daemon = try lab.startDaemon()
+        let allAnnounced = try lab.waitForTrackerPeers(Double(count), timeout: 120)
+        #expect(allAnnounced, "the tracker has \((try? lab.metric("tracker_peers")) ?? -1) peers")
+        let announced = Date().timeIntervalSince(started)
+        #expect(announced < 120, "all \(count) announced after \(announced) s")
+        func status() -> [String: Any] { lab.status(statusPort) }
+        let torrents = status()["torrents"] as? [[String: Any]] ?? []
+        #expect(torrents.count == count && torrents.allSatisfy { $0["state"] as? String == "seeding" }, "\(torrents.filter { $0["state"] as? String != "seeding" }.prefix(5))")
+        #expect(status()["listenPort"] as? Int == lab.port)
+
+        // Every torrent is served through the one listener: the first, a middle and the last one, fetched in turn.
+        for index in [0, count / 2, count - 1] {
+            let fetched = try lab.leech("small-\(index).bin", out: "out\(index)")
+            #expect(fetched.exitCode == 0, "\(fetched.stderr)")
+            #expect(lab.sameBytes("data/small-\(index).bin", "out\(index)/small-\(index).bin"))
+        }
+
+        // limits.connections: 4 over all torrents: four peers of four torrents are served, a fifth is refused.
+        #expect(TestFiles.waitUntil(timeout: 10) { status()["connections"] as? Int == 0 }, "\(status())")
+        var held: [Int32] = []
+        defer { for fd in held { close(fd) } }
+        for index in 0..<4 {
+            let fd = try RawPeer.connect(port: lab.port)
+            held.append(fd)
+            try RawPeer.sendAll(fd, RawPeer.handshake(infoHash: infoHashes[index]))
+            #expect(RawPeer.readExactly(fd, 68)?.count == 68, "peer \(index) was not answered")
+        }
+        #expect(TestFiles.waitUntil(timeout: 10) { status()["connections"] as? Int == 4 }, "\(status())")
+        let fifth = try RawPeer.connect(port: lab.port)
+        held.append(fifth)
+        try? RawPeer.sendAll(fifth, RawPeer.handshake(infoHash: infoHashes[4]))
+        #expect(RawPeer.readsUntilClosed(fifth, timeout: 10), "a fifth connection was kept over limits.connections 4")
+        let refusals = status()["refusals"] as? [String: Int] ?? [:]
+        #expect(refusals["connection limit"] ?? 0 >= 1, "\(refusals)")
+
+        daemon.stop(grace: 30)
+        #expect(daemon.process.terminationStatus == 0, "\(daemon.stderr.suffix(2000))")
+        #expect(try lab.waitForTrackerPeers(0, timeout: 10), "the stopped announces did not all reach the tracker")
     }
 }
