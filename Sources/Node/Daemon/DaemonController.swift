@@ -289,8 +289,10 @@ final class DaemonController {
                 // Ended without a failure and without a stop from us (the session itself gave up).
                 entries[run.file]?.state = .failed(run.torrent, "the session ended")
             }
-            if !shuttingDown { advance() }
         }
+        // A check slot may have come free: the next queued torrent starts now, not at the next scan (with hundreds
+        // of torrents on resume data, waiting for the scan made a restart take count / limits.checks intervals).
+        if !shuttingDown { advance() }
     }
 
     // MARK: - Reload
