@@ -159,52 +159,23 @@ public final class TrackerServer: Service, Sendable {
 
     // MARK: Reload
 
-    private enum ReloadTrigger: Sendable {
-        case signal
-        case fileChanged
-    }
-
     /// Re-reads the allowlist on SIGHUP (and then also the torrents directory) and whenever the file's inode, size,
-    /// mtime or ctime changes; keeps the old list if the new one does not parse.
+    /// mtime or ctime changes (``AllowlistWatch``); keeps the old list if the new one does not parse.
     private func watchAllowlist(signals: UnixSignalsSequence, announceLoop: AnnounceLoop) async {
-        let (triggers, continuation) = AsyncStream.makeStream(
-            of: ReloadTrigger.self, bufferingPolicy: .bufferingNewest(4))
-        let path = configuration.allowlistPath
-        let pollInterval = Duration.milliseconds(configuration.reloadPollMilliseconds)
-        let lastSeen = initialFingerprint
-        await withTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                for await _ in signals { continuation.yield(.signal) }
+        let watch = AllowlistWatch(
+            path: configuration.allowlistPath, pollInterval: .milliseconds(configuration.reloadPollMilliseconds),
+            loaded: initialFingerprint)
+        await watch.run(signals: signals) { triggers in
+            var snapshot = self.initial
+            for await trigger in triggers {
+                if Task.isCancelled { break }
+                snapshot = await self.reload(current: snapshot, trigger: trigger, announceLoop: announceLoop)
             }
-            tasks.addTask {
-                var seen = lastSeen
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: pollInterval)
-                    let now = FileFingerprint(path: path, followingSymlinks: true)
-                    if now != seen {
-                        seen = now
-                        continuation.yield(.fileChanged)
-                    }
-                }
-            }
-            tasks.addTask {
-                var snapshot = self.initial
-                for await trigger in triggers {
-                    if Task.isCancelled { break }
-                    snapshot = await self.reload(current: snapshot, trigger: trigger, announceLoop: announceLoop)
-                }
-            }
-            await withTaskCancellationHandler {
-                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
-            } onCancel: {
-                continuation.finish()
-            }
-            tasks.cancelAll()
         }
     }
 
     private func reload(
-        current: AccessSnapshot, trigger: ReloadTrigger, announceLoop: AnnounceLoop
+        current: AccessSnapshot, trigger: AllowlistWatch.Trigger, announceLoop: AnnounceLoop
     ) async -> AccessSnapshot
     {
         let path = configuration.allowlistPath
