@@ -86,7 +86,8 @@ final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
         timeout?.cancel()
         if !done {
             done = true
-            router.handshakeFailed(dial: dial, remote: context.remoteAddress)
+            router.handshakeFailed(
+                dial: dial, remote: context.remoteAddress, refusal: security?.refusal(of: context.channel))
         }
         context.fireChannelInactive()
     }

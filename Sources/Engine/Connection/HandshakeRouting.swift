@@ -5,6 +5,8 @@ import PeerWire
 struct OutgoingDial {
     let record: PeerRecord
     let ours: Handshake
+    /// The torrent's private flag (the transport slot may protect private torrents only).
+    let isPrivate: Bool
 }
 
 /// Why a connection was closed before it reached a session. Counted per reason (``HostStatistics/refusals``).
@@ -19,6 +21,20 @@ public enum PeerRefusal: String, Sendable, Hashable, CaseIterable, Codable {
     case connectionLimit = "connection limit"
     /// The handshake did not arrive within the handshake timeout, or was malformed.
     case handshakeFailed = "handshake failed"
+    /// A private torrent on a node with a node key and an allowlist: a connection without an authenticated node key
+    /// (plain BitTorrent), unless `--allow-plain-peers`.
+    case plainPeer = "plain peer for a private torrent"
+    /// The peer's certificate key is not on the allowlist, or was revoked.
+    case unlistedKey = "key not on the allowlist"
+    /// The peer's certificate carries a key that is not Ed25519 (RSA, P-256...), or does not parse.
+    case certificateKey = "certificate key not Ed25519"
+    /// The peer's certificate is expired or not yet valid.
+    case certificateDates = "certificate outside its validity"
+    /// The TLS handshake failed: not TLS after a TLS record byte, a malformed or truncated hello, no common
+    /// parameters, a record that fails its authentication.
+    case tlsFailed = "TLS handshake failed"
+    /// The TLS handshake did not finish within the handshake timeout (a peer that stalls mid-handshake).
+    case tlsIncomplete = "TLS handshake incomplete"
 }
 
 /// What the router says about a handshake.
@@ -46,5 +62,8 @@ protocol HandshakeRouting: AnyObject {
         -> HandshakeRoute
 
     /// A connection closed before its handshake finished.
-    func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?)
+    ///
+    /// - Parameter refusal: why, when the transport slot knows (``PeerTransportSecurity/refusal(of:)``); nil for
+    ///   ``PeerRefusal/handshakeFailed``.
+    func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?, refusal: PeerRefusal?)
 }

@@ -1,15 +1,24 @@
 import Identity
 
 /// Who a peer proved to be while its connection was set up: the node key it authenticated with in the transport
-/// handshake (TLS with keys pinned against the allowlist, issue 10). Plain BitTorrent connections carry none.
+/// handshake (TLS with keys pinned against the allowlist, Docs/peer-tls.md). Plain BitTorrent connections carry
+/// none.
 public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
     /// The peer's Ed25519 node key.
     public let publicKey: NodePublicKey
+    /// The key's name on the allowlist when the peer authenticated (nil when the transport has no allowlist).
+    public let name: String?
 
-    /// - Parameter publicKey: the node key the peer proved it holds.
-    public init(publicKey: NodePublicKey) {
+    /// - Parameters:
+    ///   - publicKey: the node key the peer proved it holds.
+    ///   - name: its allowlist name.
+    public init(publicKey: NodePublicKey, name: String? = nil) {
         self.publicKey = publicKey
+        self.name = name
     }
 
-    public var description: String { publicKey.fingerprint }
+    /// The key's fingerprint (`SHA256:…`).
+    public var fingerprint: String { publicKey.fingerprint }
+
+    public var description: String { name.map { "\($0) (\(publicKey.fingerprint))" } ?? publicKey.fingerprint }
 }

@@ -38,7 +38,10 @@ enum PeerPipeline {
         dial: OutgoingDial?
     ) throws {
         let pipeline = channel.pipeline.syncOperations
-        try security?.addHandlers(to: pipeline, direction: dial == nil ? .incoming : .outgoing)
+        let setup = PeerConnectionSetup(
+            direction: dial == nil ? .incoming : .outgoing,
+            dialled: dial.map { .init(infoHash: $0.ours.infoHash, isPrivate: $0.isPrivate) })
+        try security?.addHandlers(to: pipeline, connection: setup)
         let decoder = ByteToMessageHandler(HandshakeDecoder())
         try pipeline.addHandler(decoder, name: handshakeDecoderName)
         try pipeline.addHandler(

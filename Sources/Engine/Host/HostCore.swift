@@ -263,7 +263,7 @@ final class HostCore: HandshakeRouting {
         guard mayConnect(session), halfOpen.take(1, for: session.hostID) else { return false }
         let host = NIOLoopBound(self, eventLoop: loop)
         let security = configuration.transportSecurity
-        let dial = OutgoingDial(record: record, ours: session.ourHandshake)
+        let dial = OutgoingDial(record: record, ours: session.ourHandshake, isPrivate: session.torrent.isPrivate)
         let id = session.hostID
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
@@ -311,11 +311,11 @@ final class HostCore: HandshakeRouting {
         if let admission = configuration.admission {
             let request = PeerAdmissionRequest(
                 address: address, direction: dial == nil ? .incoming : .outgoing, infoHash: theirs.infoHash,
-                peerID: theirs.peerID, identity: identity)
-            if case .refuse(let reason) = admission(request) {
-                count(.admission, reason, remote: remote)
+                peerID: theirs.peerID, identity: identity, isPrivate: session.torrent.isPrivate)
+            if case .refuse(let reason, let counted) = admission(request) {
+                count(counted, reason, remote: remote)
                 if let dial { session.dialFailed(dial.record.address) }
-                return .refuse(.admission, reason)
+                return .refuse(counted, reason)
             }
         }
         // The session backs off a dial it refuses itself.
@@ -326,8 +326,8 @@ final class HostCore: HandshakeRouting {
         return .accept(ours: session.ourHandshake, limits: session.wireLimits, connection: connection)
     }
 
-    func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?) {
-        count(.handshakeFailed, "closed before the handshake completed", remote: remote)
+    func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?, refusal: PeerRefusal?) {
+        count(refusal ?? .handshakeFailed, "closed before the handshake completed", remote: remote)
         if let dial { sessions[dial.ours.infoHash]?.dialFailed(dial.record.address) }
     }
 

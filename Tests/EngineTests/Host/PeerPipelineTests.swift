@@ -217,7 +217,7 @@ struct RecordingTransport: PeerTransportSecurity {
     let inbound = NIOLockedValueBox<[UInt8]>([])
     let outbound = NIOLockedValueBox<[UInt8]>([])
 
-    func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, direction: PeerDirection) throws {
+    func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, connection: PeerConnectionSetup) throws {
         try pipeline.addHandler(Recorder(inbound: inbound, outbound: outbound), name: "test.recorder")
     }
 
