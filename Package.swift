@@ -27,6 +27,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         // The seed daemon's config file (YAML, with comments): Docs/operations.md says why this parser.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Peer connections of private swarms: TLS 1.3 with mutual authentication by node key (Docs/peer-tls.md).
+        // NIOSSL bundles BoringSSL under prefixed symbols, so it coexists with CLibCrypto (system OpenSSL).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // System libraries, found with pkg-config (scripts/install-deps.sh installs them).
@@ -123,12 +129,29 @@ let package = Package(
             swiftSettings: ours
         ),
 
+        // Private swarms: the TLS 1.3 transport in Engine's PeerTransportSecurity slot, certificates made from the
+        // node key, peers pinned against the allowlist (Docs/peer-tls.md).
+        .target(
+            name: "PeerTLS",
+            dependencies: [
+                "Engine", "Identity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: ours
+        ),
+
         // What a running node is: the gated leech, make-and-sign, the trust-policy merge, transfers as Services.
         .target(
             name: "Node",
             dependencies: [
                 "Engine", "SignatureGate", "Metainfo", "SystemSupport", "Identity", "LocalDiscovery", "SwarmPrimitives",
-                "Operations",
+                "Operations", "PeerTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

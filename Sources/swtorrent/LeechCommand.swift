@@ -113,18 +113,20 @@ struct LeechCommand: AsyncParsableCommand {
                 acceptance: try manifestOptions.acceptance(policy: policy), staging: gate.staging,
                 quarantine: gate.quarantine, auditLog: gate.auditLog, configuration: configuration,
                 logger: common.logger("leech"), gateLogger: gateLogger)
-            leech.host = try common.discoveryHost(configuration, command: "leech")
-            return try await runManifest(leech, policy: policy, deadline: deadlineService)
+            let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
+            leech.host = host
+            return try await runManifest(leech, policy: policy, deadline: deadlineService, services: hostServices)
         }
         var gated = GatedLeech(
             torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
             auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
             gateLogger: gateLogger)
-        let host = try common.discoveryHost(configuration, command: "leech")
+        let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
         gated.host = host
         let leech = gated
         let events = events(policy: policy, deadline: deadlineService)
-        let result = await common.runAsService("leech", services: deadlineService.map { [$0] } ?? []) {
+        let services = (deadlineService.map { [$0] } ?? []) + hostServices
+        let result = await common.runAsService("leech", services: services) {
             () async -> Result<GatedLeechOutcome, NodeError> in
             let result: Result<GatedLeechOutcome, NodeError>
             do throws(NodeError) {
@@ -156,9 +158,11 @@ struct LeechCommand: AsyncParsableCommand {
     }
 
     /// Runs a manifest leech and exits as its outcome says.
-    private func runManifest(_ leech: ManifestLeech, policy: TrustPolicy, deadline: DeadlineService?) async throws {
+    private func runManifest(
+        _ leech: ManifestLeech, policy: TrustPolicy, deadline: DeadlineService?, services: [any Service]
+    ) async throws {
         let events = events(policy: policy, deadline: deadline)
-        let result = await common.runAsService("leech", services: deadline.map { [$0] } ?? []) {
+        let result = await common.runAsService("leech", services: (deadline.map { [$0] } ?? []) + services) {
             () async -> Result<ManifestLeech.Outcome, NodeError> in
             let result: Result<ManifestLeech.Outcome, NodeError>
             do throws(NodeError) {

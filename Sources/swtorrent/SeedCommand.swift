@@ -75,9 +75,9 @@ struct SeedCommand: AsyncParsableCommand {
         common.bootstrapLogging(format: logFormat.format)
         var configuration = try common.sessionConfiguration()
         configuration.seedUntilStopped = true
-        let discoveryHost = try common.discoveryHost(configuration, command: "seed")
-        var host = discoveryHost
-        var services: [any Service] = []
+        let (madeHost, hostServices) = try common.nodeHost(configuration, command: "seed")
+        var host = madeHost
+        var services: [any Service] = hostServices
         var board: StatusBoard?
         if let status {
             guard let (statusHost, statusPort) = EndpointServer.split(status, defaultHost: "127.0.0.1") else {
@@ -85,7 +85,7 @@ struct SeedCommand: AsyncParsableCommand {
             }
             // The status reads the node's host (connections, refusals), so the seed runs on one it can ask.
             let shared =
-                discoveryHost
+                madeHost
                 ?? SessionHost(configuration: HostConfiguration(session: configuration), logger: common.logger("seed"))
             host = shared
             let statusBoard = StatusBoard(host: shared)

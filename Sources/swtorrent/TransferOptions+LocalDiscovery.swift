@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import LocalDiscovery
+import ServiceLifecycle
 
 /// BEP 14 local discovery for `seed` and `leech`: on by default (`--lsd`), `--no-lsd` turns it off,
 /// `--lsd-interface NAME` (repeatable) chooses the interfaces (Docs/local-discovery.md).
@@ -13,13 +14,19 @@ extension TransferOptions {
         return LocalDiscoverySettings(enabled: lsd, interfaces: lsdInterface)
     }
 
-    /// The host the transfer runs on: with local discovery unless `--no-lsd`; nil (the transfer makes its own host,
-    /// with the same listener and limits) when it is off.
-    func discoveryHost(_ session: SessionConfiguration, command: String) throws -> SessionHost? {
+    /// The host the transfer runs on: with local discovery unless `--no-lsd`, with the TLS transport of private
+    /// swarms with `--allow`; nil (the transfer makes its own host, with the same listener and limits) when it
+    /// needs neither.
+    ///
+    /// - Returns: the host, and the services it needs beside the transfer (the allowlist's live reload).
+    func nodeHost(_ session: SessionConfiguration, command: String) throws -> (SessionHost?, [any Service]) {
         let hostLogger = logger(command)
-        guard let discovery = try localDiscoverySettings().makeDiscovery(logger: hostLogger) else { return nil }
+        let discovery = try localDiscoverySettings().makeDiscovery(logger: hostLogger)
+        let swarm = try privateSwarm(logger: hostLogger)
+        guard discovery != nil || swarm != nil else { return (nil, []) }
         var configuration = HostConfiguration(session: session)
         configuration.localDiscovery = discovery
-        return SessionHost(configuration: configuration, logger: hostLogger)
+        swarm?.configure(&configuration)
+        return (SessionHost(configuration: configuration, logger: hostLogger), swarm.map { [$0.reloadService()] } ?? [])
     }
 }

@@ -41,8 +41,24 @@ struct TransferOptions: ParsableArguments {
                 + "multicast-capable and not loopback).", valueName: "name"))
     var lsdInterface: [String] = []
 
-    @Option(name: .long, help: "Sign announces with this node key file (from `swtorrent keygen`).")
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The node key file (from `swtorrent keygen`): signs announces, and with --allow authenticates this node "
+                + "to the peers of private torrents.", valueName: "path"))
     var key: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Private torrents talk only TLS 1.3 to peers whose node key is on this allowlist (the tracker's format; "
+                + "re-read on SIGHUP and when it changes). Needs --key.", valueName: "file"))
+    var allow: String?
+
+    @Flag(
+        name: .long,
+        help: "With --allow: let plain BitTorrent clients (no node key) into private torrents too, for mixed fleets.")
+    var allowPlainPeers = false
 
     @Flag(name: .long, help: "Print progress as JSON lines on stdout.")
     var json = false
@@ -54,7 +70,7 @@ struct TransferOptions: ParsableArguments {
     /// it).
     var isDefaultButLocalDiscovery: Bool {
         port == 0 && peer.isEmpty && !noTracker && uploadLimit == nil && downloadLimit == nil && maxConnections == 80
-            && lsdInterface.isEmpty && key == nil && !json && !verbose
+            && lsdInterface.isEmpty && key == nil && allow == nil && !allowPlainPeers && !json && !verbose
     }
 
     /// The session settings these options describe.
@@ -80,6 +96,24 @@ struct TransferOptions: ParsableArguments {
             }
         }
         return configuration
+    }
+
+    /// The node's private swarms from `--key` and `--allow` (nil without `--allow`).
+    func privateSwarm(logger: Logger) throws -> PrivateSwarm? {
+        guard let allow else {
+            if allowPlainPeers { throw ValidationError("--allow-plain-peers applies to private swarms: give --allow FILE") }
+            return nil
+        }
+        guard let key else {
+            throw ValidationError(
+                "--allow needs --key PATH: the node key this node authenticates with to the peers of private torrents "
+                    + "(`swtorrent keygen` makes one)")
+        }
+        do throws(NodeError) {
+            return try PrivateSwarm(keyPath: key, allowlistPath: allow, allowPlainPeers: allowPlainPeers, logger: logger)
+        } catch {
+            throw ValidationError("--allow: \(error.message)")
+        }
     }
 
     /// Sends every library's log lines to stderr (stdout carries the --json lines), as text unless `format` says

@@ -63,8 +63,19 @@ extension DaemonConfiguration {
         ])
         if let listen = try top.address("listen") { configuration.listen = listen }
         if let node = try top.section("node") {
-            try node.allow(["key"])
+            try node.allow(["key", "allow", "allow-plain-peers"])
             configuration.nodeKey = try node.path("key")
+            configuration.allowlist = try node.path("allow")
+            if let plain = try node.bool("allow-plain-peers") { configuration.allowPlainPeers = plain }
+            if configuration.allowlist != nil && configuration.nodeKey == nil {
+                throw node.error(
+                    "allow", line: node.line,
+                    "needs node.key: the key this node authenticates with to the peers of private torrents")
+            }
+            if configuration.allowPlainPeers && configuration.allowlist == nil {
+                throw node.error(
+                    "allow-plain-peers", line: node.line, "applies to private swarms: give node.allow too")
+            }
         }
         if let trackers = try top.section("trackers") {
             try trackers.allow(["enabled"])

@@ -27,6 +27,12 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var listen = PeerAddress(host: "0.0.0.0", port: 6881)
     /// Node key file that signs announces (`swtorrent keygen`); nil announces unsigned.
     public var nodeKey: String?
+    /// The allowlist of private swarms (`node.allow`, needs `node.key`): private torrents talk TLS 1.3 to listed
+    /// keys only (Docs/peer-tls.md); the file itself is re-read on SIGHUP and when it changes (restart to name
+    /// another file).
+    public var allowlist: String?
+    /// `node.allow-plain-peers`: plain BitTorrent clients may join private torrents too (restart).
+    public var allowPlainPeers = false
     /// Announce to each torrent's trackers.
     public var trackersEnabled = true
     /// BEP 14 local discovery: on by default on every suitable interface, as in `seed` and `leech`; private
@@ -105,6 +111,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
         var kept = self
         kept.listen = running.listen
         kept.localDiscovery = running.localDiscovery
+        kept.allowlist = running.allowlist
+        kept.allowPlainPeers = running.allowPlainPeers
         kept.connections = running.connections
         kept.halfOpen = running.halfOpen
         kept.uploadRate = running.uploadRate

@@ -21,6 +21,8 @@ public final class SeedDaemon: Service, Sendable {
     let overrides: DaemonConfiguration.Overrides
     let sessionConfiguration: SessionConfiguration
     let host: SessionHost
+    /// The TLS transport of private swarms (`node.allow`), nil without.
+    let privateSwarm: PrivateSwarm?
     let logger: Logger
     /// What the daemon does now, for the status endpoints (``StatusService``): each watch-directory file by name,
     /// its state and its session's latest progress, and the host's connections and refusals.
@@ -40,6 +42,19 @@ public final class SeedDaemon: Service, Sendable {
         self.logger = logger
         var hostConfiguration = configuration.hostConfiguration
         hostConfiguration.localDiscovery = configuration.localDiscovery.makeDiscovery(logger: logger)
+        if let allowlist = configuration.allowlist, let key = configuration.nodeKey {
+            do throws(NodeError) {
+                let swarm = try PrivateSwarm(
+                    keyPath: key, allowlistPath: allowlist, allowPlainPeers: configuration.allowPlainPeers,
+                    logger: logger)
+                swarm.configure(&hostConfiguration)
+                privateSwarm = swarm
+            } catch {
+                throw NodeError(.configuration, "\(configuration.path): node.allow: \(error.message)")
+            }
+        } else {
+            privateSwarm = nil
+        }
         self.host = SessionHost(configuration: hostConfiguration, logger: logger)
         self.board = StatusBoard(host: host)
     }
@@ -72,6 +87,15 @@ public final class SeedDaemon: Service, Sendable {
                 continuation.yield(.tick)
             }
         }
+        // The allowlist of private swarms reloads on its own (SIGHUP, a change of the file), as with `seed --allow`.
+        let allowlistSignals = await UnixSignalsSequence(trapping: .sighup)
+        let allowlistTask = privateSwarm.map { swarm in
+            Task {
+                await swarm.watch.run(signals: allowlistSignals) { triggers in
+                    for await trigger in triggers { swarm.reload(trigger: trigger) }
+                }
+            }
+        }
         let controller = DaemonController(daemon: self, events: continuation, interval: interval)
         continuation.yield(.tick)
         await withGracefulShutdownHandler {
@@ -83,6 +107,7 @@ public final class SeedDaemon: Service, Sendable {
         }
         signalTask.cancel()
         tickTask.cancel()
+        allowlistTask?.cancel()
         continuation.finish()
         await host.shutdown()
         logger.notice("seed daemon stopped")
