@@ -12,10 +12,16 @@ public struct PeerContribution: Sendable, Hashable, Codable {
     /// The peer's address (`ip:port`) or node key id.
     public var peer: String
     public var bytes: Int64
+    /// The peer's allowlist name, when it authenticated with a node key (private swarms over TLS).
+    public var name: String?
+    /// The fingerprint (`SHA256:…`) of the node key it authenticated with.
+    public var key: String?
 
-    public init(peer: String, bytes: Int64) {
+    public init(peer: String, bytes: Int64, name: String? = nil, key: String? = nil) {
         self.peer = peer
         self.bytes = bytes
+        self.name = name
+        self.key = key
     }
 }
 

@@ -22,3 +22,26 @@ public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name.map { "\($0) (\(publicKey.fingerprint))" } ?? publicKey.fingerprint }
 }
+
+extension PeerIdentity: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case key, name
+    }
+
+    /// `{"key": "<base64 Ed25519 key>", "name": "<allowlist name>"}`.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let text = try container.decode(String.self, forKey: .key)
+        guard let key = NodePublicKey(base64: text) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .key, in: container, debugDescription: "not a base64 Ed25519 public key")
+        }
+        self.init(publicKey: key, name: try container.decodeIfPresent(String.self, forKey: .name))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(publicKey.base64, forKey: .key)
+        try container.encodeIfPresent(name, forKey: .name)
+    }
+}

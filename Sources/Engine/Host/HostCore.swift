@@ -319,7 +319,7 @@ final class HostCore: HandshakeRouting {
             }
         }
         // The session backs off a dial it refuses itself.
-        guard let connection = session.admit(theirs, dialled: dial?.record, remote: remote) else {
+        guard let connection = session.admit(theirs, dialled: dial?.record, remote: remote, identity: identity) else {
             count(.session, "refused by the torrent's session", remote: remote)
             return .refuse(.session, "refused by the session")
         }

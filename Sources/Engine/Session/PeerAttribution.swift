@@ -7,7 +7,8 @@
 /// totals are bounded by peers × files entries.
 ///
 /// Peers are keyed by the address the connection was made to or came from (``PeerAddress/description``,
-/// `ip:port`).
+/// `ip:port`); a peer that authenticated with a node key (private swarms over TLS) also has its identity
+/// (``identities``).
 public struct PeerAttribution: Sendable {
     public let layout: StorageLayout
     private var peerIndex: [String: Int32] = [:]
@@ -15,6 +16,8 @@ public struct PeerAttribution: Sendable {
     private var pending: [Int: [Block]] = [:]
     /// `totals[file][peer]`, bytes.
     private var totals: [Int: [Int32: Int64]] = [:]
+    /// The node key each authenticated peer proved, by peer address (at most one entry per connection admitted).
+    public private(set) var identities: [String: PeerIdentity] = [:]
 
     private struct Block: Sendable {
         var peer: Int32
@@ -24,6 +27,11 @@ public struct PeerAttribution: Sendable {
 
     public init(layout: StorageLayout) {
         self.layout = layout
+    }
+
+    /// Notes that the peer at `peer` (its address) authenticated as `identity`.
+    public mutating func identify(_ peer: String, as identity: PeerIdentity) {
+        identities[peer] = identity
     }
 
     /// Notes that `peer` delivered `length` bytes at `begin` of `piece` (an accepted block, not a duplicate).

@@ -79,6 +79,9 @@ public struct SessionProgress: Sendable, Hashable, Codable {
     /// Verified bytes per file (path joined with `/`) per peer address (`ip:port`), pad files excluded; filled in
     /// the final progress of a ``SessionOutcome`` only (see ``PeerAttribution``).
     public var suppliedBytes: [String: [String: Int64]] = [:]
+    /// The identities of the peers in ``suppliedBytes`` that authenticated with a node key, by address; filled in
+    /// the final progress only.
+    public var supplierIdentities: [String: PeerIdentity] = [:]
 
     public init(
         verifiedBytes: Int64, totalBytes: Int64, piecesVerified: Int, pieceCount: Int, downloadRate: Double,

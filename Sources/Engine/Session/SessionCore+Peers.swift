@@ -47,7 +47,10 @@ extension SessionCore {
 
     /// A handshake for this torrent completed (the host routed it here): the connection's handler, or nil when
     /// it may not stay (ourselves, banned, already connected, over the session's or the node's limit).
-    func admit(_ handshake: Handshake, dialled: PeerRecord?, remote: SocketAddress?) -> PeerConnection? {
+    /// `identity` is what the transport handshake authenticated (credited in the audit log beside the address).
+    func admit(_ handshake: Handshake, dialled: PeerRecord?, remote: SocketAddress?, identity: PeerIdentity? = nil)
+        -> PeerConnection?
+    {
         let connection = PeerConnection(core: self, handshake: handshake, dialled: dialled, remote: remote)
         let record = connection.record
         if connection.peerID == peerID, record.source != .incoming {
@@ -63,6 +66,7 @@ extension SessionCore {
         connections[connection.id] = connection
         directory.connected(record)
         picker.addSource(connection)
+        if let identity { attribution.identify(connection.attributionKey, as: identity) }
         return connection
     }
 

@@ -181,6 +181,7 @@ final class SessionCore {
         closeEverything()
         var progress = self.progress()
         progress.suppliedBytes = attribution.suppliedBytes
+        progress.supplierIdentities = attribution.identities
         let outcome: SessionOutcome =
             switch reason {
             case .stopped: picker.isComplete ? .complete(progress) : .stopped(progress)

@@ -134,7 +134,7 @@ public struct GatedLeech: Sendable {
         do {
             decisions = try gate.releaseTorrent(
                 torrentBytes, subject: torrentPath, policy: policy, infoHash: infoHash,
-                peers: Self.contributions(final.suppliedBytes), precomputed: precomputed, manifest: manifest,
+                peers: Self.contributions(final.suppliedBytes, identities: final.supplierIdentities), precomputed: precomputed, manifest: manifest,
                 expectedSHA256: expectedSHA256)
         } catch {
             throw NodeError(error)
@@ -211,9 +211,14 @@ public struct GatedLeech: Sendable {
     }
 
     /// The engine's verified bytes per file per peer address, as the audit log records them (largest first).
-    static func contributions(_ supplied: [String: [String: Int64]]) -> [String: [PeerContribution]] {
+    static func contributions(_ supplied: [String: [String: Int64]], identities: [String: PeerIdentity])
+        -> [String: [PeerContribution]]
+    {
         supplied.mapValues { byPeer in
-            byPeer.map { PeerContribution(peer: $0.key, bytes: $0.value) }
+            byPeer.map { peer, bytes in
+                let identity = identities[peer]
+                return PeerContribution(peer: peer, bytes: bytes, name: identity?.name, key: identity?.fingerprint)
+            }
                 .sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.peer < $1.peer }
         }
     }
