@@ -18,7 +18,8 @@ import TestSupport
         let trackerPort: Int
         let name = "payload.bin"
 
-        init(size: Int = 6 << 20, pieceLengthExponent: Int = 16) throws {
+        /// - Parameter isPrivate: the BEP 27 private flag (`mktorrent -p`).
+        init(size: Int = 6 << 20, pieceLengthExponent: Int = 16, isPrivate: Bool = false) throws {
             dir = try TestFiles.makeTemporaryDirectory("swt-engine")
             try FileManager.default.createDirectory(at: dir.appendingPathComponent("seed"), withIntermediateDirectories: true)
             content = dir.appendingPathComponent("seed/\(name)")
@@ -28,8 +29,8 @@ import TestSupport
             try TestProcess.requireTool("mktorrent")
             let made = try TestProcess.run(
                 "mktorrent",
-                ["-l", "\(pieceLengthExponent)", "-a", "http://127.0.0.1:\(trackerPort)/announce", "-o", torrent.path,
-                 content.path])
+                ["-l", "\(pieceLengthExponent)", "-a", "http://127.0.0.1:\(trackerPort)/announce", "-o", torrent.path]
+                    + (isPrivate ? ["-p"] : []) + [content.path])
             guard made.exitCode == 0 else { throw HarnessError("mktorrent failed: \(made.stderr)") }
         }
 
