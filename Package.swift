@@ -253,6 +253,21 @@ let package = Package(
             ],
             swiftSettings: ours
         ),
+        // PeerTLS's checks on their own, and hostile TLS peers against a real `swtorrent seed` over loopback.
+        .testTarget(
+            name: "PeerTLSTests",
+            dependencies: [
+                "PeerTLS", "Engine", "Identity", "TestSupport", "Operations",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: ours
+        ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.
         .testTarget(
             name: "IntegrationTests", dependencies: ["Bencode", "Metainfo", "TestSupport", "Operations"],
