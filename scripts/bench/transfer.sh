@@ -11,6 +11,9 @@
 #                     (SHA-256 of each file for the audit log), the rename into --out, exit;
 #   swtorrent+trust   `leech --trust ec.pub` of a torrent made with `swtorrent make --sign ec.pem` (a P-256 key
 #                     made here with openssl): the same, and the cosign signature is verified before release.
+# and once more as the protected case (tool swtorrent-tls, row swtorrent+tls): the same file as a private torrent
+# (`mktorrent -p`), seed and leech with --key and --allow, so every byte goes over TLS 1.3 (Docs/peer-tls.md);
+# reported to its "complete" line like the "swtorrent" row, and compared with it (target >= 0.8).
 # The first run is also reported as "swtorrent" up to its --json "complete" line (every piece verified and fsynced;
 # CPU and VmHWM read from /proc at that moment): the engine's own work, as before. Leecher CPU and peak RSS at exit
 # come from /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher starts and after it ends
@@ -19,6 +22,12 @@
 #
 # Case 2: one seed, four leechers of a 512 MiB file, all started at once, each told every other's address; time
 # until the last leecher is complete. swtorrent and libtorrent.
+#
+# Case 3 (BENCH_HANDSHAKES=0 skips it): the handshake cost, connections per second one seed accepts and answers,
+# plain (public torrent) and protected (private torrent: TLS 1.3 with an Ed25519 certificate of a listed key, made
+# here with openssl). A Python client (2 threads, BENCH_HANDSHAKE_SECONDS each) connects, handshakes (TLS, then
+# BitTorrent), reads the seed's 68-byte handshake and closes, over and over; the client shares the 2 cores with the
+# seed and does as much TLS work as the seed, so the protected figure is a lower bound of what a seed accepts.
 #
 # Usage: scripts/bench/transfer.sh                        # 1 round, 1 GiB, then the 4-leecher case
 #        BENCH_ROUNDS=3 BENCH_SIZE_MIB=1024 BENCH_SWARM_MIB=512 BENCH_DIR=/var/tmp scripts/bench/transfer.sh
@@ -32,8 +41,10 @@ size_mib=${BENCH_SIZE_MIB:-1024}
 swarm_mib=${BENCH_SWARM_MIB:-512}
 tick=$(getconf CLK_TCK)
 case_timeout=${BENCH_CASE_TIMEOUT:-180}
-tools=(${BENCH_TOOLS:-swtorrent swtorrent-trust libtorrent aria2c})
+tools=(${BENCH_TOOLS:-swtorrent swtorrent-tls swtorrent-trust libtorrent aria2c})
 swarm=${BENCH_SWARM:-1}
+handshakes=${BENCH_HANDSHAKES:-1}
+handshake_seconds=${BENCH_HANDSHAKE_SECONDS:-10}
 
 scripts/install-deps.sh --bench >&2 || true
 if [[ -n ${BENCH_BIN:-} ]]; then
@@ -114,8 +125,13 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ec.pem
 openssl pkey -in "$dir/ec.pem" -pubout -out "$dir/ec.pub"
 "$bin" make "$dir/one/payload.bin" --piece-length 1M --announce "http://127.0.0.1:$tracker_port/announce" --no-date \
     --sign "$dir/ec.pem" --output "$dir/one-signed.torrent" >/dev/null
+# The protected case: the same file as a private torrent, node keys for seed and leech on one allowlist.
+mktorrent -p -l 20 -a "http://127.0.0.1:$tracker_port/announce" -o "$dir/one-private.torrent" "$dir/one/payload.bin" >/dev/null
+"$bin" keygen --out "$dir/seed.key" --name bench-seed >/dev/null 2>&1
+"$bin" keygen --out "$dir/leech.key" --name bench-leech >/dev/null 2>&1
+cat "$dir/seed.key.pub" "$dir/leech.key.pub" >"$dir/fleet.allow"
 infohash() { "$bin" info "$1" --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["infoHash"])'; }
-{ infohash "$dir/one.torrent"; infohash "$dir/one-signed.torrent"; } | sort -u >"$dir/whitelist"
+{ infohash "$dir/one.torrent"; infohash "$dir/one-signed.torrent"; infohash "$dir/one-private.torrent"; } | sort -u >"$dir/whitelist"
 printf 'listen.tcp_udp 127.0.0.1:%s\naccess.whitelist %s\n' "$tracker_port" "$dir/whitelist" >"$dir/ot.conf"
 # opentracker started as root drops its privileges before it reads the whitelist: without search permission on
 # $dir (mktemp -d makes it 0700) it tracks nothing and refuses every announce, so aria2c never saw a peer.
@@ -129,14 +145,20 @@ waitport "$tracker_port"
 # gate; for the others the same as at exit).
 run_case() {
     local tool=$1 port out seed_pid t0 t1 c0 c1 tc="" cc="" crss="" torrent="$dir/one.torrent" trust=(--allow-unsigned)
+    local seed_node=() leech_node=()
     port=$(freeport)
     out="$dir/out-$tool"
     rm -rf "$out" && mkdir -p "$out"
     if [[ $tool == swtorrent-trust ]]; then
         torrent="$dir/one-signed.torrent" trust=(--trust "$dir/ec.pub")
     fi
+    if [[ $tool == swtorrent-tls ]]; then
+        torrent="$dir/one-private.torrent"
+        seed_node=(--key "$dir/seed.key" --allow "$dir/fleet.allow")
+        leech_node=(--key "$dir/leech.key" --allow "$dir/fleet.allow")
+    fi
     case $tool in
-    swtorrent*) "$bin" seed "$torrent" --data "$dir/one" --port "$port" --no-lsd >/dev/null 2>"$dir/seed.err" & ;;
+    swtorrent*) "$bin" seed "$torrent" --data "$dir/one" --port "$port" --no-lsd "${seed_node[@]}" >/dev/null 2>"$dir/seed.err" & ;;
     libtorrent) /usr/bin/python3 "$dir/lt.py" seed "$dir/one.torrent" "$dir/one" "$port" "" 600 >/dev/null 2>&1 & ;;
     aria2c) aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
         --seed-ratio=0.0 --bt-seed-unverified=true --listen-port="$port" --dir="$dir/one" --summary-interval=0 \
@@ -155,7 +177,7 @@ run_case() {
         # --out) before it exits. The seed's address comes from the tracker.
         rm -f "$dir/leech.fifo" && mkfifo "$dir/leech.fifo"
         timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
-            "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json --no-lsd >"$dir/leech.fifo" 2>"$dir/leech.err" &
+            "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json --no-lsd "${leech_node[@]}" >"$dir/leech.fifo" 2>"$dir/leech.err" &
         local wrapper=$! line leech_pid
         while IFS= read -r line; do
             if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
@@ -203,6 +225,7 @@ for tool in "${tools[@]}"; do
     case $tool in
     swtorrent) rows+=(swtorrent swtorrent+gate) ;;
     swtorrent-trust) rows+=(swtorrent+trust) ;;
+    swtorrent-tls) rows+=(swtorrent+tls) ;;
     *) rows+=("$tool") ;;
     esac
 done
@@ -216,6 +239,10 @@ for round in $(seq 1 "$rounds"); do
             tool=swtorrent+gate
         fi
         [[ $tool == swtorrent-trust ]] && tool=swtorrent+trust
+        if [[ $tool == swtorrent-tls ]]; then
+            # Like the "swtorrent" row: to the "complete" line, the engine's work (here over TLS).
+            tool=swtorrent+tls s=$cs lc=$clc lr=$clr
+        fi
         secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
         awk -v tool="$tool" -v r="$round" -v s="$s" -v b="$bytes" -v lc="$lc" -v sc="$sc" -v lr="$lr" -v sr="$sr" \
             -v cs="$cs" -v clc="$clc" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -243,6 +270,11 @@ awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v t="${mbps[
     -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" 'BEGIN {
         printf "whole leech command / libtorrent (wall time ratio, target >= 3): --allow-unsigned %s, --trust %s\n", (b > 0 && g > 0 ? sprintf("%.2f", g / b) : "n/a"), (b > 0 && t > 0 ? sprintf("%.2f", t / b) : "n/a")
         printf "engine alone (to complete) / libtorrent %s; swtorrent/aria2c %s\n", (b > 0 && a > 0 ? sprintf("%.2f", a / b) : "n/a"), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
+if [[ -n ${mbps[swtorrent+tls]:-} && -n ${mbps[swtorrent]:-} ]]; then
+    awk -v p="${mbps[swtorrent]}" -v t="${mbps[swtorrent+tls]}" -v pc="$(echo "${lcpu[swtorrent]}" | median)" \
+        -v tc="$(echo "${lcpu[swtorrent+tls]}" | median)" -v b="$bytes" 'BEGIN { gib = b / 1073741824
+        printf "protected (TLS 1.3) / plain, to complete: %.2f (target >= 0.8); leecher CPU-s/GiB plain %.2f, protected %.2f\n", (p > 0 ? t / p : 0), pc / gib, tc / gib }'
+fi
 
 # Case 2: one seed, four leechers.
 swarm_case() {
@@ -310,9 +342,77 @@ swarm_case() {
     done
     awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }'
 }
-[[ $swarm == 1 ]] || exit 0
+if [[ $swarm == 1 ]]; then
+    echo
+    echo "Case 2: one seed -> four leechers, $swarm_mib MiB, time until all four are complete; load $(cut -d' ' -f1-3 /proc/loadavg)"
+    sw=$(swarm_case swtorrent)
+    lt4=$(swarm_case libtorrent)
+    echo "swtorrent ${sw}s  libtorrent ${lt4}s  ratio swtorrent/libtorrent $(awk -v a="$sw" -v b="$lt4" 'BEGIN { printf "%.2f", a / b }') (target <= 0.5)"
+fi
+
+[[ $handshakes == 1 ]] || exit 0
+# Case 3: a client certificate for a listed key, made with openssl (an Ed25519 key; its raw 32 bytes are the last
+# 32 of the public key's DER), and the handshake client.
+openssl genpkey -algorithm ed25519 -out "$dir/hs.pem" 2>/dev/null
+openssl req -new -x509 -key "$dir/hs.pem" -subj /CN=bench-client -days 1 -out "$dir/hs.crt" 2>/dev/null
+echo "ed25519 $(openssl pkey -in "$dir/hs.pem" -pubout -outform DER | tail -c 32 | base64) bench-client" >>"$dir/fleet.allow"
+cat >"$dir/hs.py" <<'PY'
+import os, socket, ssl, sys, threading, time
+port, infohash, seconds, cert, key = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+context = None
+if cert:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(cert, key)
+counts, failures = [0, 0], [0, 0]
+def worker(i):
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            s = socket.create_connection(('127.0.0.1', port), timeout=5)
+            if context:
+                s = context.wrap_socket(s, server_hostname=infohash.hex())
+            s.sendall(b'\x13BitTorrent protocol' + bytes(8) + infohash + os.urandom(20))
+            got = b''
+            while len(got) < 68:
+                chunk = s.recv(68 - len(got))
+                if not chunk:
+                    break
+                got += chunk
+            s.close()
+            if len(got) == 68 and got[28:48] == infohash:
+                counts[i] += 1
+            else:
+                failures[i] += 1
+        except OSError:
+            failures[i] += 1
+threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+for t in threads: t.start()
+for t in threads: t.join()
+print('%.1f %d' % (sum(counts) / seconds, sum(failures)))
+PY
+handshake_case() {  # plain|protected: prints "connections/s failures"
+    local port seed_pid torrent=$dir/one.torrent node=() cert="" key=""
+    if [[ $1 == protected ]]; then
+        torrent=$dir/one-private.torrent node=(--key "$dir/seed.key" --allow "$dir/fleet.allow")
+        cert=$dir/hs.crt key=$dir/hs.pem
+    fi
+    port=$(freeport)
+    "$bin" seed "$torrent" --data "$dir/one" --port "$port" --no-tracker --no-lsd --max-connections 1000 "${node[@]}" \
+        >/dev/null 2>&1 &
+    seed_pid=$!
+    pids+=("$seed_pid")
+    waitport "$port"
+    sleep 1
+    /usr/bin/python3 "$dir/hs.py" "$port" "$(infohash "$torrent")" "$handshake_seconds" "$cert" "$key"
+    kill "$seed_pid"
+    wait "$seed_pid" 2>/dev/null || true
+}
 echo
-echo "Case 2: one seed -> four leechers, $swarm_mib MiB, time until all four are complete; load $(cut -d' ' -f1-3 /proc/loadavg)"
-sw=$(swarm_case swtorrent)
-lt4=$(swarm_case libtorrent)
-echo "swtorrent ${sw}s  libtorrent ${lt4}s  ratio swtorrent/libtorrent $(awk -v a="$sw" -v b="$lt4" 'BEGIN { printf "%.2f", a / b }') (target <= 0.5)"
+echo "Case 3: connections a seed accepts and answers (TCP, [TLS 1.3,] BitTorrent handshake, close), 2 client threads"
+echo "for ${handshake_seconds}s each; load $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r plain_rate plain_failed < <(handshake_case plain)
+read -r tls_rate tls_failed < <(handshake_case protected)
+echo "plain ${plain_rate}/s (${plain_failed} failed)  protected ${tls_rate}/s (${tls_failed} failed)  protected/plain $(awk -v a="$tls_rate" -v b="$plain_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
