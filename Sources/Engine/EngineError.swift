@@ -34,6 +34,8 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case incompleteData = "data incomplete"
         /// The torrent's data could not be read or written.
         case storage = "storage failure"
+        /// A mirror or web seed URL that cannot be used (not http(s), no host).
+        case badMirrorURL = "unusable mirror URL"
         /// The session was stopped before it finished.
         case cancelled = "cancelled"
 

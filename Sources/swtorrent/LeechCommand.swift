@@ -18,7 +18,13 @@ struct LeechCommand: AsyncParsableCommand {
             from --peer and, unless --no-lsd or the torrent is private, from BEP 14 local discovery on the LAN. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
             prints one JSON object a line on stdout instead (events "progress", then "complete", "stopped" or \
             "stalled"; each says which peer sources are active, e.g. "sources":{"lsd":2,"tracker":1}, and where \
-            the peers are, "localities":{"lan":2,"wan":1}).
+            the peers are, "localities":{"lan":2,"wan":1}, and each HTTP mirror with its state, bytes and why it backs \
+            off or was dropped, "mirrors":[{"url":...,"state":"active","bytes":...}]).
+
+            HTTP mirrors (Docs/mirrors.md): pieces are also fetched with Range requests from each --mirror and from \
+            the torrent's web seeds (BEP 19 url-list; --no-web-seeds ignores them), and hash-checked like a peer's. \
+            A mirror that fails backs off 1 s, 2 s, 4 s ... and is dropped after 5 failures in a row; one that \
+            sends a piece that fails its hash check is dropped at once. LAN mirrors are used before the others.
 
             Exit codes: 0 every piece is on disk and verified (after seeding for --seed-after, if given); 1 I/O or \
             network failure (cannot listen, disk error); 2 bad arguments or a malformed torrent; 3 no piece was \
@@ -73,11 +79,31 @@ struct LeechCommand: AsyncParsableCommand {
         help: "Give up (exit 11) when the download is not complete this long after start (e.g. 90s, 10m).")
     var deadline: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "An HTTP or HTTPS mirror of the torrent's files, used beside peers (repeatable; BEP 19 layout: a "
+                + "multi-file torrent's files under URL/NAME/..., a single-file torrent's file at URL, or URL/NAME "
+                + "when URL ends in /).", valueName: "url"))
+    var mirror: [String] = []
+
+    @Flag(name: .customLong("no-web-seeds"), help: "Do not use the torrent's web seeds (its url-list).")
+    var noWebSeeds = false
+
     @OptionGroup(title: "Release manifests") var manifestOptions: LeechManifestOptions
 
     func run() async throws {
         common.bootstrapLogging()
         var configuration = try common.sessionConfiguration()
+        for url in mirror {
+            do {
+                try MirrorLocation.check(url)
+            } catch {
+                throw ValidationError("--mirror: \(error.context)")
+            }
+        }
+        configuration.mirrors = mirror
+        configuration.mirrorSettings.useWebSeeds = !noWebSeeds
         if let seedAfter {
             guard let d = ProgressFormat.parseDuration(seedAfter) else {
                 throw ValidationError("--seed-after '\(seedAfter)' is not a duration like 30s, 10m, 1h")

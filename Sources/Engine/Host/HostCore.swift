@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import LocalDiscovery
 import Logging
 import Metainfo
@@ -32,6 +33,8 @@ final class HostCore: HandshakeRouting {
     private var sessions: [InfoHash: SessionCore] = [:]
     private var nextSessionID = 1
     private var refusals: [PeerRefusal: Int] = [:]
+    /// The node's one HTTP client for mirrors and web seeds (``httpClient``), made on first use.
+    private var mirrorClient: HTTPClient?
 
     // Node-wide limits, shared fairly between the sessions (by ``SessionCore/hostID``).
     private(set) var connections: SharedBudget
@@ -138,7 +141,31 @@ final class HostCore: HandshakeRouting {
             self.ipv6Listener = nil
             self.state = .stopped
             return self.configuration.localDiscovery?.shutdown().hop(to: self.loop) ?? self.loop.makeSucceededVoidFuture()
+        }.flatMap {
+            guard let client = self.mirrorClient else { return self.loop.makeSucceededVoidFuture() }
+            self.mirrorClient = nil
+            return client.shutdown().hop(to: self.loop).recover { _ in }
         }.nonisolated()
+    }
+
+    /// Redirects followed per mirror request at most.
+    static let mirrorRedirectLimit = 5
+
+    /// The node's HTTP client for mirrors and web seeds: made on first use, with its connections on this loop (a
+    /// mirror's responses arrive where its session runs), shut down with the host. Redirects are followed up to
+    /// ``mirrorRedirectLimit`` (no cycles); a connection that cannot be made fails at once (the mirror backs off)
+    /// rather than being retried by the client; the read timeout is each request's own (``MirrorFetch``).
+    var httpClient: HTTPClient {
+        if let mirrorClient { return mirrorClient }
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60))
+        pool.retryConnectionEstablishment = false
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .follow(max: Self.mirrorRedirectLimit, allowCycles: false),
+            timeout: .init(connect: .seconds(10)), connectionPool: pool, decompression: .disabled)
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        let client = HTTPClient(eventLoopGroup: loop, configuration: configuration, backgroundActivityLogger: logger)
+        mirrorClient = client
+        return client
     }
 
     /// With the default listen address (`0.0.0.0`), a second socket on `[::]` and the same port, IPv6 only, so

@@ -212,7 +212,7 @@ public struct PeerDirectory {
         case .manual: 3
         case .lsd: 2
         case .tracker: 1
-        case .incoming: 0
+        case .incoming, .mirror: 0
         }
     }
 

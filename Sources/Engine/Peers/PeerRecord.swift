@@ -45,6 +45,9 @@ public enum PeerSource: String, Sendable, Hashable, Codable, CodingKeyRepresenta
     case manual
     /// The peer connected to us.
     case incoming
+    /// Not a peer: an HTTP mirror or BEP 19 web seed (a ``BlockSource`` the picker knows like a peer that has
+    /// every piece; its locality is classified from its URL's host like a peer's address).
+    case mirror
 }
 
 /// Whether a peer sits on the local network. LAN-first piece selection uses it; plain BitTorrent ignores it.

@@ -1,6 +1,8 @@
+import SystemSupport
+
 /// Renders ``SessionProgress`` for people (one terminal status line) and for programs (one JSON object a line).
 public enum ProgressFormat {
-    /// `42.0% 812.3 MB/s down 0 B/s up 3 peers ETA 0:07`.
+    /// `42.0% 812.3 MB/s down 0 B/s up 3 peers 1/2 mirrors ETA 0:07`.
     public static func line(_ p: SessionProgress) -> String {
         var parts = [
             String(format1(p.percent)) + "%",
@@ -8,6 +10,10 @@ public enum ProgressFormat {
             bytes(p.uploadRate) + "/s up",
             "\(p.peers) peer" + (p.peers == 1 ? "" : "s"),
         ]
+        if !p.mirrors.isEmpty {
+            let active = p.mirrors.filter { $0.state == .active }.count
+            parts.append("\(active)/\(p.mirrors.count) mirror" + (p.mirrors.count == 1 ? "" : "s"))
+        }
         if p.complete {
             parts.append("complete")
         } else if let eta = p.etaSeconds {
@@ -40,7 +46,18 @@ public enum ProgressFormat {
         fields.append(("etaSeconds", p.etaSeconds.map { format1($0) } ?? "null"))
         fields.append(("sources", counts(p.peerSources)))
         fields.append(("localities", counts(p.peerLocalities)))
+        fields.append(("mirrors", "[" + p.mirrors.map(mirror).joined(separator: ",") + "]"))
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    }
+
+    /// `{"url":"http://10.0.0.5/r/","locality":"lan","state":"backing-off","bytes":1048576,"rate":0,"failures":3,
+    /// "reason":"3 failures, backing off 4 s (HTTP 503 Service Unavailable ...)"}` (no `reason` while it has none).
+    static func mirror(_ m: MirrorProgress) -> String {
+        var out = "{\"url\":" + JSONString.quoted(m.url) + ",\"locality\":\"\(m.locality.rawValue)\""
+        out += ",\"state\":\"\(m.state.rawValue)\",\"bytes\":\(m.bytes),\"rate\":\(Int64(m.rate))"
+        out += ",\"failures\":\(m.failures)"
+        if let reason = m.reason { out += ",\"reason\":" + JSONString.quoted(reason) }
+        return out + "}"
     }
 
     /// `{"lsd":1,"tracker":2}`: the kinds that have at least one peer, sorted.

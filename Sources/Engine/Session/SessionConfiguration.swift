@@ -46,6 +46,12 @@ public struct SessionConfiguration: Sendable {
     public var maxQueuedRequestsPerPeer = 4096
     /// How often progress is reported.
     public var progressInterval: Duration = .seconds(1)
+    /// HTTP mirrors to fetch pieces from beside the peers (`leech --mirror`, a manifest's mirrors); the torrent's
+    /// web seeds (`url-list`) are added unless ``MirrorSettings/useWebSeeds`` is off. Each must be an http(s) URL
+    /// (``MirrorLocation``).
+    public var mirrors: [String] = []
+    /// How mirrors are used: request depth, backoff, when one is dropped, timeouts.
+    public var mirrorSettings = MirrorSettings()
 
     public init() {}
 }
@@ -76,18 +82,20 @@ public struct SessionProgress: Sendable, Hashable, Codable {
     public var hashFailures: Int
     /// Peers banned so far.
     public var bannedPeers: Int
-    /// Verified bytes per file (path joined with `/`) per peer address (`ip:port`), pad files excluded; filled in
-    /// the final progress of a ``SessionOutcome`` only (see ``PeerAttribution``).
+    /// Verified bytes per file (path joined with `/`) per peer address (`ip:port`) or mirror URL, pad files
+    /// excluded; filled in the final progress of a ``SessionOutcome`` only (see ``PeerAttribution``).
     public var suppliedBytes: [String: [String: Int64]] = [:]
     /// The identities of the peers in ``suppliedBytes`` that authenticated with a node key, by address; filled in
     /// the final progress only.
     public var supplierIdentities: [String: PeerIdentity] = [:]
+    /// The session's HTTP mirrors and web seeds: state, bytes, and why one backs off or was dropped.
+    public var mirrors: [MirrorProgress] = []
 
     public init(
         verifiedBytes: Int64, totalBytes: Int64, piecesVerified: Int, pieceCount: Int, downloadRate: Double,
         uploadRate: Double, downloaded: Int64, uploaded: Int64, peers: Int, peerSources: [PeerSource: Int] = [:],
         peerLocalities: [PeerLocality: Int] = [:], etaSeconds: Double?, complete: Bool, hashFailures: Int,
-        bannedPeers: Int, suppliedBytes: [String: [String: Int64]] = [:]
+        bannedPeers: Int, suppliedBytes: [String: [String: Int64]] = [:], mirrors: [MirrorProgress] = []
     ) {
         self.verifiedBytes = verifiedBytes
         self.totalBytes = totalBytes
@@ -105,6 +113,7 @@ public struct SessionProgress: Sendable, Hashable, Codable {
         self.hashFailures = hashFailures
         self.bannedPeers = bannedPeers
         self.suppliedBytes = suppliedBytes
+        self.mirrors = mirrors
     }
 
     /// Percent verified, 0–100.

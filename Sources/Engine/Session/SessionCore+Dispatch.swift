@@ -78,20 +78,32 @@ extension SessionCore {
         let room = depth - outstanding
         // Refill in batches so requests go out in large writes.
         guard room >= max(1, min(16, depth / 4)) || outstanding == 0 else { return }
-        if downloadBucket.rate != nil || hostDownloadBucket.rate != nil {
-            guard !refillScheduled else { return }
-            let bytes = room * picker.blockSize
-            let wait = max(downloadBucket.take(bytes, at: now()), hostDownloadBucket.take(bytes, at: now()))
-            if wait > 0 {
-                refillScheduled = true
-                loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(wait * 1000) + 1)) {
-                    self.refillScheduled = false
-                    for other in self.connections.values { self.requestMore(other) }
-                    self.flushAll()
-                }
+        guard paceDownload(room * picker.blockSize) else { return }
+        picker.request(room, from: c)
+    }
+
+    /// Takes `bytes` about to be requested from the download rate limits (the session's and its share of the
+    /// node's). When they are spent, a refill that asks every source again is scheduled; while one is, returns false
+    /// (ask for nothing now).
+    func paceDownload(_ bytes: Int) -> Bool {
+        guard downloadBucket.rate != nil || hostDownloadBucket.rate != nil else { return true }
+        guard !refillScheduled else { return false }
+        let wait = max(downloadBucket.take(bytes, at: now()), hostDownloadBucket.take(bytes, at: now()))
+        if wait > 0 {
+            refillScheduled = true
+            loop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(wait * 1000) + 1)) {
+                self.refillScheduled = false
+                self.requestMoreEverywhere()
             }
         }
-        picker.request(room, from: c)
+        return true
+    }
+
+    /// Tops up requests with every peer and mirror.
+    func requestMoreEverywhere() {
+        for c in connections.values { requestMore(c) }
+        requestFromMirrors()
+        flushAll()
     }
 
     func blockArrived(piece: Int, begin: Int, block: ByteBuffer, from c: PeerConnection) {
@@ -102,11 +114,24 @@ extension SessionCore {
         c.snubbed = false
         c.pipeline.received(block.readableBytes, at: t)
         guard arrival.accepted else { return }
-        downloaded += Int64(block.readableBytes)
-        attribution.blockAccepted(piece: piece, begin: begin, length: block.readableBytes, peer: c.attributionKey)
         c.rateWindowBytes += Int64(block.readableBytes)
+        accept(request, block, arrival, source: c.attributionKey)
+        requestMore(c)
+    }
+
+    /// An accepted block, whatever its source (``BlockSource``): counted, credited to `source` once its piece
+    /// verifies, withdrawn from the other sources that had it outstanding, gathered into its piece's buffer (or
+    /// written at once), and the complete piece written and hash-checked.
+    func accept(_ request: BlockRequest, _ block: ByteBuffer, _ arrival: PiecePicker.Arrival, source: String) {
+        let (piece, begin) = (request.piece, request.begin)
+        downloaded += Int64(block.readableBytes)
+        attribution.blockAccepted(piece: piece, begin: begin, length: block.readableBytes, peer: source)
         for cancel in arrival.cancels {
-            connections[cancel.peer]?.cancelBlock(cancel.request)
+            if let c = connections[cancel.peer] {
+                c.cancelBlock(cancel.request)
+            } else {
+                mirrors[cancel.peer]?.cancelBlock(cancel.request)
+            }
         }
         // Blocks are gathered into one buffer per piece (one copy, out of the receive buffer at once); the complete
         // piece is hashed in memory and written in one write (`writeVerified`). When too much is buffered already,
@@ -125,7 +150,7 @@ extension SessionCore {
         if pieceBuffers.direct.contains(piece) {
             // Copied out of the receive buffer: a 16 KiB slice waiting for the disk would keep the whole (up to 1 MiB)
             // read alive.
-            var own = c.allocator.buffer(capacity: block.readableBytes)
+            var own = ByteBufferAllocator().buffer(capacity: block.readableBytes)
             own.writeImmutableBuffer(block)
             write(piece: piece, begin: begin, own)
         }
@@ -142,6 +167,5 @@ extension SessionCore {
                 awaitingVerification.insert(piece)
             }
         }
-        requestMore(c)
     }
 }

@@ -103,8 +103,7 @@ extension SessionCore {
         directory.disconnected(connection.record.address, now: now())
         logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
         // Its blocks are free again: let the others take them.
-        for other in connections.values { requestMore(other) }
-        flushAll()
+        requestMoreEverywhere()
     }
 
     func protocolError(_ connection: PeerConnection, _ error: any Error) {

@@ -51,6 +51,8 @@ extension SessionCore {
             }
             requestMore(c)
         }
+        updateMirrorRates()
+        requestFromMirrors()
         flushAll()
         switch state {
         case .seeding(let until?) where t >= until:
@@ -72,8 +74,7 @@ extension SessionCore {
     /// The node's bytes in flight to the disk fell below the budget, or a session left: top requests up again.
     func resumeRequests() {
         guard case .downloading = state else { return }
-        for c in connections.values { requestMore(c) }
-        flushAll()
+        requestMoreEverywhere()
     }
 
     /// This session's share of the node-wide rate limits (nil: unlimited), from the host.
@@ -110,6 +111,7 @@ extension SessionCore {
             pieceCount: torrent.pieceCount, downloadRate: downRate, uploadRate: upRate, downloaded: downloaded,
             uploaded: uploaded, peers: connections.count, peerSources: sources, peerLocalities: localities,
             etaSeconds: remaining == 0 ? 0 : (downRate > 0 ? Double(remaining) / downRate : nil),
-            complete: picker.isComplete, hashFailures: hashFailures, bannedPeers: reputation.banned.count)
+            complete: picker.isComplete, hashFailures: hashFailures, bannedPeers: reputation.banned.count,
+            mirrors: mirrorProgress)
     }
 }

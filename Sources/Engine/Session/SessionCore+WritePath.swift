@@ -132,19 +132,20 @@ extension SessionCore {
         let contributors = picker.pieceFailed(piece)
         attribution.pieceFailed(piece)
         logger.warning("piece failed the hash check", metadata: ["piece": "\(piece)", "peers": "\(contributors.count)"])
+        mirrorsSentBadPiece(piece, contributors: contributors)
         for id in contributors {
             guard let c = connections[id] else { continue }
             if reputation.pieceFailed(host: c.banKey) {
                 drop(c, "sent \(reputation.failureLimit) pieces that failed the hash check", ban: true)
             }
         }
-        for c in connections.values { requestMore(c) }
-        flushAll()
+        requestMoreEverywhere()
     }
 
     func downloadFinished() {
         guard case .downloading = state else { return }
         logger.info("download complete: every piece verified")
+        stopMirrors()
         host.downloadFinished(self)
         let storage = self.storage
         loop.makeFutureWithTask { try await storage.sync() }.assumeIsolated().whenComplete { result in

@@ -47,6 +47,8 @@ final class SessionCore {
     var attribution: PeerAttribution
     var nextID = 1
     var connections: [Int: PeerConnection] = [:]
+    /// HTTP mirrors and web seeds, by source id (ids are shared with ``connections``).
+    var mirrors: [Int: HTTPMirror] = [:]
     /// Every peer known, from every source; decides whom to dial next.
     var directory = PeerDirectory()
     /// Sets each peer record's locality.
@@ -152,6 +154,7 @@ final class SessionCore {
             announce(picker.isComplete ? .completed : .started)
         }
         connectMore()
+        if !picker.isComplete { startMirrors() }
         if picker.isComplete { logger.info("seeding: every piece is verified") }
     }
 
@@ -214,6 +217,7 @@ final class SessionCore {
         // Its info-hash is unknown to the listener from now on; its shares of the node-wide budgets go back.
         host.remove(self)
         for connection in connections.values { connection.close() }
+        stopMirrors()
     }
 
     var isRunning: Bool {

@@ -147,7 +147,14 @@ public struct StorageLayout: Sendable, Hashable {
     ///
     /// - Precondition: the range lies inside the piece.
     public func spans(piece: Int, begin: Int, length: Int) -> [Span] {
-        let start = Int64(piece) * Int64(pieceLength) + Int64(begin)
+        spans(offset: Int64(piece) * Int64(pieceLength) + Int64(begin), length: length)
+    }
+
+    /// The file runs that make up `length` bytes at `offset` of the torrent's content (a run of several pieces, as
+    /// an HTTP mirror is asked for), in order. Zero-length files contribute nothing.
+    ///
+    /// - Precondition: the range lies inside the content.
+    public func spans(offset start: Int64, length: Int) -> [Span] {
         let end = start + Int64(length)
         var result: [Span] = []
         // Binary search for the last file whose offset is <= start.

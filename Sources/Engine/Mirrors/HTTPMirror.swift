@@ -1,0 +1,191 @@
+import AsyncHTTPClient
+import NIOCore
+import PeerWire
+
+/// An HTTP mirror or BEP 19 web seed as a source of blocks (``BlockSource``): the picker's blocks are grouped into
+/// runs of consecutive bytes, and each run is fetched with Range requests over the torrent's file layout
+/// (``MirrorFetch``), at most ``MirrorSettings/requestsPerMirror`` at once. Every piece it supplies is hash-checked
+/// by the session's write path like a peer's.
+///
+/// A failed request (connection refused, an HTTP error, a body shorter or longer than asked, no data for
+/// ``MirrorSettings/readTimeout``) gives its blocks back to the picker and counts a failure: the mirror backs off
+/// 1 s, 2 s, 4 s ... (``MirrorSettings/backoff(afterFailures:)``) and is dropped after
+/// ``MirrorSettings/failureLimit`` failures in a row. A piece whose every block came from it and that fails its
+/// hash check drops it at once (``SessionCore/pieceFailed(_:)``). Lives on the session's event loop.
+final class HTTPMirror: BlockSource {
+    enum State {
+        case active
+        case backingOff(until: Double)
+        case dropped
+    }
+
+    unowned let core: SessionCore
+    let sourceID: Int
+    let location: MirrorLocation
+    let locality: PeerLocality
+    let settings: MirrorSettings
+    private(set) var state = State.active
+    /// Failures in a row.
+    private(set) var failures = 0
+    /// Pieces that failed their hash check with blocks from this mirror and from other sources.
+    var sharedHashFailures = 0
+    /// Why it backs off or was dropped (the last failure while it is active again).
+    private(set) var reason: String?
+    private var fetches: [Int: MirrorFetch] = [:]
+    private var nextFetchID = 1
+
+    // Totals and rate (the session's tick updates the rate).
+    var bytes: Int64 = 0
+    var rateWindowBytes: Int64 = 0
+    var rate: Double = 0
+
+    init(core: SessionCore, sourceID: Int, location: MirrorLocation, locality: PeerLocality, settings: MirrorSettings) {
+        self.core = core
+        self.sourceID = sourceID
+        self.location = location
+        self.locality = locality
+        self.settings = settings
+    }
+
+    var pickerInfo: PickerPeerInfo { PickerPeerInfo(source: .mirror, locality: locality) }
+
+    /// Not dropped and not backing off.
+    var isActive: Bool {
+        if case .active = state { return true }
+        return false
+    }
+
+    var isDropped: Bool {
+        if case .dropped = state { return true }
+        return false
+    }
+
+    /// Requests in flight.
+    var fetchCount: Int { fetches.count }
+
+    /// How many requests it may have in flight: one while it is slower than ``MirrorSettings/slowFraction`` of the
+    /// fastest mirror, ``MirrorSettings/requestsPerMirror`` otherwise.
+    func requestSlots(fastestRate: Double) -> Int {
+        let slow = fastestRate > 0 && bytes > 0 && rate < fastestRate * settings.slowFraction
+        return slow ? 1 : settings.requestsPerMirror
+    }
+
+    // MARK: - BlockSource
+
+    /// Groups the blocks into runs of consecutive bytes (at most ``MirrorSettings/bytesPerRequest`` each) and
+    /// fetches each run.
+    func requestBlocks(_ requests: [BlockRequest]) {
+        let layout = core.storage.layout
+        let pieceLength = Int64(layout.pieceLength)
+        func offset(_ r: BlockRequest) -> Int64 { Int64(r.piece) * pieceLength + Int64(r.begin) }
+        let sorted = requests.sorted { offset($0) < offset($1) }
+        var run: [BlockRequest] = []
+        var runEnd: Int64 = 0
+        var runBytes = 0
+        for request in sorted {
+            if !run.isEmpty && (offset(request) != runEnd || runBytes + request.length > settings.bytesPerRequest) {
+                startFetch(run)
+                run = []
+                runBytes = 0
+            }
+            run.append(request)
+            runEnd = offset(request) + Int64(request.length)
+            runBytes += request.length
+        }
+        if !run.isEmpty { startFetch(run) }
+    }
+
+    /// Another source delivered the block first (end game). The request for it is not withdrawn: the bytes are on
+    /// their way in a larger run, and the picker ignores the late copy.
+    func cancelBlock(_ request: BlockRequest) {}
+
+    private func startFetch(_ blocks: [BlockRequest]) {
+        let fetch = MirrorFetch(mirror: self, id: nextFetchID, blocks: blocks)
+        nextFetchID += 1
+        fetches[fetch.id] = fetch
+        fetch.start()
+    }
+
+    // MARK: - Outcomes
+
+    /// A block of a fetch is complete.
+    func delivered(_ request: BlockRequest, _ block: ByteBuffer) {
+        core.mirrorBlockArrived(request, block, from: self)
+    }
+
+    /// A fetch ended: `failure` is nil when every block arrived.
+    func fetchEnded(_ fetch: MirrorFetch, failure: String?) {
+        guard fetches.removeValue(forKey: fetch.id) != nil else { return }
+        if let failure {
+            let undelivered = Array(fetch.undelivered)
+            if !undelivered.isEmpty { core.picker.cancelRequests(sourceID, undelivered) }
+            failed(failure)
+            core.requestMoreEverywhere()
+        } else {
+            if failures > 0 {
+                core.logger.info("mirror recovered", metadata: ["mirror": "\(location.url)"])
+            }
+            failures = 0
+            core.requestMore(self)
+        }
+    }
+
+    /// Counts a failure (once per backoff: requests that were in flight when the first failed do not count again)
+    /// and backs off, or drops the mirror at the limit.
+    private func failed(_ why: String) {
+        guard case .active = state else { return }
+        failures += 1
+        if failures >= settings.failureLimit {
+            return drop("\(failures) failures in a row (last: \(why))")
+        }
+        let wait = settings.backoff(afterFailures: failures)
+        state = .backingOff(until: core.now() + wait.seconds)
+        reason = "\(failures) failure\(failures == 1 ? "" : "s"), backing off \(Self.text(wait)) (\(why))"
+        core.logger.warning("mirror \(location.url): \(reason!)")
+        core.loop.assumeIsolated().scheduleTask(in: wait.timeAmount) {
+            guard case .backingOff = self.state, self.core.isRunning else { return }
+            self.state = .active
+            self.core.requestMore(self)
+        }
+    }
+
+    /// Stops using the mirror for the rest of the session: its requests are cancelled and their blocks go back to
+    /// the picker.
+    func drop(_ why: String) {
+        guard !isDropped else { return }
+        state = .dropped
+        reason = why
+        core.logger.warning("mirror \(location.url) dropped: \(why)")
+        stop()
+        core.picker.removePeer(sourceID)
+    }
+
+    /// Cancels every request in flight (the session ends, or the download is complete).
+    func stop() {
+        let running = fetches.values
+        fetches = [:]
+        for fetch in running { fetch.cancel() }
+    }
+
+    /// What progress reports about it.
+    func progress(standby: Bool) -> MirrorProgress {
+        let shown: MirrorProgress.State
+        switch state {
+        case .active: shown = standby ? .standby : .active
+        case .backingOff: shown = .backingOff
+        case .dropped: shown = .dropped
+        }
+        return MirrorProgress(
+            url: location.url, locality: locality, state: shown, bytes: bytes, rate: rate, failures: failures,
+            reason: reason)
+    }
+
+    /// `4 s`, `1.5 s`.
+    static func text(_ duration: Duration) -> String {
+        let seconds = duration.seconds
+        return seconds == seconds.rounded() ? "\(Int64(seconds)) s" : "\(ProgressFormat.format1(seconds)) s"
+    }
+}
+
+@available(*, unavailable)
+extension HTTPMirror: Sendable {}

@@ -1,0 +1,230 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import PeerWire
+
+/// One run of consecutive blocks fetched from a mirror: one Range request per file the run touches (in order, on
+/// the node's HTTP client), the body cut into the run's blocks as it streams in, each block handed to the session
+/// as soon as it is complete. Pad-file bytes (BEP 47) are zeros and never fetched.
+///
+/// Every response is held to what was asked: `206 Partial Content` with the asked `Content-Range` (or `200` when
+/// the whole file was asked for), a body of exactly the asked length (a longer one is cut off at the first excess
+/// byte, a shorter one fails at its end), and no more than ``MirrorSettings/readTimeout`` without a byte. Redirects
+/// are followed by the client (at most ``HostCore/mirrorRedirectLimit``). Lives on the session's event loop.
+final class MirrorFetch {
+    unowned let mirror: HTTPMirror
+    let id: Int
+    /// The run's blocks, in byte order.
+    let blocks: [BlockRequest]
+    private let spans: [StorageLayout.Span]
+    private var spanIndex = 0
+    private var spanReceived = 0
+    private var blockIndex = 0
+    /// The current block while it arrives in pieces smaller than it.
+    private var partial: ByteBuffer?
+    private var task: HTTPClient.Task<Void>?
+    private var timer: Scheduled<Void>?
+    private var lastByteAt: Double
+    private(set) var finished = false
+
+    init(mirror: HTTPMirror, id: Int, blocks: [BlockRequest]) {
+        self.mirror = mirror
+        self.id = id
+        self.blocks = blocks
+        let layout = mirror.core.storage.layout
+        let first = blocks[0]
+        let length = blocks.reduce(0) { $0 + $1.length }
+        self.spans = layout.spans(
+            offset: Int64(first.piece) * Int64(layout.pieceLength) + Int64(first.begin), length: length)
+        self.lastByteAt = mirror.core.now()
+    }
+
+    /// The blocks not delivered yet.
+    var undelivered: ArraySlice<BlockRequest> { blocks[blockIndex...] }
+
+    private var loop: any EventLoop { mirror.core.loop }
+
+    func start() {
+        armTimer()
+        nextSpan()
+    }
+
+    /// Ends the fetch without a word to the mirror (the session stops, the mirror was dropped).
+    func cancel() {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        task?.cancel()
+    }
+
+    private func finish(_ failure: String?) {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        if failure != nil { task?.cancel() }
+        mirror.fetchEnded(self, failure: failure)
+    }
+
+    // MARK: - Requests
+
+    private func nextSpan() {
+        let location = mirror.location
+        while spanIndex < spans.count, location.fileURLs[spans[spanIndex].file] == nil {
+            // Pad file: zeros, not on any mirror.
+            var zeros = ByteBufferAllocator().buffer(capacity: spans[spanIndex].length)
+            zeros.writeRepeatingByte(0, count: spans[spanIndex].length)
+            spanIndex += 1
+            consume(zeros)
+            if finished { return }
+        }
+        guard spanIndex < spans.count else { return finish(nil) }
+        let span = spans[spanIndex]
+        let url = location.fileURLs[span.file]!
+        spanReceived = 0
+        var headers = HTTPHeaders()
+        headers.add(name: "Range", value: "bytes=\(span.fileOffset)-\(span.fileOffset + Int64(span.length) - 1)")
+        headers.add(name: "User-Agent", value: "swtorrent")
+        let request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: .GET, headers: headers)
+        } catch {
+            return finish("\(url): \(error)")
+        }
+        let delegate = MirrorResponse(fetch: NIOLoopBound(self, eventLoop: loop))
+        let task = mirror.core.host.httpClient.execute(
+            request: request, delegate: delegate, eventLoop: .delegateAndChannel(on: loop), deadline: nil,
+            logger: nil)
+        self.task = task
+        // A redirect the client refuses (too many, a cycle) fails the task without telling the delegate.
+        task.futureResult.hop(to: loop).assumeIsolated().whenFailure { error in
+            guard self.task === task else { return }
+            self.failed(error)
+        }
+    }
+
+    /// Fails the fetch when no byte arrived for the read timeout.
+    private func armTimer() {
+        let timeout = mirror.settings.readTimeout
+        let due = lastByteAt + timeout.seconds - mirror.core.now()
+        timer = loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(max(due, 0.001) * 1e9))) {
+            guard !self.finished else { return }
+            if self.mirror.core.now() - self.lastByteAt >= timeout.seconds {
+                self.finish("no data for \(HTTPMirror.text(timeout))")
+            } else {
+                self.armTimer()
+            }
+        }
+    }
+
+    // MARK: - Responses
+
+    fileprivate func head(_ head: HTTPResponseHead) {
+        guard !finished else { return }
+        lastByteAt = mirror.core.now()
+        let span = spans[spanIndex]
+        let file = mirror.core.storage.layout.files[span.file]
+        let last = span.fileOffset + Int64(span.length) - 1
+        switch head.status.code {
+        case 206:
+            if let range = head.headers.first(name: "Content-Range"),
+                !range.hasPrefix("bytes \(span.fileOffset)-\(last)/")
+            {
+                return finish("answered Content-Range '\(range)' to a request for bytes \(span.fileOffset)-\(last)")
+            }
+        case 200 where span.fileOffset == 0 && Int64(span.length) == file.length:
+            break  // the whole file was asked for
+        case 200:
+            return finish("answered 200 to a Range request (the server does not serve ranges)")
+        default:
+            return finish("HTTP \(head.status.code) \(head.status.reasonPhrase) for \(mirror.location.fileURLs[span.file]!)")
+        }
+        if let text = head.headers.first(name: "Content-Length"), let length = Int64(text),
+            length != Int64(span.length)
+        {
+            return finish("Content-Length \(length) for a request of \(span.length) bytes")
+        }
+    }
+
+    fileprivate func body(_ part: ByteBuffer) {
+        guard !finished else { return }
+        lastByteAt = mirror.core.now()
+        let length = spans[spanIndex].length
+        guard spanReceived + part.readableBytes <= length else {
+            return finish("body longer than the \(length) bytes asked for")
+        }
+        spanReceived += part.readableBytes
+        consume(part)
+    }
+
+    fileprivate func ended() {
+        guard !finished else { return }
+        task = nil
+        let length = spans[spanIndex].length
+        guard spanReceived == length else {
+            return finish("body shorter than asked: \(spanReceived) of \(length) bytes")
+        }
+        spanIndex += 1
+        nextSpan()
+    }
+
+    fileprivate func failed(_ error: any Error) {
+        guard !finished else { return }
+        finish("\(error)")
+    }
+
+    /// Cuts the bytes into the run's blocks; a block split across parts is gathered in ``partial``.
+    private func consume(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        while bytes.readableBytes > 0, blockIndex < blocks.count, !finished {
+            let block = blocks[blockIndex]
+            let have = partial?.readableBytes ?? 0
+            let need = block.length - have
+            if have == 0 && bytes.readableBytes >= need {
+                blockIndex += 1
+                mirror.delivered(block, bytes.readSlice(length: need)!)
+                continue
+            }
+            var slice = bytes.readSlice(length: min(need, bytes.readableBytes))!
+            if partial == nil { partial = ByteBufferAllocator().buffer(capacity: block.length) }
+            partial!.writeBuffer(&slice)
+            if partial!.readableBytes == block.length {
+                let whole = partial!
+                partial = nil
+                blockIndex += 1
+                mirror.delivered(block, whole)
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension MirrorFetch: Sendable {}
+
+/// The client's view of one request of a ``MirrorFetch``: every callback runs on the session's loop (the request
+/// is made with `.delegateAndChannel(on:)`) and goes straight to the fetch.
+final class MirrorResponse: HTTPClientResponseDelegate {
+    typealias Response = Void
+    private let fetch: NIOLoopBound<MirrorFetch>
+
+    init(fetch: NIOLoopBound<MirrorFetch>) {
+        self.fetch = fetch
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        fetch.value.head(head)
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        fetch.value.body(buffer)
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+        fetch.value.failed(error)
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+        fetch.value.ended()
+    }
+}

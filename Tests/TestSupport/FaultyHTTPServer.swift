@@ -1,0 +1,63 @@
+import Foundation
+
+/// A small HTTP file server with Range support and injected faults, for the mirror tests: `faulty-http-server.py`
+/// beside this file (python3's `http.server`), started as a process on 127.0.0.1 and stopped by its pid. The
+/// faults are its options (`--fail-first 2 --fail-status 503`, `--status 404`, `--corrupt`, `--short K`,
+/// `--long K`, `--stall-after K`, `--die-after K`, `--redirects N`, `--redirect-loop`, `--ignore-range`; the
+/// script's docstring says what each does). It exits on its own after `lifetime` seconds.
+public final class FaultyHTTPServer {
+    /// One request as the server logged it.
+    public struct Request: Sendable, Hashable {
+        /// Seconds on the server's monotonic clock.
+        public var time: Double
+        public var status: Int
+        public var path: String
+        public var range: String
+    }
+
+    public let process: BackgroundProcess
+    public let port: Int
+
+    /// Starts the server and waits (up to 10 s) until it listens.
+    ///
+    /// - Parameters:
+    ///   - root: the directory it serves.
+    ///   - faults: the script's fault options.
+    ///   - logDirectory: where its output goes.
+    ///   - lifetime: seconds after which it exits on its own.
+    public init(root: URL, faults: [String] = [], logDirectory: URL, lifetime: Int = 300) throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("faulty-http-server.py")
+        let portFile = logDirectory.appendingPathComponent("http-port-\(UUID().uuidString.prefix(8))")
+        let process = try BackgroundProcess(
+            "python3",
+            ["-u", script.path, "--root", root.path, "--port-file", portFile.path, "--lifetime", "\(lifetime)"]
+                + faults,
+            name: "faulty-http", logDirectory: logDirectory)
+        var port: Int?
+        _ = TestFiles.waitUntil(timeout: 10) {
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
+            return port != nil || !process.isRunning
+        }
+        guard let port else {
+            process.stop()
+            throw HarnessError("faulty-http-server.py did not start: \(process.stderr)")
+        }
+        self.process = process
+        self.port = port
+    }
+
+    /// `http://127.0.0.1:PORT/`: a directory URL (a multi-file torrent's mirror, or a single file under its name).
+    public var url: String { "http://127.0.0.1:\(port)/" }
+
+    /// The requests it answered so far, in order.
+    public var requests: [Request] {
+        process.stdout.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ", maxSplits: 4).map(String.init)
+            guard f.count == 5, f[0] == "REQ", let time = Double(f[1]), let status = Int(f[2]) else { return nil }
+            return Request(time: time, status: status, path: f[3], range: f[4])
+        }
+    }
+
+    public func stop() { process.stop() }
+}
