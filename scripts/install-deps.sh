@@ -11,8 +11,8 @@ build_pkgs=(pkg-config libssl-dev libsodium-dev openssl)
 # systemd: systemd-analyze checks scripts/systemd/swtorrent-seed.service (it does not need systemd as PID 1).
 test_pkgs=(mktorrent aria2 transmission-cli python3 python3-libtorrent opentracker minisign iproute2 procps curl util-linux
     systemd)
-# transmission-daemon: the reference in bench/footprint.sh.
-bench_pkgs=(wrk hyperfine time python3-cryptography transmission-daemon)
+# transmission-daemon: the reference in bench/footprint.sh. nginx: the HTTP server bench/mirror.sh fetches from.
+bench_pkgs=(wrk hyperfine time python3-cryptography transmission-daemon nginx)
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_pkgs[@]}"); fi
@@ -32,4 +32,12 @@ if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Daemons among these (nginx, transmission-daemon) are installed, not started as services: the benchmarks start their
+# own on loopback. policy-rc.d tells the packages' scripts not to start them; it is removed again if we added it.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
