@@ -53,12 +53,15 @@ struct LeechCommand: AsyncParsableCommand {
             version of the same release this node already released (kept in --state-dir; --allow-downgrade \
             permits it) (exit 8); it disagrees with its embedded torrent (exit 9); a file lacks a valid provenance \
             attestation the policy requires (--require-attestation, exit 10). Each refusal is an audit record. \
-            Then the embedded torrent is leeched as above, and a file is released only when its SHA-256 is the \
-            manifest's and its signatures verify; audit records name the manifest.
+            Then the embedded torrent is leeched as above — from peers, the manifest's mirrors and, with \
+            --allow-origin, its origin as a last resort — and a file is released only when its SHA-256 is the \
+            manifest's and its signatures verify; audit records name the manifest. MANIFEST may be an http(s) URL \
+            (downloaded first, bounded in size and time).
             """
     )
 
-    @Argument(help: "The .torrent file, or a signed release manifest (swtorrent make --manifest).")
+    @Argument(
+        help: "The .torrent file, or a signed release manifest (swtorrent make --manifest): a file or an http(s) URL.")
     var torrent: String
 
     @Option(name: .long, help: "Directory to download into (created if missing).")
@@ -129,7 +132,7 @@ struct LeechCommand: AsyncParsableCommand {
         }
         var gateLogger = Logger(label: "swtorrent.leech.gate")
         gateLogger.logLevel = common.verbose ? .info : .error
-        if let signed = try manifestOptions.signedManifest(torrent) {
+        if let signed = try await manifestOptions.signedManifest(torrent) {
             guard !gate.allowUnsigned else {
                 StandardError.report("leech", "a release manifest is always verified: --allow-unsigned does not apply")
                 throw ExitCode(ExitCodes.badInput)
@@ -139,6 +142,7 @@ struct LeechCommand: AsyncParsableCommand {
                 acceptance: try manifestOptions.acceptance(policy: policy), staging: gate.staging,
                 quarantine: gate.quarantine, auditLog: gate.auditLog, configuration: configuration,
                 logger: common.logger("leech"), gateLogger: gateLogger)
+            leech.allowOrigin = manifestOptions.allowOrigin
             let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
             leech.host = host
             return try await runManifest(leech, policy: policy, deadline: deadlineService, services: hostServices)

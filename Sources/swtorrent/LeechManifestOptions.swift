@@ -20,13 +20,27 @@ struct LeechManifestOptions: ParsableArguments {
         help: "Release manifests: accept a version lower than the highest this node released (not below min-version).")
     var allowDowngrade = false
 
+    @Flag(
+        name: .customLong("allow-origin"),
+        help: "Release manifests: fetch from the manifest's origin (CDN) when no peer or mirror can serve.")
+    var allowOrigin = false
+
     @Option(
         name: .customLong("clock-skew"),
         help: "Release manifests: how far clocks may disagree when checking creation and expiry (default 5m).")
     var clockSkew: String?
 
-    /// The signed manifest when `path` holds one (its first byte is `{`; a torrent starts with `d`), else nil.
-    func signedManifest(_ path: String) throws -> SignedManifest? {
+    /// The signed manifest when `path` holds one (its first byte is `{`; a torrent starts with `d`) or is an http(s)
+    /// URL (always a manifest, downloaded bounded in size and time), else nil.
+    func signedManifest(_ path: String) async throws -> SignedManifest? {
+        if ManifestDownload.isURL(path) {
+            do {
+                return try await ManifestDownload.fetch(path)
+            } catch {
+                StandardError.report("leech", error.message)
+                throw ExitCode(ExitCodes.of(error))
+            }
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         let first = (try? handle.read(upToCount: 64)) ?? Data()
         try? handle.close()

@@ -13,14 +13,15 @@ struct ManifestCLITests {
     /// make --manifest with a minisign and a cosign (OpenSSL P-256) key, at `epoch` (SOURCE_DATE_EPOCH).
     static func makeManifest(
         _ w: Workspace, _ name: String, version: String, expires: String = "1d", epoch: Int? = nil,
-        keys: [String] = ["m.key", "ec.pem"]
+        keys: [String] = ["m.key", "ec.pem"], mirror: String = "http://127.0.0.1:9/mirror/",
+        origin: String = "http://127.0.0.1:9/origin/"
     ) throws {
         var environment: [String: String] = [:]
         if let epoch { environment["SOURCE_DATE_EPOCH"] = "\(epoch)" }
         let result = try TestProcess.swtorrent(
             ["make", w.artifact, "-a", "http://127.0.0.1:1/announce", "--private", "-o", w.path(name + ".torrent"),
              "--force", "--manifest", w.path(name), "--version", version, "--expires", expires,
-             "--mirror", "lan-a=http://127.0.0.1:9/mirror/", "--origin", "http://127.0.0.1:9/origin/"]
+             "--mirror", "lan-a=" + mirror, "--origin", origin]
                 + keys.flatMap { ["--sign", w.path($0)] },
             environment: environment, timeout: 60)
         guard result.exitCode == 0 else { throw HarnessError("make --manifest failed: \(result.stderr)") }
@@ -113,5 +114,58 @@ struct ManifestCLITests {
         let downgrade = try w.leech("old.manifest", port: port, trust + ["--allow-downgrade"])
         #expect(downgrade.exitCode == 0, "\(downgrade.stderr)")
         #expect(try String(contentsOfFile: w.path("state/releases.json"), encoding: .utf8).contains("2.0.1"))
+    }
+
+    /// A manifest fetched by URL, whose mirror is dead and which no peer serves: the node fetches the release from
+    /// the manifest's origin only with --allow-origin; without it the origin sees no request and the leech stalls.
+    @Test func aManifestByURLIsFetchedFromItsOriginOnlyWithAllowOrigin() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        try w.minisignKey("m")
+        let origin = try FaultyHTTPServer(root: w.dir.appendingPathComponent("seed"), logDirectory: w.dir)
+        defer { origin.stop() }
+        let dead = "http://127.0.0.1:\(try TestFiles.freePort())/mirror/"
+        try Self.makeManifest(w, "rel.manifest", version: "3.0.0", keys: ["m.key"], mirror: dead, origin: origin.url)
+        // The manifest itself is served over HTTP (from the workspace directory).
+        let published = try FaultyHTTPServer(root: w.dir, logDirectory: w.dir)
+        defer { published.stop() }
+        let url = published.url + "rel.manifest"
+        let base = [
+            "leech", url, "--out", w.path("out"), "--no-tracker", "--trust", w.path("m.pub"), "--state-dir",
+            w.path("state"), "--json",
+        ]
+
+        let refused = try TestProcess.swtorrent(base + ["--stall-timeout", "8s"], timeout: 60)
+        #expect(refused.exitCode == 3, "\(refused.stderr)")
+        #expect(refused.stderr.contains("manifest artifact.tar 3.0.0 accepted"), "\(refused.stderr)")
+        #expect(origin.requests.isEmpty, "the origin was contacted without --allow-origin")
+        #expect(w.listing(w.path("out")).isEmpty)
+
+        let allowed = try TestProcess.swtorrent(base + ["--allow-origin", "--stall-timeout", "60s"], timeout: 90)
+        #expect(allowed.exitCode == 0, "\(allowed.stderr)")
+        #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256)
+        #expect(origin.requests.allSatisfy { $0.path == "/artifact.tar" && $0.status == 206 })
+        let complete = try #require(
+            allowed.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["event"] as? String == "complete" })
+        let mirrors = try #require(complete["mirrors"] as? [[String: Any]])
+        #expect(mirrors.first { $0["origin"] as? Bool == true }?["url"] as? String == origin.url)
+        // The dead mirror failed (and backs off, or was dropped): the origin served while it could not.
+        let deadState = mirrors.first { $0["url"] as? String == dead }?["state"] as? String
+        #expect(deadState == "backing-off" || deadState == "dropped", "\(mirrors)")
+        let record = try #require(try w.auditRecords(w.gateDirectory + "/audit.jsonl").last)
+        let peers = try #require(record["peers"] as? [[String: Any]])
+        #expect(peers.map { $0["peer"] as? String } == [origin.url])
+        let manifest = try #require(record["manifest"] as? [String: Any])
+        #expect(manifest["source"] as? String == url)
+
+        // A manifest URL that is not one: a clear refusal, nothing released.
+        try FileManager.default.removeItem(atPath: w.path("out"))
+        let notFound = try TestProcess.swtorrent(
+            ["leech", published.url + "missing.manifest", "--out", w.path("out"), "--trust", w.path("m.pub")],
+            timeout: 30)
+        #expect(notFound.exitCode == 1, "\(notFound.stderr)")
+        #expect(notFound.stderr.contains("missing.manifest: HTTP 404"), "\(notFound.stderr)")
     }
 }

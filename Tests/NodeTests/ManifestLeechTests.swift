@@ -258,15 +258,9 @@ extension ManifestLeechTests {
         let outcome = try await leech.run()
         try await seed.stop()
         await leech.host?.shutdown()
-        guard case .leeched(_, .released(let decisions, _)) = outcome else { throw Failure("not released: \(outcome)") }
-        #expect(decisions.count == 2)
-        for name in ["app.tar", "lib.so"] {
-            let released = try Data(contentsOf: URL(fileURLWithPath: f.output + "/rel/" + name))
-            #expect(released == (try Data(contentsOf: URL(fileURLWithPath: f.source + "/rel/" + name))))
-        }
+        let suppliers = try Self.expectReleased(outcome, f)
+        #expect(suppliers == ["127.0.0.1:\(seed.port)"], "\(suppliers)")
         let records = try f.auditRecords()
-        let suppliers = records.flatMap { ($0["peers"] as? [[String: Any]] ?? []).compactMap { $0["peer"] as? String } }
-        #expect(Set(suppliers) == ["127.0.0.1:\(seed.port)"], "\(suppliers)")
         #expect(records.allSatisfy { ($0["manifest"] as? [String: Any])?["sha256"] as? String == signed.digest })
     }
 
@@ -288,4 +282,72 @@ extension ManifestLeechTests {
 struct Failure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The manifest's mirrors and its origin as sources (issue 14 item 2): mirrors beside peers, the origin only with
+/// `allowOrigin` and only as a last resort.
+extension ManifestLeechTests {
+    /// Releases and checks the two files; returns the sources the audit records credit.
+    static func expectReleased(_ outcome: ManifestLeech.Outcome, _ f: NodeFixture) throws -> Set<String> {
+        guard case .leeched(_, .released(let decisions, _)) = outcome else { throw Failure("not released: \(outcome)") }
+        #expect(decisions.count == 2)
+        for name in ["app.tar", "lib.so"] {
+            let released = try Data(contentsOf: URL(fileURLWithPath: f.output + "/rel/" + name))
+            #expect(released == (try Data(contentsOf: URL(fileURLWithPath: f.source + "/rel/" + name))))
+        }
+        let records = try f.auditRecords()
+        return Set(records.flatMap { ($0["peers"] as? [[String: Any]] ?? []).compactMap { $0["peer"] as? String } })
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aManifestsLiveMirrorAloneServesTheRelease() async throws {
+        let f = try NodeFixture("manifest-mirror")
+        defer { f.cleanup() }
+        let mirror = try FaultyHTTPServer(root: URL(fileURLWithPath: f.source), logDirectory: f.root)
+        defer { mirror.stop() }
+        let signed = try Self.sign(
+            try Self.manifest(f) { $0.mirrors = [.init(url: mirror.url, site: "lan")] }, with: f.signer)
+        var leech = try Self.leech(f, signed)
+        leech.host = RunningSeed.host()
+        let outcome = try await leech.run()
+        await leech.host?.shutdown()
+        #expect(try Self.expectReleased(outcome, f) == [mirror.url])
+        #expect(Set(mirror.requests.map(\.path)) == ["/rel/app.tar", "/rel/lib.so"])
+    }
+
+    /// With its mirror dead and no peer, a manifest's release comes from its origin only when allowed; without
+    /// `allowOrigin` the origin is never contacted and the leech stalls.
+    @Test(.timeLimit(.minutes(2)), arguments: [false, true])
+    func withPeersAndMirrorsGoneTheOriginServesOnlyWhenAllowed(allowOrigin: Bool) async throws {
+        let f = try NodeFixture("manifest-origin-\(allowOrigin)")
+        defer { f.cleanup() }
+        let origin = try FaultyHTTPServer(root: URL(fileURLWithPath: f.source), logDirectory: f.root)
+        defer { origin.stop() }
+        let dead = "http://127.0.0.1:\(try TestFiles.freePort())/dead/"
+        let signed = try Self.sign(
+            try Self.manifest(f) {
+                $0.mirrors = [.init(url: dead, site: "lan")]
+                $0.origin = origin.url
+            }, with: f.signer)
+        var leech = try Self.leech(f, signed)
+        leech.allowOrigin = allowOrigin
+        leech.configuration.stallTimeout = .seconds(allowOrigin ? 60 : 8)
+        leech.configuration.mirrorSettings.originGrace = .seconds(1)
+        leech.configuration.mirrorSettings.initialBackoff = .milliseconds(200)
+        leech.configuration.mirrorSettings.failureLimit = 2
+        leech.host = RunningSeed.host()
+        let outcome = try await leech.run()
+        await leech.host?.shutdown()
+        if allowOrigin {
+            #expect(try Self.expectReleased(outcome, f) == [origin.url])
+        } else {
+            guard case .leeched(_, .notDownloaded(.stalled(let progress))) = outcome else {
+                throw Failure("expected a stall without the origin, got \(outcome)")
+            }
+            #expect(f.outputEntries().isEmpty)
+            #expect(progress.mirrors.map(\.url) == [dead])
+            #expect(progress.mirrors.first?.state == .dropped)
+            #expect(origin.requests.isEmpty, "the origin was contacted: \(origin.requests)")
+        }
+    }
 }

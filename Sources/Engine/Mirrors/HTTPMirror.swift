@@ -23,6 +23,8 @@ final class HTTPMirror: BlockSource {
     let sourceID: Int
     let location: MirrorLocation
     let locality: PeerLocality
+    /// The origin: a last resort (``SessionCore/isStandby(_:)``).
+    let isOrigin: Bool
     let settings: MirrorSettings
     private(set) var state = State.active
     /// Failures in a row.
@@ -39,11 +41,15 @@ final class HTTPMirror: BlockSource {
     var rateWindowBytes: Int64 = 0
     var rate: Double = 0
 
-    init(core: SessionCore, sourceID: Int, location: MirrorLocation, locality: PeerLocality, settings: MirrorSettings) {
+    init(
+        core: SessionCore, sourceID: Int, location: MirrorLocation, locality: PeerLocality, isOrigin: Bool = false,
+        settings: MirrorSettings
+    ) {
         self.core = core
         self.sourceID = sourceID
         self.location = location
         self.locality = locality
+        self.isOrigin = isOrigin
         self.settings = settings
     }
 
@@ -176,7 +182,7 @@ final class HTTPMirror: BlockSource {
         case .dropped: shown = .dropped
         }
         return MirrorProgress(
-            url: location.url, locality: locality, state: shown, bytes: bytes, rate: rate, failures: failures,
+            url: location.url, isOrigin: isOrigin, locality: locality, state: shown, bytes: bytes, rate: rate, failures: failures,
             reason: reason)
     }
 

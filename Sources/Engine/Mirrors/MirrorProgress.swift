@@ -5,7 +5,8 @@ public struct MirrorProgress: Sendable, Hashable, Codable {
     public enum State: String, Sendable, Hashable, Codable {
         /// Requests go to it (or will, when there are blocks to ask for).
         case active
-        /// Not used: a LAN mirror is active and this one is not on the LAN (Docs/mirrors.md, "Order").
+        /// Not used: a LAN mirror is active and this one is not on the LAN, or this is the origin and other sources
+        /// are there (Docs/mirrors.md, "Order").
         case standby
         /// Waiting after a failure before it is asked again.
         case backingOff = "backing-off"
@@ -15,6 +16,8 @@ public struct MirrorProgress: Sendable, Hashable, Codable {
 
     /// The URL as given (`--mirror`, the torrent's `url-list`, a manifest).
     public var url: String
+    /// The origin, a last resort (``SessionConfiguration/origin``), rather than a mirror.
+    public var isOrigin: Bool
     public var locality: PeerLocality
     public var state: State
     /// Payload bytes accepted from it (before the hash check).
@@ -27,10 +30,11 @@ public struct MirrorProgress: Sendable, Hashable, Codable {
     public var reason: String?
 
     public init(
-        url: String, locality: PeerLocality, state: State, bytes: Int64, rate: Double, failures: Int,
-        reason: String? = nil
+        url: String, isOrigin: Bool = false, locality: PeerLocality, state: State, bytes: Int64, rate: Double,
+        failures: Int, reason: String? = nil
     ) {
         self.url = url
+        self.isOrigin = isOrigin
         self.locality = locality
         self.state = state
         self.bytes = bytes

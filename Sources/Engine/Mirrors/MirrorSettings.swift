@@ -19,6 +19,10 @@ public struct MirrorSettings: Sendable, Hashable {
     public var sharedHashFailureLimit = 3
     /// A mirror whose download rate is below this fraction of the fastest mirror's gets one request at a time.
     public var slowFraction = 0.25
+    /// The origin (``SessionConfiguration/origin``) is asked for nothing during this long after the session
+    /// starts (peers and mirrors get the first chance), nor while any peer with pieces we lack is connected or any
+    /// other mirror is active.
+    public var originGrace: Duration = .seconds(5)
     /// Use the torrent's BEP 19 web seeds (`url-list`) besides the mirrors given.
     public var useWebSeeds = true
 

@@ -53,7 +53,8 @@ public enum ProgressFormat {
     /// `{"url":"http://10.0.0.5/r/","locality":"lan","state":"backing-off","bytes":1048576,"rate":0,"failures":3,
     /// "reason":"3 failures, backing off 4 s (HTTP 503 Service Unavailable ...)"}` (no `reason` while it has none).
     static func mirror(_ m: MirrorProgress) -> String {
-        var out = "{\"url\":" + JSONString.quoted(m.url) + ",\"locality\":\"\(m.locality.rawValue)\""
+        var out = "{\"url\":" + JSONString.quoted(m.url) + (m.isOrigin ? ",\"origin\":true" : "")
+        out += ",\"locality\":\"\(m.locality.rawValue)\""
         out += ",\"state\":\"\(m.state.rawValue)\",\"bytes\":\(m.bytes),\"rate\":\(Int64(m.rate))"
         out += ",\"failures\":\(m.failures)"
         if let reason = m.reason { out += ",\"reason\":" + JSONString.quoted(reason) }

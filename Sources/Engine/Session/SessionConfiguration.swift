@@ -50,6 +50,9 @@ public struct SessionConfiguration: Sendable {
     /// web seeds (`url-list`) are added unless ``MirrorSettings/useWebSeeds`` is off. Each must be an http(s) URL
     /// (``MirrorLocation``).
     public var mirrors: [String] = []
+    /// The origin (a release manifest's CDN URL, `leech --allow-origin`): fetched from like a mirror, but only as a
+    /// last resort (``MirrorSettings/originGrace``; Docs/mirrors.md, "Order").
+    public var origin: String?
     /// How mirrors are used: request depth, backoff, when one is dropped, timeouts.
     public var mirrorSettings = MirrorSettings()
 

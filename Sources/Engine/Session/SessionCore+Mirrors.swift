@@ -3,7 +3,7 @@ import PeerWire
 
 /// HTTP mirrors and web seeds (``HTTPMirror``): which are used, how much is asked of each, what their blocks and
 /// bad pieces mean. LAN mirrors come before the others: a mirror that is not on the LAN is asked for nothing while a
-/// LAN mirror is active (Docs/mirrors.md).
+/// LAN mirror is active; the origin only when nothing else can serve (Docs/mirrors.md, "Order").
 extension SessionCore {
     /// Adds the configured mirrors and, unless switched off, the torrent's web seeds; a URL that cannot be used is
     /// logged and skipped (the CLI checks `--mirror` before the session starts).
@@ -12,6 +12,8 @@ extension SessionCore {
         var urls = configuration.mirrors
         if settings.useWebSeeds { urls += torrent.webSeeds }
         var seen = Set<String>()
+        let origin = configuration.origin
+        if let origin { urls.append(origin) }
         for url in urls where seen.insert(url).inserted {
             let location: MirrorLocation
             do {
@@ -23,7 +25,8 @@ extension SessionCore {
             let locality = classifier.locality(
                 of: PeerAddress(host: location.host, port: location.port), source: .mirror)
             let mirror = HTTPMirror(
-                core: self, sourceID: nextID, location: location, locality: locality, settings: settings)
+                core: self, sourceID: nextID, location: location, locality: locality, isOrigin: url == origin,
+                settings: settings)
             nextID += 1
             mirrors[mirror.sourceID] = mirror
             picker.addSource(mirror)
@@ -37,9 +40,16 @@ extension SessionCore {
         for mirror in mirrors.values { requestMore(mirror) }
     }
 
-    /// Whether a mirror waits while a LAN mirror is active (it is not on the LAN itself).
+    /// Whether a mirror waits: one not on the LAN while a LAN mirror is active; the origin during the first
+    /// ``MirrorSettings/originGrace`` of the session and while a peer with pieces we lack is connected or another
+    /// mirror is active.
     func isStandby(_ mirror: HTTPMirror) -> Bool {
-        mirror.locality != .lan && mirrors.values.contains { $0.locality == .lan && $0.isActive }
+        if mirror.isOrigin {
+            return now() < configuration.mirrorSettings.originGrace.seconds
+                || connections.values.contains { picker.isInteresting($0.id) }
+                || mirrors.values.contains { !$0.isOrigin && $0.isActive }
+        }
+        return mirror.locality != .lan && mirrors.values.contains { !$0.isOrigin && $0.locality == .lan && $0.isActive }
     }
 
     /// Fills the mirror's free request slots with runs of blocks.

@@ -10,9 +10,10 @@ import SignatureGate
 ///    policy, freshness, minimum version, rollback, agreement with its embedded torrent, provenance attestations. A
 ///    refused manifest releases nothing: the refusal is appended to the audit log and returned.
 /// 2. The embedded torrent is written into the gate directory and downloaded through the signature gate
-///    (``GatedLeech``) from peers (the torrent's trackers, `manualPeers`, local discovery: LAN peers first). Each file
-///    is released only if its SHA-256 is the one the manifest states and its own signatures verify; every audit
-///    record names the manifest.
+///    (``GatedLeech``) from peers (the torrent's trackers, `manualPeers`, local discovery: LAN peers first) and from
+///    the manifest's mirrors (HTTP block sources beside the configured ones, LAN mirrors first), and from its origin
+///    as a last resort when ``allowOrigin`` is set. Each file is released only if its SHA-256 is the one the
+///    manifest states and its own signatures verify; every audit record names the manifest.
 /// 3. When every file was released, the release's version is recorded in the node's ``VersionLedger``, so an older
 ///    manifest of the same name is refused from then on.
 public struct ManifestLeech: Sendable {
@@ -23,6 +24,9 @@ public struct ManifestLeech: Sendable {
     /// The gated leech that fetches and releases the manifest's torrent (output, gate paths, session settings,
     /// loggers); its torrent, policy, manifest and expected digests are set from the manifest when it runs.
     var gated: GatedLeech
+    /// Fetch from the manifest's origin (CDN) when nothing else can serve (`leech --allow-origin`); without it the
+    /// origin is never contacted.
+    public var allowOrigin = false
 
     /// Where released files go.
     public var output: String { gated.output }
@@ -105,6 +109,8 @@ public struct ManifestLeech: Sendable {
         leech.policy = acceptance.policy
         leech.auditLog = auditPath
         leech.manifest = manifest.reference
+        leech.configuration.mirrors += manifest.manifest.mirrors.map(\.url)
+        if allowOrigin { leech.configuration.origin = manifest.manifest.origin }
         leech.expectedSHA256 = Dictionary(
             manifest.manifest.files.map { ($0.displayPath, $0.sha256) }, uniquingKeysWith: { first, _ in first })
         let outcome = try await leech.run(events: events)
