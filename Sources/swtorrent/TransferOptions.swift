@@ -42,6 +42,25 @@ struct TransferOptions: ParsableArguments {
     var lsdInterface: [String] = []
 
     @Option(
+        name: .customLong("lan"), help: ArgumentHelp(
+            "A network whose peers count as LAN besides this host's subnets, e.g. 10.20.0.0/16 (repeatable: a "
+                + "site's address plan).", valueName: "cidr"))
+    var lan: [String] = []
+
+    @Option(
+        name: .customLong("wan"), help: ArgumentHelp(
+            "A network whose peers count as WAN even if they look local, e.g. a router's subnet (repeatable; wins "
+                + "over --lan, local subnets and local discovery).", valueName: "cidr"))
+    var wan: [String] = []
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "LAN-first selection (on by default): pieces a LAN peer has come from LAN peers, WAN peers are asked "
+                + "only for the rest, LAN peers get upload slots first. --no-lan-first: rarest first from every peer."))
+    var lanFirst = true
+
+    @Option(
         name: .long,
         help: ArgumentHelp(
             "The node key file (from `swtorrent keygen`): signs announces, and with --allow authenticates this node "
@@ -70,7 +89,8 @@ struct TransferOptions: ParsableArguments {
     /// it).
     var isDefaultButLocalDiscovery: Bool {
         port == 0 && peer.isEmpty && !noTracker && uploadLimit == nil && downloadLimit == nil && maxConnections == 80
-            && lsdInterface.isEmpty && key == nil && allow == nil && !allowPlainPeers && !json && !verbose
+            && lsdInterface.isEmpty && lan.isEmpty && wan.isEmpty && lanFirst && key == nil && allow == nil
+            && !allowPlainPeers && !json && !verbose
     }
 
     /// The session settings these options describe.
@@ -88,6 +108,9 @@ struct TransferOptions: ParsableArguments {
         configuration.downloadRateLimit = downloadLimit
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         configuration.maxConnections = maxConnections
+        configuration.lanFirst = lanFirst
+        configuration.lanNetworks = try Self.networks(lan, option: "--lan")
+        configuration.wanNetworks = try Self.networks(wan, option: "--wan")
         if let key {
             do {
                 configuration.announceParameters = SessionConfiguration.signedAnnounces(key: try NodeKey.load(path: key))
@@ -113,6 +136,15 @@ struct TransferOptions: ParsableArguments {
             return try PrivateSwarm(keyPath: key, allowlistPath: allow, allowPlainPeers: allowPlainPeers, logger: logger)
         } catch {
             throw ValidationError("--allow: \(error.message)")
+        }
+    }
+
+    /// The networks given to `option`, each `ADDRESS/LENGTH` or one address.
+    private static func networks(_ texts: [String], option: String) throws -> [CIDR] {
+        do {
+            return try texts.map { try CIDR(parsing: $0) }
+        } catch {
+            throw ValidationError("\(option): \(error)")
         }
     }
 

@@ -66,6 +66,25 @@ import Testing
         #expect(record.source == source)
     }
 
+    @Test(arguments: [
+        // A WAN network wins over loopback, the site network, the interfaces' subnets and local discovery.
+        ("127.0.0.2", PeerSource.manual, PeerLocality.wan),
+        ("10.20.99.1", .tracker, .wan),
+        ("192.168.10.1", .incoming, .wan),
+        ("192.168.10.1", .lsd, .wan),
+        // Next to it: as before.
+        ("127.0.0.1", .manual, .lan),
+        ("10.20.30.40", .tracker, .lan),
+        ("192.168.10.2", .lsd, .lan),
+    ])
+    func wanNetworksWin(host: String, source: PeerSource, expected: PeerLocality) throws {
+        let classifier = LocalityClassifier(
+            siteNetworks: [try CIDR(parsing: "10.20.0.0/16")],
+            wanNetworks: try ["127.0.0.2/32", "10.20.99.0/24", "192.168.10.1"].map { try CIDR(parsing: $0) },
+            interfaceNetworks: Self.interfaces)
+        #expect(classifier.locality(of: PeerAddress(host: host, port: 6881), source: source) == expected)
+    }
+
     @Test func withoutSiteNetworksOnlyInterfacesAndLoopbackAreLocal() {
         let classifier = LocalityClassifier(interfaceNetworks: [])
         #expect(classifier.locality(of: PeerAddress(host: "127.0.0.1", port: 1), source: .tracker) == .lan)

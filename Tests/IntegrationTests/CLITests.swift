@@ -22,4 +22,13 @@ struct CLITests {
         #expect(result.exitCode == 2, "\(arguments): \(result.stderr)")
         #expect(result.stderr.contains("Usage: swtorrent"), "\(arguments): \(result.stderr)")
     }
+
+    /// A malformed `--lan` / `--wan` network is refused before anything starts, naming the option and the form.
+    @Test(arguments: [("--lan", "10.0.0/8"), ("--wan", "10.0.0.0/33"), ("--lan", "fd00::/129")])
+    func malformedNetworksAreRefused(option: String, network: String) throws {
+        let result = try TestProcess.swtorrent(
+            ["leech", "missing.torrent", "--out", "/nonexistent", "--allow-unsigned", option, network])
+        #expect(result.exitCode == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("\(option): network '\(network)'"), "\(result.stderr)")
+    }
 }

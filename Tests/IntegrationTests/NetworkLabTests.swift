@@ -9,9 +9,9 @@ import TestSupport
 /// The issue 11 scenarios, small: `scripts/lab/lab.py` builds sites on bridges behind a router with `tc tbf` WAN
 /// links in namespaces of its own, runs this build's `swtorrent` there and reports the WAN counters; these tests
 /// assert the targets on its JSON. Where the lab cannot be built (not root, no `ip`/`tc`, no python3) they say DID
-/// NOT RUN, and fail under SWTORRENT_REQUIRE_ALL=1 (CI runs as root). Targets that need a feature this build lacks
-/// (LAN-first, authenticated swarms) are recorded as known issues naming it until the feature is here; the scenario
-/// still runs and every other assertion holds.
+/// NOT RUN, and fail under SWTORRENT_REQUIRE_ALL=1 (CI runs as root). The WAN ratio targets are hard assertions on
+/// this build's LAN-first selection (the lab must find `--no-lan-first` in its help); the private scenario's, which
+/// need authenticated swarms, are recorded as a known issue naming what is missing until the feature is here.
 @Suite(.serialized) struct NetworkLabTests {
     /// Small enough for seconds per scenario, large enough that a piece crossing the WAN twice shows (64 KiB pieces).
     static let size = "8M"
@@ -84,16 +84,9 @@ import TestSupport
         return rows.map { Run(row: $0, features: features) }
     }
 
-    /// A target that needs LAN-first: a known issue naming the missing feature while this build lacks it.
-    static func lanFirstTarget(_ run: Run, _ body: () throws -> Void) rethrows {
-        try withKnownIssue(
-            "this build has no LAN-first selection (--no-lan-first): WAN ratio \(run.row["sites"] ?? "")",
-            isIntermittent: true
-        ) {
-            try body()
-        } when: {
-            run.features["lanFirst"] != true
-        }
+    /// This build has LAN-first selection, and the lab saw it (it reads `leech --help`): the ratio targets hold.
+    static func requireLANFirst(_ run: Run) throws {
+        try #require(run.features["lanFirst"] == true, "the lab found no --no-lan-first in leech --help: \(run.row)")
     }
 
     /// The counters measure what crossed: one seed in A, one leecher in B; the leecher's audit log says every byte
@@ -118,7 +111,8 @@ import TestSupport
         let payload = try run.payloadRatio("B")
         // What the leechers verified from outside the site crossed the link: the counters can never show less.
         #expect(payload >= 1.0 && ratio >= payload, "WAN into B / content = \(ratio), payload \(payload)")
-        Self.lanFirstTarget(run) { #expect(ratio <= 1.2, "WAN into B / content = \(ratio)") }
+        try Self.requireLANFirst(run)
+        #expect(ratio <= 1.2, "WAN into B / content = \(ratio), payload \(payload)")
     }
 
     /// Staggered: the same with the leechers starting 1 s apart (3 s in the full run): WAN ratio ≤ 1.2.
@@ -130,7 +124,8 @@ import TestSupport
             ).first)
         #expect(run.ok, "\(run.failures)")
         let ratio = try run.ratio("B")
-        Self.lanFirstTarget(run) { #expect(ratio <= 1.2, "WAN into B / content = \(ratio)") }
+        try Self.requireLANFirst(run)
+        #expect(ratio <= 1.2, "WAN into B / content = \(ratio)")
     }
 
     /// Two remote sites, 2 leechers each: both complete, each site's WAN ratio ≤ 1.2.
@@ -140,10 +135,11 @@ import TestSupport
                 "twoRemoteSitesEachCrossTheWANAboutOnce", "two-sites", ["--variant", "swtorrent", "--leechers", "2"]
             ).first)
         #expect(run.ok, "\(run.failures)")
+        try Self.requireLANFirst(run)
         for site in ["B", "C"] {
             #expect(try run.site(site)["allCompleteSeconds"] as? Double != nil, "site \(site) did not complete")
             let ratio = try run.ratio(site)
-            Self.lanFirstTarget(run) { #expect(ratio <= 1.2, "WAN into \(site) / content = \(ratio)") }
+            #expect(ratio <= 1.2, "WAN into \(site) / content = \(ratio)")
         }
     }
 

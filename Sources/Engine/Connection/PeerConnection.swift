@@ -28,6 +28,10 @@ final class PeerConnection: ChannelDuplexHandler {
     var amInterested = false
     var peerChoking = true
     var peerInterested = false
+    /// When the peer last began choking us (it does from the start).
+    var chokedSince: Double
+    /// LAN-first: when this LAN peer last announced a piece of its WAN share (``SiteShare``), or connected.
+    var lastShareProgress: Double
 
     // Download side.
     var pipeline = RequestPipeline()
@@ -67,6 +71,8 @@ final class PeerConnection: ChannelDuplexHandler {
         lastReceivedAt = now
         lastSentAt = now
         connectedAt = now
+        chokedSince = now
+        lastShareProgress = now
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

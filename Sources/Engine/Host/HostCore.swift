@@ -241,11 +241,12 @@ final class HostCore: HandshakeRouting {
         }.hop(to: loop)
     }
 
-    /// A peer local discovery found: into its session's directory as an `lsd` peer on the LAN.
+    /// A peer local discovery found: into its session's directory as an `lsd` peer, on the LAN unless its address
+    /// is in a network declared WAN.
     private func locallyDiscovered(_ peer: LocalPeer) {
         guard let session = sessions[peer.infoHash], Self.usesLocalDiscovery(session.torrent) else { return }
         let address = PeerAddress(host: peer.host, port: peer.port)
-        session.addPeer(PeerRecord(address: address, source: .lsd, locality: .lan))
+        session.addPeer(session.classifier.record(address, source: .lsd))
         logger.debug("local discovery found a peer", metadata: ["peer": "\(address)", "torrent": "\(session.torrent.name)"])
     }
 

@@ -8,12 +8,15 @@ import SwarmPrimitives
 
 /// Decides whether a peer is on the local network (``PeerLocality``), where a ``PeerRecord`` is made.
 ///
-/// A peer is `.lan` when it was found by local service discovery, when its address is a loopback address, inside
+/// A peer is `.wan` when its address is inside one of the networks the operator declared WAN (that rule wins);
+/// otherwise `.lan` when it was found by local service discovery, when its address is a loopback address, inside
 /// one of the configured site networks, or inside the subnet of one of this host's interfaces (address and
 /// netmask); `.wan` for any other numeric address; `.unknown` for a host name (not resolved here).
 public struct LocalityClassifier: Sendable {
     /// Networks the operator declared local (a site's address plan spans more than one subnet).
     public var siteNetworks: [CIDR]
+    /// Networks the operator declared WAN although they look local (`--wan`): a router's subnet, a test's seed.
+    public var wanNetworks: [CIDR]
     /// The subnets of this host's interfaces.
     public var interfaceNetworks: [CIDR]
     /// This host's own addresses (4 or 16 bytes each), so a session never dials itself.
@@ -21,27 +24,34 @@ public struct LocalityClassifier: Sendable {
 
     /// - Parameters:
     ///   - siteNetworks: networks declared local.
-    ///   - interfaceNetworks: this host's subnets; ``forThisHost(siteNetworks:)`` reads them, tests pass their own.
+    ///   - wanNetworks: networks declared WAN (they win over every other rule).
+    ///   - interfaceNetworks: this host's subnets; ``forThisHost(siteNetworks:wanNetworks:)`` reads them, tests pass
+    ///     their own.
     ///   - interfaceAddresses: this host's addresses.
-    public init(siteNetworks: [CIDR] = [], interfaceNetworks: [CIDR], interfaceAddresses: [[UInt8]] = []) {
+    public init(
+        siteNetworks: [CIDR] = [], wanNetworks: [CIDR] = [], interfaceNetworks: [CIDR],
+        interfaceAddresses: [[UInt8]] = []
+    ) {
         self.siteNetworks = siteNetworks
+        self.wanNetworks = wanNetworks
         self.interfaceNetworks = interfaceNetworks
         self.interfaceAddresses = interfaceAddresses
     }
 
     /// A classifier with this host's interfaces as `getifaddrs` reports them now.
-    public static func forThisHost(siteNetworks: [CIDR] = []) -> LocalityClassifier {
+    public static func forThisHost(siteNetworks: [CIDR] = [], wanNetworks: [CIDR] = []) -> LocalityClassifier {
         let interfaces = localInterfaces()
         return LocalityClassifier(
-            siteNetworks: siteNetworks, interfaceNetworks: interfaces.networks, interfaceAddresses: interfaces.addresses)
+            siteNetworks: siteNetworks, wanNetworks: wanNetworks, interfaceNetworks: interfaces.networks,
+            interfaceAddresses: interfaces.addresses)
     }
 
     /// The locality of a peer at `address`, learned from `source`.
     public func locality(of address: PeerAddress, source: PeerSource) -> PeerLocality {
+        let bytes = CIDR.addressBytes(address.host)
+        if let bytes, wanNetworks.contains(where: { $0.contains(bytes) }) { return .wan }
         if source == .lsd { return .lan }
-        guard let bytes = CIDR.addressBytes(address.host) else {
-            return address.host == "localhost" ? .lan : .unknown
-        }
+        guard let bytes else { return address.host == "localhost" ? .lan : .unknown }
         if Self.loopback.contains(where: { $0.contains(bytes) }) { return .lan }
         if siteNetworks.contains(where: { $0.contains(bytes) }) { return .lan }
         if interfaceNetworks.contains(where: { $0.contains(bytes) }) { return .lan }

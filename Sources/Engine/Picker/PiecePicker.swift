@@ -5,9 +5,10 @@ import SwarmPrimitives
 ///
 /// - Partial pieces are finished before new ones are started, so pieces complete (and can be verified and
 ///   shared) quickly.
-/// - The first ``randomFirstPieces`` pieces are chosen at random among those available, so a new leecher soon has
-///   something to trade; after that the ``PiecePickingPolicy`` ranks pieces (rarest first by default), ties broken
-///   at random.
+/// - The first ``randomFirstPieces`` pieces are chosen at random among those available (and not excluded by the
+///   policy, where it allows random starts), so a new leecher soon has something to trade; after that the
+///   ``PiecePickingPolicy`` ranks pieces (rarest first by default, ``LANFirstPolicy`` for LAN-first), ties broken
+///   at random. The policy also decides which partial pieces and end-game blocks a peer may be asked for.
 /// - In order among seeds (``inOrderWhenOnlySeeds``): while every connected peer is a seed, there is no one to trade
 ///   with, so random first pieces are skipped and ties go to the lowest piece index: pieces complete front to back,
 ///   and the gated leech's streaming SHA-256 follows the download from memory.
@@ -36,6 +37,8 @@ public struct PiecePicker {
     private var availability: [Int32]
     /// Per piece, how many connected LAN peers have it (a subset of `availability`).
     private var lanAvailability: [Int32]
+    /// Per piece, how many of those LAN peers can serve it now (``setServing(_:_:)``).
+    private var lanServing: [Int32]
     /// Pieces started: partially requested/received, or complete and waiting for verification.
     private var started: Bitfield
     private var partial: [Int: PartialPiece] = [:]
@@ -63,6 +66,11 @@ public struct PiecePicker {
         var has: Bitfield
         var info: PickerPeerInfo
         var outstanding: Set<BlockRequest> = []
+        /// The peer can serve us now (``setServing(_:_:)``); a new peer is given the benefit of the doubt.
+        var serving = true
+
+        /// Whether its pieces count in `lanServing`.
+        var servesTheLAN: Bool { info.locality == .lan && serving }
     }
 
     /// - Parameters:
@@ -83,6 +91,7 @@ public struct PiecePicker {
         self.started = Bitfield(count: pieceCount)
         self.availability = [Int32](repeating: 0, count: pieceCount)
         self.lanAvailability = [Int32](repeating: 0, count: pieceCount)
+        self.lanServing = [Int32](repeating: 0, count: pieceCount)
     }
 
     // MARK: - Geometry
@@ -125,6 +134,9 @@ public struct PiecePicker {
     /// How many connected LAN peers (``PeerLocality/lan``) have `piece`.
     public func lanAvailability(ofPiece piece: Int) -> Int { Int(lanAvailability[piece]) }
 
+    /// How many connected LAN peers have `piece` and can serve it now (``setServing(_:_:)``).
+    public func lanServing(ofPiece piece: Int) -> Int { Int(lanServing[piece]) }
+
     // MARK: - Peers
 
     /// Registers a peer with what it has so far.
@@ -139,7 +151,21 @@ public struct PiecePicker {
         if state.info.locality == .lan {
             for piece in state.has.setIndices { lanAvailability[piece] -= 1 }
         }
+        if state.servesTheLAN {
+            for piece in state.has.setIndices { lanServing[piece] -= 1 }
+        }
         for request in state.outstanding { release(request) }
+    }
+
+    /// Whether a peer can serve us now: the session says so when it changes (a LAN peer that chokes us for long or
+    /// is snubbed cannot). It decides ``lanServing(ofPiece:)``, which LAN-first selection (``LANFirstPolicy``) uses
+    /// to keep WAN peers off pieces the LAN can give. A new peer can serve until told otherwise.
+    public mutating func setServing(_ id: Int, _ serving: Bool) {
+        guard var state = peers[id], state.serving != serving else { return }
+        state.serving = serving
+        peers[id] = state
+        guard state.info.locality == .lan else { return }
+        for piece in state.has.setIndices { lanServing[piece] += serving ? 1 : -1 }
     }
 
     /// The peer announced `piece` (`have`). Returns whether it is a piece we still want.
@@ -149,6 +175,7 @@ public struct PiecePicker {
         if peers[id]!.has.insert(piece) {
             availability[piece] += 1
             if peers[id]!.info.locality == .lan { lanAvailability[piece] += 1 }
+            if peers[id]!.servesTheLAN { lanServing[piece] += 1 }
         }
         return !have[piece]
     }
@@ -216,9 +243,10 @@ public struct PiecePicker {
             take(piece, &progress, &state, &result, count: count, duplicates: false)
             partial[piece] = progress
         }
-        // 3. End game: duplicate requests for blocks others are slow to deliver.
+        // 3. End game: duplicate requests for blocks others are slow to deliver (not of pieces the policy excludes).
         if result.count < count && inEndGame {
             for (piece, var progress) in partial where state.has[piece] && progress.receivedCount < progress.received.count {
+                guard policy.rank(candidate(piece), peer: state.info) != nil else { continue }
                 take(piece, &progress, &state, &result, count: count, duplicates: true)
                 partial[piece] = progress
                 if result.count >= count { break }
@@ -251,7 +279,8 @@ public struct PiecePicker {
 
     private func candidate(_ piece: Int) -> PieceCandidate {
         PieceCandidate(
-            piece: piece, availability: Int(availability[piece]), lanAvailability: Int(lanAvailability[piece]))
+            piece: piece, availability: Int(availability[piece]), lanAvailability: Int(lanAvailability[piece]),
+            lanServing: Int(lanServing[piece]))
     }
 
     /// A uniform draw from `0..<bound` (`bound > 0`): the high word of `bound` × one 64-bit value (Lemire's
@@ -267,15 +296,11 @@ public struct PiecePicker {
         var bestRank = Int.max
         var ties = 0
         let inOrder = inOrderWhenOnlySeeds && peers.values.allSatisfy { $0.has.isComplete }
-        let random = !inOrder && have.setCount < randomFirstPieces
+        let random = !inOrder && have.setCount < randomFirstPieces && policy.allowsRandomStart(peer: state.info)
         for piece in 0..<pieceCount where state.has[piece] && !have[piece] && !started[piece] {
-            let rank: Int
-            if random {
-                rank = 0
-            } else {
-                guard let r = policy.rank(candidate(piece), peer: state.info) else { continue }
-                rank = r
-            }
+            // Random first pieces still leave out the pieces the policy excludes for this peer.
+            guard let r = policy.rank(candidate(piece), peer: state.info) else { continue }
+            let rank = random ? 0 : r
             if rank < bestRank {
                 best = piece
                 bestRank = rank

@@ -7,8 +7,21 @@ public struct SessionConfiguration: Sendable {
     /// Peers to dial directly, without a tracker (`--peer`).
     public var manualPeers: [PeerAddress] = []
     /// Networks counted as local besides this host's own subnets (``LocalityClassifier``): peers inside them are
-    /// `.lan` (dialled first, counted in the picker's LAN availability).
+    /// `.lan` (dialled first, counted in the picker's LAN availability). `--lan CIDR`.
     public var lanNetworks: [CIDR] = []
+    /// Networks whose peers are `.wan` even when they look local (a router's subnet, a peer found by discovery);
+    /// they win over ``lanNetworks``, loopback and this host's subnets. `--wan CIDR`.
+    public var wanNetworks: [CIDR] = []
+    /// LAN-first selection (``LANFirstPolicy``): pieces some LAN peer has are requested from LAN peers only, WAN
+    /// peers are asked for the rest (spread over the site's leechers), and LAN peers get regular upload slots first
+    /// (``Choker/favourLAN``). `--no-lan-first` turns it off (rarest first from every peer, slots by rate).
+    public var lanFirst = true
+    /// With ``lanFirst``: how long a LAN peer may choke us before the pieces it holds may be asked of WAN peers (a
+    /// snubbed LAN peer counts at once), so a site whose peers stop serving still downloads.
+    public var lanChokeTolerance: Duration = .seconds(5)
+    /// With ``lanFirst``: how long one of the site's other leechers may go without announcing a piece of its WAN
+    /// share (``SiteShare``) before this leecher also fetches that share from the WAN (from its end).
+    public var siteShareGrace: Duration = .seconds(5)
     /// Whether to announce to the torrent's trackers.
     public var useTrackers = true
     /// Extra query parameters for one announce (signed announces); called for each announce URL.
@@ -36,8 +49,6 @@ public struct SessionConfiguration: Sendable {
     public var idleTimeout: Duration = .seconds(150)
     /// Regular upload slots (plus one optimistic).
     public var uploadSlots = 8
-    /// Give regular upload slots to LAN peers before the others (``Choker/favourLAN``).
-    public var favourLANUploads = false
     /// Reads from disk in flight per peer we upload to (consecutive requested blocks are read together).
     public var readsInFlightPerPeer = 64
     /// Bytes of those reads in flight per peer: bounds the memory a fast downloader can pin.

@@ -9,11 +9,13 @@ extension SessionCore {
         case .keepAlive, .port, .suggest, .allowedFast, .extended:
             break
         case .choke:
+            if !c.peerChoking { c.chokedSince = now() }
             c.peerChoking = true
             picker.cancelRequests(c.id)
         case .unchoke:
             c.peerChoking = false
             c.lastBlockAt = now()
+            updateServing(c, at: c.lastBlockAt)
             requestMore(c)
         case .interested:
             c.peerInterested = true
@@ -25,6 +27,7 @@ extension SessionCore {
             c.peerInterested = false
         case .have(let piece):
             picker.peerHas(c.id, piece: piece)
+            if c.record.locality == .lan { lanPeerHas(piece, c) }
             updateInterest(c)
         case .bitfield(let bits):
             // BEP 3 wants it first; aria2 sends it after `have none`. Merging a late one is harmless.
@@ -111,7 +114,10 @@ extension SessionCore {
         let arrival = picker.blockReceived(from: c.id, request)
         let t = now()
         c.lastBlockAt = t
-        c.snubbed = false
+        if c.snubbed {
+            c.snubbed = false
+            updateServing(c, at: t)
+        }
         c.pipeline.received(block.readableBytes, at: t)
         guard arrival.accepted else { return }
         c.rateWindowBytes += Int64(block.readableBytes)

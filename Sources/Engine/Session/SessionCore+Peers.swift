@@ -7,6 +7,7 @@ extension SessionCore {
     /// Learns of a peer (tracker, manual, discovery); it is dialled when there is room.
     func addPeer(_ record: PeerRecord) {
         directory.add(record)
+        if record.locality == .lan { siteChanged() }
     }
 
     /// Our listening port on loopback, the listen address and every interface address: never dialled.
@@ -67,6 +68,7 @@ extension SessionCore {
         directory.connected(record)
         picker.addSource(connection)
         if let identity { attribution.identify(connection.attributionKey, as: identity) }
+        if record.locality == .lan { siteChanged() }
         return connection
     }
 
@@ -100,6 +102,7 @@ extension SessionCore {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         host.connectionClosed(self)
         picker.removePeer(connection.id)
+        if connection.record.locality == .lan { siteChanged() }
         directory.disconnected(connection.record.address, now: now())
         logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
         // Its blocks are free again: let the others take them.

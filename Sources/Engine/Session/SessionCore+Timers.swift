@@ -41,6 +41,7 @@ extension SessionCore {
                 logger.debug("peer snubbed", metadata: ["peer": "\(c.record.address)"])
                 c.snubbed = true
                 picker.cancelRequests(c.id)
+                updateServing(c, at: t)
                 c.lastBlockAt = t
                 for other in connections.values where other !== c { requestMore(other) }
             }
@@ -49,10 +50,14 @@ extension SessionCore {
             } else if t - c.lastSentAt > 60 {
                 c.send(.keepAlive)
             }
+            // A LAN peer choking us past the tolerance stops keeping its pieces from the WAN peers.
+            updateServing(c, at: t)
             requestMore(c)
         }
         updateMirrorRates()
+        updateMirrorsServing()
         requestFromMirrors()
+        updateStalledMembers(at: t)
         flushAll()
         switch state {
         case .seeding(let until?) where t >= until:

@@ -102,7 +102,7 @@ final class SessionCore {
             pieceCount: torrent.pieceCount, pieceLength: torrent.pieceLength, totalLength: torrent.totalLength,
             have: storage.have)
         self.attribution = PeerAttribution(layout: storage.layout)
-        self.choker = Choker(regularSlots: configuration.uploadSlots, favourLAN: configuration.favourLANUploads)
+        self.choker = Choker(regularSlots: configuration.uploadSlots, favourLAN: configuration.lanFirst)
         self.start = clock.now
         self.lastVerifiedAt = 0
         self.downloadBucket = TokenBucket(bytesPerSecond: configuration.downloadRateLimit)
@@ -110,7 +110,9 @@ final class SessionCore {
         self.pieceBuffers = PieceBufferPool(bufferCapacity: torrent.pieceLength)
         self.announcer = TrackerAnnouncer(
             loop: host.loop, torrent: torrent, parameters: configuration.announceParameters, logger: logger)
-        self.classifier = LocalityClassifier.forThisHost(siteNetworks: configuration.lanNetworks)
+        self.classifier = LocalityClassifier.forThisHost(
+            siteNetworks: configuration.lanNetworks, wanNetworks: configuration.wanNetworks)
+        if configuration.lanFirst { picker.policy = LANFirstPolicy() }
     }
 
     /// Seconds since the session started (monotonic).
