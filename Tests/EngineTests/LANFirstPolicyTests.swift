@@ -9,11 +9,13 @@ import Testing
     static let lan = PickerPeerInfo(source: .lsd, locality: .lan)
     static let wan = PickerPeerInfo(source: .tracker, locality: .wan)
 
-    /// `pieces` pieces of 64 KiB (4 blocks each), LAN-first, no random first pieces unless asked.
+    /// `pieces` pieces of 64 KiB (4 blocks each), LAN-first (alone in its site unless `site` says otherwise), no
+    /// random first pieces unless asked.
     func makePicker(pieces: Int = 10, site: SiteShare? = nil, seed: UInt64 = 1, randomFirst: Int = 0) -> PiecePicker {
         var picker = PiecePicker(
             pieceCount: pieces, pieceLength: 64 << 10, totalLength: Int64(pieces) * (64 << 10),
-            policy: LANFirstPolicy(site: site), generator: SeededGenerator(seed: seed))
+            policy: LANFirstPolicy(site: site ?? SiteShare(pieceCount: pieces, ours: 1, others: [])),
+            generator: SeededGenerator(seed: seed))
         picker.randomFirstPieces = randomFirst
         return picker
     }
@@ -36,9 +38,12 @@ import Testing
         #expect(allPieces(&picker, for: 3).isSubset(of: [6, 7, 8, 9]), "unknown locality counts as WAN")
         #expect(allPieces(&picker, for: 1) == Set(0..<6))
         #expect(picker.inEndGame)
-        // End game: the WAN peers may duplicate only blocks of WAN pieces.
-        let duplicates = picker.nextRequests(for: 2, count: 10_000) + picker.nextRequests(for: 3, count: 10_000)
-        #expect(!duplicates.isEmpty && duplicates.allSatisfy { $0.piece >= 6 }, "\(duplicates)")
+        // End game: no copies from WAN peers (each would cross the WAN again); a LAN peer still gets them.
+        #expect(picker.nextRequests(for: 2, count: 10_000).isEmpty)
+        #expect(picker.nextRequests(for: 3, count: 10_000).isEmpty)
+        picker.addPeer(4, info: Self.lan)
+        picker.peerHasAll(4)
+        #expect(picker.nextRequests(for: 4, count: 10_000).count == 40, "a second copy of every block")
     }
 
     @Test func aLANHaveTakesAPieceOutOfTheWANSet() {
@@ -106,6 +111,22 @@ import Testing
         #expect(asked.sorted() == Array(0..<30))
     }
 
+    @Test func requestsThatAreNoLongerOursAreWithdrawnWhenTheSiteChanges() throws {
+        // Alone, leecher 11 asked the WAN seed for 20 pieces; then 22 and 33 connect: the requests for pieces that
+        // are now theirs are withdrawn (to be cancelled), the ones still 11's stay.
+        var picker = makePicker(pieces: 30, site: SiteShare(pieceCount: 30, ours: 11, others: []))
+        picker.addPeer(9, info: Self.wan)
+        picker.peerHasAll(9)
+        let asked = picker.nextRequests(for: 9, count: 80)
+        var policy = try #require(picker.policy as? LANFirstPolicy)
+        policy.site = SiteShare(pieceCount: 30, ours: 11, others: [22, 33])
+        picker.policy = policy
+        let withdrawn = picker.withdrawExcluded(from: 9)
+        #expect(!withdrawn.isEmpty && withdrawn.allSatisfy { !policy.site.owns($0.piece) }, "\(withdrawn)")
+        #expect(picker.outstanding(9) == Set(asked.filter { policy.site.owns($0.piece) }))
+        #expect(picker.withdrawExcluded(from: 9).isEmpty)
+    }
+
     @Test func theShareOfAStalledLeecherIsFetchedByTheOthers() throws {
         // Leecher 0 gets its share; leechers 1 and 2 announce nothing of theirs (no WAN, a stuck process): once the
         // session marks them stalled (`siteShareGrace`), leecher 0 takes their shares too: the site never starves.
@@ -119,12 +140,19 @@ import Testing
         #expect(own.union(allPieces(&picker, for: 9)) == Set(0..<30))
     }
 
-    @Test func withoutASitePiecesStartInOrderFromWANSeeds() {
-        // No LAN peer known: as plain rarest first (in order among seeds, for the gated leech's streaming hash).
-        var picker = makePicker(randomFirst: 4)
-        picker.addPeer(2, info: Self.wan)
-        picker.peerHasAll(2)
-        #expect(picker.nextRequests(for: 2, count: 8).map(\.piece) == [0, 0, 0, 0, 1, 1, 1, 1])
+    @Test func leechersThatHaveNotFoundEachOtherStartOnDifferentPieces() {
+        // Alone, a leecher's share is every piece, in an order of its own: two of them starting from the same WAN
+        // seed before they are connected do not fetch the same first pieces (in order, they would).
+        var firsts: [Set<Int>] = []
+        for key: UInt64 in [0x1111, 0x2222] {
+            var picker = makePicker(pieces: 64, site: SiteShare(pieceCount: 64, ours: key, others: []))
+            picker.addPeer(2, info: Self.wan)
+            picker.peerHasAll(2)
+            firsts.append(Set(picker.nextRequests(for: 2, count: 16).map(\.piece)))
+        }
+        #expect(firsts[0].count == 4 && firsts[1].count == 4)
+        #expect(firsts[0].isDisjoint(with: firsts[1]), "\(firsts)")
+        #expect(firsts[0] != [0, 1, 2, 3] && firsts[1] != [0, 1, 2, 3])
     }
 
     @Test func wanPeersStartInSiteOrderEvenWithRandomFirstPieces() throws {

@@ -112,7 +112,7 @@ import TestSupport
         // What the leechers verified from outside the site crossed the link: the counters can never show less.
         #expect(payload >= 1.0 && ratio >= payload, "WAN into B / content = \(ratio), payload \(payload)")
         try Self.requireLANFirst(run)
-        #expect(ratio <= 1.2, "WAN into B / content = \(ratio), payload \(payload)")
+        #expect(ratio <= 1.2, "WAN into B / content = \(ratio), payload \(payload): \(run.row)")
     }
 
     /// Staggered: the same with the leechers starting 1 s apart (3 s in the full run): WAN ratio ≤ 1.2.
@@ -125,7 +125,7 @@ import TestSupport
         #expect(run.ok, "\(run.failures)")
         let ratio = try run.ratio("B")
         try Self.requireLANFirst(run)
-        #expect(ratio <= 1.2, "WAN into B / content = \(ratio)")
+        #expect(ratio <= 1.2, "WAN into B / content = \(ratio): \(run.row)")
     }
 
     /// Two remote sites, 2 leechers each: both complete, each site's WAN ratio ≤ 1.2.
@@ -139,7 +139,7 @@ import TestSupport
         for site in ["B", "C"] {
             #expect(try run.site(site)["allCompleteSeconds"] as? Double != nil, "site \(site) did not complete")
             let ratio = try run.ratio(site)
-            #expect(ratio <= 1.2, "WAN into \(site) / content = \(ratio)")
+            #expect(ratio <= 1.2, "WAN into \(site) / content = \(ratio): \(run.row)")
         }
     }
 

@@ -34,7 +34,7 @@ final class PeerConnection: ChannelDuplexHandler {
     var lastShareProgress: Double
 
     // Download side.
-    var pipeline = RequestPipeline()
+    var pipeline: RequestPipeline
     var lastBlockAt: Double
     var snubbed = false
     var rateWindowBytes: Int64 = 0
@@ -72,6 +72,9 @@ final class PeerConnection: ChannelDuplexHandler {
         lastSentAt = now
         connectedAt = now
         chokedSince = now
+        // LAN-first: what is asked of a WAN peer is committed to the WAN; keep that short (the site's shares change).
+        let wan = core.configuration.lanFirst && record.locality != .lan
+        pipeline = RequestPipeline(queueTime: wan ? core.configuration.wanQueueTime.seconds : 1.0)
         lastShareProgress = now
     }
 

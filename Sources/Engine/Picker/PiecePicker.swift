@@ -215,6 +215,21 @@ public struct PiecePicker {
         for request in dropped { release(request) }
     }
 
+    /// Takes back the peer's outstanding requests for pieces the policy now excludes for it (LAN-first: the site's
+    /// shares changed, or the LAN can serve the piece): they become requestable again; the caller sends `cancel`.
+    public mutating func withdrawExcluded(from id: Int) -> [BlockRequest] {
+        guard let state = peers[id], !state.outstanding.isEmpty else { return [] }
+        var verdicts: [Int: Bool] = [:]
+        let excluded = state.outstanding.filter { request in
+            if let verdict = verdicts[request.piece] { return verdict }
+            let verdict = policy.rank(candidate(request.piece), peer: state.info) == nil
+            verdicts[request.piece] = verdict
+            return verdict
+        }
+        if !excluded.isEmpty { cancelRequests(id, Array(excluded)) }
+        return Array(excluded)
+    }
+
     private mutating func release(_ request: BlockRequest) {
         let index = request.begin / blockSize
         guard var piece = partial[request.piece], piece.requested[index] > 0 else { return }
@@ -244,7 +259,7 @@ public struct PiecePicker {
             partial[piece] = progress
         }
         // 3. End game: duplicate requests for blocks others are slow to deliver (not of pieces the policy excludes).
-        if result.count < count && inEndGame {
+        if result.count < count && inEndGame && policy.allowsEndGameCopies(peer: state.info) {
             for (piece, var progress) in partial where state.has[piece] && progress.receivedCount < progress.received.count {
                 guard policy.rank(candidate(piece), peer: state.info) != nil else { continue }
                 take(piece, &progress, &state, &result, count: count, duplicates: true)

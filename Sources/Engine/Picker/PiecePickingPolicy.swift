@@ -46,10 +46,15 @@ public protocol PiecePickingPolicy: Sendable {
     /// Whether the picker may start this peer's first pieces at random (``PiecePicker/randomFirstPieces``)
     /// rather than in this policy's order; pieces the policy excludes for the peer are never started. Default: yes.
     func allowsRandomStart(peer: PickerPeerInfo) -> Bool
+
+    /// Whether this peer may be asked, in end game, for blocks already outstanding with another peer. Default: yes.
+    func allowsEndGameCopies(peer: PickerPeerInfo) -> Bool
 }
 
 extension PiecePickingPolicy {
     public func allowsRandomStart(peer: PickerPeerInfo) -> Bool { true }
+
+    public func allowsEndGameCopies(peer: PickerPeerInfo) -> Bool { true }
 }
 
 /// Rarest first (BEP 3's recommendation, as every mainstream client does): the piece fewest peers have.

@@ -22,6 +22,11 @@ public struct SessionConfiguration: Sendable {
     /// With ``lanFirst``: how long one of the site's other leechers may go without announcing a piece of its WAN
     /// share (``SiteShare``) before this leecher also fetches that share from the WAN (from its end).
     public var siteShareGrace: Duration = .seconds(5)
+    /// With ``lanFirst``: the transfer time the requests outstanding with one WAN peer cover (LAN peers, and every
+    /// peer without LAN-first: 1 s). Requests already sent are committed to the WAN even when the site's shares
+    /// change (a neighbour connects and takes some of the pieces), so this is kept short; it must still cover the
+    /// WAN's round trip.
+    public var wanQueueTime: Duration = .milliseconds(250)
     /// Whether to announce to the torrent's trackers.
     public var useTrackers = true
     /// Extra query parameters for one announce (signed announces); called for each announce URL.

@@ -1,15 +1,21 @@
 /// LAN-first selection (``SessionConfiguration/lanFirst``): what ``LANFirstPolicy`` needs from the session, the site's
 /// other leechers (``SiteShare``), which of them stalled on their share, and which LAN peers can serve us now.
 extension SessionCore {
-    /// The LAN peers changed (one became known, connected or left): the WAN shares are recomputed when the set of
-    /// connected LAN peers differs from the one they were made for. The site exists from the first LAN peer known.
+    /// A LAN peer connected or left: the WAN shares are recomputed when the set of connected LAN peers differs from
+    /// the one they were made for.
     func siteChanged() {
-        guard configuration.lanFirst, !picker.isComplete, var policy = picker.policy as? LANFirstPolicy else { return }
+        guard !picker.isComplete, var policy = picker.policy as? LANFirstPolicy else { return }
         let others = connections.values.filter { $0.record.locality == .lan }.map { SiteShare.key($0.peerID) }
         let ours = SiteShare.key(peerID)
-        if let site = policy.site, site.members == Set(others + [ours]).sorted() { return }
+        if policy.site.members == Set(others + [ours]).sorted() { return }
         policy.site = SiteShare(pieceCount: picker.pieceCount, ours: ours, others: others)
         picker.policy = policy
+        // What was asked of WAN peers before is no longer ours to fetch: withdrawn, so the owner fetches it once.
+        for c in connections.values where c.record.locality != .lan {
+            let withdrawn = picker.withdrawExcluded(from: c.id)
+            for request in withdrawn { c.cancelBlock(request) }
+            if !withdrawn.isEmpty { c.flush() }
+        }
     }
 
     /// Tells the picker whether `c` can serve us now: not snubbed, and not choking us for longer than
@@ -37,7 +43,7 @@ extension SessionCore {
     /// The site's leechers that announced no piece of their share for ``SessionConfiguration/siteShareGrace``: their
     /// shares may be fetched from the WAN by this leecher too (checked every tick).
     func updateStalledMembers(at t: Double) {
-        guard case .downloading = state, var policy = picker.policy as? LANFirstPolicy, policy.site != nil else { return }
+        guard case .downloading = state, var policy = picker.policy as? LANFirstPolicy else { return }
         let grace = configuration.siteShareGrace.seconds
         var stalled: Set<UInt64> = []
         for c in connections.values where c.record.locality == .lan && t - c.lastShareProgress > grace {

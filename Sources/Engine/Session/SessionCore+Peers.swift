@@ -7,7 +7,6 @@ extension SessionCore {
     /// Learns of a peer (tracker, manual, discovery); it is dialled when there is room.
     func addPeer(_ record: PeerRecord) {
         directory.add(record)
-        if record.locality == .lan { siteChanged() }
     }
 
     /// Our listening port on loopback, the listen address and every interface address: never dialled.

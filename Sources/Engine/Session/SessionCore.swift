@@ -112,7 +112,10 @@ final class SessionCore {
             loop: host.loop, torrent: torrent, parameters: configuration.announceParameters, logger: logger)
         self.classifier = LocalityClassifier.forThisHost(
             siteNetworks: configuration.lanNetworks, wanNetworks: configuration.wanNetworks)
-        if configuration.lanFirst { picker.policy = LANFirstPolicy() }
+        if configuration.lanFirst {
+            let site = SiteShare(pieceCount: torrent.pieceCount, ours: SiteShare.key(peerID), others: [])
+            picker.policy = LANFirstPolicy(site: site)
+        }
     }
 
     /// Seconds since the session started (monotonic).
