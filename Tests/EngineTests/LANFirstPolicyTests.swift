@@ -127,6 +127,21 @@ import Testing
         #expect(picker.withdrawExcluded(from: 9).isEmpty)
     }
 
+    @Test func requestsForAPieceALANPeerAnnouncesAreWithdrawn() {
+        var picker = makePicker()
+        picker.addPeer(1, info: Self.lan)
+        picker.addPeer(2, info: Self.wan)
+        picker.peerHasAll(2)
+        let asked = picker.nextRequests(for: 2, count: 8)
+        let first = asked[0].piece
+        #expect(picker.withdrawExcluded(from: 2, piece: first).isEmpty, "nobody on the LAN has it yet")
+        picker.peerHas(1, piece: first)
+        let withdrawn = picker.withdrawExcluded(from: 2, piece: first)
+        #expect(Set(withdrawn) == Set(asked.filter { $0.piece == first }))
+        #expect(picker.outstanding(2) == Set(asked.filter { $0.piece != first }))
+        #expect(Set(picker.nextRequests(for: 1, count: 8)) == Set(withdrawn), "the LAN peer is asked instead")
+    }
+
     @Test func theShareOfAStalledLeecherIsFetchedByTheOthers() throws {
         // Leecher 0 gets its share; leechers 1 and 2 announce nothing of theirs (no WAN, a stuck process): once the
         // session marks them stalled (`siteShareGrace`), leecher 0 takes their shares too: the site never starves.

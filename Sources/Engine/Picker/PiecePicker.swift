@@ -215,12 +215,14 @@ public struct PiecePicker {
         for request in dropped { release(request) }
     }
 
-    /// Takes back the peer's outstanding requests for pieces the policy now excludes for it (LAN-first: the site's
-    /// shares changed, or the LAN can serve the piece): they become requestable again; the caller sends `cancel`.
-    public mutating func withdrawExcluded(from id: Int) -> [BlockRequest] {
+    /// Takes back the peer's outstanding requests (for `piece` only, if given) for pieces the policy now excludes
+    /// for it (LAN-first: the site's shares changed, or the LAN can serve the piece): they become requestable
+    /// again; the caller sends `cancel`.
+    public mutating func withdrawExcluded(from id: Int, piece: Int? = nil) -> [BlockRequest] {
         guard let state = peers[id], !state.outstanding.isEmpty else { return [] }
         var verdicts: [Int: Bool] = [:]
         let excluded = state.outstanding.filter { request in
+            if let piece, request.piece != piece { return false }
             if let verdict = verdicts[request.piece] { return verdict }
             let verdict = policy.rank(candidate(request.piece), peer: state.info) == nil
             verdicts[request.piece] = verdict

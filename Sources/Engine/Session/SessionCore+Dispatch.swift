@@ -32,10 +32,12 @@ extension SessionCore {
         case .bitfield(let bits):
             // BEP 3 wants it first; aria2 sends it after `have none`. Merging a late one is harmless.
             picker.peerHas(c.id, bitfield: bits)
+            if c.record.locality == .lan { withdrawFromWANPeers() }
             updateInterest(c)
         case .haveAll:
             guard c.fast else { return drop(c, "have all without the fast extension") }
             picker.peerHasAll(c.id)
+            if c.record.locality == .lan { withdrawFromWANPeers() }
             updateInterest(c)
         case .haveNone:
             guard c.fast else { return drop(c, "have none without the fast extension") }

@@ -11,8 +11,15 @@ extension SessionCore {
         policy.site = SiteShare(pieceCount: picker.pieceCount, ours: ours, others: others)
         picker.policy = policy
         // What was asked of WAN peers before is no longer ours to fetch: withdrawn, so the owner fetches it once.
+        withdrawFromWANPeers()
+    }
+
+    /// Withdraws (`cancel`) what WAN peers were asked for that the policy now excludes for them (for `piece` only, if
+    /// given): the site's shares changed, or a LAN peer announced it has the piece.
+    func withdrawFromWANPeers(piece: Int? = nil) {
+        guard picker.policy is LANFirstPolicy else { return }
         for c in connections.values where c.record.locality != .lan {
-            let withdrawn = picker.withdrawExcluded(from: c.id)
+            let withdrawn = picker.withdrawExcluded(from: c.id, piece: piece)
             for request in withdrawn { c.cancelBlock(request) }
             if !withdrawn.isEmpty { c.flush() }
         }
@@ -31,9 +38,11 @@ extension SessionCore {
         for mirror in mirrors.values { picker.setServing(mirror.sourceID, mirror.isActive) }
     }
 
-    /// A LAN peer announced `piece` (already counted by the picker): progress on its WAN share if the piece is in
-    /// it and nobody on the LAN had it before (not a copy it took from us or a neighbour).
+    /// A LAN peer announced `piece` (already counted by the picker): the WAN peers' requests for it are withdrawn;
+    /// progress on the peer's WAN share if the piece is in it and nobody on the LAN had it before (not a copy it
+    /// took from us or a neighbour).
     func lanPeerHas(_ piece: Int, _ c: PeerConnection) {
+        withdrawFromWANPeers(piece: piece)
         guard !picker.have[piece], picker.lanAvailability(ofPiece: piece) == 1,
             let site = (picker.policy as? LANFirstPolicy)?.site, site.owner(ofPiece: piece) == SiteShare.key(c.peerID)
         else { return }
