@@ -36,6 +36,21 @@ struct DaemonConfigurationTests {
         #expect(configuration.statusListen?.description == "127.0.0.1:9470")
         #expect(configuration.logFormat == .auto)
         #expect(configuration.logLevel == .info)
+        #expect(configuration.lanFirst && configuration.lanNetworks.isEmpty && configuration.wanNetworks.isEmpty)
+    }
+
+    @Test func localityNetworksAreRead() throws {
+        let text = Self.minimal + """
+
+            locality:
+              lan-first: false
+              lan: [10.20.0.0/16, "fd00:1::/48"]
+              wan: 10.20.255.1
+            """
+        let configuration = try DaemonConfiguration.parse(text, path: "/etc/sw/seed.yaml")
+        #expect(!configuration.lanFirst)
+        #expect(configuration.lanNetworks.map(\.description) == ["10.20.0.0/16", "fd00:1::/48"])
+        #expect(configuration.wanNetworks.map(\.description) == ["10.20.255.1/32"])
     }
 
     @Test func relativePathsAreTakenFromTheFilesDirectoryAndUnitsAreRead() throws {
@@ -77,6 +92,8 @@ struct DaemonConfigurationTests {
         (minimal + "\ntrackers: {enabled: maybe}\n", ["trackers.enabled: 'maybe' is not true or false"]),
         (minimal + "\nnode: {key: }\n", ["node.key: has no value", "remove the key"]),
         (minimal + "\nlimits: [1, 2]\n", ["'limits' must be a mapping"]),
+        (minimal + "\nlocality:\n  lan: [10.0.0/8]\n", ["seed.yaml:6:", "locality.lan: network '10.0.0/8'", "10.0.0.0/8"]),
+        (minimal + "\nlocality: {lan-first: maybe}\n", ["locality.lan-first: 'maybe' is not true or false"]),
         (minimal + "\nlsd: {enabled: false, interfaces: [eth0]}\n", ["lsd.interfaces: names interfaces while lsd.enabled is false"]),
         ("data: [d\nwatch: x\n", ["not valid YAML: line", "fix the syntax"]),
         ("", ["the file is empty", "data, watch and state"]),

@@ -126,6 +126,19 @@ struct ConfigSection {
         return (joined as NSString).standardizingPath
     }
 
+    /// Networks (`ADDRESS/LENGTH` or one address) given as one value or as a list; none when the key is absent.
+    func networks(_ key: String) throws(NodeError) -> [CIDR] {
+        var result: [CIDR] = []
+        for text in try strings(key) ?? [] {
+            do {
+                result.append(try CIDR(parsing: text))
+            } catch {
+                throw self.error(key, line: entry(key)?.1 ?? line, "\(error.context)")
+            }
+        }
+        return result
+    }
+
     /// Strings given as one value or as a list.
     func strings(_ key: String) throws(NodeError) -> [String]? {
         guard let (value, line) = entry(key) else { return nil }

@@ -59,7 +59,8 @@ extension DaemonConfiguration {
         var configuration = DaemonConfiguration(path: path)
         let top = try ConfigSection(root, name: nil, file: path, base: base)
         try top.allow([
-            "listen", "node", "trackers", "lsd", "limits", "data", "watch", "state", "status", "log", "shutdown-timeout",
+            "listen", "node", "trackers", "lsd", "locality", "limits", "data", "watch", "state", "status", "log",
+            "shutdown-timeout",
         ])
         if let listen = try top.address("listen") { configuration.listen = listen }
         if let node = try top.section("node") {
@@ -89,6 +90,12 @@ extension DaemonConfiguration {
                 throw lsd.error(
                     "interfaces", line: lsd.line, "names interfaces while lsd.enabled is false; remove one of the two")
             }
+        }
+        if let locality = try top.section("locality") {
+            try locality.allow(["lan-first", "lan", "wan"])
+            if let lanFirst = try locality.bool("lan-first") { configuration.lanFirst = lanFirst }
+            configuration.lanNetworks = try locality.networks("lan")
+            configuration.wanNetworks = try locality.networks("wan")
         }
         if let limits = try top.section("limits") {
             try limits.allow(["connections", "half-open", "upload-rate", "checks", "per-torrent"])

@@ -38,6 +38,12 @@ public struct DaemonConfiguration: Sendable, Hashable {
     /// BEP 14 local discovery: on by default on every suitable interface, as in `seed` and `leech`; private
     /// torrents never use it (restart).
     public var localDiscovery = LocalDiscoverySettings()
+    /// LAN-first ([lan-first.md](Docs/lan-first.md)): for a seed, LAN peers get upload slots first.
+    public var lanFirst = true
+    /// Networks whose peers count as LAN besides this host's subnets (`--lan`).
+    public var lanNetworks: [CIDR] = []
+    /// Networks whose peers count as WAN whatever else says (`--wan`).
+    public var wanNetworks: [CIDR] = []
     /// Open peer connections over all torrents (restart).
     public var connections = 200
     /// Outgoing connection attempts at once over all torrents (restart).
@@ -102,7 +108,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
     var sessionSettings: [String] {
         [
             nodeKey ?? "", "\(trackersEnabled)", "\(perTorrent.connections)", "\(perTorrent.uploadRate ?? 0)",
-            "\(perTorrent.uploadSlots)",
+            "\(perTorrent.uploadSlots)", "\(lanFirst)", "\(lanNetworks)", "\(wanNetworks)",
         ] + dataDirectories
     }
 

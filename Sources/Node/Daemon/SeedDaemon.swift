@@ -153,6 +153,9 @@ public final class SeedDaemon: Service, Sendable {
         session.maxConnections = configuration.perTorrent.connections
         session.uploadRateLimit = configuration.perTorrent.uploadRate
         session.uploadSlots = configuration.perTorrent.uploadSlots
+        session.lanFirst = configuration.lanFirst
+        session.lanNetworks = configuration.lanNetworks
+        session.wanNetworks = configuration.wanNetworks
         // The status board's progress (percent, peers, rates) is this fresh; a report is a few counters read.
         session.progressInterval = .seconds(1)
         if let keyPath = configuration.nodeKey {
