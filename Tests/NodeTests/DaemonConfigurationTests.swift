@@ -19,6 +19,8 @@ struct DaemonConfigurationTests {
         let configuration = try DaemonConfiguration.load(path: example)
         #expect(configuration.listen.description == "0.0.0.0:6881")
         #expect(configuration.nodeKey == "/etc/swtorrent/node.key")
+        #expect(configuration.allowlist == "/etc/swtorrent/fleet.allow")
+        #expect(!configuration.allowPlainPeers)
         #expect(configuration.trackersEnabled)
         #expect(configuration.localDiscovery.enabled && configuration.localDiscovery.interfaces.isEmpty)
         #expect(configuration.connections == 400)
@@ -91,6 +93,9 @@ struct DaemonConfigurationTests {
         (minimal + "\nshutdown-timeout: soon\n", ["shutdown-timeout: 'soon' is not a duration", "10s"]),
         (minimal + "\ntrackers: {enabled: maybe}\n", ["trackers.enabled: 'maybe' is not true or false"]),
         (minimal + "\nnode: {key: }\n", ["node.key: has no value", "remove the key"]),
+        (minimal + "\nnode: {allow: fleet.allow}\n", ["node.allow: needs node.key"]),
+        (minimal + "\nnode: {key: k, allow-plain-peers: true}\n", ["node.allow-plain-peers: applies to private swarms", "give node.allow"]),
+        (minimal + "\nnode: {key: k, allow: a, allow-plain-peers: sometimes}\n", ["node.allow-plain-peers: 'sometimes' is not true or false"]),
         (minimal + "\nlimits: [1, 2]\n", ["'limits' must be a mapping"]),
         (minimal + "\nlocality:\n  lan: [10.0.0/8]\n", ["seed.yaml:6:", "locality.lan: network '10.0.0/8'", "10.0.0.0/8"]),
         (minimal + "\nlocality: {lan-first: maybe}\n", ["locality.lan-first: 'maybe' is not true or false"]),

@@ -27,7 +27,8 @@
 # plain (public torrent) and protected (private torrent: TLS 1.3 with an Ed25519 certificate of a listed key, made
 # here with openssl). A Python client (2 threads, BENCH_HANDSHAKE_SECONDS each) connects, handshakes (TLS, then
 # BitTorrent), reads the seed's 68-byte handshake and closes, over and over; the client shares the 2 cores with the
-# seed and does as much TLS work as the seed, so the protected figure is a lower bound of what a seed accepts.
+# seed and does as much TLS work as the seed, so the protected figure is a lower bound of what a seed accepts; the
+# seed's CPU per connection (from /proc/PID/stat over the run) depends much less on the load.
 #
 # Usage: scripts/bench/transfer.sh                        # 1 round, 1 GiB, then the 4-leecher case
 #        BENCH_ROUNDS=3 BENCH_SIZE_MIB=1024 BENCH_SWARM_MIB=512 BENCH_DIR=/var/tmp scripts/bench/transfer.sh
@@ -372,6 +373,9 @@ def worker(i):
     while time.time() < end:
         try:
             s = socket.create_connection(('127.0.0.1', port), timeout=5)
+            # As the seed does: without it Nagle holds the BitTorrent handshake behind the client's TLS flight
+            # until the seed's delayed ACK (about 40 ms a connection).
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if context:
                 s = context.wrap_socket(s, server_hostname=infohash.hex())
             s.sendall(b'\x13BitTorrent protocol' + bytes(8) + infohash + os.urandom(20))
@@ -393,8 +397,8 @@ for t in threads: t.start()
 for t in threads: t.join()
 print('%.1f %d' % (sum(counts) / seconds, sum(failures)))
 PY
-handshake_case() {  # plain|protected: prints "connections/s failures"
-    local port seed_pid torrent=$dir/one.torrent node=() cert="" key=""
+handshake_case() {  # plain|protected: prints "connections/s failures seed-CPU-ms-per-connection"
+    local port seed_pid torrent=$dir/one.torrent node=() cert="" key="" c0 c1 rate failed
     if [[ $1 == protected ]]; then
         torrent=$dir/one-private.torrent node=(--key "$dir/seed.key" --allow "$dir/fleet.allow")
         cert=$dir/hs.crt key=$dir/hs.pem
@@ -406,13 +410,17 @@ handshake_case() {  # plain|protected: prints "connections/s failures"
     pids+=("$seed_pid")
     waitport "$port"
     sleep 1
-    /usr/bin/python3 "$dir/hs.py" "$port" "$(infohash "$torrent")" "$handshake_seconds" "$cert" "$key"
+    c0=$(cpu_ticks "$seed_pid")
+    read -r rate failed < <(/usr/bin/python3 "$dir/hs.py" "$port" "$(infohash "$torrent")" "$handshake_seconds" "$cert" "$key")
+    c1=$(cpu_ticks "$seed_pid")
+    awk -v r="$rate" -v f="$failed" -v c="$((c1 - c0))" -v tick="$tick" -v s="$handshake_seconds" \
+        'BEGIN { printf "%s %s %.2f\n", r, f, (r > 0 ? c / tick * 1000 / (r * s) : 0) }'
     kill "$seed_pid"
     wait "$seed_pid" 2>/dev/null || true
 }
 echo
 echo "Case 3: connections a seed accepts and answers (TCP, [TLS 1.3,] BitTorrent handshake, close), 2 client threads"
 echo "for ${handshake_seconds}s each; load $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r plain_rate plain_failed < <(handshake_case plain)
-read -r tls_rate tls_failed < <(handshake_case protected)
-echo "plain ${plain_rate}/s (${plain_failed} failed)  protected ${tls_rate}/s (${tls_failed} failed)  protected/plain $(awk -v a="$tls_rate" -v b="$plain_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
+read -r plain_rate plain_failed plain_ms < <(handshake_case plain)
+read -r tls_rate tls_failed tls_ms < <(handshake_case protected)
+echo "plain ${plain_rate}/s (${plain_failed} failed, seed ${plain_ms} CPU-ms each)  protected ${tls_rate}/s (${tls_failed} failed, seed ${tls_ms} CPU-ms each)  protected/plain $(awk -v a="$tls_rate" -v b="$plain_rate" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
