@@ -225,6 +225,32 @@ struct SeedDaemonTests {
         #expect(daemon.process.terminationStatus == 0, "\(daemon.stderr)")
     }
 
+    /// `node.key` and `node.allow` in the config file: the daemon's private torrents talk TLS to listed keys only
+    /// (Docs/peer-tls.md). A plain leech gets nothing; a leech with a listed key completes.
+    @Test func nodeAllowMakesThePrivateTorrentsTLSOnly() throws {
+        let lab = try Lab()
+        var allow = ""
+        for node in ["seed", "leech"] {
+            let made = try TestProcess.swtorrent(["keygen", "--out", lab.path("\(node).key"), "--name", node], timeout: 30)
+            #expect(made.exitCode == 0, "\(made.stderr)")
+            allow += try String(contentsOfFile: lab.path("\(node).key.pub"), encoding: .utf8)
+        }
+        try Data(allow.utf8).write(to: URL(fileURLWithPath: lab.path("fleet.allow")))
+        try lab.makeTorrent("private.bin", size: 1 << 20)
+        try lab.writeConfig(trackers: false, extra: "node:\n  key: seed.key\n  allow: fleet.allow")
+        let daemon = try lab.startDaemon()
+        try lab.publish("private.bin")
+        #expect(lab.waitForLog(daemon, ["seeding", "torrent=private.bin.torrent"], timeout: 10), "\(daemon.stderr)")
+
+        let plain = try lab.leech("private.bin", out: "plain", stall: "5s")
+        #expect(plain.exitCode == 3, "a plain leech stalls: \(plain.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: lab.path("plain/private.bin")))
+        let listed = try lab.leech(
+            "private.bin", out: "listed", extra: ["--key", lab.path("leech.key"), "--allow", lab.path("fleet.allow")])
+        #expect(listed.exitCode == 0, "\(listed.stderr)")
+        #expect(lab.sameBytes("data/private.bin", "listed/private.bin"))
+    }
+
     @Test func restartWithUnchangedDataDoesNotReadItAndTruncatedDataIsNotServed() throws {
         let lab = try Lab()
         let size = 24 << 20
