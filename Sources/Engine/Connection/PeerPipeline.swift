@@ -19,9 +19,12 @@ enum PeerPipeline {
     static let encoderName = "swt.message-encoder"
     static let connectionName = "swt.peer"
 
-    /// Receive buffers: 16 KiB to 1 MiB reads, adapting to the rate.
+    /// Receive buffers: 16 KiB to 1 MiB reads, adapting to the rate. They start small because NIO keeps each
+    /// channel's receive buffer for reuse: an idle peer holds one buffer of its current size (256 KiB each was
+    /// 50 MiB for 200 idle peers, `scripts/bench/footprint.sh`); a read that fills the buffer doubles the next one, so
+    /// a busy connection reaches 1 MiB reads after six full reads (and shrinks again as it did before).
     static var receiveAllocator: AdaptiveRecvByteBufferAllocator {
-        AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 256 << 10, maximum: 1 << 20)
+        AdaptiveRecvByteBufferAllocator(minimum: 16 << 10, initial: 16 << 10, maximum: 1 << 20)
     }
     /// 1–4 MiB: uploads stop reading from disk for a peer that does not read.
     static let writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)

@@ -18,6 +18,8 @@ final class HostCore: HandshakeRouting {
     let configuration: HostConfiguration
     let logger: Logger
     let handshakeTimeout: TimeAmount
+    /// Every session's repeating timers, on one scheduled task.
+    let timers: HostTimers
 
     private enum State {
         case idle
@@ -48,6 +50,7 @@ final class HostCore: HandshakeRouting {
         self.configuration = configuration
         self.logger = logger
         self.handshakeTimeout = configuration.handshakeTimeout.timeAmount
+        self.timers = HostTimers(loop: loop)
         self.connections = SharedBudget(limit: configuration.maxConnections)
         self.halfOpen = SharedBudget(limit: configuration.maxHalfOpen)
         self.pieceBuffers = SharedBudget(limit: configuration.pieceBufferBytes)

@@ -163,13 +163,9 @@ final class SessionCore {
         if picker.isComplete { logger.info("seeding: every piece is verified") }
     }
 
-    /// Runs `body` every `interval` while the session runs.
+    /// Runs `body` every `interval` while the session runs, on the host's shared timer (``HostTimers``).
     private func every(_ interval: TimeAmount, _ body: @escaping () -> Void) {
-        loop.assumeIsolated().scheduleTask(in: interval) {
-            guard self.isRunning else { return }
-            body()
-            self.every(interval, body)
-        }
+        host.timers.every(interval, while: { self.isRunning }, body)
     }
 
     func fail(_ error: EngineError) {
