@@ -4,12 +4,14 @@
 #   1. the release engineer makes a signing key (keygen --signing minisign) and a signed private torrent of an
 #      artifact (make --private --sign);
 #   2. two nodes get their identities (keygen): the seed appliance and a fleet node; the private tracker starts with
-#      an allowlist of exactly those two keys, so only signed announces by them are admitted;
-#   3. the seed daemon starts from a config file (seed --config: its node key, its data directory and a watch
-#      directory holding the torrent, a status address) and announces the torrent, signed with its key;
-#   4. a third key that is not on the allowlist is refused by the tracker and gets nothing;
-#   5. the fleet node leeches with its own key, trusting only the release key (leech --key --trust): the gate
-#      verifies the signature and releases the file, and its audit log names who supplied the bytes;
+#      an allowlist of exactly those two keys, so only signed announces by them are admitted, and the nodes use the
+#      same allowlist for their peers: the private torrent's connections are TLS 1.3 between listed keys only;
+#   3. the seed daemon starts from a config file (seed --config: its node key and allowlist, its data directory and
+#      a watch directory holding the torrent, a status address) and announces the torrent, signed with its key;
+#   4. a third key that is not on the allowlist is refused by the tracker, and by the seed when it dials it
+#      directly; it gets nothing;
+#   5. the fleet node leeches with its own key, trusting only the release key (leech --key --allow --trust): the
+#      gate verifies the signature and releases the file, and its audit log names the node that supplied the bytes;
 #   6. the released copy is compared with the original, and the seed's status endpoint is read.
 # It prints one line per step; the tools' own output goes to logs in the temporary directory, shown only when a step
 # fails. Bounded: every wait has a limit; every process started here is stopped by its pid; the directory is removed.
@@ -96,6 +98,7 @@ cat >"$work/seed/seed.yaml" <<YAML
 listen: 127.0.0.1:$peer_port
 node:
   key: ../keys/seed-01.key
+  allow: ../tracker/allowlist
 lsd:
   enabled: false
 data: [../build-host]
@@ -112,33 +115,41 @@ pids+=($!)
 cp "$torrent" "$work/seed/watch/.release-1.0.0.tar.torrent.tmp"
 mv "$work/seed/watch/.release-1.0.0.tar.torrent.tmp" "$work/seed/watch/release-1.0.0.tar.torrent"
 wait_for tracker_counts_seed || fail "the seed daemon did not announce the torrent" "$work/seed/seed.log"
-say "3. seed daemon (seed --config seed.yaml, key seed-01) checked the watch directory's torrent and announced it; status on 127.0.0.1:$status_port"
+say "3. seed daemon (seed --config seed.yaml: key seed-01, peers from the allowlist over TLS) checked the watch directory's torrent and announced it; status on 127.0.0.1:$status_port"
 
-# 4. A node key that is not on the allowlist: the tracker refuses its announces; it gets nothing.
+# 4. A node key that is not on the allowlist: the tracker refuses its announces, and the seed its connection when it
+#    dials the seed's port directly; it gets nothing.
 set +e
-"$bin" leech "$torrent" --out "$work/intruder" --key "$work/keys/intruder.key" --trust "$work/build-host/release.pub" \
-    --no-lsd --deadline 4s >"$work/intruder/leech.log" 2>&1
+"$bin" leech "$torrent" --out "$work/intruder" --key "$work/keys/intruder.key" --allow "$work/tracker/allowlist" \
+    --peer "127.0.0.1:$peer_port" --trust "$work/build-host/release.pub" --no-lsd --deadline 4s \
+    >"$work/intruder/leech.log" 2>&1
 intruder_exit=$?
 set -e
 refused=$(metric 'tracker_refusals_total{cause="unknown_key"}')
 [[ ${refused:-0} -ge 1 && ! -e $work/intruder/release-1.0.0.tar ]] || fail "the unlisted key was not refused" "$work/intruder/leech.log"
 reason=$(grep -o -m1 'unknown node key: [^:]*' "$work/intruder/leech.log" || echo "unknown node key")
-say "4. node 'intruder' (not on the allowlist): the tracker refused its $refused announce(s) (\"$reason\"); its leech gave up at --deadline 4s (exit $intruder_exit), nothing released"
+seed_refusals=$("$bin" status --json "127.0.0.1:$status_port" \
+    | python3 -c 'import json, sys; print(sum(json.load(sys.stdin)["refusals"].values()))')
+[[ $seed_refusals -ge 1 ]] || fail "the seed did not refuse the unlisted key's connection" "$work/seed/seed.log"
+say "4. node 'intruder' (not on the allowlist): the tracker refused its $refused announce(s) (\"$reason\"), the seed its $seed_refusals direct connection(s); its leech gave up at --deadline 4s (exit $intruder_exit), nothing released"
 
 # 5. The fleet node: its own key, trusting only the release key.
 start=$(date +%s.%N)
 timeout 120 "$bin" leech "$torrent" --out "$work/fleet-07/releases" --key "$work/keys/fleet-07.key" \
-    --trust "$work/build-host/release.pub" --no-lsd --stall-timeout 60 >"$work/fleet-07/leech.log" 2>&1 \
+    --allow "$work/tracker/allowlist" --trust "$work/build-host/release.pub" --no-lsd --stall-timeout 60 \
+    >"$work/fleet-07/leech.log" 2>&1 \
     || fail "the fleet node's leech failed" "$work/fleet-07/leech.log"
 took=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$(date +%s.%N)")
-say "5. fleet-07: leech --key fleet-07.key --trust release.pub downloaded, verified and released in $took s:"
+say "5. fleet-07: leech --key fleet-07.key --allow allowlist --trust release.pub downloaded over TLS, verified and released in $took s:"
 say "   $(grep -m1 'released release-1.0.0.tar' "$work/fleet-07/leech.log" | sed 's/^swtorrent leech: //')"
 python3 - "$work/fleet-07/.releases.swtorrent-gate/audit.jsonl" "$peer_port" <<'PY'
 import json, sys
 record = [json.loads(line) for line in open(sys.argv[1])][-1]
-peers = ", ".join(
-    f"{p['peer']}{' (seed-01 daemon)' if p['peer'].endswith(':' + sys.argv[2]) else ''}: {p['bytes']} bytes"
-    for p in record.get("peers") or [])
+def who(p):
+    if p.get("name"):
+        return f"{p['name']} ({p.get('key', '')[:19]}…, {p['peer']})"
+    return p["peer"] + (" (the seed daemon's port)" if p["peer"].endswith(":" + sys.argv[2]) else "")
+peers = ", ".join(f"{who(p)}: {p['bytes']} bytes" for p in record.get("peers") or [])
 print(f"   audit log: {record['result']} {record['file']} sha256 {record['sha256'][:16]}… signer "
       f"{', '.join(record['signers'])}; bytes from {peers or 'no peer recorded'}")
 PY
