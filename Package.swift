@@ -226,7 +226,7 @@ let package = Package(
             name: "EngineTests",
             dependencies: [
                 "Engine", "PeerWire", "Metainfo", "Bencode", "CryptoPrimitives", "Identity", "SwarmPrimitives",
-                "TestSupport",
+                "LocalDiscovery", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -145,6 +145,12 @@ public final class PeerTLSTransport: PeerTransportSecurity {
         (try? channel.pipeline.syncOperations.handler(type: PeerTLSConnection.self))?.closingRefusal
     }
 
+    /// True unless ``allowPlainPeers``: every dial for a private torrent is TLS with the peer's key pinned, and
+    /// ``admission`` lets only allowlisted keys into private torrents. With plain peers admitted, anyone who learns
+    /// a private torrent's info-hash could join it, so the host keeps local discovery (which tells the LAN the
+    /// info-hash) off for private torrents.
+    public var authenticatesPrivateSwarms: Bool { !allowPlainPeers }
+
     /// The verification callback of one connection: ``PeerCertificateCheck`` on the peer's leaf, against the
     /// allowlist as it is now; the verdict goes to `state`, an accepted connection is tracked for revocation.
     private func verification(_ state: PeerTLSConnection) -> NIOSSLCustomVerificationCallback {

@@ -15,7 +15,8 @@ struct LeechCommand: AsyncParsableCommand {
         discussion: """
             Writes OUT/NAME (a single-file torrent's file, or a multi-file torrent's directory), through the \
             signature gate (below). Peers come from the torrent's HTTP trackers, \
-            from --peer and, unless --no-lsd or the torrent is private, from BEP 14 local discovery on the LAN. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
+            from --peer and, unless --no-lsd or the torrent is private without --key and --allow, from BEP 14 local \
+            discovery on the LAN. Progress goes to the terminal (stderr) as percent, rates, peers and ETA; --json \
             prints one JSON object a line on stdout instead (events "progress", then "complete", "stopped" or \
             "stalled"; each says which peer sources are active, e.g. "sources":{"lsd":2,"tracker":1}, and where \
             the peers are, "localities":{"lan":2,"wan":1}, and each HTTP mirror with its state, bytes and why it backs \

@@ -19,7 +19,8 @@ struct SeedCommand: AsyncParsableCommand {
 
             DIR holds the content as a BitTorrent save path: a single-file torrent's file is DIR/NAME, a \
             multi-file torrent's files are under DIR/NAME/. Every piece is hash-checked at start. The seed \
-            announces to the torrent's HTTP trackers and (unless --no-lsd or the torrent is private) to the LAN by \
+            announces to the torrent's HTTP trackers and (unless --no-lsd, or the torrent is private and this node \
+            does not authenticate its peers with --key and --allow) to the LAN by \
             BEP 14 local discovery, dials any --peer, accepts connections on --port and runs until SIGINT or SIGTERM.
 
             --status ADDR serves read-only HTTP endpoints for operators (loopback unless ADDR names another \

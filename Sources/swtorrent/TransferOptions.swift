@@ -32,7 +32,9 @@ struct TransferOptions: ParsableArguments {
 
     @Flag(
         inversion: .prefixedNo,
-        help: "Find peers on the local network by BEP 14 multicast (on by default; private torrents never use it).")
+        help: ArgumentHelp(
+            "Find peers on the local network by BEP 14 multicast (on by default; private torrents only with --key "
+                + "and --allow, without --allow-plain-peers)."))
     var lsd = true
 
     @Option(

@@ -24,10 +24,17 @@ public protocol PeerTransportSecurity: Sendable {
     /// it rejected, a malformed or stalled TLS handshake); nil counts the close as
     /// ``PeerRefusal/handshakeFailed``. Read on the connection's event loop when it closes.
     func refusal(of channel: any Channel) -> PeerRefusal?
+
+    /// Whether every connection of a private torrent is authenticated by this transport: its dials for a private
+    /// torrent always run the authenticated handshake, and its admission hook (``HostConfiguration/admission``)
+    /// admits only authenticated peers to private torrents. Only then does the host use local discovery for private
+    /// torrents (Docs/local-discovery.md): an address heard on the LAN is then worth no more than the key behind it.
+    var authenticatesPrivateSwarms: Bool { get }
 }
 
 extension PeerTransportSecurity {
     public func refusal(of channel: any Channel) -> PeerRefusal? { nil }
+    public var authenticatesPrivateSwarms: Bool { false }
 }
 
 /// What the transport slot knows of a connection when it is made.

@@ -28,9 +28,10 @@ public struct HostConfiguration: Sendable {
     /// The handlers for the slot before the BitTorrent handshake (TLS); nil for plain BitTorrent.
     public var transportSecurity: (any PeerTransportSecurity)?
     /// BEP 14 local service discovery, off unless given (`swtorrent seed`/`leech` give one unless `--no-lsd`,
-    /// through `LocalDiscoverySettings`): the host starts it when its listener is bound, announces its public
-    /// torrents with the listener's port, and feeds the peers it finds into their sessions' directories (source
-    /// `lsd`, locality LAN). Private torrents are never announced nor fed (``HostCore/usesLocalDiscovery``). When
+    /// through `LocalDiscoverySettings`): the host starts it when its listener is bound, announces its torrents
+    /// with the listener's port, and feeds the peers it finds into their sessions' directories (source `lsd`,
+    /// locality LAN). Private torrents are announced and fed only when ``transportSecurity`` authenticates all their
+    /// connections (``PeerTransportSecurity/authenticatesPrivateSwarms``, with ``admission``), never otherwise. When
     /// discovery cannot start the host fails to start if the interfaces were named, and runs without discovery (a
     /// warning) if discovery was to choose them.
     public var localDiscovery: LocalDiscovery?

@@ -20,6 +20,9 @@ final class HostCore: HandshakeRouting {
     let handshakeTimeout: TimeAmount
     /// Every session's repeating timers, on one scheduled task.
     let timers: HostTimers
+    /// Why local discovery stays off for private torrents on this host; nil when it runs for them
+    /// (``usesLocalDiscovery(_:)``).
+    let privateDiscoveryOff: String?
 
     private enum State {
         case idle
@@ -51,6 +54,7 @@ final class HostCore: HandshakeRouting {
         self.logger = logger
         self.handshakeTimeout = configuration.handshakeTimeout.timeAmount
         self.timers = HostTimers(loop: loop)
+        self.privateDiscoveryOff = Self.privateDiscoveryOff(configuration)
         self.connections = SharedBudget(limit: configuration.maxConnections)
         self.halfOpen = SharedBudget(limit: configuration.maxHalfOpen)
         self.pieceBuffers = SharedBudget(limit: configuration.pieceBufferBytes)
@@ -209,14 +213,16 @@ final class HostCore: HandshakeRouting {
         sessions[session.infoHash] = session
         connections.join(session.hostID)
         rebalanceRates()
-        if Self.usesLocalDiscovery(session.torrent) { configuration.localDiscovery?.add(session.infoHash) }
+        guard let discovery = configuration.localDiscovery else { return }
+        if session.torrent.isPrivate { logPrivateDiscovery(session.torrent) }
+        if usesLocalDiscovery(session.torrent) { discovery.add(session.infoHash) }
     }
 
     /// Removes a session (it is ending): its info-hash is unknown from now on and its shares go back to the others.
     func remove(_ session: SessionCore) {
         guard sessions[session.infoHash] === session else { return }
         sessions[session.infoHash] = nil
-        if Self.usesLocalDiscovery(session.torrent) { configuration.localDiscovery?.remove(session.infoHash) }
+        if usesLocalDiscovery(session.torrent) { configuration.localDiscovery?.remove(session.infoHash) }
         for budget in [\HostCore.connections, \.halfOpen, \.pieceBuffers, \.writes, \.readPool] {
             self[keyPath: budget].leave(session.hostID)
         }
@@ -229,10 +235,38 @@ final class HostCore: HandshakeRouting {
     // MARK: - Local discovery
 
     /// Whether local discovery may announce `torrent` and feed it peers: the one place that decides. Public
-    /// torrents only: BEP 27 forbids peer sources other than the tracker for a private torrent. (Issue 10 lifts
-    /// this for swarms whose peers authenticate through the transport-security slot.)
-    static func usesLocalDiscovery(_ torrent: Torrent) -> Bool {
-        !torrent.isPrivate
+    /// torrents always. Private torrents, to which BEP 27 allows no peer source but the tracker, only when the
+    /// transport authenticates every one of their connections (``PeerTransportSecurity/authenticatesPrivateSwarms``
+    /// with an admission hook: `--key` and `--allow` without `--allow-plain-peers`): then a peer found on the LAN
+    /// is dialled over TLS with its key pinned, and whoever dials us is admitted by key, never by address.
+    func usesLocalDiscovery(_ torrent: Torrent) -> Bool {
+        !torrent.isPrivate || privateDiscoveryOff == nil
+    }
+
+    /// Why `configuration` keeps local discovery off for private torrents, or nil when it allows it.
+    static func privateDiscoveryOff(_ configuration: HostConfiguration) -> String? {
+        guard let security = configuration.transportSecurity, configuration.admission != nil else {
+            return "BEP 27: a private torrent uses local discovery only on a node whose peers authenticate by node "
+                + "key (--key and --allow)"
+        }
+        guard security.authenticatesPrivateSwarms else {
+            return "--allow-plain-peers admits unauthenticated peers to private torrents, so their info-hashes are "
+                + "not announced on the LAN"
+        }
+        return nil
+    }
+
+    /// Says, once per private torrent that joins a host with discovery, whether discovery runs for it and why not.
+    private func logPrivateDiscovery(_ torrent: Torrent) {
+        if let why = privateDiscoveryOff {
+            logger.notice(
+                "local discovery is off for this private torrent",
+                metadata: ["torrent": "\(torrent.name)", "why": "\(why)"])
+        } else {
+            logger.info(
+                "local discovery runs for this private torrent; its peers are dialled over TLS and admitted by key",
+                metadata: ["torrent": "\(torrent.name)"])
+        }
     }
 
     /// Starts `discovery` with the listener's port; the peers it reports go to their torrent's session.
@@ -247,7 +281,7 @@ final class HostCore: HandshakeRouting {
     /// A peer local discovery found: into its session's directory as an `lsd` peer, on the LAN unless its address
     /// is in a network declared WAN.
     private func locallyDiscovered(_ peer: LocalPeer) {
-        guard let session = sessions[peer.infoHash], Self.usesLocalDiscovery(session.torrent) else { return }
+        guard let session = sessions[peer.infoHash], usesLocalDiscovery(session.torrent) else { return }
         let address = PeerAddress(host: peer.host, port: peer.port)
         session.addPeer(session.classifier.record(address, source: .lsd))
         logger.debug("local discovery found a peer", metadata: ["peer": "\(address)", "torrent": "\(session.torrent.name)"])

@@ -16,7 +16,8 @@ struct TorrentFixture {
     ///   - pieceLength: a power of two of 16 KiB or more.
     ///   - seed: for the random content (different seeds, different info-hashes).
     ///   - directory: a temporary directory the caller cleans up; the data goes in `seed-NAME` below it.
-    init(name: String, size: Int, pieceLength: Int, seed: UInt64, in directory: URL) throws {
+    ///   - isPrivate: the BEP 27 flag.
+    init(name: String, size: Int, pieceLength: Int, seed: UInt64, in directory: URL, isPrivate: Bool = false) throws {
         content = randomBytes(size, seed: seed)
         seedDirectory = directory.appendingPathComponent("seed-\(name)")
         try FileManager.default.createDirectory(at: seedDirectory, withIntermediateDirectories: true)
@@ -24,6 +25,7 @@ struct TorrentFixture {
         try Data(content).write(to: file)
         var options = TorrentOptions()
         options.pieceLength = pieceLength
+        options.isPrivate = isPrivate
         let made = try TorrentBuilder(options: options).make(path: file.path)
         torrent = try Torrent(bytes: made.bytes)
     }
