@@ -10,8 +10,7 @@ import TestSupport
 /// links in namespaces of its own, runs this build's `swtorrent` there and reports the WAN counters; these tests
 /// assert the targets on its JSON. Where the lab cannot be built (not root, no `ip`/`tc`, no python3) they say DID
 /// NOT RUN, and fail under SWTORRENT_REQUIRE_ALL=1 (CI runs as root). The WAN ratio targets are hard assertions on
-/// this build's LAN-first selection (the lab must find `--no-lan-first` in its help); the private scenario's, which
-/// need authenticated swarms, are recorded as a known issue naming what is missing until the feature is here.
+/// this build's LAN-first selection (the lab must find `--no-lan-first` in its help).
 @Suite(.serialized) struct NetworkLabTests {
     /// Small enough for seconds per scenario, large enough that a piece crossing the WAN twice shows (64 KiB pieces).
     static let size = "8M"
@@ -170,22 +169,28 @@ import TestSupport
         #expect(run.ok, "\(run.failures)")
     }
 
-    /// Private: the rollout on a private torrent with node keys (3 listed leechers in B and one unlisted node): the
-    /// listed ones complete through the authenticated transport, the unlisted one verifies nothing. Until this build
-    /// has authenticated swarms the scenario reports what is missing, recorded as a known issue: it never passes
-    /// without running. (Where the peers came from, LSD or the tracker, is in the row's `peerSources`; that LSD
-    /// reaches private peers is issue 11 item 2's own test.)
+    /// Private: the rollout on a private torrent with node keys (3 listed leechers in B and one unlisted node, all
+    /// with `--key`/`--allow`): the listed ones complete with correct copies, local discovery feeding each of them
+    /// peers through the authenticated transport; the unlisted node gets no byte and its key is refused by the listed
+    /// nodes' TLS handshakes. LAN-first works through TLS: the bytes into B are at most 1.2 × the content.
     @Test func privateSwarmServesOnlyListedNodes() throws {
         let run = try #require(
             try Self.run("privateSwarmServesOnlyListedNodes", "private", ["--leechers", "3"]).first)
         let missing = run.row["missing"] as? [String] ?? []
-        withKnownIssue("this build lacks: \(missing.joined(separator: "; "))") {
-            #expect(missing.isEmpty)
-            #expect(run.ok, "\(run.failures)")
-            #expect(run.row["intruderVerifiedBytes"] as? Int == 0, "the unlisted node got pieces: \(run.row)")
-        } when: {
-            run.features["authenticated"] != true
-        }
+        try #require(missing.isEmpty, "this build lacks: \(missing.joined(separator: "; "))")
+        #expect(run.ok, "\(run.failures)")
+        #expect(run.row["intruderVerifiedBytes"] as? Int == 0, "the unlisted node got pieces: \(run.row)")
+        #expect(run.row["intruderDownloaded"] as? Int == 0, "the unlisted node got bytes: \(run.row)")
+        #expect(run.row["intruderComplete"] as? Bool == false, "\(run.row)")
+        #expect(run.row["intruderHeardLsd"] as? Bool == true, "the unlisted node heard no announcement: \(run.row)")
+        #expect((run.row["intruderRefusals"] as? Int ?? 0) >= 1, "no listed node refused its key: \(run.row)")
+        // Every listed leecher was fed peers by local discovery (the tracker names the same peers, so which source
+        // a connection is credited to is a race).
+        let fed = try #require(run.row["lsdFedLeechers"] as? [String], "\(run.row)")
+        #expect(fed == ["B1", "B2", "B3"], "local discovery fed no peers to some listed leechers: \(run.row)")
+        try Self.requireLANFirst(run)
+        let ratio = try run.ratio("B")
+        #expect(ratio <= 1.2, "WAN into B / content = \(ratio)")
     }
 
     /// Not root: the lab refuses at once with exit 3 and says why, creating nothing (as root the test drops to

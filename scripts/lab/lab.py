@@ -612,7 +612,11 @@ def tracker_down(args):
 def private(args):
     """The rollout on a private torrent: every node has a node key on the allowlist (tracker and peers), except
     B-intruder, whose key is on no one's list but its own. The listed leechers complete (through the authenticated
-    transport, LSD included); the intruder verifies nothing."""
+    transport, local discovery feeding each of them peers); the intruder verifies nothing. The intruder runs
+    discovery for the torrent too (it has
+    a key and an allowlist), so it hears B's announcements and dials them, and B's nodes hear it: every such
+    connection fails its TLS handshake on the intruder's key, which the listed nodes log as `peer certificate
+    refused` (counted in the row)."""
     count = args.leechers or 8
     row = {'scenario': 'private', 'variant': 'swtorrent', 'size': args.size, 'rate': args.rate,
            'leechers': {'B': count}}
@@ -631,7 +635,7 @@ def private(args):
         lab.add_node('B', 'B-intruder')
         swarm.enrol('B-intruder', listed=False)
         swarm.start_tracker()
-        swarm.seed('A-seed')
+        seed = swarm.seed('A-seed')
         before = lab.wan_counters()
         start = time.monotonic()
         leechers = {node: swarm.leech(node) for node in names['B']}
@@ -639,10 +643,31 @@ def private(args):
         incomplete = wait_complete(list(leechers.values()), args.timeout)
         report(row, swarm, names, leechers, start, before, incomplete)
         verified = [e.get('verifiedBytes') for e in intruder.events if 'verifiedBytes' in e]
+        downloaded = [e.get('downloaded') for e in intruder.events if 'downloaded' in e]
         row['intruderVerifiedBytes'] = verified[-1] if verified else 0
+        row['intruderDownloaded'] = downloaded[-1] if downloaded else 0
         row['intruderComplete'] = intruder.completed_at is not None
-        row['ok'] = row['ok'] and row['intruderVerifiedBytes'] == 0 and not row['intruderComplete']
+        listed = [seed] + list(leechers.values())
+        # The intruder's dials and the listed nodes' dials to it race the download: give them 15 s at most.
+        wait_until(lambda: sum(log_lines(p, 'peer certificate refused') for p in listed) > 0, 15, 0.2)
+        row['intruderHeardLsd'] = log_lines(intruder, 'local discovery found a peer') > 0
+        # Which listed leechers were fed peers by local discovery (the tracker may have named the same peers first,
+        # so `peerSources` need not show `lsd`).
+        row['lsdFedLeechers'] = sorted(node for node, p in leechers.items()
+                                       if log_lines(p, 'local discovery found a peer') > 0)
+        row['intruderRefusals'] = sum(log_lines(p, 'peer certificate refused') for p in listed)
+        row['ok'] = (row['ok'] and row['intruderVerifiedBytes'] == 0 and row['intruderDownloaded'] == 0
+                     and not row['intruderComplete'])
     return [row]
+
+
+def log_lines(process, marker):
+    """How many lines of a node's log contain marker."""
+    try:
+        with open(process.log_path) as handle:
+            return sum(1 for line in handle if marker in line)
+    except OSError:
+        return 0
 
 
 class LabRun:
@@ -724,7 +749,8 @@ def table(rows, lan_first):
             if row.get('killedAtPercent') is not None:
                 notes.append(f'A seed killed at {row["killedAtPercent"]}%')
             if row.get('intruderVerifiedBytes') is not None:
-                notes.append(f'unlisted node verified {row["intruderVerifiedBytes"]} bytes')
+                notes.append(f'unlisted node verified {row["intruderVerifiedBytes"]} bytes, its key refused '
+                             f'{row.get("intruderRefusals", 0)} times')
             if row.get('peerSources'):
                 notes.append('peer sources: ' + ','.join(row['peerSources']))
             if row.get('failed'):
