@@ -38,6 +38,9 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case badMirrorURL = "unusable mirror URL"
         /// The session was stopped before it finished.
         case cancelled = "cancelled"
+        /// A magnet link's info dictionary could not be had from any peer (BEP 9): none answered, each refused,
+        /// advertised a size over the limit, or sent bytes that do not hash to the info-hash.
+        case metadataUnavailable = "metadata not received"
 
         // Storage.
         /// A file path that could leave the save directory (`..`, `.`, empty or `/`-holding components, an absolute

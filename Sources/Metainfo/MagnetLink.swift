@@ -81,6 +81,12 @@ public struct MagnetLink: Sendable, Hashable {
 }
 
 extension MagnetLink {
+    /// Whether `text` starts with the `magnet:` scheme (any case): what a command taking a torrent path or a magnet
+    /// link tells them apart by.
+    public static func isMagnet(_ text: String) -> Bool {
+        text.utf8.prefix(7).map(lowercased).elementsEqual("magnet:".utf8)
+    }
+
     /// Parses a magnet link. A bare info-hash (40 hex digits or 32 base32 characters) is accepted as well, as
     /// Transmission does.
     ///

@@ -21,6 +21,8 @@ public struct NodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case signingFailed = "signing failed"
         /// The file to write exists and replacing it was not asked for.
         case outputExists = "output exists"
+        /// A magnet link's info dictionary could not be had from any peer (BEP 9).
+        case metadataUnavailable = "metadata unavailable"
     }
 
     public var code: Code

@@ -5,7 +5,8 @@ import NIOCore
 ///
 /// Only the keys this client uses are kept: `m` (extension name to the id the sender wants to receive it on),
 /// `v` (client name and version), `p` (listen port), `reqq` (how many outstanding requests the sender queues)
-/// and `yourip` (the receiver's address as the sender sees it: 4 or 16 bytes). Other keys are ignored.
+/// `yourip` (the receiver's address as the sender sees it: 4 or 16 bytes) and `metadata_size` (BEP 9: the size of
+/// the info dictionary the sender can serve over `ut_metadata`). Other keys are ignored.
 public struct ExtendedHandshake: Sendable, Hashable {
     /// The longest `v` string kept; longer ones are cut.
     public static let maxClientNameLength = 256
@@ -21,6 +22,9 @@ public struct ExtendedHandshake: Sendable, Hashable {
     public var requestQueueLength: Int?
     /// The receiver's IP address as the sender sees it (`yourip`): 4 (IPv4) or 16 (IPv6) bytes.
     public var yourIP: [UInt8]?
+    /// The size in bytes of the info dictionary the sender serves over `ut_metadata` (BEP 9 `metadata_size`); only
+    /// positive values are kept (a receiver bounds it, see ``MetadataMessage/maximumMetadataSize``).
+    public var metadataSize: Int?
 
     /// An extended handshake.
     public init(
@@ -28,18 +32,21 @@ public struct ExtendedHandshake: Sendable, Hashable {
         client: String? = nil,
         listenPort: UInt16? = nil,
         requestQueueLength: Int? = nil,
-        yourIP: [UInt8]? = nil
+        yourIP: [UInt8]? = nil,
+        metadataSize: Int? = nil
     ) {
         self.messages = messages
         self.client = client
         self.listenPort = listenPort
         self.requestQueueLength = requestQueueLength
         self.yourIP = yourIP
+        self.metadataSize = metadataSize
     }
 
     /// The bencoded dictionary (canonical: keys sorted).
     public func encoded() -> [UInt8] {
         var entries = [BencodeEntry("m", .dictionary(messages.map { BencodeEntry($0.key, .integer(Int64($0.value))) }))]
+        if let metadataSize { entries.append(BencodeEntry("metadata_size", .integer(Int64(metadataSize)))) }
         if let listenPort { entries.append(BencodeEntry("p", .integer(Int64(listenPort)))) }
         if let requestQueueLength { entries.append(BencodeEntry("reqq", .integer(Int64(requestQueueLength)))) }
         if let client { entries.append(BencodeEntry("v", .string(client))) }
@@ -89,5 +96,6 @@ public struct ExtendedHandshake: Sendable, Hashable {
         self.listenPort = value["p"]?.integer.flatMap { (1...65535).contains($0) ? UInt16($0) : nil }
         self.requestQueueLength = value["reqq"]?.integer.flatMap { $0 >= 0 ? Int(clamping: $0) : nil }
         self.yourIP = value["yourip"]?.bytes.flatMap { $0.count == 4 || $0.count == 16 ? $0 : nil }
+        self.metadataSize = value["metadata_size"]?.integer.flatMap { $0 > 0 ? Int(clamping: $0) : nil }
     }
 }

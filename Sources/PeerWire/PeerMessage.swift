@@ -187,6 +187,12 @@ extension PeerMessage {
                     + "client knows"
             )
         }
+        if !limits.pieceFactsKnown {
+            switch id {
+            case .have, .bitfield, .request, .piece, .cancel, .suggest, .rejectRequest, .allowedFast: return .keepAlive
+            default: break
+            }
+        }
         let payload = frame.readableBytes
         func expect(_ length: Int) throws(PeerWireError) {
             guard payload == length else {

@@ -28,6 +28,8 @@ public struct PeerWireError: Error, Sendable, Hashable, CustomStringConvertible 
         case extensionProtocolNotNegotiated = "extended message without the extension protocol"
         /// An extended handshake that is not a bencoded dictionary of the documented shape.
         case invalidExtendedHandshake = "invalid extended handshake"
+        /// A BEP 9 `ut_metadata` message of the wrong shape (see ``MetadataMessage``).
+        case invalidMetadataMessage = "invalid ut_metadata message"
         /// A value this side was asked to encode does not fit the wire format.
         case unencodable = "value does not fit the wire format"
     }

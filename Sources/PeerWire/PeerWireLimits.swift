@@ -28,6 +28,11 @@ public struct PeerWireLimits: Sendable, Hashable {
     public var fastExtension: Bool = true
     /// Whether the extension protocol (BEP 10) was negotiated. When false, extended messages are refused.
     public var extensionProtocol: Bool = true
+    /// Whether ``pieceLength`` and ``totalLength`` are the torrent's. False while a magnet link's info dictionary is
+    /// fetched (BEP 9): the piece facts are not known yet, so messages about pieces (have, bitfield, request,
+    /// piece, cancel and the Fast extension's piece messages) are framed (within ``maxFrameLength``) but not
+    /// checked, and parse as keep-alives.
+    public var pieceFactsKnown: Bool = true
 
     /// Limits for a torrent.
     ///

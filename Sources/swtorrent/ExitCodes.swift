@@ -14,7 +14,8 @@ enum ExitCodes {
     static let badInput: Int32 = 2
 
     // seed / leech
-    /// seed: the data directory does not hold the torrent; leech: no piece verified for --stall-timeout.
+    /// seed: the data directory does not hold the torrent; leech: no piece verified for --stall-timeout, or a
+    /// magnet link's info dictionary came from no peer.
     static let incomplete: Int32 = 3
     /// leech: interrupted (SIGINT/SIGTERM) before completion.
     static let interrupted: Int32 = 4
@@ -62,7 +63,7 @@ enum ExitCodes {
         switch error.code {
         case .io, .signingFailed: failure
         case .malformedInput, .noTrustedKey, .configuration: badInput
-        case .incompleteData: incomplete
+        case .incompleteData, .metadataUnavailable: incomplete
         case .password: password
         case .outputExists: exists
         }

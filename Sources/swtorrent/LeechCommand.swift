@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Logging
+import Metainfo
 import Node
 import ServiceLifecycle
 import SignatureGate
@@ -27,9 +28,14 @@ struct LeechCommand: AsyncParsableCommand {
             A mirror that fails backs off 1 s, 2 s, 4 s ... and is dropped after 5 failures in a row; one that \
             sends a piece that fails its hash check is dropped at once. LAN mirrors are used before the others.
 
+            Magnet links (quote them): the info dictionary is first fetched from peers by BEP 9 ut_metadata (the \
+            link's x.pe peers, --peer, and its tr= trackers' peers), at most 8 MiB and checked against the \
+            info-hash, then the download runs as for a torrent. With --key/--allow it comes over TLS from listed \
+            nodes only; without them a private torrent's info dictionary is refused.
+
             Exit codes: 0 every piece is on disk and verified (after seeding for --seed-after, if given); 1 I/O or \
             network failure (cannot listen, disk error); 2 bad arguments or a malformed torrent; 3 no piece was \
-            verified for --stall-timeout; 4 interrupted (SIGINT/SIGTERM) before completion; 5 the signature gate \
+            verified for --stall-timeout, or no peer gave a magnet link's info dictionary; 4 interrupted (SIGINT/SIGTERM) before completion; 5 the signature gate \
             refused at least one file (quarantined; the message names each file and the reason); 11 the download \
             was not complete at --deadline (the gate's checks after it and --seed-after do not count).
 
@@ -62,7 +68,10 @@ struct LeechCommand: AsyncParsableCommand {
     )
 
     @Argument(
-        help: "The .torrent file, or a signed release manifest (swtorrent make --manifest): a file or an http(s) URL.")
+        help: """
+            The .torrent file, a magnet link (magnet:?xt=urn:btih:...), or a signed release manifest (swtorrent make \
+            --manifest): a file or an http(s) URL.
+            """)
     var torrent: String
 
     @Option(name: .long, help: "Directory to download into (created if missing).")
@@ -148,11 +157,16 @@ struct LeechCommand: AsyncParsableCommand {
             leech.host = host
             return try await runManifest(leech, policy: policy, deadline: deadlineService, services: hostServices)
         }
+        let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
+        var torrentPath = torrent
+        if MagnetLink.isMagnet(torrent) {
+            (torrentPath, configuration.manualPeers) = try await magnetTorrent(
+                configuration, security: host?.configuration.transportSecurity)
+        }
         var gated = GatedLeech(
-            torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
+            torrentPath: torrentPath, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
             auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
             gateLogger: gateLogger)
-        let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
         gated.host = host
         let leech = gated
         let events = events(policy: policy, deadline: deadlineService)
@@ -169,6 +183,31 @@ struct LeechCommand: AsyncParsableCommand {
             return result
         }
         try Self.finish(result, deadline: deadlineService)
+    }
+
+    /// Fetches a magnet link's info dictionary from peers (BEP 9) into a torrent file beside the output; returns its
+    /// path and the peers the download should dial (`--peer` and the link's `x.pe`).
+    private func magnetTorrent(
+        _ configuration: SessionConfiguration, security: (any PeerTransportSecurity)?
+    ) async throws -> (torrentPath: String, peers: [PeerAddress]) {
+        let link: MagnetLink
+        do {
+            link = try MagnetLink(parsing: torrent)
+        } catch {
+            StandardError.report("leech", "magnet link: \(error)")
+            throw ExitCode(ExitCodes.badInput)
+        }
+        let magnet = MagnetMetadata(
+            link: link, configuration: configuration, transportSecurity: security, logger: common.logger("leech"))
+        do throws(NodeError) {
+            let path = try await magnet.torrentFile(output: out)
+            StandardError.report("leech", "magnet link: info dictionary received, \(path)")
+            // The download asks the link's x.pe peers too.
+            return (path, configuration.manualPeers + (try magnet.linkPeers()))
+        } catch {
+            StandardError.report("leech", error.message)
+            throw ExitCode(ExitCodes.of(error))
+        }
     }
 
     /// Prints a gated leech's events; a complete download tells the deadline it was met.

@@ -16,6 +16,10 @@ final class PeerConnection: ChannelDuplexHandler {
     let peerID: PeerID
     /// Both sides set the Fast extension bit (BEP 6).
     let fast: Bool
+    /// Both sides set the extension protocol bit (BEP 10).
+    let extensions: Bool
+    /// The extended message id the peer wants `ut_metadata` (BEP 9) on, from its extended handshake.
+    var peerMetadataID: UInt8?
     /// The key reputation and bans are kept under: the IP address, or address and port on loopback (where several
     /// peers share one address).
     let banKey: String
@@ -56,6 +60,7 @@ final class PeerConnection: ChannelDuplexHandler {
         self.core = core
         self.peerID = handshake.peerID
         self.fast = handshake.reserved.fastExtension && core.ourHandshake.reserved.fastExtension
+        self.extensions = handshake.reserved.extensionProtocol && core.ourHandshake.reserved.extensionProtocol
         let address =
             dialled?.address
             ?? PeerAddress(host: remote?.ipAddress ?? "unknown", port: remote?.port ?? 0)

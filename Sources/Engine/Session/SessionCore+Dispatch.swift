@@ -6,8 +6,12 @@ extension SessionCore {
     func received(_ message: PeerMessage, from c: PeerConnection) {
         guard isRunning, !c.closed else { return }
         switch message {
-        case .keepAlive, .port, .suggest, .allowedFast, .extended:
+        case .keepAlive, .port, .suggest, .allowedFast:
             break
+        case .extended(let id, let payload):
+            // A peer that did not set the extension protocol bit gets no answer (as before BEP 9 support).
+            guard c.extensions else { return }
+            extendedMessage(id: id, payload: payload, from: c)
         case .choke:
             if !c.peerChoking { c.chokedSince = now() }
             c.peerChoking = true

@@ -91,6 +91,7 @@ extension SessionCore {
         } else {
             connection.send(.bitfield(have))
         }
+        if connection.extensions { sendExtendedHandshake(connection) }
         connection.flush()
         logger.debug(
             "peer connected",
