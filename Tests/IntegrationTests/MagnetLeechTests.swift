@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// Magnet links end to end (BEP 9 `ut_metadata`): `swtorrent leech MAGNET` fetches the info dictionary from the
-/// peers its `x.pe` names (a swtorrent seed), then downloads through the gate; libtorrent fetches
+/// peers its `x.pe` names (a swtorrent seed, a libtorrent seed), then downloads through the gate; libtorrent fetches
 /// it from a swtorrent seed; in a private swarm only listed nodes get it, over TLS. Real processes on loopback.
 @Suite(.serialized) struct MagnetLeechTests {
     static func magnet(_ torrent: String, peers: [Int]) throws -> (link: String, infoHash: String) {
@@ -35,6 +35,19 @@ import Testing
         let written = try Torrent(contentsOfFile: swarm.path(".out.swtorrent-gate/magnet/\(hash).torrent"))
         #expect(written.infoHash.hex == hash)
         #expect(written.infoBytes == (try Torrent(contentsOfFile: swarm.torrent.path)).infoBytes)
+    }
+
+    @Test func magnetLeechFromALibtorrentSeed() throws {
+        let swarm = try EngineInteropTests.Swarm()
+        let port = try TestFiles.freePort()
+        let seed = try swarm.libtorrent("seed", save: swarm.path("seed"), port: port, peers: [], timeout: 120)
+        defer { seed.stop() }
+        // Listening comes before the torrent is added: wait for the script's `ready`.
+        #expect(TestFiles.waitUntil(timeout: 15) { seed.stdout.contains("ready") }, "libtorrent seed: \(seed.stderr)")
+        let (link, _) = try Self.magnet(swarm.torrent.path, peers: [port])
+        let result = try Self.leech(link, into: swarm.path("out"))
+        #expect(result.exitCode == 0, "leech: \(result.stderr)")
+        try swarm.expectDownloaded(into: swarm.path("out"))
     }
 
     @Test func libtorrentFetchesTheMetadataFromASwtorrentSeedByMagnet() throws {

@@ -87,6 +87,9 @@ final class MetadataCoordinator: HandshakeRouting {
     private var pending: [PeerAddress]
     private var open: [ObjectIdentifier: any Channel] = [:]
     private var dialling = 0
+    /// Peers waiting to be dialled again, and how often each was dialled.
+    private var waiting = 0
+    private var attempts: [PeerAddress: Int] = [:]
     private var failures: [(PeerAddress, String)] = []
     private let promise: EventLoopPromise<[UInt8]>
     private var finished = false
@@ -118,7 +121,7 @@ final class MetadataCoordinator: HandshakeRouting {
         while dialling + open.count < fetch.parallelPeers, !pending.isEmpty {
             dial(pending.removeFirst())
         }
-        if dialling + open.count == 0 && pending.isEmpty {
+        if dialling + open.count + waiting == 0 && pending.isEmpty {
             finish(.failure(failure("every peer was asked")))
         }
     }
@@ -152,7 +155,7 @@ final class MetadataCoordinator: HandshakeRouting {
                 coordinator.dialling -= 1
                 switch result {
                 case .failure(let error):
-                    coordinator.peerFailed(address, "cannot connect: \(error)")
+                    coordinator.retryLater(address, "cannot connect: \(error)")
                 case .success(let channel):
                     guard !coordinator.finished else { return channel.close(promise: nil) }
                     let key = ObjectIdentifier(channel)
@@ -164,6 +167,25 @@ final class MetadataCoordinator: HandshakeRouting {
                 }
             }
     }
+
+    /// A peer that could not be reached or closed before the handshake (a client that has not added the torrent
+    /// yet does that) is dialled again 1 s later, up to ``maximumAttempts`` times in all.
+    func retryLater(_ address: PeerAddress, _ why: String) {
+        let attempt = attempts[address, default: 1]
+        guard attempt < Self.maximumAttempts, !finished else { return peerFailed(address, why) }
+        attempts[address] = attempt + 1
+        waiting += 1
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        loop.assumeIsolated().scheduleTask(in: .seconds(1)) {
+            let coordinator = bound.value
+            coordinator.waiting -= 1
+            coordinator.pending.append(address)
+            coordinator.fill()
+        }
+    }
+
+    /// How often a peer that fails before its handshake is dialled.
+    static let maximumAttempts = 3
 
     /// A peer gave nothing usable; it is not asked again.
     func peerFailed(_ address: PeerAddress, _ why: String) {
@@ -222,7 +244,7 @@ final class MetadataCoordinator: HandshakeRouting {
 
     func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?, refusal: PeerRefusal?) {
         guard let dial else { return }
-        peerFailed(dial.record.address, "closed before the handshake completed (\((refusal ?? .handshakeFailed).rawValue))")
+        retryLater(dial.record.address, "closed before the handshake completed (\((refusal ?? .handshakeFailed).rawValue))")
     }
 }
 
