@@ -36,6 +36,9 @@ extension SessionCore {
                 return drop(c, "\(error)")
             }
             guard case .request(let piece) = message, let theirID = c.peerMetadataID else { return }
+            // Each answer is up to 16 KiB for a 30-byte request: a peer that asks faster than it reads (the
+            // connection's write buffer past its high-water mark) is dropped rather than buffered for.
+            guard c.isWritable else { return drop(c, "asks for metadata faster than it reads") }
             let info = torrent.infoBytes
             let reply: MetadataMessage
             if info.count <= MetadataMessage.maximumMetadataSize,
