@@ -50,6 +50,33 @@ import Testing
         try swarm.expectDownloaded(into: swarm.path("out"))
     }
 
+    @Test func magnetLeechFindsTheSeedThroughItsTrackerAlone() throws {
+        let swarm = try EngineInteropTests.Swarm()
+        let tracker = try swarm.startTracker()
+        defer { tracker.stop() }
+        let port = try TestFiles.freePort()
+        let seed = try swarm.seed(port: port, tracker: true)
+        defer { seed.stop() }
+        let (bare, _) = try Self.magnet(swarm.torrent.path, peers: [])
+        let link = bare + "&tr=" + "http://127.0.0.1:\(swarm.trackerPort)/announce".addingPercentEncoding(
+            withAllowedCharacters: .alphanumerics)!
+        // The seed's first announce may not have reached opentracker yet: ask until it lists the seed (bounded).
+        var result = try TestProcess.swtorrent(
+            ["leech", link, "--out", swarm.path("out"), "--json", "--stall-timeout", "30s", "--allow-unsigned"],
+            timeout: 150)
+        for _ in 0..<5 where result.exitCode == 3 && result.stderr.contains("no peer to ask") {
+            Thread.sleep(forTimeInterval: 1)
+            result = try TestProcess.swtorrent(
+                ["leech", link, "--out", swarm.path("out"), "--json", "--stall-timeout", "30s", "--allow-unsigned"],
+                timeout: 150)
+        }
+        #expect(result.exitCode == 0, "leech: \(result.stderr)")
+        try swarm.expectDownloaded(into: swarm.path("out"))
+        // The torrent written for the link announces to the link's tracker.
+        let written = try Torrent(contentsOfFile: swarm.path(".out.swtorrent-gate/magnet/\(bare.dropFirst(20).prefix(40)).torrent"))
+        #expect(written.announce == "http://127.0.0.1:\(swarm.trackerPort)/announce")
+    }
+
     @Test func libtorrentFetchesTheMetadataFromASwtorrentSeedByMagnet() throws {
         let swarm = try EngineInteropTests.Swarm()
         let port = try TestFiles.freePort()
