@@ -8,11 +8,13 @@ import Foundation
 public final class FaultyHTTPServer {
     /// One request as the server logged it.
     public struct Request: Sendable, Hashable {
-        /// Seconds on the server's monotonic clock.
+        /// Seconds on the server's monotonic clock: when it arrived.
         public var time: Double
         public var status: Int
         public var path: String
         public var range: String
+        /// When its whole body was sent (nil: not (yet) sent in full).
+        public var end: Double?
     }
 
     public let process: BackgroundProcess
@@ -50,13 +52,21 @@ public final class FaultyHTTPServer {
     /// `http://127.0.0.1:PORT/`: a directory URL (a multi-file torrent's mirror, or a single file under its name).
     public var url: String { "http://127.0.0.1:\(port)/" }
 
-    /// The requests it answered so far, in order.
+    /// The requests it answered so far, in order of arrival.
     public var requests: [Request] {
-        process.stdout.split(separator: "\n").compactMap { line in
+        var result: [Request] = []
+        for line in process.stdout.split(separator: "\n") {
             let f = line.split(separator: " ", maxSplits: 4).map(String.init)
-            guard f.count == 5, f[0] == "REQ", let time = Double(f[1]), let status = Int(f[2]) else { return nil }
-            return Request(time: time, status: status, path: f[3], range: f[4])
+            guard f.count == 5, let time = Double(f[1]), let status = Int(f[2]) else { continue }
+            if f[0] == "REQ" {
+                result.append(Request(time: time, status: status, path: f[3], range: f[4]))
+            } else if f[0] == "END",
+                let index = result.firstIndex(where: { $0.end == nil && $0.path == f[3] && $0.range == f[4] })
+            {
+                result[index].end = time
+            }
         }
+        return result
     }
 
     public func stop() { process.stop() }

@@ -13,9 +13,11 @@ Serves the files under --root on 127.0.0.1 (GET and HEAD, one Range `bytes=A-B` 
   --redirects N                    each request is redirected N times (302 to /r/<n>/PATH) before it is served
   --redirect-loop                  every request is redirected to itself
   --ignore-range                   Range is ignored: 200 with the whole file
+  --rate B                         bodies are sent at about B bytes per second (a slow mirror)
 
-Each request is logged to stdout as one line `REQ <monotonic seconds> <status> <path> <range>` (flushed), so a
-test can read when requests came (backoff). The port it listens on is written to --port-file. The process exits
+Each request is logged to stdout as one line `REQ <monotonic seconds> <status> <path> <range>` (flushed) when it
+arrives, and a body sent in full as `END <monotonic seconds> <status> <path> <range>`, so a test can read when
+requests came (backoff) and how many were served at once. The port it listens on is written to --port-file. The process exits
 on its own after --lifetime seconds (bounded even if nobody stops it).
 """
 import argparse
@@ -31,9 +33,9 @@ lock = threading.Lock()
 state = {"requests": 0, "sent": 0}
 
 
-def log(status, path, rng):
+def log(status, path, rng, kind="REQ"):
     with lock:
-        sys.stdout.write("REQ %.3f %d %s %s\n" % (time.monotonic(), status, path, rng or "-"))
+        sys.stdout.write("%s %.3f %d %s %s\n" % (kind, time.monotonic(), status, path, rng or "-"))
         sys.stdout.flush()
 
 
@@ -128,8 +130,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         sent = 0
         view = memoryview(body)
+        step = 65536 if not args.rate else max(1024, args.rate // 20)
         while sent < len(body):
-            chunk = view[sent : sent + 65536]
+            chunk = view[sent : sent + step]
+            if args.rate:
+                time.sleep(len(chunk) / args.rate)
             if args.stall_after is not None and sent + len(chunk) > args.stall_after:
                 chunk = view[sent : max(sent, args.stall_after)]
                 self.wfile.write(chunk)
@@ -146,6 +151,8 @@ class Handler(BaseHTTPRequestHandler):
                     os._exit(0)
             self.wfile.write(chunk)
             sent += len(chunk)
+        self.wfile.flush()
+        log(status, path, rng, "END")
         if args.short:
             self.close_connection = True
 
@@ -167,6 +174,7 @@ def main():
     p.add_argument("--redirects", type=int, default=0)
     p.add_argument("--redirect-loop", action="store_true")
     p.add_argument("--ignore-range", action="store_true")
+    p.add_argument("--rate", type=int, default=0)
     args = p.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

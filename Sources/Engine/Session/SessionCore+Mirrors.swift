@@ -61,7 +61,10 @@ extension SessionCore {
         guard slots > 0 else { return }
         let count = slots * max(1, configuration.mirrorSettings.bytesPerRequest / picker.blockSize)
         guard paceDownload(count * picker.blockSize) else { return }
-        picker.request(count, from: mirror)
+        // Picked first, then handed over: a fetch can end at once (a run of pad-file zeros, a URL the client
+        // refuses) and reach the picker again, which must not be inside `picker.request` then.
+        let requests = picker.nextRequests(for: mirror.sourceID, count: count)
+        if !requests.isEmpty { mirror.requestBlocks(requests) }
     }
 
     /// A block from a mirror: accepted like a peer's when the picker still wants it.

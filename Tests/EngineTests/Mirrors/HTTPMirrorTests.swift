@@ -299,4 +299,75 @@ import Testing
         }
         await seedHost.shutdown()
     }
+
+    /// A mirror far slower than another (50 kB/s a request against 1 MB/s) gets one request at a time once their
+    /// rates are known, and supplies far less; the file completes.
+    @Test(.timeLimit(.minutes(2)))
+    func aSlowMirrorGetsOneRequestAtATimeBesideAFastOne() async throws {
+        let files = try Served("mirror-slow", size: 6 << 20, seed: 37)
+        defer { files.cleanup() }
+        let fast = try files.serve(["--rate", "1000000"])
+        let slow = try files.serve(["--rate", "50000"])
+        let run = try await Self.leech(files.fixture.torrent, into: files.out, mirrors: [fast.url, slow.url]) {
+            $0.mirrorSettings.bytesPerRequest = 32 << 10
+        }
+        let progress = try #require(run.outcome.completed, "ended \(run.outcome)")
+        #expect(try Data(contentsOf: files.out.appendingPathComponent("image.bin")) == Data(files.fixture.content))
+        let supplied = try #require(progress.suppliedBytes["image.bin"])
+        #expect((supplied[slow.url] ?? 0) * 4 < (supplied[fast.url] ?? 0), "\(supplied)")
+        // Once its first requests were answered (and a rate tick later), never more than one at a time.
+        let requests = slow.requests
+        let firstAnswer = try #require(requests.compactMap(\.end).min())
+        let later = requests.filter { $0.time > firstAnswer + 0.5 }
+        try #require(!later.isEmpty, "no request reached the slow mirror after its first answers: \(requests)")
+        for request in later {
+            // (A request may reach the server a moment before it logs the end of the one before.)
+            let overlapping = requests.filter {
+                $0.time <= request.time && request.time < ($0.end ?? .infinity) - 0.05
+            }
+            #expect(overlapping.count <= 1, "\(overlapping.count) requests in flight at \(request.time)")
+        }
+    }
+
+    /// A torrent with BEP 47 pad files (made by libtorrent, `canonical_files`: a pad after every file, the last
+    /// included): the pad bytes are zeros filled in locally, never asked of the mirror, and runs that end in padding
+    /// complete.
+    @Test(.timeLimit(.minutes(2)))
+    func padFilesAreZerosThatAreNeverFetched() async throws {
+        let directory = try TestFiles.makeTemporaryDirectory("mirror-pad")
+        defer { TestFiles.cleanup(directory) }
+        let bundle = directory.appendingPathComponent("served/bundle")
+        try FileManager.default.createDirectory(at: bundle, withIntermediateDirectories: true)
+        let files: [String: [UInt8]] = [
+            "a.bin": randomBytes(100_001, seed: 4), "b.bin": randomBytes(70_000, seed: 5),
+            "c.bin": randomBytes(50_000, seed: 6),
+        ]
+        for (name, bytes) in files { try Data(bytes).write(to: bundle.appendingPathComponent(name)) }
+        let script = """
+            import libtorrent as lt, sys
+            fs = lt.file_storage()
+            lt.add_files(fs, "bundle")
+            t = lt.create_torrent(fs, 32768, flags=lt.create_torrent.v1_only | lt.create_torrent.canonical_files)
+            lt.set_piece_hashes(t, ".")
+            open(sys.argv[1], "wb").write(lt.bencode(t.generate()))
+            """
+        let made = try TestProcess.run(
+            "/usr/bin/python3", ["-c", script, directory.appendingPathComponent("p.torrent").path],
+            currentDirectory: directory.appendingPathComponent("served"), timeout: 60)
+        try #require(made.exitCode == 0, "python3-libtorrent (scripts/install-deps.sh): \(made.stderr)")
+        let torrent = try Torrent(contentsOfFile: directory.appendingPathComponent("p.torrent").path)
+        try #require(torrent.files.filter(\.isPadFile).count == 3, "\(torrent.files.map(\.path))")
+        let server = try FaultyHTTPServer(root: directory.appendingPathComponent("served"), logDirectory: directory)
+        defer { server.stop() }
+        let out = directory.appendingPathComponent("out")
+        let run = try await Self.leech(torrent, into: out, mirrors: [server.url]) {
+            $0.mirrorSettings.bytesPerRequest = 64 << 10
+        }
+        let progress = try #require(run.outcome.completed, "ended \(run.outcome)")
+        for (name, bytes) in files {
+            #expect(try Data(contentsOf: out.appendingPathComponent("bundle/" + name)) == Data(bytes), "\(name)")
+        }
+        #expect(Set(server.requests.map(\.path)) == ["/bundle/a.bin", "/bundle/b.bin", "/bundle/c.bin"])
+        #expect(progress.suppliedBytes.keys.sorted() == ["bundle/a.bin", "bundle/b.bin", "bundle/c.bin"])
+    }
 }
