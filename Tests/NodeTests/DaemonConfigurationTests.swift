@@ -1,5 +1,5 @@
 import Foundation
-import Node
+@testable import Node
 import TestSupport
 import Testing
 
@@ -39,6 +39,24 @@ struct DaemonConfigurationTests {
         #expect(configuration.logFormat == .auto)
         #expect(configuration.logLevel == .info)
         #expect(configuration.lanFirst && configuration.lanNetworks.isEmpty && configuration.wanNetworks.isEmpty)
+    }
+
+    /// The node key and the peers' allowlist are read at start (the TLS certificate is made from the key): a reload
+    /// that changes them names each one as taking effect at the next start and keeps the running values, so
+    /// announces never sign with a key the certificate does not carry.
+    @Test func nodeIdentityChangesWaitForTheNextStart() throws {
+        let running = try DaemonConfiguration.parse(
+            Self.minimal + "\nnode: {key: a.key, allow: a.allow}\n", path: "/etc/sw/seed.yaml")
+        let edited = try DaemonConfiguration.parse(
+            Self.minimal + "\nnode: {key: b.key, allow: b.allow, allow-plain-peers: true}\n",
+            path: "/etc/sw/seed.yaml")
+        let changed = edited.restartOnlySettings.filter { running.restartOnlySettings[$0.key] != $0.value }.keys
+        #expect(Set(changed) == ["node.key", "node.allow", "node.allow-plain-peers"])
+        let applied = edited.keepingRestartOnlySettings(of: running)
+        #expect(applied.nodeKey == "/etc/sw/a.key")
+        #expect(applied.allowlist == "/etc/sw/a.allow")
+        #expect(!applied.allowPlainPeers)
+        #expect(applied.sessionSettings == running.sessionSettings)
     }
 
     @Test func localityNetworksAreRead() throws {

@@ -116,6 +116,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
     func keepingRestartOnlySettings(of running: DaemonConfiguration) -> DaemonConfiguration {
         var kept = self
         kept.listen = running.listen
+        kept.nodeKey = running.nodeKey
         kept.localDiscovery = running.localDiscovery
         kept.allowlist = running.allowlist
         kept.allowPlainPeers = running.allowPlainPeers
@@ -133,6 +134,9 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var restartOnlySettings: [String: String] {
         [
             "listen": "\(listen)",
+            "node.key": nodeKey ?? "none",
+            "node.allow": allowlist ?? "none",
+            "node.allow-plain-peers": "\(allowPlainPeers)",
             "lsd.enabled": "\(localDiscovery.enabled)",
             "lsd.interfaces": localDiscovery.interfaces.joined(separator: ","),
             "limits.connections": "\(connections)",

@@ -303,7 +303,10 @@ final class DaemonController {
         do {
             loaded = try DaemonConfiguration.load(path: configuration.path)
             daemon.overrides.apply(to: &loaded)
-            newSession = try SeedDaemon.prepare(loaded)
+            // Sessions are made with the restart-only settings still running (the node key among them: the TLS
+            // certificate private torrents present was made from it at start, so announces must keep signing
+            // with it too).
+            newSession = try SeedDaemon.prepare(loaded.keepingRestartOnlySettings(of: configuration))
         } catch {
             logger.error(
                 "config reload failed; keeping the running configuration",
