@@ -7,7 +7,11 @@ import Testing
 
 /// Leeches that fetch from HTTP mirrors (`faulty-http-server.py` on loopback, real sockets and files): alone, beside
 /// a peer, beside a bad mirror, and against every fault a mirror can have.
-@Suite struct HTTPMirrorTests {
+///
+/// Serialized: each case starts a python server and waits for it (and stops it) with blocking calls, which hold one
+/// of the cooperative pool's threads (two on a 2-core machine); twenty cases at once starved the in-process leeches
+/// of the whole suite and ran every case past its time limit in the full run.
+@Suite(.serialized) struct HTTPMirrorTests {
     /// A leech of `fixture` from `mirrors` (and `peers`), with progress every 100 ms collected.
     struct Run {
         var outcome: SessionOutcome
