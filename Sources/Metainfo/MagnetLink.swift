@@ -218,8 +218,9 @@ extension MagnetLink {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 
-    /// Percent-decodes into bytes; nil on a `%` not followed by two hex digits.
-    static func percentDecode(_ input: ArraySlice<UInt8>, plusAsSpace: Bool) -> [UInt8]? {
+    /// Percent-decodes into bytes; nil on a `%` not followed by two hex digits (also what the HTTP mirror decodes
+    /// request paths with).
+    public static func percentDecode(_ input: ArraySlice<UInt8>, plusAsSpace: Bool) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(input.count)
         var index = input.startIndex

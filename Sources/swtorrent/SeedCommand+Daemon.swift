@@ -45,6 +45,17 @@ extension SeedCommand {
                 throw ExitCode(ExitCodes.of(error))
             }
         }
+        if let address = configuration.httpListen {
+            do {
+                let server = try await MirrorServer.bind(
+                    host: address.host, port: address.port, catalog: daemon.mirrors, logger: logger)
+                services.append(.init(service: server))
+                StandardError.report("seed", "HTTP mirror on http://\(Self.bracketed(address.host)):\(server.port)/t/")
+            } catch {
+                StandardError.report("seed", "\(configPath): http.listen: \(error.message)")
+                throw ExitCode(ExitCodes.of(error))
+            }
+        }
         services.append(.init(service: daemon))
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -29,6 +29,11 @@ struct SeedCommand: AsyncParsableCommand {
             (JSON; `swtorrent status ADDR` prints it as a table). Log lines go to stderr as text on a terminal and \
             as one JSON object a line otherwise (--log-format).
 
+            --serve-http ADDR (off by default) serves the torrent's files over HTTP once every piece checked: \
+            http://ADDR/t/<info-hash-hex>/ is a BEP 19 web-seed URL (leech --mirror, aria2c, libtorrent, curl), with \
+            Range, ETag and immutable caching headers. Private torrents are never served over it. Details: \
+            Docs/operations.md, "HTTP mirror".
+
             Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \
             arguments, a malformed torrent or a config file error (the message names the key and the fix); 3 DIR \
             does not hold the torrent's complete data.
@@ -52,16 +57,25 @@ struct SeedCommand: AsyncParsableCommand {
             "Serve /metrics, /healthz and /status at ADDR (HOST:PORT, or PORT on 127.0.0.1).", valueName: "ADDR"))
     var status: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Serve the torrent's files over HTTP at ADDR (HOST:PORT, or PORT on 127.0.0.1) under "
+                + "/t/<info-hash>/, a web-seed URL for curl, caches, aria2c and libtorrent.",
+            valueName: "ADDR"))
+    var serveHttp: String?
+
     @Option(name: .long, help: "Log lines on stderr: auto (text on a terminal, else JSON), text or json.")
     var logFormat: LogFormatChoice = .auto
 
     func validate() throws {
         if config != nil {
-            guard torrent == nil, data == nil, status == nil, logFormat == .auto, common.isDefaultButLocalDiscovery
+            guard torrent == nil, data == nil, status == nil, serveHttp == nil, logFormat == .auto,
+                common.isDefaultButLocalDiscovery
             else {
                 throw ValidationError(
                     "--config runs the daemon from the config file alone (--no-lsd aside); put TORRENT in its watch "
-                        + "directory and the other settings (status.listen, log.format too) in the file "
+                        + "directory and the other settings (status.listen, http.listen, log.format too) in the file "
                         + "(Docs/operations.md)")
             }
         } else {
@@ -101,9 +115,27 @@ struct SeedCommand: AsyncParsableCommand {
                 throw ExitCode(ExitCodes.of(error))
             }
         }
+        var mirrors: MirrorCatalog?
+        if let serveHttp {
+            guard let (httpHost, httpPort) = EndpointServer.split(serveHttp, defaultHost: "127.0.0.1") else {
+                throw ValidationError("--serve-http '\(serveHttp)' must be HOST:PORT, [IPV6]:PORT or PORT")
+            }
+            let catalog = MirrorCatalog()
+            mirrors = catalog
+            do throws(NodeError) {
+                let server = try await MirrorServer.bind(
+                    host: httpHost, port: httpPort, catalog: catalog, logger: common.logger("seed"))
+                services.append(server)
+                StandardError.report(
+                    "seed", "HTTP mirror on http://\(Self.bracketed(httpHost)):\(server.port)/t/")
+            } catch {
+                StandardError.report("seed", "--serve-http: \(error.message)")
+                throw ExitCode(ExitCodes.of(error))
+            }
+        }
         let runner = TransferRunner(
             torrentPath: torrent, directory: data, mode: .seed, configuration: configuration,
-            logger: common.logger("seed"), host: host, board: board)
+            logger: common.logger("seed"), host: host, board: board, mirrors: mirrors)
         let nodeHost = host
         let printer = common.progressPrinter
         let result = await common.runAsService("seed", services: services) {

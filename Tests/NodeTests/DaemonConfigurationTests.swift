@@ -36,6 +36,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.stateDirectory == "/var/lib/swtorrent")
         #expect(configuration.shutdownTimeout == .seconds(10))
         #expect(configuration.statusListen?.description == "127.0.0.1:9470")
+        #expect(configuration.httpListen?.description == "127.0.0.1:8080")
         #expect(configuration.logFormat == .auto)
         #expect(configuration.logLevel == .info)
         #expect(configuration.lanFirst && configuration.lanNetworks.isEmpty && configuration.wanNetworks.isEmpty)

@@ -59,8 +59,8 @@ extension DaemonConfiguration {
         var configuration = DaemonConfiguration(path: path)
         let top = try ConfigSection(root, name: nil, file: path, base: base)
         try top.allow([
-            "listen", "node", "trackers", "lsd", "locality", "limits", "data", "watch", "state", "status", "log",
-            "shutdown-timeout",
+            "listen", "node", "trackers", "lsd", "locality", "limits", "data", "watch", "state", "status", "http",
+            "log", "shutdown-timeout",
         ])
         if let listen = try top.address("listen") { configuration.listen = listen }
         if let node = try top.section("node") {
@@ -142,6 +142,10 @@ extension DaemonConfiguration {
         if let status = try top.section("status") {
             try status.allow(["listen"])
             configuration.statusListen = try status.address("listen")
+        }
+        if let http = try top.section("http") {
+            try http.allow(["listen"])
+            configuration.httpListen = try http.address("listen")
         }
         if let log = try top.section("log") {
             try log.allow(["format", "level"])

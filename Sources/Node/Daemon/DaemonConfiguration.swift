@@ -70,6 +70,9 @@ public struct DaemonConfiguration: Sendable, Hashable {
     public var shutdownTimeout: Duration = .seconds(10)
     /// Address of the status and metrics HTTP server; nil: none.
     public var statusListen: PeerAddress?
+    /// Address of the HTTP mirror (`http.listen`): the seeded files over HTTP for curl, caches and web-seed clients
+    /// (``MirrorServer``); nil: none (restart).
+    public var httpListen: PeerAddress?
     /// Log format (`auto`: JSON lines when stderr is not a terminal, text on one) and level (restart).
     public var logFormat = LogFormatChoice.auto
     public var logLevel = Logger.Level.info
@@ -125,6 +128,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
         kept.uploadRate = running.uploadRate
         kept.stateDirectory = running.stateDirectory
         kept.statusListen = running.statusListen
+        kept.httpListen = running.httpListen
         kept.logFormat = running.logFormat
         kept.logLevel = running.logLevel
         return kept
@@ -144,6 +148,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
             "limits.upload-rate": uploadRate.map { "\($0)" } ?? "unlimited",
             "state": stateDirectory,
             "status.listen": statusListen.map { "\($0)" } ?? "none",
+            "http.listen": httpListen.map { "\($0)" } ?? "none",
             "log.format": logFormat.rawValue,
             "log.level": logLevel.rawValue,
         ]

@@ -246,9 +246,12 @@ final class DaemonController {
         let resume = "\(SeedDaemon.resumeDirectory(configuration))/\(torrent.infoHash.hex).resume"
         let session = self.session
         let host = daemon.host
+        let mirrors = daemon.mirrors
         let events = self.events
         Task {
-            await run.run(resumePath: resume, configuration: session, host: host, logger: logger) { report in
+            await run.run(
+                resumePath: resume, configuration: session, host: host, mirrors: mirrors, logger: logger
+            ) { report in
                 events.yield(.run(run.id, report))
             }
         }

@@ -27,6 +27,8 @@ public final class SeedDaemon: Service, Sendable {
     /// What the daemon does now, for the status endpoints (``StatusService``): each watch-directory file by name,
     /// its state and its session's latest progress, and the host's connections and refusals.
     public let board: StatusBoard
+    /// The torrents being seeded with their checked data, for the HTTP mirror (``MirrorServer``, `http.listen`).
+    public let mirrors = MirrorCatalog()
 
     /// Checks the configuration against the machine (directories, node key) and prepares the host.
     ///

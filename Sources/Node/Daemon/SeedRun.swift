@@ -56,7 +56,8 @@ final class SeedRun: Sendable {
 
     /// Checks and seeds until stopped; tells `report` how it went, `.ended` last.
     func run(
-        resumePath: String, configuration: SessionConfiguration, host: SessionHost, logger: Logger,
+        resumePath: String, configuration: SessionConfiguration, host: SessionHost, mirrors: MirrorCatalog?,
+        logger: Logger,
         report: @escaping @Sendable (Report) -> Void
     ) async {
         defer { report(.ended) }
@@ -96,6 +97,9 @@ final class SeedRun: Sendable {
             return true
         }
         guard attached else { return }
+        // Served over HTTP only now that every piece checked, and no longer once the session stops.
+        mirrors?.add(torrent: torrent, storage: storage)
+        defer { mirrors?.remove(torrent, storage: storage) }
         report(.seeding(check))
         do {
             _ = try await session.run { progress in self.state.withLock { $0.progress = progress } }

@@ -55,12 +55,7 @@ public struct StatusService: Service {
     }
 
     public func run() async throws {
-        let channel = self.channel
-        try? await withTaskCancellationOrGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onCancelOrGracefulShutdown: {
-            channel.close(promise: nil)
-        }
+        await channel.closeOnGracefulShutdown()
         logger.info("status endpoints closed")
     }
 

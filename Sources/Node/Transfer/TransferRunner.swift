@@ -19,13 +19,16 @@ public struct TransferRunner: Sendable {
     /// Where the transfer reports its state and progress for the status endpoints (``StatusService``); nil for
     /// none.
     public var board: StatusBoard?
+    /// Where a seed's torrent is offered to the HTTP mirror (``MirrorServer``) once its data checked; nil for none.
+    public var mirrors: MirrorCatalog?
     let logger: Logger
 
     public init(
         torrentPath: String, directory: String, mode: Transfer.Mode, configuration: SessionConfiguration,
-        logger: Logger, host: SessionHost? = nil, board: StatusBoard? = nil
+        logger: Logger, host: SessionHost? = nil, board: StatusBoard? = nil, mirrors: MirrorCatalog? = nil
     ) {
         self.board = board
+        self.mirrors = mirrors
         self.torrentPath = torrentPath
         self.directory = directory
         self.mode = mode
@@ -57,6 +60,10 @@ public struct TransferRunner: Sendable {
             throw failure
         }
         storageOpened(storage)
+        // A seed's data is complete here (``Transfer/open`` refuses anything else in seed mode).
+        let mirrors = mode == .seed && storage.isComplete ? self.mirrors : nil
+        mirrors?.add(torrent: torrent, storage: storage)
+        defer { mirrors?.remove(torrent, storage: storage) }
         let board = self.board
         let id = torrent.infoHash.hex
         board?.set(id, file: torrentPath, name: torrent.name, infoHash: id, state: .checking)

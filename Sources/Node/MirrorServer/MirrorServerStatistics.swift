@@ -1,0 +1,63 @@
+import Synchronization
+
+/// What a ``MirrorServer`` did since it started: requests answered, body bytes sent, and requests or connections
+/// refused, by reason. Shown in `/status` (``NodeStatus/mirror``) and `/metrics`.
+public final class MirrorServerStatistics: Sendable {
+    /// A copy of the counters.
+    public struct Snapshot: Sendable, Hashable, Codable {
+        /// The address the server listens on (`HOST:PORT`).
+        public var address: String
+        /// Responses sent (any status).
+        public var requests: Int
+        /// Body bytes sent (ranges included, headers not).
+        public var bytesServed: Int64
+        /// Requests or connections refused, by reason (`unknown torrent`, `private torrent`, `connection limit`…).
+        public var refusals: [String: Int]
+        /// Connections open now.
+        public var connections: Int
+    }
+
+    private struct Counters {
+        var requests = 0
+        var bytesServed: Int64 = 0
+        var refusals: [String: Int] = [:]
+        var connections = 0
+    }
+
+    private let counters = Mutex(Counters())
+    private let boundAddress = Mutex("")
+
+    init() {}
+
+    /// `HOST:PORT` as bound.
+    var address: String {
+        get { boundAddress.withLock { $0 } }
+        set { boundAddress.withLock { $0 = newValue } }
+    }
+
+    public var snapshot: Snapshot {
+        counters.withLock {
+            Snapshot(
+                address: address, requests: $0.requests, bytesServed: $0.bytesServed, refusals: $0.refusals,
+                connections: $0.connections)
+        }
+    }
+
+    func answered() { counters.withLock { $0.requests += 1 } }
+    func served(_ bytes: Int) { counters.withLock { $0.bytesServed += Int64(bytes) } }
+    func refused(_ reason: String) { counters.withLock { $0.refusals[reason, default: 0] += 1 } }
+
+    /// Takes a connection slot; false (and a `connection limit` refusal counted) when `limit` are open.
+    func admit(limit: Int) -> Bool {
+        counters.withLock {
+            guard $0.connections < limit else {
+                $0.refusals["connection limit", default: 0] += 1
+                return false
+            }
+            $0.connections += 1
+            return true
+        }
+    }
+
+    func closed() { counters.withLock { $0.connections -= 1 } }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `swtorrent seed --serve-http`: the appliance as an HTTP mirror (issue 13 item 3), over real sockets on loopback:
+/// curl with ranges, HEAD and conditional requests, hostile requests refused in bounded time, and
+/// `swtorrent leech --mirror http://…/t/<info-hash>/` completing from the mirror alone.
+@Suite(.serialized)
+struct MirrorServerTests {
+    /// A multi-file torrent (`pkg/a.bin`, `pkg/sub/b b.bin`) seeded with `--serve-http`; no tracker.
+    final class Appliance {
+        let dir: URL
+        let httpPort: Int
+        let infoHash: String
+        var seed: BackgroundProcess?
+        static let sizes = ["a.bin": 1_500_001, "sub/b b.bin": 700_000]
+
+        init(_ label: String, pieceLength: String = "64K") throws {
+            let dir = try TestFiles.makeTemporaryDirectory(label)
+            self.dir = dir
+            func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
+            httpPort = try TestFiles.freePort()
+            try FileManager.default.createDirectory(atPath: "\(dir.path)/data/pkg/sub", withIntermediateDirectories: true)
+            var seedValue: UInt64 = 0x11
+            for (name, size) in Self.sizes.sorted(by: { $0.key < $1.key }) {
+                try TestFiles.writeRandomFile(URL(fileURLWithPath: "\(dir.path)/data/pkg/\(name)"), size: size, seed: seedValue)
+                seedValue += 1
+            }
+            let made = try TestProcess.swtorrent(
+                ["make", path("data/pkg"), "--no-date", "--piece-length", pieceLength, "-o", path("pkg.torrent")],
+                timeout: 60)
+            guard made.exitCode == 0 else { throw HarnessError("make: \(made.stderr)") }
+            let info = try TestProcess.swtorrent(["info", "--json", path("pkg.torrent")], timeout: 30)
+            let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+            infoHash = try #require(object?["infoHash"] as? String)
+            seed = try BackgroundProcess(
+                try TestProcess.swtorrentBinary(),
+                ["seed", path("pkg.torrent"), "--data", path("data"), "--port", "\(try TestFiles.freePort())",
+                 "--no-tracker", "--serve-http", "127.0.0.1:\(httpPort)"],
+                name: "mirror-seed", logDirectory: dir)
+            guard waitForPort(httpPort), TestFiles.waitUntil(timeout: 30, { self.seed?.stderr.contains("seeding") == true || self.headStatus("a.bin") == 200 }) else {
+                throw HarnessError("the seed's HTTP mirror did not come up: \(seed?.stderr ?? "")")
+            }
+        }
+
+        deinit {
+            seed?.stop()
+            TestFiles.cleanup(dir)
+        }
+
+        func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
+        var base: String { "http://127.0.0.1:\(httpPort)/t/\(infoHash)/" }
+        func url(_ file: String) -> String {
+            base + "pkg/" + file.replacingOccurrences(of: " ", with: "%20")
+        }
+        func bytes(_ file: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path("data/pkg/\(file)"))) }
+
+        /// curl, bounded; `-D -` puts the response head on stdout before the body (written to `output`).
+        func curl(_ arguments: [String], output: String = "/dev/null") throws -> ProcessResult {
+            try TestProcess.run("curl", ["-sS", "--max-time", "20", "-D", "-", "-o", output] + arguments, timeout: 30)
+        }
+
+        func headStatus(_ file: String) -> Int? {
+            guard let result = try? curl(["-I", url(file)]) else { return nil }
+            return Self.status(result.stdout)
+        }
+
+        static func status(_ head: String) -> Int? {
+            head.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+        }
+
+        static func header(_ name: String, in head: String) -> String? {
+            head.split(separator: "\r\n").first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+                .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) }
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func curlGetsWholeFilesRangesHeadAndConditionalAnswers() throws {
+        try TestProcess.requireTool("curl")
+        let appliance = try Appliance("mirror-curl")
+        let a = try appliance.bytes("a.bin")
+
+        let whole = try appliance.curl([appliance.url("a.bin")], output: appliance.path("a.out"))
+        #expect(Appliance.status(whole.stdout) == 200, "\(whole.stdout)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("a.out"))) == a)
+        let etag = try #require(Appliance.header("ETag", in: whole.stdout))
+        #expect(etag == "\"\(appliance.infoHash)-0\"")
+        #expect(Appliance.header("Cache-Control", in: whole.stdout) == "public, max-age=31536000, immutable")
+        #expect(Appliance.header("Accept-Ranges", in: whole.stdout) == "bytes")
+
+        // A file in a subdirectory, its name percent-encoded.
+        let b = try appliance.curl([appliance.url("sub/b b.bin")], output: appliance.path("b.out"))
+        #expect(Appliance.status(b.stdout) == 200, "\(b.stdout)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("b.out"))) == (try appliance.bytes("sub/b b.bin")))
+
+        // Ranges: a-b, a-, -n (crossing piece boundaries), each 206 with its Content-Range.
+        let size = a.count
+        for (spec, range) in [("70000-200000", 70000...200000), ("1499990-", 1499990...(size - 1)), ("-5", (size - 5)...(size - 1))] {
+            let result = try appliance.curl(["-r", spec, appliance.url("a.bin")], output: appliance.path("r.out"))
+            #expect(Appliance.status(result.stdout) == 206, "\(spec): \(result.stdout)")
+            #expect(Appliance.header("Content-Range", in: result.stdout) == "bytes \(range.lowerBound)-\(range.upperBound)/\(size)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("r.out"))) == a[range])
+        }
+        // Unsatisfiable: 416 with bytes */size. Several ranges: the whole file (documented).
+        let beyond = try appliance.curl(["-r", "\(size)-", appliance.url("a.bin")])
+        #expect(Appliance.status(beyond.stdout) == 416)
+        #expect(Appliance.header("Content-Range", in: beyond.stdout) == "bytes */\(size)")
+        let multi = try appliance.curl(["-r", "0-9,20-29", appliance.url("a.bin")], output: appliance.path("m.out"))
+        #expect(Appliance.status(multi.stdout) == 200)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("m.out"))) == a)
+
+        // HEAD: the length, no body.
+        let head = try appliance.curl(["-I", appliance.url("a.bin")])
+        #expect(Appliance.status(head.stdout) == 200)
+        #expect(Appliance.header("Content-Length", in: head.stdout) == "\(size)")
+
+        // If-None-Match with the tag: 304; with another: 200. If-Range with the tag: 206; with another: 200 whole.
+        let notModified = try appliance.curl(["-H", "If-None-Match: \(etag)", appliance.url("a.bin")])
+        #expect(Appliance.status(notModified.stdout) == 304, "\(notModified.stdout)")
+        let other = try appliance.curl(["-H", "If-None-Match: \"other\"", appliance.url("a.bin")])
+        #expect(Appliance.status(other.stdout) == 200)
+        let ifRange = try appliance.curl(["-r", "0-9", "-H", "If-Range: \(etag)", appliance.url("a.bin")])
+        #expect(Appliance.status(ifRange.stdout) == 206)
+        let staleRange = try appliance.curl(
+            ["-r", "0-9", "-H", "If-Range: \"stale\"", appliance.url("a.bin")], output: appliance.path("s.out"))
+        #expect(Appliance.status(staleRange.stdout) == 200)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("s.out"))) == a)
+
+        // Only GET and HEAD.
+        let post = try appliance.curl(["-X", "POST", appliance.url("a.bin")])
+        #expect(Appliance.status(post.stdout) == 405)
+    }
+
+    @Test(
+        .timeLimit(.minutes(2)),
+        arguments: [
+            "pkg/../pkg/a.bin", "pkg/%2e%2e/pkg/a.bin", "..%2F..%2Fetc%2Fpasswd", "pkg%2Fa.bin", "pkg//a.bin",
+            "pkg/sub", "pkg", "../../../../etc/passwd",
+        ])
+    func pathsOutsideTheTorrentsFileListAreNotFound(path: String) throws {
+        try TestProcess.requireTool("curl")
+        let appliance = try Appliance("mirror-traversal")
+        let result = try appliance.curl(["--path-as-is", appliance.base + path], output: appliance.path("out"))
+        let status = try #require(Appliance.status(result.stdout), "\(result)")
+        #expect(status == 404 || status == 400, "\(path): \(result.stdout)")
+        // An unknown info-hash is the same 404.
+        let unknown = try appliance.curl(
+            ["http://127.0.0.1:\(appliance.httpPort)/t/\(String(repeating: "ab", count: 20))/pkg/a.bin"])
+        #expect(Appliance.status(unknown.stdout) == 404)
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func anOversizedHeadAndADribbledRequestAreCutOffInBoundedTime() throws {
+        let appliance = try Appliance("mirror-hostile")
+        // A request head far past NIO's limit: an error answer or a closed connection, at once.
+        let big = try RawPeer.connect(port: appliance.httpPort)
+        defer { close(big) }
+        let huge = "GET /t/\(appliance.infoHash)/pkg/a.bin HTTP/1.1\r\nHost: x\r\nX-Filler: "
+            + String(repeating: "a", count: 512 * 1024) + "\r\n\r\n"
+        try? RawPeer.sendAll(big, Array(huge.utf8))
+        let (answer, closed) = readUntilClosed(big, timeout: 10)
+        #expect(closed, "the server kept a connection with an oversized head open")
+        #expect(!String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+
+        // One byte a second never makes a whole request: closed by the request deadline (10 s), well before the
+        // 60 bytes are sent and although the connection is never idle.
+        let slow = try RawPeer.connect(port: appliance.httpPort)
+        defer { close(slow) }
+        let request = Array("GET /t/\(appliance.infoHash)/pkg/a.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+        let started = Date()
+        var cutOff = false
+        for byte in request.prefix(60) {
+            if (try? RawPeer.sendAll(slow, [byte])) == nil || readUntilClosed(slow, timeout: 1).closed {
+                cutOff = true
+                break
+            }
+        }
+        #expect(cutOff, "a request dribbled over 60 s was still being read")
+        #expect(Date().timeIntervalSince(started) < 30)
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func leechCompletesFromTheApplianceMirrorAlone() throws {
+        let appliance = try Appliance("mirror-leech")
+        let result = try TestProcess.swtorrent(
+            ["leech", appliance.path("pkg.torrent"), "--out", appliance.path("out"), "--no-tracker", "--allow-unsigned",
+             "--json", "--stall-timeout", "60s", "--mirror", appliance.base],
+            timeout: 120)
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        for name in Appliance.sizes.keys {
+            let copy = try Data(contentsOf: URL(fileURLWithPath: appliance.path("out/pkg/\(name)")))
+            #expect(copy == (try appliance.bytes(name)), "\(name)")
+        }
+        let complete = try #require(
+            result.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["event"] as? String == "complete" })
+        #expect(complete["peers"] as? Int == 0)
+        let mirrors = try #require(complete["mirrors"] as? [[String: Any]])
+        #expect(mirrors.first?["url"] as? String == appliance.base)
+        #expect((mirrors.first?["bytes"] as? NSNumber)?.intValue == Appliance.sizes.values.reduce(0, +))
+    }
+}
+
+/// Reads until the peer closes or `timeout` seconds pass; returns what came and whether it closed.
+func readUntilClosed(_ fd: Int32, timeout: TimeInterval) -> (bytes: [UInt8], closed: Bool) {
+    var bytes: [UInt8] = []
+    let deadline = Date().addingTimeInterval(timeout)
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let left = deadline.timeIntervalSinceNow
+        guard left > 0 else { return (bytes, false) }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, Int32(left * 1000))
+        guard ready > 0 else { return (bytes, false) }
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count <= 0 { return (bytes, true) }
+        bytes += buffer[0..<count]
+    }
+}
