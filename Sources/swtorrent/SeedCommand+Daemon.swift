@@ -50,6 +50,7 @@ extension SeedCommand {
                 let server = try await MirrorServer.bind(
                     host: address.host, port: address.port, catalog: daemon.mirrors, logger: logger)
                 services.append(.init(service: server))
+                daemon.board.show(server.statistics)
                 StandardError.report("seed", "HTTP mirror on http://\(Self.bracketed(address.host)):\(server.port)/t/")
             } catch {
                 StandardError.report("seed", "\(configPath): http.listen: \(error.message)")

@@ -126,6 +126,7 @@ struct SeedCommand: AsyncParsableCommand {
                 let server = try await MirrorServer.bind(
                     host: httpHost, port: httpPort, catalog: catalog, logger: common.logger("seed"))
                 services.append(server)
+                board?.show(server.statistics)
                 StandardError.report(
                     "seed", "HTTP mirror on http://\(Self.bracketed(httpHost)):\(server.port)/t/")
             } catch {

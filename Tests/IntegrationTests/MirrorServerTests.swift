@@ -11,40 +11,72 @@ import Testing
 /// `swtorrent leech --mirror http://…/t/<info-hash>/` completing from the mirror alone.
 @Suite(.serialized)
 struct MirrorServerTests {
-    /// A multi-file torrent (`pkg/a.bin`, `pkg/sub/b b.bin`) seeded with `--serve-http`; no tracker.
+    /// A multi-file torrent (`pkg/a.bin`, `pkg/sub/b b.bin`) seeded with `swtorrent seed --serve-http`, or by the seed
+    /// daemon with `http.listen` (and `status.listen`); no tracker, no local discovery, so nothing finds it as a peer.
     final class Appliance {
         let dir: URL
         let httpPort: Int
+        let statusPort: Int
         let infoHash: String
         var seed: BackgroundProcess?
         static let sizes = ["a.bin": 1_500_001, "sub/b b.bin": 700_000]
+        static var total: Int { sizes.values.reduce(0, +) }
 
-        init(_ label: String, pieceLength: String = "64K") throws {
+        init(_ label: String, daemon: Bool = false) throws {
             let dir = try TestFiles.makeTemporaryDirectory(label)
             self.dir = dir
             func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
             httpPort = try TestFiles.freePort()
-            try FileManager.default.createDirectory(atPath: "\(dir.path)/data/pkg/sub", withIntermediateDirectories: true)
+            statusPort = try TestFiles.freePort()
+            for sub in ["data/pkg/sub", "watch", "state"] {
+                try FileManager.default.createDirectory(atPath: path(sub), withIntermediateDirectories: true)
+            }
             var seedValue: UInt64 = 0x11
             for (name, size) in Self.sizes.sorted(by: { $0.key < $1.key }) {
-                try TestFiles.writeRandomFile(URL(fileURLWithPath: "\(dir.path)/data/pkg/\(name)"), size: size, seed: seedValue)
+                try TestFiles.writeRandomFile(URL(fileURLWithPath: path("data/pkg/\(name)")), size: size, seed: seedValue)
                 seedValue += 1
             }
             let made = try TestProcess.swtorrent(
-                ["make", path("data/pkg"), "--no-date", "--piece-length", pieceLength, "-o", path("pkg.torrent")],
-                timeout: 60)
+                ["make", path("data/pkg"), "--no-date", "--piece-length", "64K", "-o", path("pkg.torrent")], timeout: 60)
             guard made.exitCode == 0 else { throw HarnessError("make: \(made.stderr)") }
             let info = try TestProcess.swtorrent(["info", "--json", path("pkg.torrent")], timeout: 30)
             let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
             infoHash = try #require(object?["infoHash"] as? String)
-            seed = try BackgroundProcess(
-                try TestProcess.swtorrentBinary(),
-                ["seed", path("pkg.torrent"), "--data", path("data"), "--port", "\(try TestFiles.freePort())",
-                 "--no-tracker", "--serve-http", "127.0.0.1:\(httpPort)"],
-                name: "mirror-seed", logDirectory: dir)
-            guard waitForPort(httpPort), TestFiles.waitUntil(timeout: 30, { self.seed?.stderr.contains("seeding") == true || self.headStatus("a.bin") == 200 }) else {
-                throw HarnessError("the seed's HTTP mirror did not come up: \(seed?.stderr ?? "")")
+            let peerPort = try TestFiles.freePort()
+            if daemon {
+                try FileManager.default.copyItem(atPath: path("pkg.torrent"), toPath: path("watch/pkg.torrent"))
+                let config = """
+                    listen: 127.0.0.1:\(peerPort)
+                    trackers: {enabled: false}
+                    lsd: {enabled: false}
+                    data: [data]
+                    watch: {directory: watch, interval: 200ms}
+                    state: state
+                    status: {listen: 127.0.0.1:\(statusPort)}
+                    http: {listen: 127.0.0.1:\(httpPort)}
+                    """
+                try Data(config.utf8).write(to: dir.appendingPathComponent("seed.yaml"))
+                seed = try BackgroundProcess(
+                    try TestProcess.swtorrentBinary(), ["seed", "--config", path("seed.yaml")], name: "mirror-daemon",
+                    logDirectory: dir)
+            } else {
+                seed = try BackgroundProcess(
+                    try TestProcess.swtorrentBinary(),
+                    ["seed", path("pkg.torrent"), "--data", path("data"), "--port", "\(peerPort)", "--no-tracker",
+                     "--serve-http", "127.0.0.1:\(httpPort)", "--status", "127.0.0.1:\(statusPort)"],
+                    name: "mirror-seed", logDirectory: dir)
             }
+            // Served once the data checked: until then the file is a 404.
+            guard waitForPort(httpPort), TestFiles.waitUntil(timeout: 30, { self.headStatus("a.bin") == 200 }) else {
+                throw HarnessError("the seed's HTTP mirror did not serve the torrent: \(seed?.stderr ?? "")")
+            }
+        }
+
+        /// The node's `/status` as JSON.
+        func status() throws -> [String: Any] {
+            let result = try TestProcess.run(
+                "curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(statusPort)/status"], timeout: 10)
+            return try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         }
 
         deinit {
@@ -145,6 +177,8 @@ struct MirrorServerTests {
     func pathsOutsideTheTorrentsFileListAreNotFound(path: String) throws {
         try TestProcess.requireTool("curl")
         let appliance = try Appliance("mirror-traversal")
+        // The readiness probes before the data checked were refused too: count from here.
+        let before = try #require(try appliance.status()["httpMirror"] as? [String: Any])["refusals"] as? [String: Int] ?? [:]
         let result = try appliance.curl(["--path-as-is", appliance.base + path], output: appliance.path("out"))
         let status = try #require(Appliance.status(result.stdout), "\(result)")
         #expect(status == 404 || status == 400, "\(path): \(result.stdout)")
@@ -152,6 +186,11 @@ struct MirrorServerTests {
         let unknown = try appliance.curl(
             ["http://127.0.0.1:\(appliance.httpPort)/t/\(String(repeating: "ab", count: 20))/pkg/a.bin"])
         #expect(Appliance.status(unknown.stdout) == 404)
+        let http = try #require(try appliance.status()["httpMirror"] as? [String: Any])
+        let refusals = try #require(http["refusals"] as? [String: Int])
+        #expect((refusals["unknown torrent"] ?? 0) - (before["unknown torrent"] ?? 0) == 1, "\(refusals)")
+        #expect(refusals.values.reduce(0, +) - before.values.reduce(0, +) == 2, "\(refusals)")
+        #expect((http["bytesServed"] as? NSNumber)?.intValue == 0)
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -203,7 +242,11 @@ struct MirrorServerTests {
         #expect(complete["peers"] as? Int == 0)
         let mirrors = try #require(complete["mirrors"] as? [[String: Any]])
         #expect(mirrors.first?["url"] as? String == appliance.base)
-        #expect((mirrors.first?["bytes"] as? NSNumber)?.intValue == Appliance.sizes.values.reduce(0, +))
+        #expect((mirrors.first?["bytes"] as? NSNumber)?.intValue == Appliance.total)
+        // The seed's status counts what its HTTP mirror sent (the readiness probes' HEADs send no body).
+        let http = try #require(try appliance.status()["httpMirror"] as? [String: Any])
+        #expect((http["bytesServed"] as? NSNumber)?.int64Value == Int64(Appliance.total), "\(http)")
+        #expect(http["address"] as? String == "127.0.0.1:\(appliance.httpPort)")
     }
 }
 

@@ -46,6 +46,16 @@ extension NodeStatus {
                     Double(torrent.peerLocalities[locality] ?? 0), labels + [("locality", locality.rawValue)])
             }
         }
+        if let http = httpMirror {
+            metrics.counter("swtorrent_http_requests_total", "HTTP mirror responses sent", Int64(http.requests))
+            metrics.counter("swtorrent_http_served_bytes_total", "HTTP mirror body bytes sent", http.bytesServed)
+            metrics.gauge("swtorrent_http_connections", "HTTP mirror connections open", Double(http.connections))
+            for (reason, count) in http.refusals.sorted(by: { $0.key < $1.key }) {
+                metrics.counter(
+                    "swtorrent_http_refusals_total", "HTTP mirror requests and connections refused, by reason",
+                    Int64(count), [("reason", Self.label(reason))])
+            }
+        }
         return metrics.registry.emitToBuffer()
     }
 

@@ -19,6 +19,12 @@ extension NodeStatus {
                 + ", uptime \(ProgressFormat.clock(uptimeSeconds))"
                 + (listenPort.map { ", peers on port \($0)" } ?? "")
         ]
+        if let http = httpMirror {
+            let refused = http.refusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            lines.append(
+                "http mirror \(http.address): \(http.requests) requests, \(ProgressFormat.bytes(Double(http.bytesServed)))"
+                    + " served, \(http.connections) open" + (refused.isEmpty ? "" : ", refused: " + refused.joined(separator: ", ")))
+        }
         var rows = [["NAME", "STATE", "PROGRESS", "SIZE", "DOWN/s", "UP/s", "PEERS", "SOURCES"]]
         for t in torrents {
             let sources = t.peerSources.filter { $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }

@@ -66,6 +66,9 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     public var refusals: [String: Int]
     /// The torrents, sorted by name (then file).
     public var torrents: [Torrent]
+    /// The HTTP mirror's requests, bytes served and refusals by reason (`seed --serve-http`, `http.listen`); nil
+    /// when the node runs none.
+    public var httpMirror: MirrorServerStatistics.Snapshot?
 
     public init(
         uptimeSeconds: Double, listenPort: Int?, connections: Int, downloaded: Int64, uploaded: Int64,

@@ -28,6 +28,7 @@ public final class StatusBoard: Sendable {
     /// The node's shared host, asked for connections and refusals; nil when each torrent has a host of its own.
     public let host: SessionHost?
     private let state = Mutex(State())
+    private let mirror = Mutex<MirrorServerStatistics?>(nil)
     private let started = ContinuousClock.now
 
     public init(host: SessionHost?) {
@@ -67,6 +68,11 @@ public final class StatusBoard: Sendable {
         }
     }
 
+    /// Shows the node's HTTP mirror (its requests, bytes and refusals) in the status from now on.
+    public func show(_ statistics: MirrorServerStatistics) {
+        mirror.withLock { $0 = statistics }
+    }
+
     /// The torrent's session ended; it stays listed as stopped until ``remove(_:)``.
     public func stopped(_ id: String) {
         set(id, state: .stopped)
@@ -100,11 +106,13 @@ public final class StatusBoard: Sendable {
         }.sorted { ($0.name ?? "", $0.file ?? "") < ($1.name ?? "", $1.file ?? "") }
         var refusals: [String: Int] = [:]
         for (reason, count) in host?.refusals ?? [:] { refusals[reason.rawValue] = count }
-        return NodeStatus(
+        var status = NodeStatus(
             uptimeSeconds: Double((ContinuousClock.now - started) / .milliseconds(1)) / 1000,
             listenPort: host.map(\.port),
             connections: host?.connections ?? torrents.reduce(0) { $0 + $1.peers }, downloaded: downloaded,
             uploaded: uploaded, refusals: refusals, torrents: torrents)
+        status.httpMirror = mirror.withLock { $0 }?.snapshot
+        return status
     }
 }
 
