@@ -106,4 +106,10 @@ public final class TorrentSession: Sendable {
     public func stop() {
         stopPromise.succeed()
     }
+
+    /// A session made and dropped without ``run(progress:)`` or ``stop()`` (a caller that failed between the two)
+    /// completes its stop promise here: NIO reports an uncompleted promise as leaked and stops the process.
+    deinit {
+        stopPromise.succeed()
+    }
 }
