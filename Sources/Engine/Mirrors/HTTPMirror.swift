@@ -35,6 +35,8 @@ final class HTTPMirror: BlockSource {
     private(set) var reason: String?
     private var fetches: [Int: MirrorFetch] = [:]
     private var nextFetchID = 1
+    /// The end of the current backoff; cancelled by ``stop()``, so it never fires after the session is gone.
+    private var backoffTimer: Scheduled<Void>?
 
     // Totals and rate (the session's tick updates the rate).
     var bytes: Int64 = 0
@@ -148,8 +150,10 @@ final class HTTPMirror: BlockSource {
         state = .backingOff(until: core.now() + wait.seconds)
         reason = "\(failures) failure\(failures == 1 ? "" : "s"), backing off \(Self.text(wait)) (\(why))"
         core.logger.warning("mirror \(location.url): \(reason!)")
-        core.loop.assumeIsolated().scheduleTask(in: wait.timeAmount) {
-            guard case .backingOff = self.state, self.core.isRunning else { return }
+        backoffTimer?.cancel()
+        backoffTimer = core.loop.assumeIsolated().scheduleTask(in: wait.timeAmount) { [weak self] in
+            guard let self, case .backingOff = self.state, self.core.isRunning else { return }
+            self.backoffTimer = nil
             self.state = .active
             self.core.requestMore(self)
         }
@@ -166,8 +170,10 @@ final class HTTPMirror: BlockSource {
         core.picker.removePeer(sourceID)
     }
 
-    /// Cancels every request in flight (the session ends, or the download is complete).
+    /// Cancels every request in flight and the backoff timer (the session ends, or the download is complete).
     func stop() {
+        backoffTimer?.cancel()
+        backoffTimer = nil
         let running = fetches.values
         fetches = [:]
         for fetch in running { fetch.cancel() }
