@@ -24,7 +24,7 @@ import TestSupport
             "python3", ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", dir.path],
             name: "http.server", logDirectory: dir)
         defer { server.stop() }
-        let up = TestFiles.waitUntil(timeout: 10) {
+        let up = await TestFiles.waitUntilAsync(timeout: 10) {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             defer { close(fd) }
             var addr = sockaddr_in()

@@ -172,7 +172,7 @@ struct PrivateSwarmTests {
         defer { a.stop() }
         let b = try leech("leech-b")
         defer { b.stop() }
-        let bothStarted = TestFiles.waitUntil(timeout: 30) {
+        let bothStarted = await TestFiles.waitUntilAsync(timeout: 30) {
             Self.downloaded(a.stdout) > 0 && Self.downloaded(b.stdout) > 0
         }
         #expect(bothStarted, "a: \(a.stderr) b: \(b.stderr)")
@@ -187,7 +187,7 @@ struct PrivateSwarmTests {
 
         // The seed notices the file within its poll interval and closes leech-a's connection at once.
         var reload: [String: Any] = [:]
-        let reloaded = TestFiles.waitUntil(timeout: 5) {
+        let reloaded = await TestFiles.waitUntilAsync(timeout: 5) {
             guard let line = seed.stderr.split(separator: "\n").first(where: { $0.contains("allowlist reloaded") })
             else { return false }
             reload = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? [:]

@@ -55,7 +55,7 @@ struct SeedStatusTests {
         var torrent: [String: Any] = [:]
         var metrics = ""
         var table = ""
-        let connected = try await waitUntilAsync(timeout: 30) {
+        let connected = try await TestFiles.waitUntilAsync(timeout: 30) {
             status = try await fetchJSON(port: statusPort)
             torrent = (status["torrents"] as? [[String: Any]])?.first ?? [:]
             guard torrent["peers"] as? Int == 1 else { return false }
@@ -94,7 +94,7 @@ struct SeedStatusTests {
 
         // After it (the session reports every second): every byte uploaded is counted, per torrent and node-wide,
         // and the refusal by reason.
-        let counted = try await waitUntilAsync(timeout: 10) {
+        let counted = try await TestFiles.waitUntilAsync(timeout: 10) {
             status = try await fetchJSON(port: statusPort)
             torrent = (status["torrents"] as? [[String: Any]])?.first ?? [:]
             return torrent["uploaded"] as? Int ?? 0 >= size
@@ -173,14 +173,4 @@ struct SeedStatusTests {
         }
         return RawPeer.readsUntilClosed(fd, timeout: 10)
     }
-}
-
-/// Polls `condition` every 200 ms until it holds or `timeout` seconds pass.
-func waitUntilAsync(timeout: TimeInterval, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(200))
-    }
-    return try await condition()
 }

@@ -81,7 +81,7 @@ struct HostilePeerTests {
         /// Waits (bounded) until `/status` shows the peer listener bound: probing the peer port itself would count
         /// as a refusal.
         func ready() async throws {
-            let up = try await HostilePeerTests.waitUntil(timeout: 20) {
+            let up = await TestFiles.waitUntilAsync(timeout: 20) {
                 guard let response = try? await EndpointClient.get(host: "127.0.0.1", port: statusPort, path: "/status"),
                     let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
                 else { return false }
@@ -137,7 +137,7 @@ struct HostilePeerTests {
         let closed = await Self.closes(channel, within: peer.closeWithin)
         #expect(closed, "\(peer): the seed kept the connection open longer than \(peer.closeWithin)")
         var refusals: [String: Int] = [:]
-        let counted = try await Self.waitUntil(timeout: 5) {
+        let counted = try await TestFiles.waitUntilAsync(timeout: 5) {
             refusals = try await seed.refusals()
             return refusals[peer.refusal] == 1
         }
@@ -152,7 +152,7 @@ struct HostilePeerTests {
         #expect(await !Self.closes(channel, within: .seconds(2)), "a listed key was refused: \(seed.process.stderr)")
         // Closed by us after the TLS handshake, before any BitTorrent handshake: counted as that, not as TLS.
         var refusals: [String: Int] = [:]
-        let counted = try await Self.waitUntil(timeout: 5) {
+        let counted = try await TestFiles.waitUntilAsync(timeout: 5) {
             refusals = try await seed.refusals()
             return !refusals.isEmpty
         }
@@ -194,12 +194,4 @@ struct HostilePeerTests {
         return closed
     }
 
-    static func waitUntil(timeout: TimeInterval, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return try await condition()
-    }
 }

@@ -253,7 +253,11 @@ public enum TestFiles {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
-    /// Polls `condition` every 50 ms until it holds or `timeout` seconds pass.
+    /// Polls `condition` every 50 ms until it holds or `timeout` seconds pass, blocking the calling thread.
+    ///
+    /// Not for async code: a blocked thread is one of the cooperative pool's two on this machine, and in-process
+    /// sessions starve behind it. Async tests use ``waitUntilAsync(timeout:_:)``.
+    @available(*, noasync, message: "use `await TestFiles.waitUntilAsync`: a blocking wait holds a cooperative-pool thread")
     public static func waitUntil(timeout: TimeInterval, _ condition: () throws -> Bool) rethrows -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -261,6 +265,19 @@ public enum TestFiles {
             usleep(50_000)
         }
         return try condition()
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `timeout` seconds pass, suspending between polls (no thread is
+    /// held while it waits).
+    public static func waitUntilAsync(
+        timeout: TimeInterval, _ condition: () async throws -> Bool
+    ) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
     }
 }
 

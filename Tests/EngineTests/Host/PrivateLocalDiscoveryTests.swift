@@ -104,10 +104,10 @@ import Testing
         try await withThrowingTaskGroup(of: SessionOutcome.self) { runs in
             for seed in seeds { runs.addTask { try await seed.run() } }
             // The public torrent is always announced: once it is heard, the host's first announcement has gone out.
-            #expect(await Self.waitUntil(seconds: 15) { heard.contains(open.torrent.infoHash, port: port) })
+            #expect(await TestFiles.waitUntilAsync(timeout: 15) { heard.contains(open.torrent.infoHash, port: port) })
             let expected = node == .authenticated
             if expected {
-                #expect(await Self.waitUntil(seconds: 15) { heard.contains(closed.torrent.infoHash, port: port) })
+                #expect(await TestFiles.waitUntilAsync(timeout: 15) { heard.contains(closed.torrent.infoHash, port: port) })
             } else {
                 // Its first repeat comes 2 s after the first announcement: nothing of the private torrent in 3 s.
                 try await Task.sleep(for: .seconds(3))
@@ -120,15 +120,5 @@ import Testing
         }
         await host.shutdown()
         try await neighbour.shutdown().get()
-    }
-
-    /// Polls `condition` every 50 ms for at most `seconds`.
-    static func waitUntil(seconds: Double, _ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
-        while ContinuousClock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return condition()
     }
 }
