@@ -183,7 +183,9 @@ run_case() {
         while IFS= read -r line; do
             if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
                 tc=$(now)
-                leech_pid=$(pgrep -P "$(pgrep -P "$wrapper")" || true)
+                # timeout -> time -> swtorrent; either may already be gone (then the exit figures are used).
+                leech_pid=$(pgrep -P "$wrapper" || true)
+                [[ -n $leech_pid ]] && leech_pid=$(pgrep -P "$leech_pid" || true)
                 cc=$(cpu_ticks "$leech_pid" 2>/dev/null || true)
                 crss=$(hwm_kib "$leech_pid" 2>/dev/null || true)
             fi
@@ -272,9 +274,13 @@ awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v t="${mbps[
         printf "whole leech command / libtorrent (wall time ratio, target >= 3): --allow-unsigned %s, --trust %s\n", (b > 0 && g > 0 ? sprintf("%.2f", g / b) : "n/a"), (b > 0 && t > 0 ? sprintf("%.2f", t / b) : "n/a")
         printf "engine alone (to complete) / libtorrent %s; swtorrent/aria2c %s\n", (b > 0 && a > 0 ? sprintf("%.2f", a / b) : "n/a"), (c > 0 ? sprintf("%.2f", a / c) : "n/a") }'
 if [[ -n ${mbps[swtorrent+tls]:-} && -n ${mbps[swtorrent]:-} ]]; then
+    # The CPU ratio: plain seed+leech CPU-s/GiB over protected; what the wall-clock ratio tends to when other work
+    # saturates the cores and the transfer gets a share of them (the shared 2-core machine, Docs/benchmarks.md).
     awk -v p="${mbps[swtorrent]}" -v t="${mbps[swtorrent+tls]}" -v pc="$(echo "${lcpu[swtorrent]}" | median)" \
-        -v tc="$(echo "${lcpu[swtorrent+tls]}" | median)" -v b="$bytes" 'BEGIN { gib = b / 1073741824
-        printf "protected (TLS 1.3) / plain, to complete: %.2f (target >= 0.8); leecher CPU-s/GiB plain %.2f, protected %.2f\n", (p > 0 ? t / p : 0), pc / gib, tc / gib }'
+        -v tc="$(echo "${lcpu[swtorrent+tls]}" | median)" -v ps="$(echo "${scpu[swtorrent]}" | median)" \
+        -v ts="$(echo "${scpu[swtorrent+tls]}" | median)" -v b="$bytes" 'BEGIN { gib = b / 1073741824
+        printf "protected (TLS 1.3) / plain, to complete: %.2f (target >= 0.8); leecher CPU-s/GiB plain %.2f, protected %.2f\n", (p > 0 ? t / p : 0), pc / gib, tc / gib
+        printf "CPU ratio, plain / protected seed+leech CPU-s/GiB: %.2f (%.2f / %.2f)\n", (ts + tc > 0 ? (ps + pc) / (ts + tc) : 0), (ps + pc) / gib, (ts + tc) / gib }'
 fi
 
 # Case 2: one seed, four leechers.
