@@ -153,6 +153,7 @@ struct LeechCommand: AsyncParsableCommand {
                 quarantine: gate.quarantine, auditLog: gate.auditLog, configuration: configuration,
                 logger: common.logger("leech"), gateLogger: gateLogger)
             leech.allowOrigin = manifestOptions.allowOrigin
+            leech.site = try manifestOptions.nodeSite()
             let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
             leech.host = host
             return try await runManifest(leech, policy: policy, deadline: deadlineService, services: hostServices)

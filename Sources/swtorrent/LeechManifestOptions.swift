@@ -26,6 +26,14 @@ struct LeechManifestOptions: ParsableArguments {
     var allowOrigin = false
 
     @Option(
+        name: .customLong("site"),
+        help: ArgumentHelp(
+            "Release manifests: the site this node is in. The manifest's mirrors of this site are LAN, those of "
+                + "another site WAN, whatever their address; mirrors without a site go by their address.",
+            valueName: "name"))
+    var site: String?
+
+    @Option(
         name: .customLong("clock-skew"),
         help: "Release manifests: how far clocks may disagree when checking creation and expiry (default 5m).")
     var clockSkew: String?
@@ -51,6 +59,14 @@ struct LeechManifestOptions: ParsableArguments {
             StandardError.report("leech", error.description)
             throw ExitCode(error.code == .io ? ExitCodes.failure : ExitCodes.badInput)
         }
+    }
+
+    /// `--site`, refused when empty (no manifest names an empty site).
+    func nodeSite() throws -> String? {
+        if let site, site.isEmpty {
+            throw ValidationError("--site: expected a site name, as the manifest's mirrors name it")
+        }
+        return site
     }
 
     /// The manifest checks with the node's state directory.

@@ -66,6 +66,10 @@ public struct SessionConfiguration: Sendable {
     /// web seeds (`url-list`) are added unless ``MirrorSettings/useWebSeeds`` is off. Each must be an http(s) URL
     /// (``MirrorLocation``).
     public var mirrors: [String] = []
+    /// Localities the caller knows for some of those URLs, which win over the address rules of
+    /// ``LocalityClassifier`` for them: a release manifest's mirror whose `site` is this node's (`leech --site`) is
+    /// `.lan`, one at another site `.wan` (Docs/manifest.md, "Sites").
+    public var mirrorLocalities: [String: PeerLocality] = [:]
     /// The origin (a release manifest's CDN URL, `leech --allow-origin`): fetched from like a mirror, but only as a
     /// last resort (``MirrorSettings/originGrace``; Docs/mirrors.md, "Order").
     public var origin: String?

@@ -6,7 +6,8 @@ import PeerWire
 /// LAN mirror is active; the origin only when nothing else can serve (Docs/mirrors.md, "Order").
 extension SessionCore {
     /// Adds the configured mirrors and, unless switched off, the torrent's web seeds; a URL that cannot be used is
-    /// logged and skipped (the CLI checks `--mirror` before the session starts).
+    /// logged and skipped (the CLI checks `--mirror` before the session starts). A mirror's locality is the one
+    /// ``SessionConfiguration/mirrorLocalities`` gives its URL, else its host's by the peers' rules.
     func startMirrors() {
         let settings = configuration.mirrorSettings
         var urls = configuration.mirrors
@@ -22,8 +23,9 @@ extension SessionCore {
                 logger.warning("\(error); not used")
                 continue
             }
-            let locality = classifier.locality(
-                of: PeerAddress(host: location.host, port: location.port), source: .mirror)
+            let locality =
+                configuration.mirrorLocalities[url]
+                ?? classifier.locality(of: PeerAddress(host: location.host, port: location.port), source: .mirror)
             let mirror = HTTPMirror(
                 core: self, sourceID: nextID, location: location, locality: locality, isOrigin: url == origin,
                 settings: settings)

@@ -27,6 +27,9 @@ public struct ManifestLeech: Sendable {
     /// Fetch from the manifest's origin (CDN) when nothing else can serve (`leech --allow-origin`); without it the
     /// origin is never contacted.
     public var allowOrigin = false
+    /// The site this node is in (`leech --site`): the manifest's mirrors of this site are LAN and those of another
+    /// site WAN, whatever their address (``mirrorLocalities(_:site:)``); nil leaves every mirror to the address rules.
+    public var site: String?
 
     /// Where released files go.
     public var output: String { gated.output }
@@ -110,6 +113,9 @@ public struct ManifestLeech: Sendable {
         leech.auditLog = auditPath
         leech.manifest = manifest.reference
         leech.configuration.mirrors += manifest.manifest.mirrors.map(\.url)
+        leech.configuration.mirrorLocalities.merge(Self.mirrorLocalities(manifest.manifest.mirrors, site: site)) {
+            $1
+        }
         if allowOrigin { leech.configuration.origin = manifest.manifest.origin }
         leech.expectedSHA256 = Dictionary(
             manifest.manifest.files.map { ($0.displayPath, $0.sha256) }, uniquingKeysWith: { first, _ in first })
@@ -123,6 +129,20 @@ public struct ManifestLeech: Sendable {
             }
         }
         return .leeched(manifest, outcome)
+    }
+
+    /// The localities a manifest's `site`s give its mirrors on a node at `site`: a mirror of the same site (the same
+    /// string) is `.lan`, one of another site `.wan`; a mirror without a site, or every mirror when the node has no
+    /// site, is left out (its URL's address decides, as for peers). The site is a claim of the signed manifest, so a
+    /// LAN mirror found by it is used first like any LAN mirror, and its bytes are still checked like any other.
+    public static func mirrorLocalities(_ mirrors: [ReleaseManifest.Mirror], site: String?) -> [String: PeerLocality] {
+        guard let site else { return [:] }
+        var localities: [String: PeerLocality] = [:]
+        for mirror in mirrors {
+            guard let mirrorSite = mirror.site else { continue }
+            localities[mirror.url] = mirrorSite == site ? .lan : .wan
+        }
+        return localities
     }
 
     /// Appends a refused manifest's audit record: nothing released, the manifest named as far as it could be.
