@@ -155,7 +155,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Engine", "SignatureGate", "Metainfo", "SystemSupport", "Identity", "LocalDiscovery", "SwarmPrimitives",
-                "Operations", "PeerTLS",
+                "Operations", "PeerTLS", "CryptoPrimitives",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

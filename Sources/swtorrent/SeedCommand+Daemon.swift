@@ -45,10 +45,10 @@ extension SeedCommand {
                 throw ExitCode(ExitCodes.of(error))
             }
         }
-        if let address = configuration.httpListen {
+        if let address = configuration.httpListen, let catalog = daemon.mirrors {
             do {
                 let server = try await MirrorServer.bind(
-                    host: address.host, port: address.port, catalog: daemon.mirrors, logger: logger)
+                    host: address.host, port: address.port, catalog: catalog, logger: logger)
                 services.append(.init(service: server))
                 daemon.board.show(server.statistics)
                 StandardError.report("seed", "HTTP mirror on http://\(Self.bracketed(address.host)):\(server.port)/t/")

@@ -120,7 +120,7 @@ struct SeedCommand: AsyncParsableCommand {
             guard let (httpHost, httpPort) = EndpointServer.split(serveHttp, defaultHost: "127.0.0.1") else {
                 throw ValidationError("--serve-http '\(serveHttp)' must be HOST:PORT, [IPV6]:PORT or PORT")
             }
-            let catalog = MirrorCatalog()
+            let catalog = MirrorCatalog(logger: common.logger("seed"))
             mirrors = catalog
             do throws(NodeError) {
                 let server = try await MirrorServer.bind(

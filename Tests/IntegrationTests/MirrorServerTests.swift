@@ -72,6 +72,22 @@ struct MirrorServerTests {
             }
         }
 
+        /// `sha256sum` of a served file.
+        func sha256(_ file: String) throws -> String {
+            let result = try TestProcess.run("sha256sum", [path("data/pkg/\(file)")], timeout: 30)
+            return String(result.stdout.prefix(64))
+        }
+
+        /// The file's ETag once it is the SHA-256 one (the background hashing is done), waiting at most 30 s.
+        func waitForDigestETag(_ file: String) throws -> String? {
+            var etag: String?
+            _ = try TestFiles.waitUntil(timeout: 30) {
+                etag = Self.header("ETag", in: try curl(["-I", url(file)]).stdout)
+                return etag?.hasPrefix("\"sha256-") == true
+            }
+            return etag
+        }
+
         /// The node's `/status` as JSON.
         func status() throws -> [String: Any] {
             let result = try TestProcess.run(
@@ -120,8 +136,12 @@ struct MirrorServerTests {
         let whole = try appliance.curl([appliance.url("a.bin")], output: appliance.path("a.out"))
         #expect(Appliance.status(whole.stdout) == 200, "\(whole.stdout)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("a.out"))) == a)
-        let etag = try #require(Appliance.header("ETag", in: whole.stdout))
-        #expect(etag == "\"\(appliance.infoHash)-0\"")
+        // Strong ETag: the info-hash and file index until the background SHA-256 is known, then the digest.
+        let first = try #require(Appliance.header("ETag", in: whole.stdout))
+        let sha256 = try appliance.sha256("a.bin")
+        #expect(first == "\"\(appliance.infoHash)-0\"" || first == "\"sha256-\(sha256)\"", "\(first)")
+        let etag = try #require(try appliance.waitForDigestETag("a.bin"))
+        #expect(etag == "\"sha256-\(sha256)\"")
         #expect(Appliance.header("Cache-Control", in: whole.stdout) == "public, max-age=31536000, immutable")
         #expect(Appliance.header("Accept-Ranges", in: whole.stdout) == "bytes")
 
@@ -221,6 +241,36 @@ struct MirrorServerTests {
         }
         #expect(cutOff, "a request dribbled over 60 s was still being read")
         #expect(Date().timeIntervalSince(started) < 30)
+    }
+
+    /// `/sha256/<hex>`: each file by its content's digest once the daemon hashed it, with ranges; the digest is
+    /// kept in the state directory under the file's identity (what the next start reads instead of hashing).
+    @Test(.timeLimit(.minutes(3)))
+    func filesAreServedByTheirSHA256AndTheDigestIsKeptInTheStateDirectory() throws {
+        try TestProcess.requireTool("curl")
+        let appliance = try Appliance("mirror-sha256", daemon: true)
+        for name in Appliance.sizes.keys.sorted() {
+            let digest = try appliance.sha256(name)
+            #expect((try appliance.waitForDigestETag(name)) == "\"sha256-\(digest)\"")
+            let result = try appliance.curl(
+                ["http://127.0.0.1:\(appliance.httpPort)/sha256/\(digest.uppercased())"], output: appliance.path("d.out"))
+            #expect(Appliance.status(result.stdout) == 200, "\(name): \(result.stdout)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("d.out"))) == (try appliance.bytes(name)))
+            #expect(Appliance.header("ETag", in: result.stdout) == "\"sha256-\(digest)\"")
+            let range = try appliance.curl(
+                ["-r", "100-199", "http://127.0.0.1:\(appliance.httpPort)/sha256/\(digest)"], output: appliance.path("d.out"))
+            #expect(Appliance.status(range.stdout) == 206)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("d.out"))) == (try appliance.bytes(name))[100...199])
+            // Kept as STATE/sha256/<device>-<inode>-<size>-<mtime>, holding the digest.
+            let cached = try FileManager.default.contentsOfDirectory(atPath: appliance.path("state/sha256")).filter {
+                (try? String(contentsOfFile: appliance.path("state/sha256/\($0)"), encoding: .utf8))?.hasPrefix(digest) == true
+            }
+            #expect(cached.count == 1, "\(name)")
+        }
+        let unknown = try appliance.curl(["http://127.0.0.1:\(appliance.httpPort)/sha256/\(String(repeating: "0", count: 64))"])
+        #expect(Appliance.status(unknown.stdout) == 404)
+        let malformed = try appliance.curl(["http://127.0.0.1:\(appliance.httpPort)/sha256/abc"])
+        #expect(Appliance.status(malformed.stdout) == 400)
     }
 
     @Test(.timeLimit(.minutes(3)))

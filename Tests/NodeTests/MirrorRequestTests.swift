@@ -40,6 +40,7 @@ struct MirrorRequestTests {
         ("/t/\(hash)/a%2Fb", .torrentFile(infoHash: hash, path: ["a/b"])),
         ("/t/\(hash)/%C3%A9", .torrentFile(infoHash: hash, path: ["é"])),
         ("/t/\(hash)/..", .torrentFile(infoHash: hash, path: [".."])),
+        ("/sha256/" + String(repeating: "Ab", count: 32), .digest(String(repeating: "Ab", count: 32))),
     ])
     func targetsThatNameATorrentFile(target: String, expected: MirrorRequest.Route) {
         #expect(MirrorRequest.route(target) == expected)
@@ -48,7 +49,7 @@ struct MirrorRequestTests {
     @Test(arguments: [
         "/", "/t/\(hash)", "/t/\(hash.dropLast())/x", "/t/\(hash)z/x", "/x/\(hash)/name", "t/\(hash)/name",
         "/t/\(hash)/%zz", "/t/\(hash)/%C3", "/t/\(hash)/%", "http://host/t/\(hash)/name",
-        "/t/\(hash)/" + String(repeating: "a", count: 9000),
+        "/t/\(hash)/" + String(repeating: "a", count: 9000), "/sha256/\(hash)", "/sha256/", "/sha256/\(hash)\(hash)/x",
     ])
     func targetsThatAreRefused(target: String) {
         var refused = false

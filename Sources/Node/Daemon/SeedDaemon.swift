@@ -27,8 +27,9 @@ public final class SeedDaemon: Service, Sendable {
     /// What the daemon does now, for the status endpoints (``StatusService``): each watch-directory file by name,
     /// its state and its session's latest progress, and the host's connections and refusals.
     public let board: StatusBoard
-    /// The torrents being seeded with their checked data, for the HTTP mirror (``MirrorServer``, `http.listen`).
-    public let mirrors = MirrorCatalog()
+    /// The torrents being seeded with their checked data, for the HTTP mirror (``MirrorServer``, `http.listen`);
+    /// their files' SHA-256 digests are kept in `STATE/sha256`. Nil without `http.listen` (nothing is hashed).
+    public let mirrors: MirrorCatalog?
 
     /// Checks the configuration against the machine (directories, node key) and prepares the host.
     ///
@@ -42,6 +43,11 @@ public final class SeedDaemon: Service, Sendable {
         self.overrides = overrides
         self.sessionConfiguration = try Self.prepare(configuration)
         self.logger = logger
+        self.mirrors =
+            configuration.httpListen == nil
+            ? nil
+            : MirrorCatalog(
+                cache: ContentDigestCache(directory: "\(configuration.stateDirectory)/sha256"), logger: logger)
         var hostConfiguration = configuration.hostConfiguration
         hostConfiguration.localDiscovery = configuration.localDiscovery.makeDiscovery(logger: logger)
         if let allowlist = configuration.allowlist, let key = configuration.nodeKey {

@@ -1,15 +1,22 @@
+import CryptoPrimitives
 import Engine
+import Logging
 import Metainfo
 import Synchronization
 
 /// The torrents a ``MirrorServer`` serves, by info-hash: each with its open ``Storage`` (reads go through its
 /// thread pool) and its files by the path a BEP 19 web seed asks for under `/t/<info-hash-hex>/`: the torrent's
-/// name for a single-file torrent, `name/dir/file` for a multi-file one.
+/// name for a single-file torrent, `name/dir/file` for a multi-file one; and, once known, each file's SHA-256 for
+/// `/sha256/<hex>`.
 ///
-/// A request path is only ever looked up in this table: no file-system path is built from it, so `..`, `//`,
+/// A request path is only ever looked up in these tables: no file-system path is built from it, so `..`, `//`,
 /// symlinks or encoded slashes cannot reach anything the torrent does not list. Seeds add a torrent once its data
 /// checked complete (``add(torrent:storage:)``) and remove it when they stop; the server still checks each file's
 /// pieces against ``Storage/have`` per request.
+///
+/// SHA-256 digests are computed in the background when a torrent is added, one file after another through the
+/// storage's thread pool (the bytes the torrent's pieces were verified from), or taken from the
+/// ``ContentDigestCache`` when this version of the file (device, inode, size, mtime) was hashed before.
 public final class MirrorCatalog: Sendable {
     /// One torrent served.
     struct Entry: Sendable {
@@ -23,17 +30,36 @@ public final class MirrorCatalog: Sendable {
 
     /// What a request path names.
     enum Lookup: Sendable {
-        /// A file of a served torrent.
-        case file(Entry, index: Int)
+        /// A file of a served torrent, with its SHA-256 (hex) when known.
+        case file(Entry, index: Int, sha256: String?)
         /// Nothing served under that path; the reason is for the refusal counters and the log, not the client.
         case notFound(reason: String)
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    private struct State {
+        var entries: [String: Entry] = [:]
+        /// SHA-256 hex to (info-hash, file index).
+        var byDigest: [String: (infoHash: String, index: Int)] = [:]
+        /// Info-hash to its files' SHA-256 hex, by file index.
+        var digests: [String: [Int: String]] = [:]
+        /// The background hashing of each torrent.
+        var hashing: [String: Task<Void, Never>] = [:]
+    }
 
-    public init() {}
+    private let state = Mutex(State())
+    private let cache: ContentDigestCache?
+    private let logger: Logger
 
-    /// Serves `torrent` from `storage` (the torrent's data, already checked) until ``remove(_:storage:)``.
+    /// - Parameters:
+    ///   - cache: where digests are kept across restarts (the daemon: `STATE/sha256`); nil: in memory only.
+    ///   - logger: where the background hashing logs what it could not do.
+    public init(cache: ContentDigestCache? = nil, logger: Logger = Logger(label: "swtorrent.mirror")) {
+        self.cache = cache
+        self.logger = logger
+    }
+
+    /// Serves `torrent` from `storage` (the torrent's data, already checked) until ``remove(_:storage:)``, and
+    /// starts hashing its files for `/sha256/`.
     public func add(torrent: Torrent, storage: Storage) {
         var files: [[String]: Int] = [:]
         // The layout's files are the torrent's, in the same order; pad files and symlinks (BEP 47) are not served.
@@ -43,20 +69,47 @@ public final class MirrorCatalog: Sendable {
         let entry = Entry(
             infoHash: torrent.infoHash.hex, name: torrent.name, isPrivate: torrent.isPrivate, storage: storage,
             files: files)
-        entries.withLock { $0[entry.infoHash] = entry }
+        let task = Task { await self.hashFiles(of: entry) }
+        let previous = state.withLock { state -> Task<Void, Never>? in
+            state.entries[entry.infoHash] = entry
+            defer { state.hashing[entry.infoHash] = task }
+            return state.hashing[entry.infoHash]
+        }
+        previous?.cancel()
     }
 
     /// Stops serving the torrent, if `storage` is still the one served (a later session's storage is kept).
     public func remove(_ torrent: Torrent, storage: Storage) {
-        entries.withLock { entries in
-            if let entry = entries[torrent.infoHash.hex], entry.storage === storage {
-                entries[torrent.infoHash.hex] = nil
+        let infoHash = torrent.infoHash.hex
+        let task = state.withLock { state -> Task<Void, Never>? in
+            guard let entry = state.entries[infoHash], entry.storage === storage else { return nil }
+            state.entries[infoHash] = nil
+            for digest in state.digests.removeValue(forKey: infoHash)?.values ?? [:].values
+            where state.byDigest[digest]?.infoHash == infoHash {
+                // Another torrent served may hold the same bytes.
+                let other = state.digests.lazy.compactMap { hash, files in
+                    files.first { $0.value == digest }.map { (infoHash: hash, index: $0.key) }
+                }.first
+                state.byDigest[digest] = other
             }
+            return state.hashing.removeValue(forKey: infoHash)
         }
+        task?.cancel()
     }
 
     /// The number of torrents served.
-    public var count: Int { entries.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.entries.count } }
+
+    /// The SHA-256 digests known, as `(info-hash, file path, hex)` (for logs and tests).
+    public var knownDigests: [(infoHash: String, path: String, sha256: String)] {
+        state.withLock { state in
+            state.digests.flatMap { infoHash, files in
+                files.map { index, hex in
+                    (infoHash, state.entries[infoHash]?.storage.layout.files[index].displayPath ?? "?", hex)
+                }
+            }
+        }
+    }
 
     /// Looks up `/t/<hex>/<path>` (already percent-decoded, split at `/`).
     ///
@@ -64,13 +117,57 @@ public final class MirrorCatalog: Sendable {
     ///   - infoHash: the prefix's hex digits (any case).
     ///   - path: the components after the prefix.
     func lookup(infoHash: String, path: [String]) -> Lookup {
-        guard let entry = entries.withLock({ $0[infoHash.lowercased()] }) else {
-            return .notFound(reason: "unknown torrent")
+        state.withLock { state in
+            let infoHash = infoHash.lowercased()
+            guard let entry = state.entries[infoHash] else { return .notFound(reason: "unknown torrent") }
+            // Compared component by component: a decoded component that holds a `/` (`%2F`) matches nothing.
+            guard let index = entry.files[path] else { return .notFound(reason: "no such file in the torrent") }
+            return .file(entry, index: index, sha256: state.digests[infoHash]?[index])
         }
-        // Compared component by component: a decoded component that holds a `/` (`%2F`) matches nothing.
-        guard let index = entry.files[path] else {
-            return .notFound(reason: "no such file in the torrent")
+    }
+
+    /// Looks up `/sha256/<hex>`.
+    func lookup(sha256: String) -> Lookup {
+        state.withLock { state in
+            let digest = sha256.lowercased()
+            guard let (infoHash, index) = state.byDigest[digest], let entry = state.entries[infoHash] else {
+                return .notFound(reason: "unknown digest")
+            }
+            return .file(entry, index: index, sha256: digest)
         }
-        return .file(entry, index: index)
+    }
+
+    /// Hashes the torrent's files one after another (from the cache when it knows this version of a file).
+    private func hashFiles(of entry: Entry) async {
+        for index in entry.files.values.sorted() {
+            guard !Task.isCancelled else { return }
+            let fingerprint = entry.storage.fingerprint(ofFile: index)
+            var digest = fingerprint.flatMap { cache?.digest(of: $0) }
+            if digest == nil {
+                do {
+                    digest = try await entry.storage.sha256(ofFile: index)
+                } catch is CancellationError {
+                    return
+                } catch {
+                    logger.warning(
+                        "HTTP mirror: cannot hash a file for /sha256/; it is served by path only",
+                        metadata: [
+                            "file": "\(entry.storage.layout.files[index].displayPath)", "error": "\(error)",
+                        ])
+                    continue
+                }
+                // Recorded only if the file is still the version it was before the read.
+                if let digest, let fingerprint, fingerprint == entry.storage.fingerprint(ofFile: index) {
+                    cache?.record(digest, of: fingerprint)
+                }
+            }
+            guard let digest else { continue }
+            let hex = Hex.encode(digest)
+            state.withLock { state in
+                guard state.entries[entry.infoHash]?.storage === entry.storage else { return }
+                state.digests[entry.infoHash, default: [:]][index] = hex
+                if state.byDigest[hex] == nil { state.byDigest[hex] = (entry.infoHash, index) }
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@ enum MirrorRequest {
     enum Route: Sendable, Hashable {
         /// `/t/<hex>/<path…>`: the info-hash's hex digits and the percent-decoded path components.
         case torrentFile(infoHash: String, path: [String])
+        /// `/sha256/<hex>`: a served file by the SHA-256 of its content (64 hex digits).
+        case digest(String)
         /// Not a path this server answers; the reason is sent to the client (400).
         case invalid(String)
     }
@@ -23,9 +25,16 @@ enum MirrorRequest {
         }
         let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        if components.count == 3, components[0].isEmpty, components[1] == "sha256" {
+            let digest = components[2]
+            guard digest.utf8.count == 64, digest.allSatisfy(\.isHexDigit) else {
+                return .invalid("'\(digest.prefix(80))' is not a SHA-256 digest (64 hex digits)")
+            }
+            return .digest(String(digest))
+        }
         // "", "t", hex, name, ...
         guard components.count >= 4, components[0].isEmpty, components[1] == "t" else {
-            return .invalid("paths here are /t/<info-hash-hex>/<name>[/<path>]")
+            return .invalid("paths here are /t/<info-hash-hex>/<name>[/<path>] and /sha256/<hex>")
         }
         let infoHash = components[2]
         guard infoHash.utf8.count == 40, infoHash.allSatisfy(\.isHexDigit) else {

@@ -110,7 +110,6 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private func answer(_ request: HTTPRequestHead, context: ChannelHandlerContext) {
-        let keepAlive = request.isKeepAlive
         guard request.method == .GET || request.method == .HEAD else {
             statistics.refused("method not allowed")
             var headers = HTTPHeaders([("Allow", "GET, HEAD")])
@@ -125,17 +124,24 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
             var headers = HTTPHeaders()
             sendText(why, status: .badRequest, headers: &headers, request: request, keepAlive: false, context: context)
         case .torrentFile(let infoHash, let path):
-            switch catalog.lookup(infoHash: infoHash, path: path) {
-            case .notFound(let reason):
-                notFound(reason, request: request, keepAlive: keepAlive, context: context)
-            case .file(let entry, let index):
-                guard !entry.isPrivate else {
-                    // The same answer as for an unknown torrent: a LAN client learns nothing of private torrents.
-                    notFound("private torrent", request: request, keepAlive: keepAlive, context: context)
-                    return
-                }
-                serve(entry, file: index, request: request, keepAlive: keepAlive, context: context)
+            answer(catalog.lookup(infoHash: infoHash, path: path), request: request, context: context)
+        case .digest(let sha256):
+            answer(catalog.lookup(sha256: sha256), request: request, context: context)
+        }
+    }
+
+    private func answer(_ lookup: MirrorCatalog.Lookup, request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = request.isKeepAlive
+        switch lookup {
+        case .notFound(let reason):
+            notFound(reason, request: request, keepAlive: keepAlive, context: context)
+        case .file(let entry, let index, let sha256):
+            guard !entry.isPrivate else {
+                // The same answer as for an unknown torrent: a LAN client learns nothing of private torrents.
+                notFound("private torrent", request: request, keepAlive: keepAlive, context: context)
+                return
             }
+            serve(entry, file: index, sha256: sha256, request: request, keepAlive: keepAlive, context: context)
         }
     }
 
@@ -146,12 +152,12 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         logger.debug("HTTP mirror: not found", metadata: ["uri": "\(request.uri)", "reason": "\(reason)"])
         var headers = HTTPHeaders()
         sendText(
-            "not found: this node serves no such file; paths are /t/<info-hash-hex>/<name>[/<path>]",
+            "not found: this node serves no such file; paths are /t/<info-hash-hex>/<name>[/<path>] and /sha256/<hex>",
             status: .notFound, headers: &headers, request: request, keepAlive: keepAlive, context: context)
     }
 
     private func serve(
-        _ entry: MirrorCatalog.Entry, file index: Int, request: HTTPRequestHead, keepAlive: Bool,
+        _ entry: MirrorCatalog.Entry, file index: Int, sha256: String?, request: HTTPRequestHead, keepAlive: Bool,
         context: ChannelHandlerContext
     ) {
         let storage = entry.storage
@@ -167,7 +173,8 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         let size = layoutFile.length
-        let etag = "\"\(entry.infoHash)-\(index)\""
+        // Strong either way: the content's digest once known, else the info-hash and file index (which fix the bytes).
+        let etag = sha256.map { "\"sha256-\($0)\"" } ?? "\"\(entry.infoHash)-\(index)\""
         var headers = HTTPHeaders([
             ("ETag", etag), ("Accept-Ranges", "bytes"), ("Cache-Control", "public, max-age=31536000, immutable"),
             ("Content-Type", "application/octet-stream"),
