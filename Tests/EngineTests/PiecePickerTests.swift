@@ -35,6 +35,23 @@ import Testing
         #expect(requests.map(\.begin) == [0, 16384, 32768, 49152])
     }
 
+    /// A source that lacks pieces (a mirror that answered 404 for a file): they stop counting for it, on the LAN too,
+    /// and it is never asked for them; a piece it never had and a range past the end change nothing.
+    @Test func aSourceThatLacksPiecesIsNotAskedForThem() {
+        var picker = makePicker()
+        picker.addPeer(1, info: PickerPeerInfo(source: .mirror, locality: .lan))
+        picker.peerHasAll(1)
+        picker.peerLacks(1, pieces: 2..<5)
+        picker.peerLacks(1, pieces: 3..<12)
+        #expect((0..<10).map { picker.availability(ofPiece: $0) } == [1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect((0..<10).map { picker.lanServing(ofPiece: $0) } == (0..<10).map { picker.lanAvailability(ofPiece: $0) })
+        #expect(picker.lanAvailability(ofPiece: 1) == 1 && picker.lanAvailability(ofPiece: 2) == 0)
+        #expect(Set(picker.nextRequests(for: 1, count: 40).map(\.piece)) == [0, 1])
+        #expect(picker.isInteresting(1))
+        picker.setServing(1, false)
+        #expect(picker.lanServing(ofPiece: 0) == 0 && picker.lanServing(ofPiece: 2) == 0)
+    }
+
     @Test func partialPiecesAreFinishedBeforeNewOnesStart() {
         var picker = makePicker()
         picker.addPeer(1)

@@ -33,6 +33,8 @@ final class HTTPMirror: BlockSource {
     var sharedHashFailures = 0
     /// Why it backs off or was dropped (the last failure while it is active again).
     private(set) var reason: String?
+    /// Files (indices in the layout) it answered `404` or `410` for: the pieces they touch are not asked of it.
+    private(set) var lackingFiles: Set<Int> = []
     private var fetches: [Int: MirrorFetch] = [:]
     private var nextFetchID = 1
     /// The end of the current backoff; cancelled by ``stop()``, so it never fires after the session is gone.
@@ -127,7 +129,11 @@ final class HTTPMirror: BlockSource {
         if let failure {
             let undelivered = Array(fetch.undelivered)
             if !undelivered.isEmpty { core.picker.cancelRequests(sourceID, undelivered) }
-            failed(failure)
+            if let file = fetch.lackingFile {
+                lacks(file, failure)
+            } else {
+                failed(failure)
+            }
             core.requestMoreEverywhere()
         } else {
             if failures > 0 {
@@ -157,6 +163,28 @@ final class HTTPMirror: BlockSource {
             self.state = .active
             self.core.requestMore(self)
         }
+    }
+
+    /// The mirror does not have `file` (it answered `404` or `410`): that is no failure of the mirror, which keeps
+    /// serving the other files without a backoff, but the pieces the file touches are no longer asked of it, so
+    /// other sources (WAN ones too, under LAN-first) take them. A mirror that lacks every file is dropped.
+    private func lacks(_ file: Int, _ why: String) {
+        guard !isDropped, lackingFiles.insert(file).inserted else { return }
+        let layout = core.storage.layout
+        let entry = layout.files[file]
+        if entry.length > 0 {
+            let pieceLength = Int64(layout.pieceLength)
+            let first = Int(entry.offset / pieceLength)
+            let last = Int((entry.offset + entry.length - 1) / pieceLength)
+            core.picker.peerLacks(sourceID, pieces: first..<(last + 1))
+        }
+        let fetched = layout.files.indices.filter { !layout.files[$0].isPadFile && layout.files[$0].length > 0 }
+        if fetched.allSatisfy(lackingFiles.contains) {
+            return drop("lacks every file (last: \(why))")
+        }
+        let count = lackingFiles.count
+        reason = "lacks \(count) file\(count == 1 ? "" : "s"), serving the others (last: \(why))"
+        core.logger.warning("mirror \(location.url): \(reason!)")
     }
 
     /// Stops using the mirror for the rest of the session: its requests are cancelled and their blocks go back to

@@ -26,6 +26,8 @@ final class MirrorFetch {
     private var timer: Scheduled<Void>?
     private var lastByteAt: Double
     private(set) var finished = false
+    /// The file (its index in the layout) the mirror answered `404` or `410` for: it lacks that file.
+    private(set) var lackingFile: Int?
 
     init(mirror: HTTPMirror, id: Int, blocks: [BlockRequest]) {
         self.mirror = mirror
@@ -136,6 +138,7 @@ final class MirrorFetch {
         case 200:
             return finish("answered 200 to a Range request (the server does not serve ranges)")
         default:
+            if head.status == .notFound || head.status == .gone { lackingFile = span.file }
             return finish("HTTP \(head.status.code) \(head.status.reasonPhrase) for \(mirror.location.fileURLs[span.file]!)")
         }
         if let text = head.headers.first(name: "Content-Length"), let length = Int64(text),

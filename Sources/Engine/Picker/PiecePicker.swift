@@ -186,6 +186,19 @@ public struct PiecePicker {
         for piece in bitfield.setIndices { peerHas(id, piece: piece) }
     }
 
+    /// The source no longer has these pieces (a mirror that lacks a file): they stop counting as available from it
+    /// (on the LAN too), and it is not asked for them again. Requests it has outstanding for them stay with it until
+    /// the caller gives them back (``cancelRequests(_:_:)``).
+    public mutating func peerLacks(_ id: Int, pieces: Range<Int>) {
+        guard var state = peers[id] else { return }
+        for piece in pieces.clamped(to: 0..<pieceCount) where state.has.remove(piece) {
+            availability[piece] -= 1
+            if state.info.locality == .lan { lanAvailability[piece] -= 1 }
+            if state.servesTheLAN { lanServing[piece] -= 1 }
+        }
+        peers[id] = state
+    }
+
     /// Whether the peer has every piece.
     public func peerIsSeed(_ id: Int) -> Bool { peers[id]?.has.isComplete ?? false }
 

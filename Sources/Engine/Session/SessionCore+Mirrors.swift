@@ -42,16 +42,20 @@ extension SessionCore {
         for mirror in mirrors.values { requestMore(mirror) }
     }
 
-    /// Whether a mirror waits: one not on the LAN while a LAN mirror is active; the origin during the first
-    /// ``MirrorSettings/originGrace`` of the session and while a peer with pieces we lack is connected or another
-    /// mirror is active.
+    /// Whether a mirror waits: one not on the LAN while a LAN mirror that lacks no file is active (beside a LAN
+    /// mirror that lacks a file, LAN-first selection keeps it to the pieces the LAN cannot serve); the origin during
+    /// the first ``MirrorSettings/originGrace`` of the session and while a peer or another active mirror has pieces
+    /// we lack.
     func isStandby(_ mirror: HTTPMirror) -> Bool {
         if mirror.isOrigin {
             return now() < configuration.mirrorSettings.originGrace.seconds
                 || connections.values.contains { picker.isInteresting($0.id) }
-                || mirrors.values.contains { !$0.isOrigin && $0.isActive }
+                || mirrors.values.contains { !$0.isOrigin && $0.isActive && picker.isInteresting($0.sourceID) }
         }
-        return mirror.locality != .lan && mirrors.values.contains { !$0.isOrigin && $0.locality == .lan && $0.isActive }
+        return mirror.locality != .lan
+            && mirrors.values.contains {
+                !$0.isOrigin && $0.locality == .lan && $0.isActive && $0.lackingFiles.isEmpty
+            }
     }
 
     /// Fills the mirror's free request slots with runs of blocks.
