@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A small HTTP/1.1 file server with Range support and injected faults, for the mirror tests (FaultyHTTPServer.swift).
 
-Serves the files under --root on 127.0.0.1 (GET and HEAD, one Range `bytes=A-B` per request). Faults, each optional:
+Serves the files under --root on 127.0.0.1 (GET and HEAD, one Range `bytes=A-B` per request; --listen ADDRESS and
+--port N for another address or a fixed port, as the network lab's mirrors use). Faults, each optional:
 
   --fail-first N --fail-status S   the first N requests are answered with status S (e.g. 503), then it recovers
   --status S                       every request is answered with status S (404, 416, 500 ...)
@@ -163,6 +164,8 @@ def main():
     p.add_argument("--root", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--lifetime", type=float, default=300)
+    p.add_argument("--listen", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
     p.add_argument("--fail-first", type=int, default=0)
     p.add_argument("--fail-status", type=int, default=503)
     p.add_argument("--status", type=int, default=0)
@@ -176,7 +179,7 @@ def main():
     p.add_argument("--ignore-range", action="store_true")
     p.add_argument("--rate", type=int, default=0)
     args = p.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((args.listen, args.port), Handler)
     server.daemon_threads = True
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:

@@ -20,6 +20,7 @@ the site's upload; egress of the router: its download). The byte counters are th
 completes. The tracker (`swtorrent tracker`, passkey announce URL) runs in site A. See Docs/lab.md.
 """
 import argparse
+import filecmp
 import json
 import os
 import secrets
@@ -250,6 +251,7 @@ class Node:
     def __init__(self, label, argv, workdir, env=None):
         self.label = label
         self.events = []
+        self.lines = []          # stdout lines that are not JSON (an HTTP server's request log)
         self.percent = 0.0
         self.completed_at = None
         self.log_path = os.path.join(workdir, f'{label}.log')
@@ -263,6 +265,7 @@ class Node:
     def read(self):
         for line in self.process.stdout:
             if not line.startswith('{'):
+                self.lines.append(line.rstrip('\n'))
                 continue
             try:
                 event = json.loads(line)
@@ -661,6 +664,151 @@ def private(args):
     return [row]
 
 
+MIRROR_PORT = 8080
+FAULTY_HTTP = os.path.join(REPO, 'Tests', 'TestSupport', 'faulty-http-server.py')
+MIRROR_CASES = ['lan-lacks-a-file', 'lan-dies-halfway', 'origin-last']
+
+
+def mirror_order(args):
+    """A release manifest's sources in their order (issue 14 item 2): the fleet node and a LAN mirror in site A; a
+    WAN mirror, a WAN seed and the origin in site B. Three cases in one lab, each with a fresh output:
+    lan-lacks-a-file (the LAN mirror has main.bin but not extra.bin), lan-dies-halfway (the LAN mirror has both and
+    exits after half the content), origin-last (nothing but the origin answers; --allow-origin). Per case: the
+    bytes each source was credited with per file (the node's audit log), each mirror's last progress (its `--json`
+    events), the requests each HTTP server saw, and the bytes into A over its WAN link. The assertions are
+    NetworkLabTests.mirrorsAndPeersServeInOrder's."""
+    row = {'scenario': 'mirror-order', 'variant': 'swtorrent', 'size': args.size, 'rate': args.rate,
+           'leechers': {'A': 1}, 'cases': {}}
+    with LabRun(args, ['A', 'B']) as lab:
+        row['lab'] = lab.tag
+        binary = args.binary
+        work = lab.workdir
+        content = os.path.join(work, 'content')
+        release = os.path.join(content, 'release')
+        os.makedirs(release)
+        sizes = {'main.bin': args.size * 3 // 4, 'extra.bin': args.size - args.size * 3 // 4}
+        for name, size in sizes.items():
+            write_random(os.path.join(release, name), size)
+        # The LAN mirror of the first case lacks extra.bin.
+        partial = os.path.join(work, 'lan-partial')
+        os.makedirs(os.path.join(partial, 'release'))
+        shutil.copyfile(os.path.join(release, 'main.bin'), os.path.join(partial, 'release', 'main.bin'))
+        addresses = {}
+        for node in ('A-node', 'A-mirror'):
+            addresses[node] = lab.add_node('A', node)
+        for node in ('B-mirror', 'B-origin', 'B-seed'):
+            addresses[node] = lab.add_node('B', node)
+        urls = {role: f'http://{addresses[node]}:{MIRROR_PORT}/' for role, node in
+                (('lan-mirror', 'A-mirror'), ('wan-mirror', 'B-mirror'), ('origin', 'B-origin'))}
+        roles = {url: role for role, url in urls.items()}
+        roles[f'{addresses["B-seed"]}:{BT_PORT}'] = 'wan-peer'
+        key = os.path.join(work, 'release.key')
+        run([binary, 'keygen', '--signing', 'cosign', '--out', key, '--unencrypted'], 60)
+        torrent = os.path.join(work, 'release.torrent')
+        manifest = os.path.join(work, 'release.manifest')
+        run([binary, 'make', release, '--sign', key, '--manifest', manifest, '--version', '1.0.0', '--expires', '1h',
+             '--mirror', 'A=' + urls['lan-mirror'], '--mirror', 'B=' + urls['wan-mirror'], '--origin',
+             urls['origin'], '--piece-length', str(args.piece_length or 64 << 10), '--no-date', '-o', torrent], 120)
+        row['files'] = {f'release/{name}': size for name, size in sizes.items()}
+        row['roles'] = roles
+        for case in MIRROR_CASES:
+            row['cases'][case] = mirror_case(lab, args, case, addresses, roles, content, partial, key, torrent,
+                                             manifest)
+    cases = row['cases'].values()
+    row['ok'] = all(c['complete'] for c in cases)
+    row['verified'] = all(c['verified'] for c in cases)
+    row['failed'] = [f'{name}: {c["failure"]}' for name, c in row['cases'].items() if not c['complete']]
+    return [row]
+
+
+def mirror_case(lab, args, case, addresses, roles, content, partial, key, torrent, manifest):
+    """One case of mirror-order: starts its servers and seed, leeches the manifest in A-node, stops them all."""
+    work = lab.workdir
+    started = {}
+    try:
+        servers = {'lan-mirror': ('A-mirror', partial if case == 'lan-lacks-a-file' else content,
+                                  ['--die-after', str(args.size // 2)] if case == 'lan-dies-halfway' else []),
+                   'wan-mirror': ('B-mirror', content, []),
+                   'origin': ('B-origin', content, [])}
+        for role, (node, root, faults) in servers.items():
+            if case == 'origin-last' and role != 'origin':
+                continue  # nothing listens there: connections are refused
+            started[role] = lab.start(node, ['/usr/bin/python3', '-u', FAULTY_HTTP, '--root', root, '--listen',
+                                             '0.0.0.0', '--port', str(MIRROR_PORT), '--port-file',
+                                             os.path.join(work, f'port-{case}-{role}'), '--lifetime',
+                                             str(args.timeout + 60)] + faults, label=f'{case}-{role}')
+            if not lab.listening(node, MIRROR_PORT, 30):
+                raise LabError(f'{node}: the HTTP server did not listen within 30 s: {started[role].tail()}')
+        peers = []
+        if case != 'origin-last':
+            started['wan-peer'] = lab.start('B-seed', [args.binary, 'seed', torrent, '--data', content, '--port',
+                                                       str(BT_PORT), '--no-tracker', '--no-lsd'],
+                                            label=f'{case}-wan-peer')
+            if not lab.listening('B-seed', BT_PORT, 120):
+                raise LabError(f'B-seed did not listen within 120 s: {started["wan-peer"].tail()}')
+            peers = ['--peer', f'{addresses["B-seed"]}:{BT_PORT}']
+        out = os.path.join(work, f'out-{case}')
+        before = lab.wan_counters()
+        start = time.monotonic()
+        node = lab.start('A-node', [
+            args.binary, 'leech', manifest, '--out', out, '--trust', key[:-len('.key')] + '.pub', '--state-dir',
+            os.path.join(work, f'state-{case}'), '--allow-origin', '--site', 'A', '--json', '--verbose',
+            '--port', str(BT_PORT), '--no-tracker', '--no-lsd', '--stall-timeout', f'{args.timeout}s']
+            + peers, label=f'{case}-node')
+        wait_until(lambda: not node.alive(), args.timeout + 30, 0.2)
+        after = lab.wan_counters()
+        result = {'complete': node.completed_at is not None and node.process.poll() == 0, 'start': start,
+                  'seconds': round(node.completed_at - start, 2) if node.completed_at else None,
+                  'exit': node.process.poll(), 'wanIn': after['A'][0] - before['A'][0]}
+        result['failure'] = '' if result['complete'] else f'exit {result["exit"]}: {node.tail(8)}'
+        result['verified'] = all(
+            filecmp.cmp(os.path.join(content, 'release', name), os.path.join(out, 'release', name), shallow=False)
+            if os.path.exists(os.path.join(out, 'release', name)) else False
+            for name in os.listdir(os.path.join(content, 'release')))
+        # Verified bytes per file per source (role), from the audit log.
+        credits = {}
+        audit = os.path.join(work, f'.out-{case}.swtorrent-gate', 'audit.jsonl')
+        if os.path.exists(audit):
+            with open(audit) as handle:
+                for line in handle:
+                    record = json.loads(line)
+                    per = credits.setdefault(record.get('file', '?'), {})
+                    for peer in record.get('peers') or []:
+                        role = roles.get(peer.get('peer', ''), peer.get('peer', '?'))
+                        per[role] = per.get(role, 0) + int(peer.get('bytes', 0))
+        result['credits'] = credits
+        progress = [e for e in node.events if e.get('mirrors') is not None]
+        result['mirrors'] = {roles.get(m['url'], m['url']): {k: m.get(k) for k in
+                                                             ('locality', 'state', 'bytes', 'reason', 'origin')}
+                             for m in (progress[-1]['mirrors'] if progress else [])}
+        # Each mirror's state over the run, one entry per change (from the progress events).
+        timeline = {}
+        for event in progress:
+            for m in event['mirrors']:
+                states = timeline.setdefault(roles.get(m['url'], m['url']), [])
+                if not states or states[-1] != m.get('state'):
+                    states.append(m.get('state'))
+        result['mirrorStates'] = timeline
+        for role in ('wan-peer',):
+            if role in started:
+                started[role].stop()
+        for role, server in started.items():
+            if role == 'wan-peer':
+                continue
+            server.stop()
+            # [monotonic seconds (the lab's clock too), status, path] per request, in order of arrival.
+            result.setdefault('requests', {})[role] = [
+                [float(f[1]), int(f[2]), f[3]] for f in (line.split(' ', 4) for line in server.lines)
+                if len(f) == 5 and f[0] == 'REQ']
+        for role in servers:
+            result.setdefault('requests', {}).setdefault(role, [])
+        return result
+    finally:
+        for process in started.values():
+            if process.alive():
+                process.stop()
+
+
 def log_lines(process, marker):
     """How many lines of a node's log contain marker."""
     try:
@@ -724,6 +872,8 @@ SCENARIOS = {
                   lambda a: rollout_rows(a, 0, a.variants or ['swtorrent'], {'B': a.leechers or 8}, kill_at=50,
                                          label='seed-lost')),
     'private': ('the rollout with a private torrent and node keys; an unlisted B node gets nothing', private),
+    'mirror-order': ('a release manifest in A: LAN mirror, then WAN peer and mirror, then the origin (3 cases)',
+                     mirror_order),
 }
 
 
@@ -740,6 +890,15 @@ def table(rows, lan_first):
             lines.append([row['scenario'], row['variant'], '', '', '', '', '', '', '', '',
                           'NOT RUN: binary lacks ' + '; '.join(row['missing'])])
             continue
+        for name, case in row.get('cases', {}).items():
+            # mirror-order: one line per case; the notes say which source supplied how many MiB of each file.
+            supplied = '; '.join(f'{file.split("/")[-1]}: ' + ', '.join(f'{role} {n / 2**20:.1f}'
+                                                                          for role, n in sorted(per.items()))
+                                 for file, per in sorted(case['credits'].items()))
+            lines.append([row['scenario'], name, 'A', '1', f'{case["wanIn"] / 2**20:.1f}',
+                          f'{case["wanIn"] / row["size"]:.3f}', '',
+                          f'{case["seconds"]:.1f}' if case['seconds'] is not None else 'incomplete', '', '',
+                          supplied if case['complete'] else f'FAILED: {case["failure"][:200]}'])
         for site, figures in sorted(row.get('sites', {}).items()):
             done = figures.get('allCompleteSeconds')
             bound = row.get('lowerBound')
