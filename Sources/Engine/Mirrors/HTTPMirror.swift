@@ -33,8 +33,12 @@ final class HTTPMirror: BlockSource {
     var sharedHashFailures = 0
     /// Why it backs off or was dropped (the last failure while it is active again).
     private(set) var reason: String?
-    /// Files (indices in the layout) it answered `404` or `410` for: the pieces they touch are not asked of it.
+    /// Files (indices in the layout) it answered `404` or `410` for, until they are asked again (``lacks(_:_:)``):
+    /// the pieces they touch are not asked of it meanwhile.
     private(set) var lackingFiles: Set<Int> = []
+    /// How often it answered `404` or `410` per file, and the timers that end the waits.
+    private var lackCounts: [Int: Int] = [:]
+    private var lackTimers: [Int: Scheduled<Void>] = [:]
     private var fetches: [Int: MirrorFetch] = [:]
     private var nextFetchID = 1
     /// The end of the current backoff; cancelled by ``stop()``, so it never fires after the session is gone.
@@ -166,25 +170,51 @@ final class HTTPMirror: BlockSource {
     }
 
     /// The mirror does not have `file` (it answered `404` or `410`): that is no failure of the mirror, which keeps
-    /// serving the other files without a backoff, but the pieces the file touches are no longer asked of it, so
-    /// other sources (WAN ones too, under LAN-first) take them. A mirror that lacks every file is dropped.
+    /// serving the other files without a backoff, but the pieces the file touches are not asked of it for a while
+    /// (``MirrorSettings/backoff(afterFailures:)`` of how often it answered so for the file: 1 s, 2 s, 4 s ... at most
+    /// ``MirrorSettings/maxBackoff``), so other sources (WAN ones too, under LAN-first) take them; then it is asked
+    /// again (a mirror still syncing, an appliance still checking its data). A mirror that lacks every file counts
+    /// a failure: backoff, and dropped at the limit as for any other failure.
     private func lacks(_ file: Int, _ why: String) {
         guard !isDropped, lackingFiles.insert(file).inserted else { return }
-        let layout = core.storage.layout
-        let entry = layout.files[file]
-        if entry.length > 0 {
-            let pieceLength = Int64(layout.pieceLength)
-            let first = Int(entry.offset / pieceLength)
-            let last = Int((entry.offset + entry.length - 1) / pieceLength)
-            core.picker.peerLacks(sourceID, pieces: first..<(last + 1))
+        core.picker.peerLacks(sourceID, pieces: pieces(of: file))
+        let answers = (lackCounts[file] ?? 0) + 1
+        lackCounts[file] = answers
+        lackTimers[file] = core.loop.assumeIsolated().scheduleTask(
+            in: settings.backoff(afterFailures: answers).timeAmount
+        ) { [weak self] in
+            guard let self, self.core.isRunning else { return }
+            self.askAgain(file)
         }
+        let layout = core.storage.layout
         let fetched = layout.files.indices.filter { !layout.files[$0].isPadFile && layout.files[$0].length > 0 }
         if fetched.allSatisfy(lackingFiles.contains) {
-            return drop("lacks every file (last: \(why))")
+            return failed("lacks every file (\(why))")
         }
         let count = lackingFiles.count
         reason = "lacks \(count) file\(count == 1 ? "" : "s"), serving the others (last: \(why))"
         core.logger.warning("mirror \(location.url): \(reason!)")
+    }
+
+    /// The wait for a file it lacked is over: the pieces of the file that no other lacking file touches are its
+    /// again, and it is asked for them.
+    private func askAgain(_ file: Int) {
+        lackTimers[file] = nil
+        guard !isDropped, lackingFiles.remove(file) != nil else { return }
+        let stillLacking = lackingFiles.map(pieces(of:))
+        for piece in pieces(of: file) where !stillLacking.contains(where: { $0.contains(piece) }) {
+            core.picker.peerHas(sourceID, piece: piece)
+        }
+        core.requestMoreEverywhere()
+    }
+
+    /// The pieces `file` touches (none for an empty file).
+    private func pieces(of file: Int) -> Range<Int> {
+        let layout = core.storage.layout
+        let entry = layout.files[file]
+        guard entry.length > 0 else { return 0..<0 }
+        let pieceLength = Int64(layout.pieceLength)
+        return Int(entry.offset / pieceLength)..<Int((entry.offset + entry.length - 1) / pieceLength + 1)
     }
 
     /// Stops using the mirror for the rest of the session: its requests are cancelled and their blocks go back to
@@ -198,10 +228,12 @@ final class HTTPMirror: BlockSource {
         core.picker.removePeer(sourceID)
     }
 
-    /// Cancels every request in flight and the backoff timer (the session ends, or the download is complete).
+    /// Cancels every request in flight and the timers (the session ends, or the download is complete).
     func stop() {
         backoffTimer?.cancel()
         backoffTimer = nil
+        for timer in lackTimers.values { timer.cancel() }
+        lackTimers = [:]
         let running = fetches.values
         fetches = [:]
         for fetch in running { fetch.cancel() }

@@ -49,24 +49,28 @@ extension HTTPMirrorTests {
         #expect(run.reasons(lan.url).allSatisfy { !$0.contains("backing off") }, "\(run.reasons(lan.url))")
     }
 
-    /// A mirror that answers 404 (or 410) for the only file lacks every file: dropped at once, nothing taken.
+    /// A mirror that answers 404 (or 410) for the only file lacks every file: a failure each time it is asked again,
+    /// so it backs off and is dropped at the limit (as an appliance that never gets the file would be), nothing taken.
     @Test(.timeLimit(.minutes(2)), arguments: [404, 410])
-    func aMirrorThatLacksEveryFileIsDroppedAtOnce(status: Int) async throws {
+    func aMirrorThatLacksEveryFileIsDroppedAtTheLimit(status: Int) async throws {
         let files = try Served("mirror-lacks-all", size: 1 << 20, seed: 38)
         defer { files.cleanup() }
         let server = try files.serve(["--status", "\(status)"])
         let run = try await Self.leech(files.fixture.torrent, into: files.out, mirrors: [server.url]) {
-            $0.stallTimeout = .seconds(3)
+            $0.mirrorSettings.failureLimit = 3
+            $0.mirrorSettings.initialBackoff = .milliseconds(100)
+            $0.stallTimeout = .seconds(6)
         }
         guard case .stalled(let progress) = run.outcome else {
             Issue.record("a leech with only a mirror that lacks the file ended \(run.outcome)")
             return
         }
         let mirror = try #require(run.mirror(server.url))
-        #expect(mirror.state == .dropped && mirror.failures == 0, "\(mirror)")
-        #expect(mirror.reason?.hasPrefix("lacks every file (last: HTTP \(status) ") == true, "\(mirror)")
+        #expect(mirror.state == .dropped, "\(mirror)")
+        let reason = try #require(mirror.reason)
+        #expect(reason.hasPrefix("3 failures in a row (last: lacks every file (HTTP \(status) "), "\(reason)")
         #expect(progress.downloaded == 0 && progress.suppliedBytes.isEmpty)
-        // Dropped at its first answer: only the runs already in flight then were asked (4 at most).
-        #expect(server.requests.count <= 4, "\(server.requests)")
+        // Asked again after each wait: three rounds at least.
+        #expect(server.requests.count >= 3, "\(server.requests)")
     }
 }
