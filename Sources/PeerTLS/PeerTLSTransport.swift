@@ -110,6 +110,32 @@ public final class PeerTLSTransport: PeerTransportSecurity {
     /// The node certificate in use.
     public var certificate: NodeCertificate { current.certificate }
 
+    /// The TLS settings of this node's HTTP client for `https://` mirrors (``HostConfiguration/mirrorTLS``): TLS 1.3,
+    /// the node certificate presented as the client certificate (Ed25519), which an appliance's HTTP mirror pins
+    /// against its allowlist before it serves a private torrent. The mirror's own certificate is not verified
+    /// (`certificateVerification = .none`): a node's certificate is self-signed, every byte fetched is checked
+    /// against the torrent's piece hashes, and TLS 1.3 binds the client's signature to the handshake, so a
+    /// man in the middle can neither relay this node's authentication nor feed it data that passes.
+    public var mirrorClientTLS: TLSConfiguration {
+        let certificate = current.certificate
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateChain = [.certificate(certificate.sslCertificate)]
+        configuration.privateKey = .privateKey(certificate.sslKey)
+        configuration.minimumTLSVersion = .tlsv13
+        configuration.signingSignatureAlgorithms = [.ed25519]
+        // The mirror signs with its Ed25519 node key; a ClientHello that does not offer Ed25519 is refused.
+        configuration.verifySignatureAlgorithms = [.ed25519]
+        configuration.certificateVerification = .none
+        return configuration
+    }
+
+    /// Adds what an HTTP server (the node's HTTP mirror) needs before its HTTP handlers: plain HTTP and TLS on one
+    /// port, told apart by the first byte as for peers; a TLS client must present a certificate whose key the
+    /// allowlist allows (``authenticatedIdentity(of:)`` then names it), and is closed when a reload revokes it.
+    public func addHTTPSServerHandlers(to pipeline: ChannelPipeline.SynchronousOperations) throws {
+        try addHandlers(to: pipeline, connection: PeerConnectionSetup(direction: .incoming, dialled: nil))
+    }
+
     // MARK: PeerTransportSecurity
 
     public func addHandlers(to pipeline: ChannelPipeline.SynchronousOperations, connection: PeerConnectionSetup)

@@ -48,7 +48,8 @@ extension SeedCommand {
         if let address = configuration.httpListen, let catalog = daemon.mirrors {
             do {
                 let server = try await MirrorServer.bind(
-                    host: address.host, port: address.port, catalog: catalog, logger: logger)
+                    host: address.host, port: address.port, catalog: catalog,
+                    transportSecurity: daemon.transportSecurity, logger: logger)
                 services.append(.init(service: server))
                 daemon.board.show(server.statistics)
                 StandardError.report("seed", "HTTP mirror on http://\(Self.bracketed(address.host)):\(server.port)/t/")

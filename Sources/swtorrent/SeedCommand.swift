@@ -31,7 +31,8 @@ struct SeedCommand: AsyncParsableCommand {
 
             --serve-http ADDR (off by default) serves the torrent's files over HTTP once every piece checked: \
             http://ADDR/t/<info-hash-hex>/ is a BEP 19 web-seed URL (leech --mirror, aria2c, libtorrent, curl), with \
-            Range, ETag and immutable caching headers. Private torrents are never served over it. Details: \
+            Range, ETag and immutable caching headers. Private torrents are served only over HTTPS to clients \
+            presenting an allowlisted node key (with --key and --allow), never over plain HTTP. Details: \
             Docs/operations.md, "HTTP mirror".
 
             Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \
@@ -124,7 +125,8 @@ struct SeedCommand: AsyncParsableCommand {
             mirrors = catalog
             do throws(NodeError) {
                 let server = try await MirrorServer.bind(
-                    host: httpHost, port: httpPort, catalog: catalog, logger: common.logger("seed"))
+                    host: httpHost, port: httpPort, catalog: catalog,
+                    transportSecurity: madeHost?.configuration.transportSecurity, logger: common.logger("seed"))
                 services.append(server)
                 board?.show(server.statistics)
                 StandardError.report(

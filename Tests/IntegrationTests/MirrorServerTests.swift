@@ -22,7 +22,9 @@ struct MirrorServerTests {
         static let sizes = ["a.bin": 1_500_001, "sub/b b.bin": 700_000]
         static var total: Int { sizes.values.reduce(0, +) }
 
-        init(_ label: String, daemon: Bool = false) throws {
+        /// - Parameter privateSwarm: the torrent is private and the seed runs with `--key seed.key --allow
+        ///   fleet.allow` (listing `seed` and `leech`; `intruder.key` exists but is not listed).
+        init(_ label: String, daemon: Bool = false, privateSwarm: Bool = false) throws {
             let dir = try TestFiles.makeTemporaryDirectory(label)
             self.dir = dir
             func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
@@ -36,8 +38,16 @@ struct MirrorServerTests {
                 try TestFiles.writeRandomFile(URL(fileURLWithPath: path("data/pkg/\(name)")), size: size, seed: seedValue)
                 seedValue += 1
             }
+            var allow = ""
+            for node in privateSwarm ? ["seed", "leech", "intruder"] : [] {
+                let made = try TestProcess.swtorrent(["keygen", "--out", path("\(node).key"), "--name", node], timeout: 30)
+                guard made.exitCode == 0 else { throw HarnessError("keygen: \(made.stderr)") }
+                if node != "intruder" { allow += try String(contentsOfFile: path("\(node).key.pub"), encoding: .utf8) }
+            }
+            if privateSwarm { try Data(allow.utf8).write(to: URL(fileURLWithPath: path("fleet.allow"))) }
             let made = try TestProcess.swtorrent(
-                ["make", path("data/pkg"), "--no-date", "--piece-length", "64K", "-o", path("pkg.torrent")], timeout: 60)
+                ["make", path("data/pkg"), "--no-date", "--piece-length", "64K", "-o", path("pkg.torrent")]
+                    + (privateSwarm ? ["--private"] : []), timeout: 60)
             guard made.exitCode == 0 else { throw HarnessError("make: \(made.stderr)") }
             let info = try TestProcess.swtorrent(["info", "--json", path("pkg.torrent")], timeout: 30)
             let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
@@ -63,8 +73,18 @@ struct MirrorServerTests {
                 seed = try BackgroundProcess(
                     try TestProcess.swtorrentBinary(),
                     ["seed", path("pkg.torrent"), "--data", path("data"), "--port", "\(peerPort)", "--no-tracker",
-                     "--serve-http", "127.0.0.1:\(httpPort)", "--status", "127.0.0.1:\(statusPort)"],
+                     "--serve-http", "127.0.0.1:\(httpPort)", "--status", "127.0.0.1:\(statusPort)"]
+                        + (privateSwarm ? ["--key", path("seed.key"), "--allow", path("fleet.allow")] : []),
                     name: "mirror-seed", logDirectory: dir)
+            }
+            if privateSwarm {
+                // Never served over plain HTTP: ready once the status shows the torrent seeding.
+                let ready = waitForPort(httpPort) && TestFiles.waitUntil(timeout: 30) {
+                    let torrents = (try? self.status())?["torrents"] as? [[String: Any]]
+                    return torrents?.first?["state"] as? String == "seeding"
+                }
+                guard ready else { throw HarnessError("the private seed did not start: \(seed?.stderr ?? "")") }
+                return
             }
             // Served once the data checked: until then the file is a 404.
             guard waitForPort(httpPort), TestFiles.waitUntil(timeout: 30, { self.headStatus("a.bin") == 200 }) else {
@@ -271,6 +291,49 @@ struct MirrorServerTests {
         #expect(Appliance.status(unknown.stdout) == 404)
         let malformed = try appliance.curl(["http://127.0.0.1:\(appliance.httpPort)/sha256/abc"])
         #expect(Appliance.status(malformed.stdout) == 400)
+    }
+
+    /// A private torrent: never to plain HTTP (not even to a listed node), never to a node whose key is not
+    /// listed; a listed node's leech presents its node certificate over HTTPS and completes from the mirror alone.
+    @Test(.timeLimit(.minutes(3)))
+    func privateTorrentsAreServedOnlyOverHTTPSToAllowlistedNodeKeys() throws {
+        try TestProcess.requireTool("curl")
+        let appliance = try Appliance("mirror-private", privateSwarm: true)
+        let https = "https://127.0.0.1:\(appliance.httpPort)/t/\(appliance.infoHash)/"
+        func leech(_ node: String, mirror: String, allow: String, out: String, stall: String) throws -> ProcessResult {
+            try TestProcess.swtorrent(
+                ["leech", appliance.path("pkg.torrent"), "--out", appliance.path(out), "--no-tracker",
+                 "--allow-unsigned", "--json", "--stall-timeout", stall, "--mirror", mirror,
+                 "--key", appliance.path("\(node).key"), "--allow", appliance.path(allow)],
+                timeout: 120)
+        }
+        let plainCurl = try appliance.curl([appliance.url("a.bin")])
+        #expect(Appliance.status(plainCurl.stdout) == 404, "\(plainCurl.stdout)")
+
+        let listed = try leech("leech", mirror: https, allow: "fleet.allow", out: "listed", stall: "60s")
+        #expect(listed.exitCode == 0, "\(listed.stderr)")
+        for name in Appliance.sizes.keys {
+            let copy = try Data(contentsOf: URL(fileURLWithPath: appliance.path("listed/pkg/\(name)")))
+            #expect(copy == (try appliance.bytes(name)), "\(name)")
+        }
+
+        // Listed, but over plain HTTP: the same 404 as for an unknown torrent.
+        let plain = try leech("leech", mirror: appliance.base, allow: "fleet.allow", out: "plain", stall: "5s")
+        #expect(plain.exitCode != 0)
+        #expect(!FileManager.default.fileExists(atPath: appliance.path("plain/pkg/a.bin")))
+        // Not listed: the TLS handshake is refused; nothing arrives.
+        try Data(
+            (try String(contentsOfFile: appliance.path("seed.key.pub"), encoding: .utf8)
+                + String(contentsOfFile: appliance.path("intruder.key.pub"), encoding: .utf8)).utf8
+        ).write(to: URL(fileURLWithPath: appliance.path("intruder.allow")))
+        let intruder = try leech("intruder", mirror: https, allow: "intruder.allow", out: "intruder", stall: "5s")
+        #expect(intruder.exitCode != 0)
+        #expect(!FileManager.default.fileExists(atPath: appliance.path("intruder/pkg/a.bin")))
+
+        let http = try #require(try appliance.status()["httpMirror"] as? [String: Any])
+        let refusals = try #require(http["refusals"] as? [String: Int])
+        #expect((refusals["private torrent"] ?? 0) >= 2, "\(refusals)")
+        #expect((http["bytesServed"] as? NSNumber)?.intValue == Appliance.total, "\(http)")
     }
 
     @Test(.timeLimit(.minutes(3)))

@@ -1,4 +1,5 @@
 import LocalDiscovery
+import NIOSSL
 
 /// What one node's ``SessionHost`` allows across all of its torrents. Each session may set tighter limits of its
 /// own (``SessionConfiguration``); the node-wide ones are shared fairly (``SharedBudget``).
@@ -35,6 +36,10 @@ public struct HostConfiguration: Sendable {
     /// discovery cannot start the host fails to start if the interfaces were named, and runs without discovery (a
     /// warning) if discovery was to choose them.
     public var localDiscovery: LocalDiscovery?
+    /// The TLS settings of the node's HTTP client for `https://` mirrors and web seeds; nil: AsyncHTTPClient's
+    /// defaults. A node with a key presents its node certificate with it (`PeerTLSTransport.mirrorClientTLS`), which
+    /// an appliance's HTTP mirror requires for private torrents.
+    public var mirrorTLS: TLSConfiguration?
 
     public init() {}
 

@@ -31,6 +31,9 @@ public final class SeedDaemon: Service, Sendable {
     /// their files' SHA-256 digests are kept in `STATE/sha256`. Nil without `http.listen` (nothing is hashed).
     public let mirrors: MirrorCatalog?
 
+    /// The TLS transport of private swarms (`node.allow`) for the HTTP mirror's HTTPS; nil without.
+    public var transportSecurity: (any PeerTransportSecurity)? { privateSwarm?.transport }
+
     /// Checks the configuration against the machine (directories, node key) and prepares the host.
     ///
     /// - Throws: ``NodeError`` `.configuration` naming the key and the fix.

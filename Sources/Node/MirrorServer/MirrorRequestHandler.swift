@@ -2,6 +2,7 @@ import Engine
 import Logging
 import NIOCore
 import NIOHTTP1
+import PeerTLS
 
 /// Answers one connection's requests for a ``MirrorServer``, in order (NIO's pipelining handler holds the next
 /// request until this one's response has ended).
@@ -15,6 +16,7 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
     private let catalog: MirrorCatalog
     private let statistics: MirrorServerStatistics
     private let settings: MirrorServer.Settings
+    private let privateSwarm: PeerTLSTransport?
     private let logger: Logger
 
     private var head: HTTPRequestHead?
@@ -33,10 +35,14 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         var waitingForWritable = false
     }
 
-    init(catalog: MirrorCatalog, statistics: MirrorServerStatistics, settings: MirrorServer.Settings, logger: Logger) {
+    init(
+        catalog: MirrorCatalog, statistics: MirrorServerStatistics, settings: MirrorServer.Settings,
+        privateSwarm: PeerTLSTransport?, logger: Logger
+    ) {
         self.catalog = catalog
         self.statistics = statistics
         self.settings = settings
+        self.privateSwarm = privateSwarm
         self.logger = logger
     }
 
@@ -136,13 +142,21 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         case .notFound(let reason):
             notFound(reason, request: request, keepAlive: keepAlive, context: context)
         case .file(let entry, let index, let sha256):
-            guard !entry.isPrivate else {
+            guard !entry.isPrivate || isAllowlisted(context.channel) else {
                 // The same answer as for an unknown torrent: a LAN client learns nothing of private torrents.
                 notFound("private torrent", request: request, keepAlive: keepAlive, context: context)
                 return
             }
             serve(entry, file: index, sha256: sha256, request: request, keepAlive: keepAlive, context: context)
         }
+    }
+
+    /// The connection is TLS with a node certificate whose key the allowlist allows now (checked per request, so a
+    /// key revoked by a reload gets nothing more even before its connection is closed).
+    private func isAllowlisted(_ channel: any Channel) -> Bool {
+        guard let privateSwarm, let identity = privateSwarm.authenticatedIdentity(of: channel) else { return false }
+        guard case .allowed = privateSwarm.allowlist.current.lookup(nodeKey: identity.publicKey) else { return false }
+        return true
     }
 
     private func notFound(

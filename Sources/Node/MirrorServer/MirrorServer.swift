@@ -1,7 +1,9 @@
+import Engine
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PeerTLS
 import ServiceLifecycle
 
 /// The node's HTTP mirror (`seed --serve-http`, the daemon's `http.listen`): serves the files of the torrents in its
@@ -52,14 +54,20 @@ public struct MirrorServer: Service {
     ///   - port: the TCP port, 0 for any free one (``port`` says which).
     ///   - catalog: the torrents served.
     ///   - settings: limits.
+    ///   - transportSecurity: the node's peer transport; when it is the TLS one of private swarms (`--key` with
+    ///     `--allow`, `node.key` with `node.allow`, ``PeerTLSTransport``) the port
+    ///     also takes HTTPS from clients presenting an allowlisted node certificate, and serves them private torrents;
+    ///     nil: plain HTTP only, private torrents never served.
     ///   - logger: where the server logs that it listens and what it refuses (at debug).
     /// - Throws: ``NodeError`` `.io` naming the address when it cannot be bound.
     public static func bind(
-        host: String, port: Int, catalog: MirrorCatalog, settings: Settings = Settings(), logger: Logger,
+        host: String, port: Int, catalog: MirrorCatalog, settings: Settings = Settings(),
+        transportSecurity: (any PeerTransportSecurity)? = nil, logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(NodeError) -> MirrorServer {
         let shown = host.contains(":") ? "[\(host)]" : host
         let statistics = MirrorServerStatistics()
+        let privateSwarm = transportSecurity as? PeerTLSTransport
         let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: group)
@@ -72,11 +80,13 @@ public struct MirrorServer: Service {
                     channel.closeFuture.whenComplete { _ in statistics.closed() }
                     return channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
+                        try privateSwarm?.addHTTPSServerHandlers(to: sync)
                         try sync.addHandler(IdleStateHandler(allTimeout: settings.idleTimeout))
                         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                         try sync.addHandler(
                             MirrorRequestHandler(
-                                catalog: catalog, statistics: statistics, settings: settings, logger: logger))
+                                catalog: catalog, statistics: statistics, settings: settings,
+                                privateSwarm: privateSwarm, logger: logger))
                     }
                 }
                 .childChannelOption(.allowRemoteHalfClosure, value: false)

@@ -83,6 +83,7 @@ public struct PrivateSwarm: Sendable {
     public func configure(_ host: inout HostConfiguration) {
         host.transportSecurity = transport
         host.admission = transport.admission
+        host.mirrorTLS = transport.mirrorClientTLS
     }
 
     /// The allowlist's live reload as a `Service` for the node's `ServiceGroup`: SIGHUP and file changes
