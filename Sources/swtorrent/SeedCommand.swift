@@ -32,7 +32,8 @@ struct SeedCommand: AsyncParsableCommand {
             --serve-http ADDR (off by default) serves the torrent's files over HTTP once every piece checked: \
             http://ADDR/t/<info-hash-hex>/ is a BEP 19 web-seed URL (leech --mirror, aria2c, libtorrent, curl), with \
             Range, ETag and immutable caching headers. Private torrents are served only over HTTPS to clients \
-            presenting an allowlisted node key (with --key and --allow), never over plain HTTP. Details: \
+            presenting an allowlisted node key (with --key and --allow), or under /p/<passkey>/ for a passkey that \
+            list holds. Details: \
             Docs/operations.md, "HTTP mirror".
 
             Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \

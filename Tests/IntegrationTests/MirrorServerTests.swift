@@ -21,9 +21,10 @@ struct MirrorServerTests {
         var seed: BackgroundProcess?
         static let sizes = ["a.bin": 1_500_001, "sub/b b.bin": 700_000]
         static var total: Int { sizes.values.reduce(0, +) }
+        static let passkey = "mirrorPasskeyAAAAAAAAAAAAAAAAAAA"
 
         /// - Parameter privateSwarm: the torrent is private and the seed runs with `--key seed.key --allow
-        ///   fleet.allow` (listing `seed` and `leech`; `intruder.key` exists but is not listed).
+        ///   fleet.allow` (listing `seed`, `leech` and the passkey ``passkey``; `intruder.key` exists but is not listed).
         init(_ label: String, daemon: Bool = false, privateSwarm: Bool = false) throws {
             let dir = try TestFiles.makeTemporaryDirectory(label)
             self.dir = dir
@@ -44,6 +45,7 @@ struct MirrorServerTests {
                 guard made.exitCode == 0 else { throw HarnessError("keygen: \(made.stderr)") }
                 if node != "intruder" { allow += try String(contentsOfFile: path("\(node).key.pub"), encoding: .utf8) }
             }
+            allow += "passkey \(Self.passkey) web-seeds\n"
             if privateSwarm { try Data(allow.utf8).write(to: URL(fileURLWithPath: path("fleet.allow"))) }
             let made = try TestProcess.swtorrent(
                 ["make", path("data/pkg"), "--no-date", "--piece-length", "64K", "-o", path("pkg.torrent")]
@@ -334,6 +336,25 @@ struct MirrorServerTests {
         let refusals = try #require(http["refusals"] as? [String: Int])
         #expect((refusals["private torrent"] ?? 0) >= 2, "\(refusals)")
         #expect((http["bytesServed"] as? NSNumber)?.intValue == Appliance.total, "\(http)")
+
+        // A listed passkey in the path (/p/<passkey>/…, a URL a third-party web seed can hold) gets the files over
+        // plain HTTP; another passkey gets the 404.
+        let port = appliance.httpPort
+        let withPasskey = "http://127.0.0.1:\(port)/p/\(Appliance.passkey)/t/\(appliance.infoHash)/"
+        let byPasskey = try appliance.curl([withPasskey + "pkg/a.bin"], output: appliance.path("p.out"))
+        #expect(Appliance.status(byPasskey.stdout) == 200, "\(byPasskey.stdout)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: appliance.path("p.out"))) == (try appliance.bytes("a.bin")))
+        let wrong = try appliance.curl(
+            ["http://127.0.0.1:\(port)/p/otherPasskeyAAAAAAAAAAAAAAAAAAAA/t/\(appliance.infoHash)/pkg/a.bin"])
+        #expect(Appliance.status(wrong.stdout) == 404)
+        let passkeyLeech = try TestProcess.swtorrent(
+            ["leech", appliance.path("pkg.torrent"), "--out", appliance.path("passkey"), "--no-tracker",
+             "--allow-unsigned", "--stall-timeout", "60s", "--mirror", withPasskey],
+            timeout: 120)
+        #expect(passkeyLeech.exitCode == 0, "\(passkeyLeech.stderr)")
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: appliance.path("passkey/pkg/sub/b b.bin")))
+                == (try appliance.bytes("sub/b b.bin")))
     }
 
     @Test(.timeLimit(.minutes(3)))

@@ -57,6 +57,12 @@ struct MirrorRequestTests {
         #expect(refused, "\(target.prefix(80)) was routed")
     }
 
+    @Test func aPasskeyPrefixIsTakenOffTheTarget() {
+        #expect(MirrorRequest.passkey(in: "/p/KEY/t/x/y") == ("KEY", "/t/x/y"))
+        #expect(MirrorRequest.passkey(in: "/t/x/y") == (nil, "/t/x/y"))
+        #expect(MirrorRequest.passkey(in: "/p/KEY") == ("KEY", "/"))
+    }
+
     @Test func ifNoneMatchComparesWeakly() {
         #expect(MirrorRequest.matches("\"x\"", etag: "\"x\""))
         #expect(MirrorRequest.matches("W/\"x\"", etag: "\"x\""))

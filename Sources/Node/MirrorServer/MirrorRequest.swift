@@ -12,6 +12,16 @@ enum MirrorRequest {
         case invalid(String)
     }
 
+    /// A request target's passkey prefix, `/p/<passkey>/…` (for clients that can only put a secret in a URL: a
+    /// web seed's `url-list` entry keeps the prefix as clients append the file's path): the passkey and the target
+    /// without the prefix; nil passkey and the target unchanged without one.
+    static func passkey(in target: String) -> (passkey: String?, target: String) {
+        guard target.hasPrefix("/p/") else { return (nil, target) }
+        let rest = target.dropFirst(3)
+        guard let slash = rest.firstIndex(of: "/") else { return (String(rest), "/") }
+        return (String(rest[..<slash]), String(rest[slash...]))
+    }
+
     /// The longest request target looked at.
     static let maximumTargetLength = 8192
 
@@ -34,7 +44,7 @@ enum MirrorRequest {
         }
         // "", "t", hex, name, ...
         guard components.count >= 4, components[0].isEmpty, components[1] == "t" else {
-            return .invalid("paths here are /t/<info-hash-hex>/<name>[/<path>] and /sha256/<hex>")
+            return .invalid("paths here are [/p/<passkey>]/t/<info-hash-hex>/<name>[/<path>] and [/p/<passkey>]/sha256/<hex>")
         }
         let infoHash = components[2]
         guard infoHash.utf8.count == 40, infoHash.allSatisfy(\.isHexDigit) else {

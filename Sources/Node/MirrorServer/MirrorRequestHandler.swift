@@ -124,25 +124,29 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
                 keepAlive: false, context: context)
             return
         }
-        switch MirrorRequest.route(request.uri) {
+        let (passkey, target) = MirrorRequest.passkey(in: request.uri)
+        switch MirrorRequest.route(target) {
         case .invalid(let why):
             statistics.refused("bad request")
             var headers = HTTPHeaders()
             sendText(why, status: .badRequest, headers: &headers, request: request, keepAlive: false, context: context)
         case .torrentFile(let infoHash, let path):
-            answer(catalog.lookup(infoHash: infoHash, path: path), request: request, context: context)
+            answer(
+                catalog.lookup(infoHash: infoHash, path: path), passkey: passkey, request: request, context: context)
         case .digest(let sha256):
-            answer(catalog.lookup(sha256: sha256), request: request, context: context)
+            answer(catalog.lookup(sha256: sha256), passkey: passkey, request: request, context: context)
         }
     }
 
-    private func answer(_ lookup: MirrorCatalog.Lookup, request: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func answer(
+        _ lookup: MirrorCatalog.Lookup, passkey: String?, request: HTTPRequestHead, context: ChannelHandlerContext
+    ) {
         let keepAlive = request.isKeepAlive
         switch lookup {
         case .notFound(let reason):
             notFound(reason, request: request, keepAlive: keepAlive, context: context)
         case .file(let entry, let index, let sha256):
-            guard !entry.isPrivate || isAllowlisted(context.channel) else {
+            guard !entry.isPrivate || isAllowlisted(context.channel, passkey: passkey) else {
                 // The same answer as for an unknown torrent: a LAN client learns nothing of private torrents.
                 notFound("private torrent", request: request, keepAlive: keepAlive, context: context)
                 return
@@ -151,11 +155,15 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         }
     }
 
-    /// The connection is TLS with a node certificate whose key the allowlist allows now (checked per request, so a
-    /// key revoked by a reload gets nothing more even before its connection is closed).
-    private func isAllowlisted(_ channel: any Channel) -> Bool {
-        guard let privateSwarm, let identity = privateSwarm.authenticatedIdentity(of: channel) else { return false }
-        guard case .allowed = privateSwarm.allowlist.current.lookup(nodeKey: identity.publicKey) else { return false }
+    /// The request carries a passkey the allowlist allows now, or the connection is TLS with a node certificate
+    /// whose key it allows now (checked per request, so a credential revoked by a reload gets nothing more, even
+    /// before a revoked key's connection is closed).
+    private func isAllowlisted(_ channel: any Channel, passkey: String?) -> Bool {
+        guard let privateSwarm else { return false }
+        let allowlist = privateSwarm.allowlist.current
+        if let passkey, case .allowed = allowlist.lookup(passkey: passkey) { return true }
+        guard let identity = privateSwarm.authenticatedIdentity(of: channel) else { return false }
+        guard case .allowed = allowlist.lookup(nodeKey: identity.publicKey) else { return false }
         return true
     }
 
