@@ -24,16 +24,8 @@ case_timeout=${BENCH_CASE_TIMEOUT:-300}
 tools=(${BENCH_TOOLS:-swtorrent-1 swtorrent-2 aria2c curl})
 tick=$(getconf CLK_TCK)
 
-scripts/install-deps.sh --bench >&2 || true
-for tool in nginx aria2c curl mktorrent; do
-    command -v "$tool" >/dev/null || { echo "mirror.sh: $tool is missing: run scripts/install-deps.sh --bench" >&2; exit 1; }
-done
-if [[ -n ${BENCH_BIN:-} ]]; then
-    bin=$BENCH_BIN
-else
-    swift build -c release --product swtorrent >&2
-    bin=$(swift build -c release --show-bin-path)/swtorrent
-fi
+source scripts/bench/http-common.sh
+bin=$(bench_binary nginx aria2c curl mktorrent)
 
 dir=$(mktemp -d "${BENCH_DIR:-/tmp}/swt-bench-mirror.XXXXXX")
 nginx_pid=""
@@ -43,8 +35,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
 waitport() {
     for _ in $(seq 1 300); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -67,29 +57,7 @@ chmod -R go+rX "$dir"
 # nginx in the foreground (its master's pid is ours to stop), two servers on loopback over the same directory.
 port1=$(freeport)
 port2=$(freeport)
-mkdir -p "$dir/nginx"
-cat >"$dir/nginx/nginx.conf" <<EOF
-worker_processes 2;
-pid $dir/nginx/nginx.pid;
-error_log $dir/nginx/error.log warn;
-events { worker_connections 256; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 100000;
-    client_body_temp_path $dir/nginx/body;
-    proxy_temp_path $dir/nginx/proxy;
-    fastcgi_temp_path $dir/nginx/fastcgi;
-    uwsgi_temp_path $dir/nginx/uwsgi;
-    scgi_temp_path $dir/nginx/scgi;
-    default_type application/octet-stream;
-    server { listen 127.0.0.1:$port1; root $dir/www; }
-    server { listen 127.0.0.1:$port2; root $dir/www; }
-}
-EOF
-nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' 2>"$dir/nginx/stderr" &
-nginx_pid=$!
+start_nginx "$dir" "$dir/www" "$port1" "$port2"
 waitport "$port1"
 waitport "$port2"
 url1="http://127.0.0.1:$port1/payload.bin"
@@ -134,7 +102,6 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 echo
 echo "HTTP mirror fetch: $size_mib MiB from nginx on 127.0.0.1, median of $rounds round(s); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(process start to exit; swtorrent: leech --mirror --allow-unsigned, every piece SHA-1 checked, SHA-256 of the"
