@@ -355,6 +355,18 @@ struct MirrorServerTests {
         #expect(
             try Data(contentsOf: URL(fileURLWithPath: appliance.path("passkey/pkg/sub/b b.bin")))
                 == (try appliance.bytes("sub/b b.bin")))
+
+        // The leech's key and the passkey leave the allowlist: the seed re-reads it (it watches the file), and
+        // neither gets anything more.
+        try Data(try String(contentsOfFile: appliance.path("seed.key.pub"), encoding: .utf8).utf8)
+            .write(to: URL(fileURLWithPath: appliance.path("fleet.allow")))
+        #expect(
+            try TestFiles.waitUntil(timeout: 10) {
+                Appliance.status(try appliance.curl([withPasskey + "pkg/a.bin"]).stdout) == 404
+            }, "the revoked passkey is still served")
+        let revoked = try leech("leech", mirror: https, allow: "intruder.allow", out: "revoked", stall: "5s")
+        #expect(revoked.exitCode != 0)
+        #expect(!FileManager.default.fileExists(atPath: appliance.path("revoked/pkg/a.bin")))
     }
 
     @Test(.timeLimit(.minutes(3)))
