@@ -24,6 +24,8 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
     private var deadline: Scheduled<Void>?
     private var body: BodyStream?
     private var active = false
+    /// Requests answered on this connection (a keep-alive connection that then goes quiet is closed, not refused).
+    private var answeredHere = 0
 
     /// The rest of a body being sent.
     private struct BodyStream {
@@ -91,6 +93,7 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
             deadline = nil
             guard let requestHead = head else { return }
             head = nil
+            answeredHere += 1
             answer(requestHead, context: context)
         }
     }
@@ -110,7 +113,9 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: settings.requestTimeout) {
             let (handler, context) = loopBound.value
-            handler.statistics.refused("request timeout")
+            // A request begun and not finished, or none at all on a new connection, is refused; a kept-alive
+            // connection with nothing more to ask is only closed.
+            if handler.head != nil || handler.answeredHere == 0 { handler.statistics.refused("request timeout") }
             context.close(promise: nil)
         }
     }
