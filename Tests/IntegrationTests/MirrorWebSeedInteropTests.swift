@@ -39,6 +39,36 @@ struct MirrorWebSeedInteropTests {
         try Self.expectServedOverHTTPOnly(appliance, into: appliance.path("aria2c"))
     }
 
+    /// A private torrent through a passkey URL (`/p/<passkey>/t/<info-hash>/`), the form a third-party client's
+    /// web seed can hold: aria2c completes from it; the same torrent without the passkey gets nothing.
+    @Test(.timeLimit(.minutes(3)))
+    func aria2cCompletesAPrivateTorrentThroughAPasskeyWebSeed() throws {
+        try TestProcess.requireTool("aria2c")
+        let appliance = try MirrorServerTests.Appliance("mirror-aria2c-passkey", privateSwarm: true)
+        let base = "http://127.0.0.1:\(appliance.httpPort)/p/\(MirrorServerTests.Appliance.passkey)/t/\(appliance.infoHash)/"
+        func aria2c(webSeed: String, into out: String) throws -> ProcessResult {
+            let made = try TestProcess.swtorrent(
+                ["make", appliance.path("data/pkg"), "--no-date", "--piece-length", "64K", "--private", "--web-seed",
+                 webSeed, "-o", appliance.path("\(out).torrent")], timeout: 60)
+            #expect(made.exitCode == 0, "\(made.stderr)")
+            return try TestProcess.run(
+                "aria2c",
+                ["--enable-dht=false", "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
+                 "--listen-port=\(try TestFiles.freePort())", "--dir=\(appliance.path(out))", "--seed-time=0",
+                 "--summary-interval=0", "--console-log-level=warn", "--bt-stop-timeout=10",
+                 appliance.path("\(out).torrent")],
+                timeout: 120)
+        }
+        let refused = try aria2c(webSeed: appliance.base, into: "nopasskey")
+        #expect(refused.exitCode != 0)
+        // aria2c may have preallocated the file; it holds none of the data.
+        let partial = FileManager.default.contents(atPath: appliance.path("nopasskey/pkg/a.bin"))
+        #expect(partial != (try appliance.bytes("a.bin")))
+        let result = try aria2c(webSeed: base, into: "aria2c")
+        #expect(result.exitCode == 0, "aria2c: \(result.stdout) \(result.stderr)")
+        try Self.expectServedOverHTTPOnly(appliance, into: appliance.path("aria2c"))
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func libtorrentCompletesFromTheDaemonsMirrorAddedAsURLSeed() throws {
         let appliance = try MirrorServerTests.Appliance("mirror-libtorrent", daemon: true)
