@@ -3,6 +3,7 @@ import Engine
 import Logging
 import Metainfo
 import Synchronization
+import SystemSupport
 
 /// The torrents a ``MirrorServer`` serves, by info-hash: each with its open ``Storage`` (reads go through its
 /// thread pool) and its files by the path a BEP 19 web seed asks for under `/t/<info-hash-hex>/`: the torrent's
@@ -42,6 +43,9 @@ public final class MirrorCatalog: Sendable {
         var byDigest: [String: (infoHash: String, index: Int)] = [:]
         /// Info-hash to its files' SHA-256 hex, by file index.
         var digests: [String: [Int: String]] = [:]
+        /// The version of each file (device, inode, size, mtime) its digest was computed from, by info-hash and
+        /// file index: a digest is only answered while the file is still that version (``isCurrent(_:of:file:)``).
+        var hashedVersions: [String: [Int: FileFingerprint]] = [:]
         /// The background hashing of each torrent.
         var hashing: [String: Task<Void, Never>] = [:]
     }
@@ -69,11 +73,15 @@ public final class MirrorCatalog: Sendable {
         let entry = Entry(
             infoHash: torrent.infoHash.hex, name: torrent.name, isPrivate: torrent.isPrivate, storage: storage,
             files: files)
-        let task = Task { await self.hashFiles(of: entry) }
+        // The entry is in the table before its hashing starts: a digest found in the cache is published at once,
+        // and only for the entry it was computed for.
         let previous = state.withLock { state -> Task<Void, Never>? in
             state.entries[entry.infoHash] = entry
-            defer { state.hashing[entry.infoHash] = task }
-            return state.hashing[entry.infoHash]
+            state.digests[entry.infoHash] = nil
+            state.hashedVersions[entry.infoHash] = nil
+            let previous = state.hashing[entry.infoHash]
+            state.hashing[entry.infoHash] = Task { await self.hashFiles(of: entry) }
+            return previous
         }
         previous?.cancel()
     }
@@ -84,6 +92,7 @@ public final class MirrorCatalog: Sendable {
         let task = state.withLock { state -> Task<Void, Never>? in
             guard let entry = state.entries[infoHash], entry.storage === storage else { return nil }
             state.entries[infoHash] = nil
+            state.hashedVersions[infoHash] = nil
             for digest in state.digests.removeValue(forKey: infoHash)?.values ?? [:].values
             where state.byDigest[digest]?.infoHash == infoHash {
                 // Another torrent served may hold the same bytes.
@@ -122,7 +131,8 @@ public final class MirrorCatalog: Sendable {
             guard let entry = state.entries[infoHash] else { return .notFound(reason: "unknown torrent") }
             // Compared component by component: a decoded component that holds a `/` (`%2F`) matches nothing.
             guard let index = entry.files[path] else { return .notFound(reason: "no such file in the torrent") }
-            return .file(entry, index: index, sha256: state.digests[infoHash]?[index])
+            let digest = state.digests[infoHash]?[index]
+            return .file(entry, index: index, sha256: digest.flatMap { isCurrent(state, of: entry, file: index) ? $0 : nil })
         }
     }
 
@@ -133,8 +143,20 @@ public final class MirrorCatalog: Sendable {
             guard let (infoHash, index) = state.byDigest[digest], let entry = state.entries[infoHash] else {
                 return .notFound(reason: "unknown digest")
             }
+            // A file changed in place since it was hashed no longer has these bytes.
+            guard isCurrent(state, of: entry, file: index) else { return .notFound(reason: "file changed since hashed") }
             return .file(entry, index: index, sha256: digest)
         }
+    }
+
+    /// Whether file `index` of `entry` is still the version its digest was computed from (one `fstat`; size and
+    /// modification time, on the same device and inode).
+    private func isCurrent(_ state: State, of entry: Entry, file index: Int) -> Bool {
+        guard let hashed = state.hashedVersions[entry.infoHash]?[index],
+            let now = entry.storage.fingerprint(ofFile: index)
+        else { return false }
+        return now.device == hashed.device && now.inode == hashed.inode && now.size == hashed.size
+            && now.modificationTime == hashed.modificationTime
     }
 
     /// Hashes the torrent's files one after another (from the cache when it knows this version of a file).
@@ -143,7 +165,8 @@ public final class MirrorCatalog: Sendable {
             guard !Task.isCancelled else { return }
             let fingerprint = entry.storage.fingerprint(ofFile: index)
             var digest = fingerprint.flatMap { cache?.digest(of: $0) }
-            if digest == nil {
+            let cached = digest != nil
+            if !cached {
                 do {
                     digest = try await entry.storage.sha256(ofFile: index)
                 } catch is CancellationError {
@@ -156,17 +179,31 @@ public final class MirrorCatalog: Sendable {
                         ])
                     continue
                 }
-                // Recorded only if the file is still the version it was before the read.
-                if let digest, let fingerprint, fingerprint == entry.storage.fingerprint(ofFile: index) {
-                    cache?.record(digest, of: fingerprint)
-                }
             }
-            guard let digest else { continue }
+            // Used (and cached) only if the file is still the version it was before the read: bytes changed under
+            // the read hash to a digest of no version of the file.
+            guard let digest, let fingerprint, fingerprint == entry.storage.fingerprint(ofFile: index) else {
+                if digest != nil {
+                    logger.warning(
+                        "HTTP mirror: a file changed while it was hashed; it is served by path only",
+                        metadata: ["file": "\(entry.storage.layout.files[index].displayPath)"])
+                }
+                continue
+            }
+            if !cached { cache?.record(digest, of: fingerprint) }
             let hex = Hex.encode(digest)
             state.withLock { state in
                 guard state.entries[entry.infoHash]?.storage === entry.storage else { return }
                 state.digests[entry.infoHash, default: [:]][index] = hex
-                if state.byDigest[hex] == nil { state.byDigest[hex] = (entry.infoHash, index) }
+                state.hashedVersions[entry.infoHash, default: [:]][index] = fingerprint
+                // A public torrent's copy answers /sha256/ before a private one's: a private copy would be a 404
+                // to every client without a credential.
+                if let held = state.byDigest[hex], let holder = state.entries[held.infoHash],
+                    !(holder.isPrivate && !entry.isPrivate)
+                {
+                    return
+                }
+                state.byDigest[hex] = (entry.infoHash, index)
             }
         }
     }
