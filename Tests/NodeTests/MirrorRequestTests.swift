@@ -27,9 +27,12 @@ struct MirrorRequestTests {
         #expect(ByteRangeRequest(header: header, size: 1000) == expected)
     }
 
-    @Test func anEmptyFileHasNoSatisfiableRange() {
+    /// RFC 9110 §14.1.1: of an empty file only a non-zero suffix range is satisfiable; it is served whole (200).
+    @Test func anEmptyFileHasOnlyASuffixRangeSatisfiable() {
         #expect(ByteRangeRequest(header: "bytes=0-", size: 0) == .unsatisfiable)
-        #expect(ByteRangeRequest(header: "bytes=-1", size: 0) == .unsatisfiable)
+        #expect(ByteRangeRequest(header: "bytes=-0", size: 0) == .unsatisfiable)
+        #expect(ByteRangeRequest(header: "bytes=-1", size: 0) == .whole)
+        #expect(ByteRangeRequest(header: "bytes=0-, -5", size: 0) == .whole)
     }
 
     static let hash = String(repeating: "ab", count: 20)

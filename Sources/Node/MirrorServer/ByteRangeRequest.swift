@@ -29,6 +29,7 @@ public enum ByteRangeRequest: Sendable, Hashable {
         }
         let specs = trimmed.dropFirst("bytes=".count).split(separator: ",", omittingEmptySubsequences: false)
         var satisfiable: [ClosedRange<Int64>] = []
+        var emptySuffix = false
         for spec in specs {
             guard let range = Self.parse(Substring(spec.trimmingSpaces)) else {
                 // One malformed range makes the whole header invalid: ignore it.
@@ -36,8 +37,13 @@ public enum ByteRangeRequest: Sendable, Hashable {
                 return
             }
             if let resolved = Self.resolve(range, size: size) { satisfiable.append(resolved) }
+            if size == 0, case .suffix(let count) = range, count > 0 { emptySuffix = true }
         }
-        if satisfiable.isEmpty {
+        if emptySuffix {
+            // RFC 9110 §14.1.1: of an empty representation, a non-zero suffix range is satisfiable, yet no
+            // Content-Range can name its bytes: the whole (empty) file, 200.
+            self = .whole
+        } else if satisfiable.isEmpty {
             self = .unsatisfiable
         } else if satisfiable.count == 1, specs.count == 1 {
             self = .partial(satisfiable[0])

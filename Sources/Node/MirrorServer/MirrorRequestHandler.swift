@@ -201,17 +201,24 @@ final class MirrorRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         }
         let size = layoutFile.length
         // Strong either way: the content's digest once known, else the info-hash and file index (which fix the bytes).
-        let etag = sha256.map { "\"sha256-\($0)\"" } ?? "\"\(entry.infoHash)-\(index)\""
+        let byTorrent = "\"\(entry.infoHash)-\(index)\""
+        let etag = sha256.map { "\"sha256-\($0)\"" } ?? byTorrent
         var headers = HTTPHeaders([
             ("ETag", etag), ("Accept-Ranges", "bytes"), ("Cache-Control", "public, max-age=31536000, immutable"),
             ("Content-Type", "application/octet-stream"),
         ])
-        if let tags = request.headers.first(name: "If-None-Match"), MirrorRequest.matches(tags, etag: etag) {
+        // A client that cached the file before its digest was known holds the info-hash tag: the same bytes.
+        if let tags = request.headers.first(name: "If-None-Match"),
+            MirrorRequest.matches(tags, etag: etag) || MirrorRequest.matches(tags, etag: byTorrent)
+        {
             respond(.notModified, headers: headers, request: request, keepAlive: keepAlive, context: context)
             return
         }
-        var range = ByteRangeRequest(header: request.headers.first(name: "Range"), size: size)
-        if let ifRange = request.headers.first(name: "If-Range"), ifRange.trimmingSpaces != etag {
+        // Ranges are defined for GET only (RFC 9110 §14.2): HEAD describes the whole file.
+        var range = ByteRangeRequest(header: request.method == .GET ? request.headers.first(name: "Range") : nil, size: size)
+        if let ifRange = request.headers.first(name: "If-Range"), ifRange.trimmingSpaces != etag,
+            ifRange.trimmingSpaces != byTorrent
+        {
             // A date, a weak or another tag: the client's copy may differ, so it gets the whole file (RFC 9110 §13.1.5).
             range = .whole
         }

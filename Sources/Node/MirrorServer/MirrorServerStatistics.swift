@@ -1,7 +1,7 @@
 import Synchronization
 
 /// What a ``MirrorServer`` did since it started: requests answered, body bytes sent, and requests or connections
-/// refused, by reason. Shown in `/status` (``NodeStatus/mirror``) and `/metrics`.
+/// refused, by reason. Shown in `/status` (``NodeStatus/httpMirror``) and `/metrics`.
 public final class MirrorServerStatistics: Sendable {
     /// A copy of the counters.
     public struct Snapshot: Sendable, Hashable, Codable {
