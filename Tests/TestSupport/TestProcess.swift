@@ -268,12 +268,12 @@ public enum TestFiles {
     }
 
     /// Polls `condition` every 50 ms until it holds or `timeout` seconds pass, suspending between polls (no thread is
-    /// held while it waits).
+    /// held while it waits). A cancelled task (a test past its time limit) polls once more and stops.
     public static func waitUntilAsync(
         timeout: TimeInterval, _ condition: () async throws -> Bool
     ) async rethrows -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline, !Task.isCancelled {
             if try await condition() { return true }
             try? await Task.sleep(for: .milliseconds(50))
         }

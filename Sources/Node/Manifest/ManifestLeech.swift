@@ -140,7 +140,7 @@ public struct ManifestLeech: Sendable {
         var localities: [String: PeerLocality] = [:]
         for mirror in mirrors {
             guard let mirrorSite = mirror.site else { continue }
-            localities[mirror.url] = mirrorSite == site ? .lan : .wan
+            localities[mirror.url] = mirrorSite.utf8.elementsEqual(site.utf8) ? .lan : .wan  // byte for byte, as documented
         }
         return localities
     }
