@@ -19,6 +19,20 @@ freeport() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127
 now() { date +%s.%N; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
+# write_payload DIR MIB LABEL BIN: MIB MiB of pseudo-random bytes (AES-CTR keyed by LABEL) in DIR/www/payload.bin,
+# its torrent (1 MiB pieces) in DIR/t.torrent made by BIN, the file read once into the page cache, and the tree
+# readable by nginx's unprivileged workers (they run as another user when nginx is started as root).
+write_payload() {
+    local dir=$1 mib=$2 label=$3 bin=$4
+    echo "$0: writing $mib MiB of random data under $dir" >&2
+    mkdir -p "$dir/www"
+    (openssl enc -aes-128-ctr -nosalt -pass "pass:$label" -in /dev/zero 2>/dev/null || true) |
+        head -c $((mib << 20)) >"$dir/www/payload.bin"
+    "$bin" make "$dir/www/payload.bin" --piece-length 1M --no-date -o "$dir/t.torrent" >/dev/null
+    cat "$dir/www/payload.bin" >/dev/null
+    chmod -R go+rX "$dir"
+}
+
 # start_nginx DIR ROOT PORT...: nginx in the foreground (its master's pid, in nginx_pid, is the caller's to stop)
 # with one server on 127.0.0.1:PORT over ROOT for each PORT; its config and logs under DIR/nginx.
 start_nginx() {

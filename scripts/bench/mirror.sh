@@ -44,15 +44,8 @@ waitport() {
     return 1
 }
 
-echo "mirror.sh: writing $size_mib MiB of random data under $dir" >&2
-mkdir -p "$dir/www"
-(openssl enc -aes-128-ctr -nosalt -pass pass:swtorrent-mirror -in /dev/zero 2>/dev/null || true) |
-    head -c $((size_mib << 20)) >"$dir/www/payload.bin"
+write_payload "$dir" "$size_mib" swtorrent-mirror "$bin"
 bytes=$((size_mib << 20))
-"$bin" make "$dir/www/payload.bin" --piece-length 1M --no-date -o "$dir/t.torrent" >/dev/null
-cat "$dir/www/payload.bin" >/dev/null
-# nginx's workers run as an unprivileged user when started as root: they need to read the files.
-chmod -R go+rX "$dir"
 
 # nginx in the foreground (its master's pid is ours to stop), two servers on loopback over the same directory.
 port1=$(freeport)

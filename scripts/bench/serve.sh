@@ -37,15 +37,9 @@ waitfor() {
     return 1
 }
 
-echo "serve.sh: writing $size_mib MiB of random data under $dir" >&2
-mkdir -p "$dir/www"
-(openssl enc -aes-128-ctr -nosalt -pass pass:swtorrent-serve -in /dev/zero 2>/dev/null || true) |
-    head -c $((size_mib << 20)) >"$dir/www/payload.bin"
+write_payload "$dir" "$size_mib" swtorrent-serve "$bin"
 bytes=$((size_mib << 20))
-"$bin" make "$dir/www/payload.bin" --piece-length 1M --no-date -o "$dir/t.torrent" >/dev/null
 hash=$("$bin" info --json "$dir/t.torrent" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["infoHash"])')
-cat "$dir/www/payload.bin" >/dev/null
-chmod -R go+rX "$dir"
 
 nginx_port=$(freeport)
 start_nginx "$dir" "$dir/www" "$nginx_port"
