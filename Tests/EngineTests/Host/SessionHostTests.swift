@@ -85,4 +85,10 @@ extension SessionOutcome {
         if case .complete(let progress) = self { return progress }
         return nil
     }
+
+    /// The final progress when the session ended stalled.
+    var stalled: SessionProgress? {
+        if case .stalled(let progress) = self { return progress }
+        return nil
+    }
 }

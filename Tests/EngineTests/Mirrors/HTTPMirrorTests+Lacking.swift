@@ -61,10 +61,8 @@ extension HTTPMirrorTests {
             $0.mirrorSettings.initialBackoff = .milliseconds(100)
             $0.stallTimeout = .seconds(6)
         }
-        guard case .stalled(let progress) = run.outcome else {
-            Issue.record("a leech with only a mirror that lacks the file ended \(run.outcome)")
-            return
-        }
+        let progress = try #require(
+            run.outcome.stalled, "a leech with only a mirror that lacks the file ended \(run.outcome)")
         let mirror = try #require(run.mirror(server.url))
         #expect(mirror.state == .dropped, "\(mirror)")
         let reason = try #require(mirror.reason)

@@ -231,10 +231,7 @@ import Testing
             $0.mirrorSettings.requestsPerMirror = 1
             $0.stallTimeout = .seconds(6)
         }
-        guard case .stalled(let progress) = run.outcome else {
-            Issue.record("a leech with only a faulty mirror ended \(run.outcome)")
-            return
-        }
+        let progress = try #require(run.outcome.stalled, "a leech with only a faulty mirror ended \(run.outcome)")
         let mirror = try #require(run.mirror(server.url))
         #expect(mirror.state == .dropped)
         let reason = try #require(mirror.reason)
