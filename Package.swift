@@ -258,6 +258,7 @@ let package = Package(
             dependencies: [
                 "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport", "Operations",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: ours

@@ -49,7 +49,8 @@ extension SeedCommand {
             do {
                 let server = try await MirrorServer.bind(
                     host: address.host, port: address.port, catalog: catalog,
-                    transportSecurity: daemon.transportSecurity, logger: logger)
+                    settings: configuration.mirrorServerSettings, transportSecurity: daemon.transportSecurity,
+                    logger: logger)
                 services.append(.init(service: server))
                 daemon.board.show(server.statistics)
                 StandardError.report("seed", "HTTP mirror on http://\(Self.bracketed(address.host)):\(server.port)/t/")

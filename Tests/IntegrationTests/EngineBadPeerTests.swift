@@ -225,12 +225,7 @@ final class RawPeer: Sendable {
     }
 
     static func sendAll(_ fd: Int32, _ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw HarnessError("send failed") }
-            offset += n
-        }
+        try TestSocket.sendAll(fd, bytes)
     }
 
     static func readExactly(_ fd: Int32, _ count: Int) -> [UInt8]? {

@@ -37,6 +37,7 @@ struct DaemonConfigurationTests {
         #expect(configuration.shutdownTimeout == .seconds(10))
         #expect(configuration.statusListen?.description == "127.0.0.1:9470")
         #expect(configuration.httpListen?.description == "127.0.0.1:8080")
+        #expect(configuration.httpConnectionsPerClient == 16)
         #expect(configuration.logFormat == .auto)
         #expect(configuration.logLevel == .info)
         #expect(configuration.lanFirst && configuration.lanNetworks.isEmpty && configuration.wanNetworks.isEmpty)
@@ -90,6 +91,21 @@ struct DaemonConfigurationTests {
         #expect(configuration.perTorrent.connections == 5)
     }
 
+    /// `http.per-client.connections` reaches the mirror's settings, defaults to the server's own 16, and takes
+    /// effect at the next start.
+    @Test func theMirrorsPerClientLimitIsReadAndWaitsForTheNextStart() throws {
+        let defaults = try DaemonConfiguration.parse(
+            Self.minimal + "\nhttp: {listen: 127.0.0.1:8080}\n", path: "/etc/sw/seed.yaml")
+        #expect(defaults.mirrorServerSettings.connectionsPerClient == 16)
+        let edited = try DaemonConfiguration.parse(
+            Self.minimal + "\nhttp:\n  listen: 127.0.0.1:8080\n  per-client: {connections: 4}\n",
+            path: "/etc/sw/seed.yaml")
+        #expect(edited.mirrorServerSettings.connectionsPerClient == 4)
+        let changed = edited.restartOnlySettings.filter { defaults.restartOnlySettings[$0.key] != $0.value }.keys
+        #expect(Set(changed) == ["http.per-client.connections"])
+        #expect(edited.keepingRestartOnlySettings(of: defaults).httpConnectionsPerClient == 16)
+    }
+
     /// (file text, what the message must say: the location, the key and the fix).
     static let mistakes: [(String, [String])] = [
         ("listne: 0.0.0.0:1\n" + minimal, ["seed.yaml:1:", "listne is not a known key", "did you mean listen?"]),
@@ -119,6 +135,10 @@ struct DaemonConfigurationTests {
         (minimal + "\nlocality:\n  lan: [10.0.0/8]\n", ["seed.yaml:6:", "locality.lan: network '10.0.0/8'", "10.0.0.0/8"]),
         (minimal + "\nlocality: {lan-first: maybe}\n", ["locality.lan-first: 'maybe' is not true or false"]),
         (minimal + "\nlsd: {enabled: false, interfaces: [eth0]}\n", ["lsd.interfaces: names interfaces while lsd.enabled is false"]),
+        (minimal + "\nhttp:\n  per-client: {connections: 0}\n",
+         ["http.per-client.connections: 0 is out of range; use 1 to 10000"]),
+        (minimal + "\nhttp:\n  per-client: {connection: 4}\n",
+         ["http.per-client.connection is not a known key", "did you mean http.per-client.connections?"]),
         ("data: [d\nwatch: x\n", ["not valid YAML: line", "fix the syntax"]),
         ("", ["the file is empty", "data, watch and state"]),
     ]

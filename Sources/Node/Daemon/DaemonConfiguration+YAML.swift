@@ -144,8 +144,14 @@ extension DaemonConfiguration {
             configuration.statusListen = try status.address("listen")
         }
         if let http = try top.section("http") {
-            try http.allow(["listen"])
+            try http.allow(["listen", "per-client"])
             configuration.httpListen = try http.address("listen")
+            if let perClient = try http.section("per-client") {
+                try perClient.allow(["connections"])
+                if let value = try perClient.integer("connections", in: 1...10_000) {
+                    configuration.httpConnectionsPerClient = value
+                }
+            }
         }
         if let log = try top.section("log") {
             try log.allow(["format", "level"])

@@ -73,6 +73,9 @@ public struct DaemonConfiguration: Sendable, Hashable {
     /// Address of the HTTP mirror (`http.listen`): the seeded files over HTTP for curl, caches and web-seed clients
     /// (``MirrorServer``); nil: none (restart).
     public var httpListen: PeerAddress?
+    /// `http.per-client.connections`: the HTTP mirror's connections open at once from one client (an IPv4 address,
+    /// an IPv6 /64); more are closed at once (``MirrorServer/Settings/connectionsPerClient``; restart).
+    public var httpConnectionsPerClient = MirrorServer.Settings().connectionsPerClient
     /// Log format (`auto`: JSON lines when stderr is not a terminal, text on one) and level (restart).
     public var logFormat = LogFormatChoice.auto
     public var logLevel = Logger.Level.info
@@ -106,6 +109,13 @@ public struct DaemonConfiguration: Sendable, Hashable {
         return host
     }
 
+    /// The HTTP mirror's limits these settings describe.
+    public var mirrorServerSettings: MirrorServer.Settings {
+        var settings = MirrorServer.Settings()
+        settings.connectionsPerClient = httpConnectionsPerClient
+        return settings
+    }
+
     /// What each torrent's session is made with: a reload that changes any of it restarts the running torrents
     /// (from their resume data, without reading the data again).
     var sessionSettings: [String] {
@@ -129,6 +139,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
         kept.stateDirectory = running.stateDirectory
         kept.statusListen = running.statusListen
         kept.httpListen = running.httpListen
+        kept.httpConnectionsPerClient = running.httpConnectionsPerClient
         kept.logFormat = running.logFormat
         kept.logLevel = running.logLevel
         return kept
@@ -149,6 +160,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
             "state": stateDirectory,
             "status.listen": statusListen.map { "\($0)" } ?? "none",
             "http.listen": httpListen.map { "\($0)" } ?? "none",
+            "http.per-client.connections": "\(httpConnectionsPerClient)",
             "log.format": logFormat.rawValue,
             "log.level": logLevel.rawValue,
         ]

@@ -14,9 +14,10 @@ import ServiceLifecycle
 /// Read-only and hostile-client-safe in the style of the status endpoints: `GET` and `HEAD` only, a bounded request
 /// head (NIO's HTTP parser limit), a whole request within ``Settings/requestTimeout``, a connection idle (nothing
 /// read or written, a client that stopped reading included) for ``Settings/idleTimeout`` closed, at most
-/// ``Settings/maximumConnections`` connections. Bodies are read from the torrent's storage on its thread pool in
-/// ``Settings/chunkLength`` chunks, the next only once the socket takes more, so a connection holds about one chunk
-/// plus the socket's buffer whatever it asks for. Keep-alive and pipelined requests are answered in order.
+/// ``Settings/maximumConnections`` connections and ``Settings/connectionsPerClient`` from one client. Bodies are
+/// read from the torrent's storage on its thread pool in ``Settings/chunkLength`` chunks, the next only once the
+/// socket takes more, so a connection holds about one chunk plus the socket's buffer whatever it asks for.
+/// Keep-alive and pipelined requests are answered in order.
 public struct MirrorServer: Service {
     /// The server's limits.
     public struct Settings: Sendable, Hashable {
@@ -27,6 +28,10 @@ public struct MirrorServer: Service {
         public var idleTimeout: TimeAmount = .seconds(30)
         /// Connections open at once; more are closed at once and counted as `connection limit` refusals.
         public var maximumConnections = 256
+        /// Connections open at once from one client (an IPv4 address, an IPv6 /64: ``MirrorClientAddress``); more
+        /// are closed at once, before anything is read, and counted as `client connection limit` refusals, so one
+        /// client cannot take every connection of ``maximumConnections`` from the rest of the fleet.
+        public var connectionsPerClient = 16
         /// Bytes read from disk and written at a time.
         public var chunkLength = 256 * 1024
 
@@ -74,10 +79,14 @@ public struct MirrorServer: Service {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelInitializer { channel in
-                    guard statistics.admit(limit: settings.maximumConnections) else {
+                    let client = channel.remoteAddress.flatMap(MirrorClientAddress.init)
+                    guard
+                        statistics.admit(
+                            client, limit: settings.maximumConnections, perClient: settings.connectionsPerClient)
+                    else {
                         return channel.close()
                     }
-                    channel.closeFuture.whenComplete { _ in statistics.closed() }
+                    channel.closeFuture.whenComplete { _ in statistics.closed(client) }
                     return channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         try privateSwarm?.addHTTPSServerHandlers(to: sync)

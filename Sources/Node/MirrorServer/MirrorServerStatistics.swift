@@ -11,7 +11,8 @@ public final class MirrorServerStatistics: Sendable {
         public var requests: Int
         /// Body bytes sent (ranges included, headers not).
         public var bytesServed: Int64
-        /// Requests or connections refused, by reason (`unknown torrent`, `private torrent`, `connection limit`…).
+        /// Requests or connections refused, by reason (`unknown torrent`, `private torrent`, `connection limit`,
+        /// `client connection limit`…).
         public var refusals: [String: Int]
         /// Connections open now.
         public var connections: Int
@@ -22,6 +23,8 @@ public final class MirrorServerStatistics: Sendable {
         var bytesServed: Int64 = 0
         var refusals: [String: Int] = [:]
         var connections = 0
+        /// Connections open now by client, for clients with any open (at most ``Snapshot/connections`` entries).
+        var byClient: [MirrorClientAddress: Int] = [:]
     }
 
     private let counters = Mutex(Counters())
@@ -47,17 +50,35 @@ public final class MirrorServerStatistics: Sendable {
     func served(_ bytes: Int) { counters.withLock { $0.bytesServed += Int64(bytes) } }
     func refused(_ reason: String) { counters.withLock { $0.refusals[reason, default: 0] += 1 } }
 
-    /// Takes a connection slot; false (and a `connection limit` refusal counted) when `limit` are open.
-    func admit(limit: Int) -> Bool {
+    /// Takes a connection slot for a connection from `client`: false, and a refusal counted, when that client has
+    /// `perClient` open (`client connection limit`) or `limit` are open over all clients (`connection limit`).
+    ///
+    /// - Parameters:
+    ///   - client: the connection's client; nil (not IP) counts against `limit` only.
+    ///   - limit: connections open at once over all clients.
+    ///   - perClient: connections open at once from one client.
+    func admit(_ client: MirrorClientAddress?, limit: Int, perClient: Int) -> Bool {
         counters.withLock {
+            if let client, $0.byClient[client, default: 0] >= perClient {
+                $0.refusals["client connection limit", default: 0] += 1
+                return false
+            }
             guard $0.connections < limit else {
                 $0.refusals["connection limit", default: 0] += 1
                 return false
             }
             $0.connections += 1
+            if let client { $0.byClient[client, default: 0] += 1 }
             return true
         }
     }
 
-    func closed() { counters.withLock { $0.connections -= 1 } }
+    /// Gives back the slot ``admit(_:limit:perClient:)`` took for a connection from `client`.
+    func closed(_ client: MirrorClientAddress?) {
+        counters.withLock {
+            $0.connections -= 1
+            guard let client, let open = $0.byClient[client] else { return }
+            $0.byClient[client] = open > 1 ? open - 1 : nil
+        }
+    }
 }
