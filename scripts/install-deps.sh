@@ -9,10 +9,11 @@ build_pkgs=(pkg-config libssl-dev libsodium-dev openssl)
 # iproute2 (ip, tc, ss) and python3: the network lab (scripts/lab/) and the namespace tests.
 # util-linux: setpriv (UnprivilegedEngineTests runs seed and leech as nobody) and chrt (bench/verify.sh).
 # systemd: systemd-analyze checks scripts/systemd/swtorrent-seed.service (it does not need systemd as PID 1).
-test_pkgs=(mktorrent aria2 transmission-cli python3 python3-libtorrent opentracker minisign iproute2 procps curl util-linux
+# nginx: the third-party HTTPS mirror of MirrorHTTPSTests (and the HTTP server bench/mirror.sh fetches from).
+test_pkgs=(mktorrent aria2 transmission-cli python3 python3-libtorrent opentracker minisign iproute2 procps curl util-linux nginx
     systemd)
-# transmission-daemon: the reference in bench/footprint.sh. nginx: the HTTP server bench/mirror.sh fetches from.
-bench_pkgs=(wrk hyperfine time python3-cryptography transmission-daemon nginx)
+# transmission-daemon: the reference in bench/footprint.sh.
+bench_pkgs=(wrk hyperfine time python3-cryptography transmission-daemon)
 
 want=("${build_pkgs[@]}" "${test_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then want+=("${bench_pkgs[@]}"); fi

@@ -36,6 +36,9 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case storage = "storage failure"
         /// A mirror or web seed URL that cannot be used (not http(s), no host).
         case badMirrorURL = "unusable mirror URL"
+        /// A file of CA certificates for mirrors (`leech --mirror-ca`) that cannot be used: unreadable, too large,
+        /// not PEM, or holding no certificate that parses.
+        case badMirrorCA = "unusable mirror CA file"
         /// The session was stopped before it finished.
         case cancelled = "cancelled"
         /// A magnet link's info dictionary could not be had from any peer (BEP 9): none answered, each refused,

@@ -26,7 +26,8 @@ struct LeechCommand: AsyncParsableCommand {
             HTTP mirrors (Docs/mirrors.md): pieces are also fetched with Range requests from each --mirror and from \
             the torrent's web seeds (BEP 19 url-list; --no-web-seeds ignores them), and hash-checked like a peer's. \
             A mirror that fails backs off 1 s, 2 s, 4 s ... and is dropped after 5 failures in a row; one that \
-            sends a piece that fails its hash check is dropped at once. LAN mirrors are used before the others.
+            sends a piece that fails its hash check is dropped at once. LAN mirrors are used before the others. \
+            An https:// mirror's certificate must chain to a system CA or to one given with --mirror-ca.
 
             Magnet links (quote them): the info dictionary is first fetched from peers by BEP 9 ut_metadata (the \
             link's x.pe peers, --peer, and its tr= trackers' peers), at most 8 MiB and checked against the \
@@ -100,6 +101,13 @@ struct LeechCommand: AsyncParsableCommand {
                 + "when URL ends in /).", valueName: "url"))
     var mirror: [String] = []
 
+    @Option(
+        name: .customLong("mirror-ca"),
+        help: ArgumentHelp(
+            "A PEM file of CA certificates (one or a bundle, as curl --cacert takes) trusted for https:// mirrors, "
+                + "web seeds and a manifest's mirrors besides the system's (repeatable).", valueName: "file"))
+    var mirrorCA: [String] = []
+
     @Flag(name: .customLong("no-web-seeds"), help: "Do not use the torrent's web seeds (its url-list).")
     var noWebSeeds = false
 
@@ -116,6 +124,13 @@ struct LeechCommand: AsyncParsableCommand {
             }
         }
         configuration.mirrors = mirror
+        for path in mirrorCA {
+            do {
+                configuration.mirrorTrustRoots += try MirrorTrustRoots.load(pemFile: path)
+            } catch {
+                throw ValidationError("--mirror-ca: \(error.context)")
+            }
+        }
         configuration.mirrorSettings.useWebSeeds = !noWebSeeds
         if let seedAfter {
             guard let d = ProgressFormat.parseDuration(seedAfter) else {

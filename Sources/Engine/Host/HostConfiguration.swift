@@ -40,17 +40,30 @@ public struct HostConfiguration: Sendable {
     /// defaults. A node with a key presents its node certificate with it (`PeerTLSTransport.mirrorClientTLS`), which
     /// an appliance's HTTP mirror requires for private torrents.
     public var mirrorTLS: TLSConfiguration?
+    /// Certificate authorities the HTTP client trusts besides the system's (``mirrorTLS``'s trust roots, or the
+    /// system's when it is nil): `leech --mirror-ca` (``MirrorTrustRoots``).
+    public var mirrorTrustRoots: [NIOSSLCertificate] = []
 
     public init() {}
 
-    /// The private host of a ``TorrentSession`` that runs alone: the session's listener, connection limits and
-    /// handshake timeout (its rate limits stay the session's own).
+    /// The private host of a ``TorrentSession`` that runs alone: the session's listener, connection limits,
+    /// handshake timeout and mirror CAs (its rate limits stay the session's own).
     public init(session: SessionConfiguration) {
         port = session.port
         listenHost = session.listenHost
         maxConnections = session.maxConnections
         maxHalfOpen = session.maxHalfOpen
         handshakeTimeout = session.handshakeTimeout
+        mirrorTrustRoots = session.mirrorTrustRoots
+    }
+
+    /// The HTTP client's TLS settings: ``mirrorTLS`` (or AsyncHTTPClient's default, full verification against the
+    /// system's roots) with ``mirrorTrustRoots`` added to the roots; nil when neither is set.
+    var mirrorClientTLS: TLSConfiguration? {
+        guard !mirrorTrustRoots.isEmpty else { return mirrorTLS }
+        var tls = mirrorTLS ?? .makeClientConfiguration()
+        tls.additionalTrustRoots.append(.certificates(mirrorTrustRoots))
+        return tls
     }
 }
 

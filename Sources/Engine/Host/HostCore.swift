@@ -170,7 +170,7 @@ final class HostCore: HandshakeRouting {
             redirectConfiguration: .follow(max: Self.mirrorRedirectLimit, allowCycles: false),
             timeout: .init(connect: .seconds(10)), connectionPool: pool, decompression: .disabled)
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-        if let tls = self.configuration.mirrorTLS { configuration.tlsConfiguration = tls }
+        if let tls = self.configuration.mirrorClientTLS { configuration.tlsConfiguration = tls }
         let client = HTTPClient(eventLoopGroup: loop, configuration: configuration, backgroundActivityLogger: logger)
         mirrorClient = client
         return client

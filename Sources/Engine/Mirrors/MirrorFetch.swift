@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PeerWire
 
 /// One run of consecutive blocks fetched from a mirror: one Range request per file the run touches (in order, on
@@ -172,7 +173,22 @@ final class MirrorFetch {
 
     fileprivate func failed(_ error: any Error) {
         guard !finished else { return }
-        finish("\(error)")
+        finish(Self.reason(error))
+    }
+
+    /// A failed request's reason as progress and logs show it: a certificate the client does not trust says so and
+    /// names the fix before the TLS library's own text.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case NIOSSLError.handshakeFailed(.sslError(let errors))
+        where errors.contains(where: { $0.description.contains("CERTIFICATE_VERIFY_FAILED") }):
+            return "certificate not trusted: the server's certificate does not chain to a system CA or a mirror CA "
+                + "(--mirror-ca), or is expired (\(error))"
+        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
+            return "certificate not valid for this host: \(extra)"
+        default:
+            return "\(error)"
+        }
     }
 
     /// Cuts the bytes into the run's blocks; a block split across parts is gathered in ``partial``.

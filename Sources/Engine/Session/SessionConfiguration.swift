@@ -1,3 +1,5 @@
+import NIOSSL
+
 /// How a torrent session behaves. The defaults suit a leech or a seed on a fast network.
 public struct SessionConfiguration: Sendable {
     /// TCP port to listen on; 0 picks a free port (announced to trackers).
@@ -75,6 +77,10 @@ public struct SessionConfiguration: Sendable {
     public var origin: String?
     /// How mirrors are used: request depth, backoff, when one is dropped, timeouts.
     public var mirrorSettings = MirrorSettings()
+    /// Certificate authorities trusted for `https://` mirrors and web seeds besides the system's (`leech --mirror-ca`,
+    /// ``MirrorTrustRoots``). The HTTP client is the host's: a host made from this configuration
+    /// (``HostConfiguration/init(session:)``) takes them into ``HostConfiguration/mirrorTrustRoots``.
+    public var mirrorTrustRoots: [NIOSSLCertificate] = []
 
     public init() {}
 }

@@ -1,0 +1,51 @@
+import NIOSSL
+
+/// Certificate authorities the node's HTTP client trusts for `https://` mirrors and web seeds besides the system's
+/// (`leech --mirror-ca FILE`, ``HostConfiguration/mirrorTrustRoots``): an operator's own CA, whose certificates a
+/// company's internal mirrors use, without adding it to the system trust store.
+public enum MirrorTrustRoots {
+    /// The largest file read (a bundle of a few hundred certificates; Debian's whole `ca-certificates.crt` is about
+    /// 220 KB).
+    public static let maximumFileSize = 1 << 20
+
+    /// Reads the certificates of a PEM file: one certificate or a bundle of several (`-----BEGIN CERTIFICATE-----`
+    /// blocks, as `curl --cacert` and `aria2c --ca-certificate` take); text outside the blocks is ignored.
+    ///
+    /// - Parameter path: the file.
+    /// - Returns: its certificates, at least one, in file order.
+    /// - Throws: ``EngineError`` `badMirrorCA` naming the file: it cannot be read, is larger than
+    ///   ``maximumFileSize``, holds no `CERTIFICATE` block, or a block that does not parse.
+    public static func load(pemFile path: String) throws(EngineError) -> [NIOSSLCertificate] {
+        let read: [UInt8]?
+        do {
+            read = try FileSystem.readSmallFile(path, limit: maximumFileSize)
+        } catch let error as EngineError where error.code == .io {
+            throw EngineError(.badMirrorCA, error.context, errno: error.errno)
+        } catch {
+            throw EngineError(
+                .badMirrorCA, "\(path): larger than \(maximumFileSize) bytes; give a PEM file of CA certificates")
+        }
+        guard let bytes = read else {
+            throw EngineError(.badMirrorCA, "\(path): no such file; give the path of a PEM file of CA certificates")
+        }
+        guard contains(Array("-----BEGIN CERTIFICATE-----".utf8), in: bytes) else {
+            throw EngineError(
+                .badMirrorCA,
+                "\(path): no PEM certificate in it (expected '-----BEGIN CERTIFICATE-----' blocks; convert a DER file "
+                    + "with `openssl x509 -inform der -in FILE -out FILE.pem`)")
+        }
+        do {
+            return try NIOSSLCertificate.fromPEMBytes(bytes)
+        } catch {
+            throw EngineError(.badMirrorCA, "\(path): a certificate in it does not parse (\(error))")
+        }
+    }
+
+    private static func contains(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
+        guard haystack.count >= needle.count else { return false }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return true }
+        }
+        return false
+    }
+}

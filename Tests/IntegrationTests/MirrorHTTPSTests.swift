@@ -1,0 +1,117 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `swtorrent leech` from a third-party HTTPS mirror (nginx) whose certificate an operator's own CA issued: trusted
+/// with `--mirror-ca`, refused as untrusted without it, and a `--mirror-ca` file that cannot be used is refused by
+/// name before anything starts.
+@Suite struct MirrorHTTPSTests {
+    static let size = (2 << 20) + 333
+
+    /// A torrent of one random file, a throwaway CA, and nginx serving the file over HTTPS with a certificate the
+    /// CA issued for 127.0.0.1.
+    struct Setup {
+        let dir: URL
+        let authority: TestCertificateAuthority
+        let nginx: NginxServer
+
+        init(_ label: String) throws {
+            dir = try TestFiles.makeTemporaryDirectory(label)
+            let served = dir.appendingPathComponent("served")
+            try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)
+            try TestFiles.writeRandomFile(served.appendingPathComponent("payload.bin"), size: MirrorHTTPSTests.size)
+            let made = try TestProcess.swtorrent(
+                ["make", served.appendingPathComponent("payload.bin").path, "--no-date", "--piece-length", "64K", "-o",
+                 dir.appendingPathComponent("t.torrent").path], timeout: 60)
+            guard made.exitCode == 0 else { throw HarnessError("make: \(made.stderr)") }
+            authority = try TestCertificateAuthority(directory: dir)
+            nginx = try NginxServer(
+                root: served, certificate: authority.serverCertificate, key: authority.serverKey, directory: dir)
+        }
+
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+
+        func leech(_ extra: [String]) throws -> ProcessResult {
+            try TestProcess.swtorrent(
+                ["leech", path("t.torrent"), "--out", path("out"), "--no-tracker", "--allow-unsigned", "--json",
+                 "--mirror", nginx.url + "payload.bin"] + extra, timeout: 120)
+        }
+
+        func cleanup() {
+            nginx.stop()
+            TestFiles.cleanup(dir)
+        }
+    }
+
+    static func events(_ stdout: String) -> [[String: Any]] {
+        stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func leechCompletesFromAnHTTPSMirrorWhoseCAIsGivenWithMirrorCA() throws {
+        let setup = try Setup("https-ca")
+        defer { setup.cleanup() }
+        let result = try setup.leech(["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "60s"])
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        let released = try Data(contentsOf: setup.dir.appendingPathComponent("out/payload.bin"))
+        #expect(released == (try Data(contentsOf: setup.dir.appendingPathComponent("served/payload.bin"))))
+        let complete = try #require(Self.events(result.stdout).first { $0["event"] as? String == "complete" })
+        let mirrors = try #require(complete["mirrors"] as? [[String: Any]])
+        #expect(mirrors.count == 1)
+        #expect(mirrors.first?["url"] as? String == setup.nginx.url + "payload.bin")
+        #expect((mirrors.first?["bytes"] as? NSNumber)?.intValue == Self.size)
+        #expect(complete["peers"] as? Int == 0)
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func withoutMirrorCATheMirrorIsRefusedAsUntrustedAndTheLeechStalls() throws {
+        let setup = try Setup("https-noca")
+        defer { setup.cleanup() }
+        let result = try setup.leech(["--stall-timeout", "5s"])
+        #expect(result.exitCode == 3, "\(result.stderr)")
+        #expect(!result.timedOut)
+        #expect(!FileManager.default.fileExists(atPath: setup.path("out/payload.bin")))
+        let stalled = try #require(Self.events(result.stdout).first { $0["event"] as? String == "stalled" })
+        let mirror = try #require((stalled["mirrors"] as? [[String: Any]])?.first)
+        #expect((mirror["bytes"] as? NSNumber)?.intValue == 0)
+        let reason = try #require(mirror["reason"] as? String, "\(mirror)")
+        #expect(reason.contains("certificate not trusted"), "\(reason)")
+        #expect(reason.contains("--mirror-ca"), "\(reason)")
+        #expect(result.stderr.contains("certificate not trusted"), "\(result.stderr)")
+    }
+
+    /// A `--mirror-ca` file that cannot be used: what the file holds, and the words the message must say.
+    static let badFiles: [(name: String, contents: String?, says: String)] = [
+        ("missing.pem", nil, "no such file"),
+        ("notes.txt", "this is not a certificate\n", "no PEM certificate in it"),
+        (
+            "key-only.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHcHbQpzGKV9PBbBclGyZkXfTC+H68CZKrF3+6UduSwq\n"
+                + "-----END PRIVATE KEY-----\n", "no PEM certificate in it"
+        ),
+        ("broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "does not parse"),
+    ]
+
+    @Test(arguments: badFiles.indices)
+    func aBadMirrorCAFileExitsTwoNamingTheFile(index: Int) throws {
+        let bad = Self.badFiles[index]
+        let dir = try TestFiles.makeTemporaryDirectory("https-badca")
+        defer { TestFiles.cleanup(dir) }
+        let file = dir.appendingPathComponent(bad.name)
+        if let contents = bad.contents { try contents.write(to: file, atomically: true, encoding: .utf8) }
+        try TestFiles.writeRandomFile(dir.appendingPathComponent("payload.bin"), size: 100_000)
+        let made = try TestProcess.swtorrent(
+            ["make", dir.appendingPathComponent("payload.bin").path, "--no-date", "-o",
+             dir.appendingPathComponent("t.torrent").path], timeout: 60)
+        try #require(made.exitCode == 0, "\(made.stderr)")
+        let result = try TestProcess.swtorrent(
+            ["leech", dir.appendingPathComponent("t.torrent").path, "--out", dir.appendingPathComponent("out").path,
+             "--no-tracker", "--allow-unsigned", "--mirror", "https://127.0.0.1:9/payload.bin", "--mirror-ca",
+             file.path], timeout: 60)
+        #expect(result.exitCode == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("--mirror-ca: \(file.path): "), "\(result.stderr)")
+        #expect(result.stderr.contains(bad.says), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out").path))
+    }
+}
