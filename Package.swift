@@ -256,7 +256,7 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport", "Operations",
+                "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport", "Operations", "SystemSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -19,6 +19,7 @@ struct MirrorServerTests {
         let statusPort: Int
         let infoHash: String
         var seed: BackgroundProcess?
+        private var starts = 0
         static let sizes = ["a.bin": 1_500_001, "sub/b b.bin": 700_000]
         static var total: Int { sizes.values.reduce(0, +) }
         static let passkey = "mirrorPasskeyAAAAAAAAAAAAAAAAAAA"
@@ -68,9 +69,7 @@ struct MirrorServerTests {
                     http: {listen: 127.0.0.1:\(httpPort)}
                     """
                 try Data(config.utf8).write(to: dir.appendingPathComponent("seed.yaml"))
-                seed = try BackgroundProcess(
-                    try TestProcess.swtorrentBinary(), ["seed", "--config", path("seed.yaml")], name: "mirror-daemon",
-                    logDirectory: dir)
+                try startDaemon()
             } else {
                 seed = try BackgroundProcess(
                     try TestProcess.swtorrentBinary(),
@@ -92,6 +91,14 @@ struct MirrorServerTests {
             guard waitForPort(httpPort), TestFiles.waitUntil(timeout: 30, { self.headStatus("a.bin") == 200 }) else {
                 throw HarnessError("the seed's HTTP mirror did not serve the torrent: \(seed?.stderr ?? "")")
             }
+        }
+
+        /// Starts the seed daemon with `seed.yaml` (again, after `seed?.stop()`).
+        func startDaemon() throws {
+            starts += 1
+            seed = try BackgroundProcess(
+                try TestProcess.swtorrentBinary(), ["seed", "--config", path("seed.yaml")],
+                name: "mirror-daemon-\(starts)", logDirectory: dir)
         }
 
         /// `sha256sum` of a served file.
@@ -293,6 +300,43 @@ struct MirrorServerTests {
         #expect(Appliance.status(unknown.stdout) == 404)
         let malformed = try appliance.curl(["http://127.0.0.1:\(appliance.httpPort)/sha256/abc"])
         #expect(Appliance.status(malformed.stdout) == 400)
+    }
+
+    /// `STATE/sha256` keeps only the digests of the files served: a file replaced while the daemon was stopped (same
+    /// bytes, another inode) loses its old digest at the next start once the torrents settled, as does a dead
+    /// writer's temporary file, while a file that is not the cache's stays; removing the torrent from the watch
+    /// directory deletes its files' digests.
+    @Test(.timeLimit(.minutes(3)))
+    func theDigestCacheKeepsOnlyTheDigestsOfFilesServed() throws {
+        try TestProcess.requireTool("curl")
+        let appliance = try Appliance("mirror-digest-prune", daemon: true)
+        let directory = appliance.path("state/sha256")
+        let cached = { Set((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []) }
+        let aSize = "-\(Appliance.sizes["a.bin"]!)-"
+        let bSize = "-\(Appliance.sizes["sub/b b.bin"]!)-"
+        for name in Appliance.sizes.keys { _ = try appliance.waitForDigestETag(name) }
+        #expect(TestFiles.waitUntil(timeout: 10) { cached().count == 2 })
+        let oldA = try #require(cached().first { $0.contains(aSize) })
+        let b = try #require(cached().first { $0.contains(bSize) })
+
+        appliance.seed?.stop()
+        let a = appliance.path("data/pkg/a.bin")
+        try FileManager.default.copyItem(atPath: a, toPath: a + ".new")
+        #expect(rename(a + ".new", a) == 0)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: "\(directory)/\(oldA).tmp-999999999"))
+        try Data("not the cache's\n".utf8).write(to: URL(fileURLWithPath: "\(directory)/README"))
+        try appliance.startDaemon()
+        #expect(try appliance.waitForDigestETag("a.bin") == "\"sha256-\(try appliance.sha256("a.bin"))\"")
+        let settled = TestFiles.waitUntil(timeout: 30) {
+            let now = cached()
+            return now.count == 3 && now.contains(b) && now.contains("README") && !now.contains(oldA)
+                && now.contains { $0.contains(aSize) }
+        }
+        #expect(settled, "\(cached()), stale: \(oldA); \(appliance.seed?.stderr ?? "")")
+
+        try FileManager.default.removeItem(atPath: appliance.path("watch/pkg.torrent"))
+        #expect(TestFiles.waitUntil(timeout: 30) { cached() == ["README"] }, "\(cached())")
+        #expect(Appliance.status(try appliance.curl(["-I", appliance.url("a.bin")]).stdout) == 404)
     }
 
     /// A private torrent: never to plain HTTP (not even to a listed node), never to a node whose key is not

@@ -74,6 +74,11 @@ final class DaemonController {
     private var lastScanError: String?
     /// The file names on the status board.
     private var published: Set<String> = []
+    /// The HTTP mirror's digest cache (`STATE/sha256`) is to be pruned once the torrents settle: set at start and
+    /// when a torrent file leaves the watch directory or changes (``pruneDigestsIfSettled()``).
+    private var digestPrunePending = true
+    /// A scan of the watch directory succeeded (before that, no torrent is known and every digest would go).
+    private var scanned = false
 
     init(daemon: SeedDaemon, events: AsyncStream<Event>.Continuation, interval: ScanInterval) {
         self.daemon = daemon
@@ -121,6 +126,7 @@ final class DaemonController {
                 ])
             return .finished
         }
+        pruneDigestsIfSettled()
         publish()
         return shuttingDown && runs.isEmpty ? .finished : .running
     }
@@ -132,6 +138,7 @@ final class DaemonController {
         do {
             found = try WatchDirectory.scan(configuration.watchDirectory)
             lastScanError = nil
+            scanned = true
         } catch {
             if lastScanError != error.message {
                 logger.error("watch directory scan failed; keeping the torrents as they are", metadata: ["error": "\(error)"])
@@ -141,6 +148,7 @@ final class DaemonController {
         }
         let changes = WatchDirectory.changes(from: entries.mapValues(\.fingerprint), to: found)
         let now = ContinuousClock.now
+        if !changes.removed.isEmpty || !changes.changed.isEmpty { digestPrunePending = true }
         for name in changes.removed {
             logger.notice("torrent file removed; stopping it", metadata: ["torrent": "\(name)"])
             remove(name)
@@ -296,6 +304,25 @@ final class DaemonController {
         // A check slot may have come free: the next queued torrent starts now, not at the next scan (with hundreds
         // of torrents on resume data, waiting for the scan made a restart take count / limits.checks intervals).
         if !shuttingDown { advance() }
+    }
+
+    /// Prunes the HTTP mirror's digest cache (``MirrorCatalog/pruneCache()``, on the thread pool) when one is due and
+    /// every torrent has settled: none parsing, queued or being checked, and no stopped run still ending (a run leaves
+    /// the mirror before it ends). So the digests of torrents about to be served are kept, and those of files that
+    /// were replaced, changed or removed since they were hashed go.
+    private func pruneDigestsIfSettled() {
+        guard digestPrunePending, scanned, !shuttingDown, let mirrors = daemon.mirrors, checking.isEmpty else { return }
+        var seeding = 0
+        for entry in entries.values {
+            switch entry.state {
+            case .parsing, .queued, .running(_, seeding: false): return
+            case .running(_, seeding: true): seeding += 1
+            case .unparseable, .noData, .duplicate, .failed: break
+            }
+        }
+        guard runs.count == seeding else { return }
+        digestPrunePending = false
+        Task { await mirrors.pruneCache() }
     }
 
     // MARK: - Reload

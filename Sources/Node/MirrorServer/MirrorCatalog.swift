@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Engine
 import Logging
 import Metainfo
+import NIOPosix
 import Synchronization
 import SystemSupport
 
@@ -37,10 +38,19 @@ public final class MirrorCatalog: Sendable {
         case notFound(reason: String)
     }
 
+    /// A file of a served torrent.
+    private struct Holder: Hashable {
+        let infoHash: String
+        let index: Int
+    }
+
     private struct State {
         var entries: [String: Entry] = [:]
-        /// SHA-256 hex to (info-hash, file index).
-        var byDigest: [String: (infoHash: String, index: Int)] = [:]
+        /// SHA-256 hex to the file that answers `/sha256/<hex>` (``holders`` has every file with those bytes).
+        var byDigest: [String: Holder] = [:]
+        /// SHA-256 hex to every served file with that digest: what ``remove(_:storage:)`` picks the next answer from
+        /// without searching every torrent.
+        var holders: [String: Set<Holder>] = [:]
         /// Info-hash to its files' SHA-256 hex, by file index.
         var digests: [String: [Int: String]] = [:]
         /// The version of each file (device, inode, size, mtime) its digest was computed from, by info-hash and
@@ -48,6 +58,19 @@ public final class MirrorCatalog: Sendable {
         var hashedVersions: [String: [Int: FileFingerprint]] = [:]
         /// The background hashing of each torrent.
         var hashing: [String: Task<Void, Never>] = [:]
+
+        /// Drops the torrent's digests: each passes to another holder of the same bytes, a public one first.
+        /// O(files of the torrent).
+        mutating func forgetDigests(of infoHash: String) {
+            hashedVersions[infoHash] = nil
+            for (index, digest) in digests.removeValue(forKey: infoHash) ?? [:] {
+                holders[digest]?.remove(Holder(infoHash: infoHash, index: index))
+                let others = holders[digest] ?? []
+                if others.isEmpty { holders[digest] = nil }
+                guard byDigest[digest]?.infoHash == infoHash else { continue }
+                byDigest[digest] = others.first { entries[$0.infoHash]?.isPrivate == false } ?? others.first
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -76,9 +99,8 @@ public final class MirrorCatalog: Sendable {
         // The entry is in the table before its hashing starts: a digest found in the cache is published at once,
         // and only for the entry it was computed for.
         let previous = state.withLock { state -> Task<Void, Never>? in
+            state.forgetDigests(of: entry.infoHash)
             state.entries[entry.infoHash] = entry
-            state.digests[entry.infoHash] = nil
-            state.hashedVersions[entry.infoHash] = nil
             let previous = state.hashing[entry.infoHash]
             state.hashing[entry.infoHash] = Task { await self.hashFiles(of: entry) }
             return previous
@@ -87,23 +109,44 @@ public final class MirrorCatalog: Sendable {
     }
 
     /// Stops serving the torrent, if `storage` is still the one served (a later session's storage is kept).
+    /// O(files of the torrent): each of its digests passes to another holder of the same bytes, a public one first.
     public func remove(_ torrent: Torrent, storage: Storage) {
         let infoHash = torrent.infoHash.hex
         let task = state.withLock { state -> Task<Void, Never>? in
             guard let entry = state.entries[infoHash], entry.storage === storage else { return nil }
             state.entries[infoHash] = nil
-            state.hashedVersions[infoHash] = nil
-            for digest in state.digests.removeValue(forKey: infoHash)?.values ?? [:].values
-            where state.byDigest[digest]?.infoHash == infoHash {
-                // Another torrent served may hold the same bytes.
-                let other = state.digests.lazy.compactMap { hash, files in
-                    files.first { $0.value == digest }.map { (infoHash: hash, index: $0.key) }
-                }.first
-                state.byDigest[digest] = other
-            }
+            state.forgetDigests(of: infoHash)
             return state.hashing.removeValue(forKey: infoHash)
         }
         task?.cancel()
+    }
+
+    /// Deletes the digests in the cache of file versions not served now (``ContentDigestCache/prune(keeping:)``): a
+    /// file replaced or changed since it was hashed, a torrent no longer served. On the thread pool; O(files served
+    /// + cache entries). Digests of torrents added while it runs may be deleted too (they are computed again at the
+    /// next start), so call it when no torrent is about to be added.
+    ///
+    /// - Returns: the number of entries deleted; 0 without a cache.
+    @discardableResult
+    public func pruneCache() async -> Int {
+        guard let cache else { return 0 }
+        let served = state.withLock { state in
+            state.entries.values.map { entry in (entry.storage, Array(entry.files.values)) }
+        }
+        let removed =
+            (try? await NIOThreadPool.singleton.runIfActive {
+                var kept: Set<FileFingerprint> = []
+                for (storage, files) in served {
+                    for index in files { if let version = storage.fingerprint(ofFile: index) { kept.insert(version) } }
+                }
+                return cache.prune(keeping: kept)
+            }) ?? 0
+        if removed > 0 {
+            logger.info(
+                "HTTP mirror: digests of files no longer served deleted from the cache",
+                metadata: ["deleted": "\(removed)", "directory": "\(cache.directory)"])
+        }
+        return removed
     }
 
     /// The number of torrents served.
@@ -140,9 +183,10 @@ public final class MirrorCatalog: Sendable {
     func lookup(sha256: String) -> Lookup {
         state.withLock { state in
             let digest = sha256.lowercased()
-            guard let (infoHash, index) = state.byDigest[digest], let entry = state.entries[infoHash] else {
+            guard let held = state.byDigest[digest], let entry = state.entries[held.infoHash] else {
                 return .notFound(reason: "unknown digest")
             }
+            let index = held.index
             // A file changed in place since it was hashed no longer has these bytes.
             guard isCurrent(state, of: entry, file: index) else { return .notFound(reason: "file changed since hashed") }
             return .file(entry, index: index, sha256: digest)
@@ -198,12 +242,13 @@ public final class MirrorCatalog: Sendable {
                 state.hashedVersions[entry.infoHash, default: [:]][index] = fingerprint
                 // A public torrent's copy answers /sha256/ before a private one's: a private copy would be a 404
                 // to every client without a credential.
+                state.holders[hex, default: []].insert(Holder(infoHash: entry.infoHash, index: index))
                 if let held = state.byDigest[hex], let holder = state.entries[held.infoHash],
                     !(holder.isPrivate && !entry.isPrivate)
                 {
                     return
                 }
-                state.byDigest[hex] = (entry.infoHash, index)
+                state.byDigest[hex] = Holder(infoHash: entry.infoHash, index: index)
             }
         }
     }
