@@ -71,13 +71,33 @@ import Testing
         #expect(directory.nextToDial(now: 0, count: 10).isEmpty, "each is being dialled")
     }
 
-    @Test func dialsAtMostTheRoomGivenAndASeedOnlyManualPeers() {
+    @Test func dialsAtMostTheRoomGivenAndASeedOnlyManualAndLocalDiscoveryPeers() {
         var directory = PeerDirectory()
         for port in 1...5 { directory.add(peer("10.0.0.1", port)) }
         directory.add(peer("10.0.0.2", 9, .manual))
+        directory.add(peer("10.0.0.3", 8, .lsd, .lan))
         #expect(directory.nextToDial(now: 0, count: 0).isEmpty)
-        #expect(directory.nextToDial(now: 0, count: 10, manualOnly: true).map(\.address.port) == [9])
+        #expect(Set(directory.nextToDial(now: 0, count: 10, seeding: true).map(\.address.port)) == [8, 9])
         #expect(directory.nextToDial(now: 0, count: 2).map(\.address.port) == [1, 2])
+    }
+
+    /// Two seeds part for the backoff ceiling (300 s, about the next local-discovery announcement), not the
+    /// 5 s reconnect delay: otherwise two appliances would reconnect to each other every 5 s forever.
+    @Test func twoSeedsPartForTheBackoffCeiling() {
+        var directory = PeerDirectory()
+        let lan = peer("10.0.0.3", 8, .lsd, .lan)
+        directory.add(lan)
+        #expect(directory.nextToDial(now: 0, count: 1, seeding: true).count == 1)
+        directory.connected(lan)
+        directory.disconnected(lan.address, now: 10, retryAfter: directory.backoffCeiling)
+        #expect(directory.nextToDial(now: 10 + directory.reconnectDelay, count: 1, seeding: true).isEmpty)
+        #expect(directory.nextToDial(now: 10 + directory.backoffCeiling, count: 1, seeding: true).count == 1)
+        let other = peer("10.0.0.4", 8, .lsd, .lan)
+        directory.add(other)
+        #expect(directory.nextToDial(now: 0, count: 1, seeding: true).count == 1)
+        directory.connected(other)
+        directory.disconnected(other.address, now: 10)
+        #expect(directory.nextToDial(now: 10 + directory.reconnectDelay, count: 1, seeding: true).count == 1)
     }
 
     @Test(arguments: [(1, 1.0), (2, 2.0), (3, 4.0), (5, 16.0), (9, 256.0), (10, 300.0), (200, 300.0)])

@@ -11,7 +11,7 @@ import SwarmPrimitives
 ///   were learned. Never our own address, never a banned peer, never an incoming entry (its port is the peer's
 ///   ephemeral port, not one it listens on). A seed dials manual peers only.
 /// - **Backoff.** After the n-th failure in a row an address waits ``backoffBase`` × 2ⁿ⁻¹, at most
-///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay``. A connection resets the count. A dial
+///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay`` (two seeds: ``backoffCeiling``). A connection resets the count. A dial
 ///   that neither connected nor failed within ``dialDeadline`` (its connection ended without a word to the session)
 ///   counts as failed.
 /// - **Pruning.** An entry that failed ``failureLimit`` times in a row is forgotten (manual peers are kept: the user
@@ -131,8 +131,11 @@ public struct PeerDirectory {
     ///
     /// - Parameters:
     ///   - now: the current time.
-    ///   - manualOnly: dial only manual peers (a seed waits to be dialled by the others).
-    public mutating func nextToDial(now: Double, count: Int, manualOnly: Bool = false) -> [PeerRecord] {
+    ///   - seeding: we have every piece: dial only the peers given by hand (`--peer`, a magnet link's `x.pe`) and
+    ///     those local discovery found, which announce on our link that they want the torrent (a leech that starts
+    ///     after a seed's startup announcements would otherwise hear it only at its next one, up to 5 minutes
+    ///     later); tracker peers dial a seed themselves.
+    public mutating func nextToDial(now: Double, count: Int, seeding: Bool = false) -> [PeerRecord] {
         guard count > 0 else { return [] }
         for entry in entries.values {
             if case .dialling(let since) = entry.state, now - since >= dialDeadline {
@@ -141,7 +144,7 @@ public struct PeerDirectory {
         }
         let due = entries.values.filter { entry in
             entry.state == .idle && entry.nextAttempt <= now && entry.record.source != .incoming
-                && (!manualOnly || entry.record.source == .manual)
+                && (!seeding || entry.record.source == .manual || entry.record.source == .lsd)
         }
         let chosen = due.sorted { Self.dialKey($0) < Self.dialKey($1) }.prefix(count)
         for entry in chosen { entries[entry.record.address]?.state = .dialling(since: now) }
@@ -181,9 +184,10 @@ public struct PeerDirectory {
         entries[address] = entry
     }
 
-    /// The connection to the peer closed: a dialled peer may be dialled again after ``reconnectDelay``; an incoming
-    /// entry is forgotten (its port was ephemeral).
-    public mutating func disconnected(_ address: PeerAddress, now: Double) {
+    /// The connection to the peer closed: a dialled peer may be dialled again after ``reconnectDelay`` (or
+    /// `retryAfter` seconds: two seeds, which have nothing to exchange, wait ``backoffCeiling``); an incoming entry is
+    /// forgotten (its port was ephemeral).
+    public mutating func disconnected(_ address: PeerAddress, now: Double, retryAfter: Double? = nil) {
         let address = Self.canonical(address)
         guard var entry = entries[address] else { return }
         if entry.record.source == .incoming {
@@ -191,7 +195,7 @@ public struct PeerDirectory {
             return
         }
         entry.state = .idle
-        entry.nextAttempt = now + reconnectDelay
+        entry.nextAttempt = now + (retryAfter ?? reconnectDelay)
         entries[address] = entry
     }
 

@@ -20,12 +20,13 @@ extension SessionCore {
 
     func connectMore() {
         guard isRunning else { return }
-        // A seed still dials manual peers (they may be leechers waiting for it); otherwise seeds wait to be dialled.
+        // A seed still dials manual and local-discovery peers (they may be leechers waiting for it); tracker peers
+        // dial it.
         let halfOpen = host.halfOpen.used(by: hostID)
         let room = min(
             configuration.maxHalfOpen - halfOpen, configuration.maxConnections - connections.count - halfOpen,
             host.dialRoom(for: self))
-        for record in directory.nextToDial(now: now(), count: room, manualOnly: picker.isComplete) {
+        for record in directory.nextToDial(now: now(), count: room, seeding: picker.isComplete) {
             guard host.dial(record, for: self) else {
                 dialFailed(record.address)
                 continue
@@ -101,9 +102,11 @@ extension SessionCore {
     func disconnected(_ connection: PeerConnection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         host.connectionClosed(self)
+        let bothSeeds = picker.isComplete && picker.peerIsSeed(connection.id)
         picker.removePeer(connection.id)
         if connection.record.locality == .lan { siteChanged() }
-        directory.disconnected(connection.record.address, now: now())
+        directory.disconnected(
+            connection.record.address, now: now(), retryAfter: bothSeeds ? directory.backoffCeiling : nil)
         logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
         // Its blocks are free again: let the others take them.
         requestMoreEverywhere()
