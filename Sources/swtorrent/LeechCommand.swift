@@ -30,7 +30,8 @@ struct LeechCommand: AsyncParsableCommand {
             An https:// mirror's certificate must chain to a system CA or to one given with --mirror-ca.
 
             Magnet links (quote them): the info dictionary is first fetched from peers by BEP 9 ut_metadata (the \
-            link's x.pe peers, --peer, and its tr= trackers' peers), at most 8 MiB and checked against the \
+            link's x.pe peers, --peer, its tr= trackers' peers and, unless --no-lsd, the peers local discovery \
+            finds for the info-hash and those that dial this node for it), at most 8 MiB and checked against the \
             info-hash, then the download runs as for a torrent. With --key/--allow it comes over TLS from listed \
             nodes only; without them a private torrent's info dictionary is refused.
 
@@ -176,8 +177,7 @@ struct LeechCommand: AsyncParsableCommand {
         let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
         var torrentPath = torrent
         if MagnetLink.isMagnet(torrent) {
-            (torrentPath, configuration.manualPeers) = try await magnetTorrent(
-                configuration, security: host?.configuration.transportSecurity)
+            (torrentPath, configuration.manualPeers) = try await magnetTorrent(configuration, host: host)
         }
         var gated = GatedLeech(
             torrentPath: torrentPath, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
@@ -204,7 +204,7 @@ struct LeechCommand: AsyncParsableCommand {
     /// Fetches a magnet link's info dictionary from peers (BEP 9) into a torrent file beside the output; returns its
     /// path and the peers the download should dial (`--peer` and the link's `x.pe`).
     private func magnetTorrent(
-        _ configuration: SessionConfiguration, security: (any PeerTransportSecurity)?
+        _ configuration: SessionConfiguration, host: SessionHost?
     ) async throws -> (torrentPath: String, peers: [PeerAddress]) {
         let link: MagnetLink
         do {
@@ -213,17 +213,44 @@ struct LeechCommand: AsyncParsableCommand {
             StandardError.report("leech", "magnet link: \(error)")
             throw ExitCode(ExitCodes.badInput)
         }
-        let magnet = MagnetMetadata(
-            link: link, configuration: configuration, transportSecurity: security, logger: common.logger("leech"))
+        var magnet = MagnetMetadata(
+            link: link, configuration: configuration, transportSecurity: host?.configuration.transportSecurity,
+            logger: common.logger("leech"))
+        magnet.host = host
+        let infoHash = link.infoHash?.hex
         do throws(NodeError) {
             let path = try await magnet.torrentFile(output: out)
             StandardError.report("leech", "magnet link: info dictionary received, \(path)")
+            if common.json { Self.printMetadataJSON(infoHash: infoHash, result: "received", torrent: path) }
             // The download asks the link's x.pe peers too.
             return (path, configuration.manualPeers + (try magnet.linkPeers()))
         } catch {
             StandardError.report("leech", error.message)
+            if common.json {
+                Self.printMetadataJSON(infoHash: infoHash, result: "unavailable", message: error.message)
+            }
+            await host?.shutdown()
             throw ExitCode(ExitCodes.of(error))
         }
+    }
+
+    /// The magnet link's metadata phase as one `--json` line: `{"event":"metadata","result":"received",...}` or
+    /// `"unavailable"` with the reason.
+    private static func printMetadataJSON(
+        infoHash: String?, result: String, torrent: String? = nil, message: String? = nil
+    ) {
+        struct Event: Encodable {
+            var event = "metadata"
+            var infohash: String?
+            var result: String
+            var torrent: String?
+            var message: String?
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let event = Event(infohash: infoHash, result: result, torrent: torrent, message: message)
+        guard let data = try? encoder.encode(event), let line = String(data: data, encoding: .utf8) else { return }
+        Output.line(line)
     }
 
     /// Prints a gated leech's events; a complete download tells the deadline it was met.

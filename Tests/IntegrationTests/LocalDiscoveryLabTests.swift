@@ -71,15 +71,16 @@ import TestSupport
                 logDirectory: dir)
         }
 
-        /// A leech into `out` with no tracker and no `--peer`, started first and waited for until its discovery
+        /// A leech of `source` (the torrent file unless given: a magnet link) into `out` with no tracker and no
+        /// `--peer`, started first and waited for until its discovery
         /// listens: a seed's announcements at start, +2 s and +6 s must find it listening (the next comes 300 s
         /// later), however long a loaded machine takes to start a process.
         func startLeech(
             stallTimeout: String, choose: Bool = false, out: String = "out", name: String = "lsd-leech",
-            _ extra: [String] = []
+            source: String? = nil, _ extra: [String] = []
         ) throws -> BackgroundProcess {
             let leech = try start(
-                ["leech", torrent, "--out", dir.path + "/\(out)", "--no-tracker", "--json", "--verbose",
+                ["leech", source ?? torrent, "--out", dir.path + "/\(out)", "--no-tracker", "--json", "--verbose",
                  "--stall-timeout", stallTimeout, "--allow-unsigned"] + extra, name: name, choose: choose)
             let listening = TestFiles.waitUntil(timeout: 30) { leech.stderr.contains("local discovery running") }
             guard listening else { throw HarnessError("leech: discovery not running: \(leech.stderr.suffix(2000))") }

@@ -36,8 +36,17 @@ final class HostCore: HandshakeRouting {
     private var ipv6Listener: (any Channel)?
     private(set) var port = 0
     private var sessions: [InfoHash: SessionCore] = [:]
+    /// Magnet-link fetches waiting for their info dictionary (``SessionHost/fetchMetadata(_:peers:)``), by
+    /// info-hash: announced on local discovery, fed the peers it finds, and given the incoming connections that name
+    /// them while no session runs the torrent.
+    private var lookups: [InfoHash: MetadataCoordinator] = [:]
+    /// The peers local discovery found for a lookup that succeeded, handed to the torrent's session when it joins
+    /// (a peer announces itself only at its start and every 5 minutes, so the download would not hear it again soon).
+    private var heardDuringLookups: [InfoHash: [PeerAddress]] = [:]
     private var nextSessionID = 1
     private var refusals: [PeerRefusal: Int] = [:]
+    /// Local discovery started with the listener (it may be configured and still off: nothing to multicast on).
+    private var discoveryRunning = false
     /// The node's one HTTP client for mirrors and web seeds (``httpClient``), made on first use.
     private var mirrorClient: HTTPClient?
 
@@ -108,7 +117,10 @@ final class HostCore: HandshakeRouting {
             }
             .flatMap { port -> EventLoopFuture<Int> in
                 guard let discovery = self.configuration.localDiscovery else { return self.loop.makeSucceededFuture(port) }
-                return self.startLocalDiscovery(discovery, port: port).assumeIsolated().map { port }.flatMapError {
+                return self.startLocalDiscovery(discovery, port: port).assumeIsolated().map {
+                    self.discoveryRunning = true
+                    return port
+                }.flatMapError {
                     error in
                     // Discovery on interfaces it chose itself is best effort: a host with nothing to multicast on
                     // (or the group's port taken) runs without it. Interfaces the operator named must work.
@@ -139,6 +151,7 @@ final class HostCore: HandshakeRouting {
 
     /// Stops every session (each announces `stopped` and ends its run), then closes the listener.
     func shutdown() -> EventLoopFuture<Void> {
+        for lookup in Array(lookups.values) { lookup.cancel("the node is shutting down") }
         let running = Array(sessions.values)
         let finished = running.map(\.finished)
         for session in running { session.shutdown(.stopped) }
@@ -199,7 +212,7 @@ final class HostCore: HandshakeRouting {
     }
 
     private var acceptsIncoming: Bool {
-        nodeRoom > 0 && !sessions.isEmpty
+        nodeRoom > 0 && !(sessions.isEmpty && lookups.isEmpty)
     }
 
     // MARK: - Sessions
@@ -214,9 +227,58 @@ final class HostCore: HandshakeRouting {
         sessions[session.infoHash] = session
         connections.join(session.hostID)
         rebalanceRates()
+        let heard = heardDuringLookups.removeValue(forKey: session.infoHash) ?? []
         guard let discovery = configuration.localDiscovery else { return }
         if session.torrent.isPrivate { logPrivateDiscovery(session.torrent) }
-        if usesLocalDiscovery(session.torrent) { discovery.add(session.infoHash) }
+        guard usesLocalDiscovery(session.torrent) else { return }
+        discovery.add(session.infoHash)
+        for address in heard { session.addPeer(session.classifier.record(address, source: .lsd)) }
+    }
+
+    // MARK: - Magnet-link lookups
+
+    /// The most peers kept per lookup for its session, and the most lookups whose peers are kept.
+    static let heardPeersKept = 64
+    static let lookupsKept = 8
+
+    /// Starts routing to `coordinator` what the host learns of its info-hash: local discovery announces it (when
+    /// ``lookupsUseLocalDiscovery``) and its peers are asked; incoming connections for it are accepted for the
+    /// metadata exchange. Ends when the fetch does.
+    func beginLookup(_ coordinator: MetadataCoordinator) throws(EngineError) {
+        let infoHash = coordinator.fetch.infoHash
+        guard sessions[infoHash] == nil, lookups[infoHash] == nil else {
+            throw EngineError(.duplicateTorrent, "magnet link \(infoHash.hex): the node already runs this torrent")
+        }
+        lookups[infoHash] = coordinator
+        coordinator.onFinish = { [weak self] succeeded in self?.endLookup(infoHash, succeeded: succeeded) }
+        if heardDuringLookups.count >= Self.lookupsKept, let old = heardDuringLookups.keys.first {
+            heardDuringLookups[old] = nil
+        }
+        heardDuringLookups[infoHash] = []
+        guard let discovery = configuration.localDiscovery, discoveryRunning else { return }
+        if lookupsUseLocalDiscovery {
+            coordinator.listens = true
+            discovery.add(infoHash)
+            logger.info("local discovery announces the magnet link's info-hash", metadata: ["infohash": "\(infoHash.hex)"])
+        } else {
+            logger.notice(
+                "local discovery is off for the magnet link", metadata: ["why": "\(privateDiscoveryOff ?? "")"])
+        }
+    }
+
+    private func endLookup(_ infoHash: InfoHash, succeeded: Bool) {
+        lookups[infoHash] = nil
+        if !succeeded { heardDuringLookups[infoHash] = nil }
+        if lookupsUseLocalDiscovery, sessions[infoHash] == nil { configuration.localDiscovery?.remove(infoHash) }
+    }
+
+    /// Whether local discovery announces a magnet link's info-hash and asks the peers it finds. A magnet link does not
+    /// say whether its torrent is private: a node without transport security fetches as any public client does (and
+    /// refuses a private info dictionary, ``MagnetMetadata``); a node whose peers authenticate by key fetches from
+    /// them over TLS, as it does for private torrents; a node with `--allow-plain-peers` does not announce it, as it
+    /// does not announce its private torrents.
+    var lookupsUseLocalDiscovery: Bool {
+        configuration.transportSecurity == nil || privateDiscoveryOff == nil
     }
 
     /// Removes a session (it is ending): its info-hash is unknown from now on and its shares go back to the others.
@@ -282,6 +344,15 @@ final class HostCore: HandshakeRouting {
     /// A peer local discovery found: into its session's directory as an `lsd` peer, on the LAN unless its address
     /// is in a network declared WAN.
     private func locallyDiscovered(_ peer: LocalPeer) {
+        if sessions[peer.infoHash] == nil, let lookup = lookups[peer.infoHash], lookupsUseLocalDiscovery {
+            let address = PeerAddress(host: peer.host, port: peer.port)
+            if var heard = heardDuringLookups[peer.infoHash], heard.count < Self.heardPeersKept, !heard.contains(address) {
+                heard.append(address)
+                heardDuringLookups[peer.infoHash] = heard
+            }
+            logger.debug("local discovery found a peer for the magnet link", metadata: ["peer": "\(address)"])
+            return lookup.addPeer(address)
+        }
         guard let session = sessions[peer.infoHash], usesLocalDiscovery(session.torrent) else { return }
         let address = PeerAddress(host: peer.host, port: peer.port)
         session.addPeer(session.classifier.record(address, source: .lsd))
@@ -369,6 +440,9 @@ final class HostCore: HandshakeRouting {
     {
         let address =
             dial?.record.address ?? PeerAddress(host: remote?.ipAddress ?? "unknown", port: remote?.port ?? 0)
+        if dial == nil, sessions[theirs.infoHash] == nil, let lookup = lookups[theirs.infoHash] {
+            return routeToLookup(lookup, theirs, address: address, remote: remote, identity: identity)
+        }
         guard let session = sessions[theirs.infoHash], dial == nil || dial?.ours.infoHash == theirs.infoHash else {
             count(.unknownInfoHash, "handshake for a torrent this node does not serve", remote: remote)
             if let dial { sessions[dial.ours.infoHash]?.dialFailed(dial.record.address) }
@@ -390,6 +464,26 @@ final class HostCore: HandshakeRouting {
             return .refuse(.session, "refused by the session")
         }
         return .accept(ours: session.ourHandshake, limits: session.wireLimits, connection: connection)
+    }
+
+    /// An incoming connection for a magnet link's info-hash: admitted as for a private torrent when the node has
+    /// transport security (the link may name one), then the fetch's.
+    private func routeToLookup(
+        _ lookup: MetadataCoordinator, _ theirs: Handshake, address: PeerAddress, remote: SocketAddress?,
+        identity: PeerIdentity?
+    ) -> HandshakeRoute {
+        if let admission = configuration.admission {
+            let request = PeerAdmissionRequest(
+                address: address, direction: .incoming, infoHash: theirs.infoHash, peerID: theirs.peerID,
+                identity: identity, isPrivate: configuration.transportSecurity != nil)
+            if case .refuse(let reason, let counted) = admission(request) {
+                count(counted, reason, remote: remote)
+                return .refuse(counted, reason)
+            }
+        }
+        let route = lookup.routeIncoming(theirs, address: address)
+        if case .refuse(let counted, let reason) = route { count(counted, reason, remote: remote) }
+        return route
     }
 
     func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?, refusal: PeerRefusal?) {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import SwarmPrimitives
 
 /// One node's torrents behind one peer listener: the listener reads each connection's BitTorrent handshake and
 /// hands the connection to the session whose info-hash it names (an unknown info-hash is closed and counted), and
@@ -43,6 +44,38 @@ public final class SessionHost: Sendable {
     @discardableResult
     public func start() async throws -> Int {
         try await eventLoop.flatSubmit { self.loopCore.start() }.get()
+    }
+
+    /// Fetches a magnet link's info dictionary (BEP 9) on this host: `peers` are asked as ``MetadataFetch/run(peers:group:)``
+    /// asks them, and while no session runs the torrent the host also works for the fetch: local discovery announces
+    /// the info-hash (``HostConfiguration/localDiscovery``; not on a node with `--allow-plain-peers`, see
+    /// `HostCore.lookupsUseLocalDiscovery`) and the peers it finds are asked too, and peers that dial the listener
+    /// for the info-hash are asked on their connection (admitted as for a private torrent when the node has transport
+    /// security). Where local discovery runs for it, the fetch waits for peers until ``MetadataFetch/timeout`` even
+    /// when `peers` is empty or all of them failed. The peers local discovery found are handed to the torrent's
+    /// session when it joins this host.
+    ///
+    /// - Returns: the raw info dictionary, whose SHA-1 is the fetch's info-hash.
+    /// - Throws: ``EngineError`` `.bindFailed` when the listener cannot be bound, `.duplicateTorrent` when the host
+    ///   already runs or fetches the torrent, `.noPeers` when there is no peer to ask and no local discovery to wait
+    ///   on, `.metadataUnavailable` when no peer gave a good copy in time,
+    ///   `.cancelled` when the host shuts down first.
+    public func fetchMetadata(_ fetch: MetadataFetch, peers: [PeerAddress]) async throws(EngineError) -> [UInt8] {
+        do {
+            try await start()
+        } catch let error as EngineError {
+            throw error
+        } catch {
+            throw EngineError(.bindFailed, "\(error)")
+        }
+        return try await fetch.coordinate(peers: peers, on: eventLoop) { coordinator in
+            do throws(EngineError) {
+                try self.loopCore.beginLookup(coordinator)
+            } catch {
+                return coordinator.finish(.failure(error))
+            }
+            coordinator.start()
+        }
     }
 
     /// Stops every session (each ends its run as stopped) and closes the listener.

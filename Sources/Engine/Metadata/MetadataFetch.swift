@@ -46,6 +46,14 @@ public struct MetadataFetch: Sendable {
         self.logger = logger
     }
 
+    /// Why a fetch with no peer to ask and none to wait for fails at once.
+    var noPeers: EngineError {
+        EngineError(
+            .noPeers,
+            "magnet link \(infoHash.hex): no peer to ask for the info dictionary (give x.pe=, tr=, --peer, or "
+                + "enable local discovery)")
+    }
+
     /// Asks `peers` (each at most once, in order) for the info dictionary.
     ///
     /// - Parameters:
@@ -56,18 +64,19 @@ public struct MetadataFetch: Sendable {
     public func run(
         peers: [PeerAddress], group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws(EngineError) -> [UInt8] {
-        guard !peers.isEmpty else {
-            throw EngineError(
-                .noPeers,
-                "magnet link \(infoHash.hex): no peer to ask for the info dictionary (give x.pe=, tr=, --peer, or "
-                    + "enable local discovery)")
-        }
-        let loop = group.next()
+        guard !peers.isEmpty else { throw noPeers }
+        return try await coordinate(peers: peers, on: group.next()) { $0.start() }
+    }
+
+    /// Makes the fetch's coordinator on `loop`, hands it to `begin` there (which starts it), and waits for its copy.
+    func coordinate(
+        peers: [PeerAddress], on loop: any EventLoop,
+        _ begin: @escaping @Sendable (MetadataCoordinator) -> Void
+    ) async throws(EngineError) -> [UInt8] {
         let promise = loop.makePromise(of: [UInt8].self)
         let fetch = self
         loop.execute {
-            let coordinator = MetadataCoordinator(fetch: fetch, peers: peers, loop: loop, promise: promise)
-            coordinator.start()
+            begin(MetadataCoordinator(fetch: fetch, peers: peers, loop: loop, promise: promise))
         }
         do {
             return try await promise.futureResult.get()
@@ -91,11 +100,23 @@ final class MetadataCoordinator: HandshakeRouting {
     private var waiting = 0
     private var attempts: [PeerAddress: Int] = [:]
     private var failures: [(PeerAddress, String)] = []
+    /// Connections peers made to us (a host's lookup, ``SessionHost/fetchMetadata(_:peers:)``).
+    private var incoming: [ObjectIdentifier: any Channel] = [:]
+    /// Every address asked or queued, so a peer heard again is not asked twice.
+    private var known: Set<PeerAddress>
     private let promise: EventLoopPromise<[UInt8]>
-    private var finished = false
+    private(set) var finished = false
     private var deadline: Scheduled<Void>?
+    /// Whether more peers may still arrive (a host's lookup with local discovery running for it), so an empty
+    /// queue is not the end: the fetch then ends with a copy or at its timeout.
+    var listens = false
+    /// Called once when the fetch ends (the host forgets the lookup).
+    var onFinish: ((Bool) -> Void)?
 
     var handshakeTimeout: TimeAmount { .seconds(10) }
+
+    /// Incoming connections one fetch takes at once.
+    var maximumIncoming: Int { fetch.parallelPeers * 2 }
 
     init(fetch: MetadataFetch, peers: [PeerAddress], loop: any EventLoop, promise: EventLoopPromise<[UInt8]>) {
         self.fetch = fetch
@@ -103,10 +124,19 @@ final class MetadataCoordinator: HandshakeRouting {
         self.promise = promise
         var seen = Set<PeerAddress>()
         self.pending = peers.filter { seen.insert($0).inserted }
+        self.known = seen
         self.ours = Handshake(infoHash: fetch.infoHash, peerID: fetch.peerID)
     }
 
+    /// A peer learned while the fetch runs (local discovery): asked like the others, once.
+    func addPeer(_ address: PeerAddress) {
+        guard !finished, known.insert(address).inserted else { return }
+        pending.append(address)
+        fill()
+    }
+
     func start() {
+        if pending.isEmpty && !listens { return finish(.failure(fetch.noPeers)) }
         let bound = NIOLoopBound(self, eventLoop: loop)
         let timeout = fetch.timeout
         deadline = loop.assumeIsolated().scheduleTask(in: timeout.timeAmount) {
@@ -121,7 +151,7 @@ final class MetadataCoordinator: HandshakeRouting {
         while dialling + open.count < fetch.parallelPeers, !pending.isEmpty {
             dial(pending.removeFirst())
         }
-        if dialling + open.count + waiting == 0 && pending.isEmpty {
+        if dialling + open.count + waiting + incoming.count == 0 && pending.isEmpty && !listens {
             finish(.failure(failure("every peer was asked")))
         }
     }
@@ -209,11 +239,19 @@ final class MetadataCoordinator: HandshakeRouting {
         return true
     }
 
-    private func finish(_ result: Result<[UInt8], EngineError>) {
+    /// Ends the fetch without a copy (the host is shutting down).
+    func cancel(_ why: String) {
+        finish(.failure(EngineError(.cancelled, "magnet link \(fetch.infoHash.hex): \(why)")))
+    }
+
+    func finish(_ result: Result<[UInt8], EngineError>) {
         guard !finished else { return }
         finished = true
         deadline?.cancel()
         for channel in open.values { channel.close(promise: nil) }
+        for channel in incoming.values { channel.close(promise: nil) }
+        if case .success = result { onFinish?(true) } else { onFinish?(false) }
+        onFinish = nil
         switch result {
         case .success(let info): promise.succeed(info)
         case .failure(let error): promise.fail(error)
@@ -232,14 +270,46 @@ final class MetadataCoordinator: HandshakeRouting {
             peerFailed(dial.record.address, "does not support the extension protocol (BEP 10)")
             return .refuse(.session, "no extension protocol")
         }
+        return accept(theirs, address: dial.record.address, incoming: false)
+    }
+
+    /// The message limits and the handler of a metadata connection whose handshake named our info-hash.
+    private func accept(_ theirs: Handshake, address: PeerAddress, incoming: Bool) -> HandshakeRoute {
         // Only extended messages matter here; the piece facts are unknown, so the limits are a single small piece.
         var limits = PeerWireLimits(pieceLength: MetadataMessage.pieceLength, totalLength: MetadataMessage.pieceLength)
         limits.fastExtension = theirs.reserved.fastExtension && ours.reserved.fastExtension
         limits.pieceFactsKnown = false
         let peer = MetadataPeer(
-            coordinator: self, address: dial.record.address, fast: limits.fastExtension,
-            timeout: fetch.peerTimeout.timeAmount)
+            coordinator: self, address: address, fast: limits.fastExtension, timeout: fetch.peerTimeout.timeAmount,
+            incoming: incoming)
         return .accept(ours: ours, limits: limits, connection: peer)
+    }
+
+    /// A peer dialled us for the info-hash (the host routed the connection here: it has no session for it yet).
+    /// Asked like a dialled peer, up to ``maximumIncoming`` at once.
+    func routeIncoming(_ theirs: Handshake, address: PeerAddress) -> HandshakeRoute {
+        guard !finished else { return .refuse(.session, "metadata fetch over") }
+        guard incoming.count < maximumIncoming else {
+            return .refuse(.session, "metadata fetch has \(incoming.count) incoming connections")
+        }
+        guard theirs.reserved.extensionProtocol else {
+            peerFailed(address, "dialled us without the extension protocol (BEP 10)")
+            return .refuse(.session, "no extension protocol")
+        }
+        known.insert(address)
+        return accept(theirs, address: address, incoming: true)
+    }
+
+    /// An incoming metadata connection is set up: closed with the fetch.
+    func attached(_ channel: any Channel) {
+        guard !finished else { return channel.close(promise: nil) }
+        let key = ObjectIdentifier(channel)
+        incoming[key] = channel
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            bound.value.incoming[key] = nil
+            bound.value.fill()
+        }
     }
 
     func handshakeFailed(dial: OutgoingDial?, remote: SocketAddress?, refusal: PeerRefusal?) {

@@ -27,14 +27,19 @@ final class MetadataPeer: ChannelInboundHandler {
     private var outstanding = 0
     private var done = false
 
-    init(coordinator: MetadataCoordinator, address: PeerAddress, fast: Bool, timeout: TimeAmount) {
+    /// Whether the peer dialled us.
+    private let incoming: Bool
+
+    init(coordinator: MetadataCoordinator, address: PeerAddress, fast: Bool, timeout: TimeAmount, incoming: Bool = false) {
         self.coordinator = coordinator
         self.address = address
         self.fast = fast
         self.timeout = timeout
+        self.incoming = incoming
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        if incoming { coordinator.attached(context.channel) }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) {
             let (peer, context) = bound.value

@@ -8,8 +8,9 @@ import SwarmPrimitives
 /// ``MetadataFetch``) and written as a `.torrent` file, so the download then runs as for any torrent, through the
 /// same gate (trust policy, staging, release).
 ///
-/// Peers to ask: the link's `x.pe` peers, `--peer`, and the peers its `tr=` trackers return (an announce with no
-/// event). The torrent file written holds the fetched info dictionary byte for byte (so its info-hash is the
+/// Peers to ask: the link's `x.pe` peers, `--peer`, the peers its `tr=` trackers return (an announce with no
+/// event), and, on a node's host (``host``), the peers BEP 14 local discovery finds for the info-hash and those that
+/// dial the node for it (``SessionHost/fetchMetadata(_:peers:)``). The torrent file written holds the fetched info dictionary byte for byte (so its info-hash is the
 /// link's) and the link's trackers as `announce`/`announce-list`.
 ///
 /// Private swarms: a magnet link cannot say whether its torrent is private, so a node with a transport security
@@ -24,6 +25,10 @@ public struct MagnetMetadata: Sendable {
     public var transportSecurity: (any PeerTransportSecurity)?
     /// How long the fetch may take.
     public var timeout: Duration = .seconds(120)
+    /// The node's host (the download's too): with one, the fetch listens as well as dials: local discovery
+    /// announces the info-hash and its peers are asked, and peers that dial the host for it are asked. Without one
+    /// (`--no-lsd` and no `--key`), only the link's, `--peer` and tracker peers are dialled.
+    public var host: SessionHost?
     let logger: Logger
 
     public init(
@@ -102,13 +107,25 @@ public struct MagnetMetadata: Sendable {
         let infoHash = try requireInfoHash()
         var peers = try linkPeers() + configuration.manualPeers
         let peerID = PeerID.generate()
-        if configuration.useTrackers { peers += await trackerPeers(infoHash: infoHash, peerID: peerID) }
+        var port = configuration.port
+        if let host {
+            do {
+                port = try await host.start()
+            } catch {
+                throw NodeError(.io, "magnet link \(infoHash.hex): cannot listen for peers: \(error)")
+            }
+        }
+        if configuration.useTrackers { peers += await trackerPeers(infoHash: infoHash, peerID: peerID, port: port) }
         var fetch = MetadataFetch(
             infoHash: infoHash, peerID: peerID, transportSecurity: transportSecurity, logger: logger)
         fetch.timeout = timeout
         let info: [UInt8]
         do throws(EngineError) {
-            info = try await fetch.run(peers: peers)
+            if let host {
+                info = try await host.fetchMetadata(fetch, peers: peers)
+            } else {
+                info = try await fetch.run(peers: peers)
+            }
         } catch {
             throw NodeError(.metadataUnavailable, error.context)
         }
@@ -131,14 +148,14 @@ public struct MagnetMetadata: Sendable {
     }
 
     /// Asks each `tr=` tracker once for peers (no event, as a leech with everything left).
-    private func trackerPeers(infoHash: InfoHash, peerID: PeerID) async -> [PeerAddress] {
+    private func trackerPeers(infoHash: InfoHash, peerID: PeerID, port: Int) async -> [PeerAddress] {
         let client = HTTPTrackerClient()
         var peers: [PeerAddress] = []
         for text in link.trackers {
             do {
                 let url = try AnnounceURL(text)
                 let request = AnnounceRequest(
-                    infoHash: infoHash, peerID: peerID, port: max(configuration.port, 1), left: 1, numWant: 50)
+                    infoHash: infoHash, peerID: peerID, port: max(port, 1), left: 1, numWant: 50)
                 var signed = request
                 if let parameters = configuration.announceParameters { signed.extraParameters = parameters(url, request) }
                 let response = try await client.announce(signed, to: url)
