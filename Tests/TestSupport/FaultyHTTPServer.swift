@@ -3,7 +3,7 @@ import Foundation
 /// A small HTTP file server with Range support and injected faults, for the mirror tests: `faulty-http-server.py`
 /// beside this file (python3's `http.server`), started as a process on 127.0.0.1 and stopped by its pid. The
 /// faults are its options (`--fail-first 2 --fail-status 503`, `--status 404`, `--corrupt`, `--short K`,
-/// `--long K`, `--stall-after K`, `--die-after K`, `--redirects N`, `--redirect-loop`, `--ignore-range`; the
+/// `--long K`, `--stall-after K`, `--die-after K`, `--redirects N`, `--redirect-loop`, `--ignore-range`, `--no-content-range`, `--wrong-total`; the
 /// script's docstring says what each does). It exits on its own after `lifetime` seconds.
 public final class FaultyHTTPServer {
     /// One request as the server logged it.

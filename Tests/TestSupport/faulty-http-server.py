@@ -14,6 +14,8 @@ Serves the files under --root on 127.0.0.1 (GET and HEAD, one Range `bytes=A-B` 
   --redirects N                    each request is redirected N times (302 to /r/<n>/PATH) before it is served
   --redirect-loop                  every request is redirected to itself
   --ignore-range                   Range is ignored: 200 with the whole file
+  --no-content-range               206 responses carry no Content-Range
+  --wrong-total                    206 responses name a total one byte longer than the file (another version)
   --rate B                         bodies are sent at about B bytes per second (a slow mirror)
 
 Each request is logged to stdout as one line `REQ <monotonic seconds> <status> <path> <range>` (flushed) when it
@@ -120,8 +122,9 @@ class Handler(BaseHTTPRequestHandler):
             body = body[: max(0, len(body) - args.short)]
         log(status, path, rng)
         self.send_response(status)
-        if status == 206:
-            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, size))
+        if status == 206 and not args.no_content_range:
+            total = size + 1 if args.wrong_total else size
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (start, end, total))
         self.send_header("Accept-Ranges", "bytes")
         self.send_header("Content-Length", str(declared))
         if args.short:
@@ -177,6 +180,8 @@ def main():
     p.add_argument("--redirects", type=int, default=0)
     p.add_argument("--redirect-loop", action="store_true")
     p.add_argument("--ignore-range", action="store_true")
+    p.add_argument("--no-content-range", action="store_true")
+    p.add_argument("--wrong-total", action="store_true")
     p.add_argument("--rate", type=int, default=0)
     args = p.parse_args()
     server = ThreadingHTTPServer((args.listen, args.port), Handler)

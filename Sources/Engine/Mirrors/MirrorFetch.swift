@@ -129,10 +129,16 @@ final class MirrorFetch {
         let last = span.fileOffset + Int64(span.length) - 1
         switch head.status.code {
         case 206:
-            if let range = head.headers.first(name: "Content-Range"),
-                !range.hasPrefix("bytes \(span.fileOffset)-\(last)/")
-            {
-                return finish("answered Content-Range '\(range)' to a request for bytes \(span.fileOffset)-\(last)")
+            // RFC 9110 §15.3.7: a 206 for one range carries its Content-Range. The total must be the file's length
+            // (or `*`): another total is another version of the file.
+            guard let range = head.headers.first(name: "Content-Range") else {
+                return finish("answered 206 without a Content-Range to a request for bytes \(span.fileOffset)-\(last)")
+            }
+            let asked = "bytes \(span.fileOffset)-\(last)/"
+            guard range == asked + "\(file.length)" || range == asked + "*" else {
+                return finish(
+                    "answered Content-Range '\(range)' to a request for bytes \(span.fileOffset)-\(last) of a "
+                        + "\(file.length)-byte file")
             }
         case 200 where span.fileOffset == 0 && Int64(span.length) == file.length:
             break  // the whole file was asked for

@@ -210,6 +210,8 @@ import Testing
         (["--redirect-loop"], "redirect", false),
         (["--redirects", "6"], "redirect", false),
         (["--ignore-range"], "answered 200 to a Range request", false),
+        (["--no-content-range"], "answered 206 without a Content-Range", false),
+        (["--wrong-total"], "of a 1048576-byte file", false),
     ]
 
     @Test(.timeLimit(.minutes(2)), arguments: faults)
