@@ -4,7 +4,8 @@ import Testing
 
 /// `swtorrent leech` from a third-party HTTPS mirror (nginx) whose certificate an operator's own CA issued: trusted
 /// with `--mirror-ca`, refused as untrusted without it, and a `--mirror-ca` file that cannot be used is refused by
-/// name before anything starts.
+/// name before anything starts. Each with and without a node key: a keyed node's first handshake (its node
+/// certificate's settings, for appliances) fails at nginx, and the mirror is then verified like a key-less node's.
 @Suite struct MirrorHTTPSTests {
     static let size = (2 << 20) + 333
 
@@ -27,14 +28,19 @@ import Testing
             authority = try TestCertificateAuthority(directory: dir)
             nginx = try NginxServer(
                 root: served, certificate: authority.serverCertificate, key: authority.serverKey, directory: dir)
+            let key = try TestProcess.swtorrent(["keygen", "--out", path("node.key")], timeout: 30)
+            guard key.exitCode == 0 else { throw HarnessError("keygen: \(key.stderr)") }
+            try FileManager.default.copyItem(atPath: path("node.key.pub"), toPath: path("node.allow"))
         }
 
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
-        func leech(_ extra: [String]) throws -> ProcessResult {
-            try TestProcess.swtorrent(
+        /// With `keyed`, the leech has a node key and an allowlist (a private-swarm node).
+        func leech(keyed: Bool, _ extra: [String]) throws -> ProcessResult {
+            let key = keyed ? ["--key", path("node.key"), "--allow", path("node.allow")] : []
+            return try TestProcess.swtorrent(
                 ["leech", path("t.torrent"), "--out", path("out"), "--no-tracker", "--allow-unsigned", "--json",
-                 "--mirror", nginx.url + "payload.bin"] + extra, timeout: 120)
+                 "--mirror", nginx.url + "payload.bin"] + key + extra, timeout: 120)
         }
 
         func cleanup() {
@@ -49,11 +55,12 @@ import Testing
         }
     }
 
-    @Test(.timeLimit(.minutes(3)))
-    func leechCompletesFromAnHTTPSMirrorWhoseCAIsGivenWithMirrorCA() throws {
+    @Test(.timeLimit(.minutes(3)), arguments: [false, true])
+    func leechCompletesFromAnHTTPSMirrorWhoseCAIsGivenWithMirrorCA(keyed: Bool) throws {
         let setup = try Setup("https-ca")
         defer { setup.cleanup() }
-        let result = try setup.leech(["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "60s"])
+        let result = try setup.leech(
+            keyed: keyed, ["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "60s"])
         #expect(result.exitCode == 0, "\(result.stderr)")
         let released = try Data(contentsOf: setup.dir.appendingPathComponent("out/payload.bin"))
         #expect(released == (try Data(contentsOf: setup.dir.appendingPathComponent("served/payload.bin"))))
@@ -63,13 +70,15 @@ import Testing
         #expect(mirrors.first?["url"] as? String == setup.nginx.url + "payload.bin")
         #expect((mirrors.first?["bytes"] as? NSNumber)?.intValue == Self.size)
         #expect(complete["peers"] as? Int == 0)
+        let switched = (mirrors.first?["reason"] as? String)?.contains("verify the server's certificate") == true
+        #expect(switched == keyed, "\(mirrors)")
     }
 
-    @Test(.timeLimit(.minutes(3)))
-    func withoutMirrorCATheMirrorIsRefusedAsUntrustedAndTheLeechStalls() throws {
+    @Test(.timeLimit(.minutes(3)), arguments: [false, true])
+    func withoutMirrorCATheMirrorIsRefusedAsUntrustedAndTheLeechStalls(keyed: Bool) throws {
         let setup = try Setup("https-noca")
         defer { setup.cleanup() }
-        let result = try setup.leech(["--stall-timeout", "5s"])
+        let result = try setup.leech(keyed: keyed, ["--stall-timeout", "5s"])
         #expect(result.exitCode == 3, "\(result.stderr)")
         #expect(!result.timedOut)
         #expect(!FileManager.default.fileExists(atPath: setup.path("out/payload.bin")))

@@ -374,6 +374,12 @@ struct MirrorServerTests {
         ).write(to: URL(fileURLWithPath: appliance.path("intruder.allow")))
         let intruder = try leech("intruder", mirror: https, allow: "intruder.allow", out: "intruder", stall: "5s")
         #expect(intruder.exitCode != 0)
+        // The appliance refusing the key is not taken for a third-party server (which would switch the mirror to
+        // verifying the appliance's self-signed certificate and report that instead).
+        let refusedLine = try #require(intruder.stdout.split(separator: "\n").last { $0.contains("\"stalled\"") })
+        #expect(refusedLine.contains("\"reason\""), "\(refusedLine)")
+        #expect(!refusedLine.contains("verify the server's certificate"), "\(refusedLine)")
+        #expect(!refusedLine.contains("certificate not trusted"), "\(refusedLine)")
         #expect(!FileManager.default.fileExists(atPath: appliance.path("intruder/pkg/a.bin")))
 
         let http = try #require(try appliance.status()["httpMirror"] as? [String: Any])

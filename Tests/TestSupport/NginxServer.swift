@@ -1,6 +1,7 @@
 import Foundation
 
-/// nginx serving a directory over HTTPS on 127.0.0.1 (a third-party mirror, as a company runs one), started in the
+/// nginx serving a directory over HTTPS (TLS 1.2 and 1.3, Mozilla's "intermediate" choice, whatever the nginx
+/// version's default) on 127.0.0.1 (a third-party mirror, as a company runs one), started in the
 /// foreground as a process and stopped by its pid; its config, logs and temporary directories are under
 /// `directory/nginx`. nginx answers Range requests on static files as BEP 19 web seeds need.
 public final class NginxServer {
@@ -34,6 +35,7 @@ public final class NginxServer {
                     listen 127.0.0.1:\(port) ssl;
                     ssl_certificate \(certificate.path);
                     ssl_certificate_key \(key.path);
+                    ssl_protocols TLSv1.2 TLSv1.3;
                     root \(root.path);
                 }
             }

@@ -65,6 +65,17 @@ public struct HostConfiguration: Sendable {
         tls.additionalTrustRoots.append(.certificates(mirrorTrustRoots))
         return tls
     }
+
+    /// When ``mirrorTLS`` does not verify servers (a keyed node's, made for appliances' self-signed node
+    /// certificates): the settings a mirror is switched to after its handshake with ``mirrorTLS`` fails as with a
+    /// third-party server (``HTTPMirror/useVerifiedTLS(after:)``) — AsyncHTTPClient's default, full verification
+    /// against the system's roots and ``mirrorTrustRoots``, no client certificate. Nil otherwise.
+    var mirrorVerifiedTLS: TLSConfiguration? {
+        guard mirrorTLS?.certificateVerification == CertificateVerification.none else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if !mirrorTrustRoots.isEmpty { tls.additionalTrustRoots.append(.certificates(mirrorTrustRoots)) }
+        return tls
+    }
 }
 
 /// What a host has done so far.

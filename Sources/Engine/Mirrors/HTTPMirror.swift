@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOSSL
 import PeerWire
 
 /// An HTTP mirror or BEP 19 web seed as a source of blocks (``BlockSource``): the picker's blocks are grouped into
@@ -41,6 +42,9 @@ final class HTTPMirror: BlockSource {
     private var lackTimers: [Int: Scheduled<Void>] = [:]
     private var fetches: [Int: MirrorFetch] = [:]
     private var nextFetchID = 1
+    /// The TLS settings of its requests when they are not the client's own: the verified ones a keyed node switches
+    /// it to (``useVerifiedTLS(after:)``).
+    private(set) var tlsConfiguration: TLSConfiguration?
     /// The end of the current backoff; cancelled by ``stop()``, so it never fires after the session is gone.
     private var backoffTimer: Scheduled<Void>?
 
@@ -215,6 +219,21 @@ final class HTTPMirror: BlockSource {
         guard entry.length > 0 else { return 0..<0 }
         let pieceLength = Int64(layout.pieceLength)
         return Int(entry.offset / pieceLength)..<Int((entry.offset + entry.length - 1) / pieceLength + 1)
+    }
+
+    /// A keyed node's client settings (the node certificate, TLS 1.3 and Ed25519 only, no server verification:
+    /// what appliances' mirrors need) cannot complete a handshake with a third-party server (TLS 1.2 only, an ECDSA or
+    /// RSA certificate). After such a failure the mirror's further requests use the host's verified settings
+    /// (``HostConfiguration/mirrorVerifiedTLS``: the system's roots and `--mirror-ca`'s) for the rest of the session.
+    ///
+    /// - Returns: true when it switched (the host has such settings and the mirror did not use them yet).
+    func useVerifiedTLS(after error: String) -> Bool {
+        guard tlsConfiguration == nil, let verified = core.host.configuration.mirrorVerifiedTLS else { return false }
+        tlsConfiguration = verified
+        core.logger.info(
+            "mirror: handshake with the node certificate's TLS settings failed; verifying the server from now on",
+            metadata: ["mirror": "\(location.url)", "error": "\(error)"])
+        return true
     }
 
     /// Stops using the mirror for the rest of the session: its requests are cancelled and their blocks go back to

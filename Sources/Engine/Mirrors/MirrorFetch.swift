@@ -89,7 +89,8 @@ final class MirrorFetch {
         headers.add(name: "User-Agent", value: "swtorrent")
         let request: HTTPClient.Request
         do {
-            request = try HTTPClient.Request(url: url, method: .GET, headers: headers)
+            request = try HTTPClient.Request(
+                url: url, method: .GET, headers: headers, tlsConfiguration: mirror.tlsConfiguration)
         } catch {
             return finish("\(url): \(error)")
         }
@@ -179,7 +180,23 @@ final class MirrorFetch {
 
     fileprivate func failed(_ error: any Error) {
         guard !finished else { return }
-        finish(Self.reason(error))
+        let reason = Self.reason(error)
+        if Self.isIncompatibleHandshake(error), mirror.useVerifiedTLS(after: reason) {
+            return finish("\(reason); the next requests verify the server's certificate instead of presenting the node's")
+        }
+        finish(reason)
+    }
+
+    /// Words in the TLS library's errors when client and server share no protocol version, cipher or signature
+    /// algorithm (what a keyed node's TLS 1.3, Ed25519-only settings meet at a third-party server).
+    static let incompatibleHandshakeErrors = [
+        "TLSV1_ALERT_PROTOCOL_VERSION", "SSLV3_ALERT_HANDSHAKE_FAILURE", "UNSUPPORTED_PROTOCOL",
+        "NO_COMMON_SIGNATURE_ALGORITHMS", "WRONG_SIGNATURE_TYPE", "NO_SHARED_CIPHER",
+    ]
+
+    static func isIncompatibleHandshake(_ error: any Error) -> Bool {
+        guard case NIOSSLError.handshakeFailed(.sslError(let errors)) = error else { return false }
+        return errors.contains { error in incompatibleHandshakeErrors.contains { error.description.contains($0) } }
     }
 
     /// A failed request's reason as progress and logs show it: a certificate the client does not trust says so and
