@@ -106,7 +106,7 @@ extension MirrorCatalogTests {
         catalog.add(torrent: publicTorrent, storage: publicStorage)
         catalog.add(torrent: privateTorrent, storage: privateStorage)
         catalog.add(torrent: otherTorrent, storage: otherStorage)
-        #expect(await TestFiles.waitUntilAsync(timeout: 20) { catalog.knownDigests.count == 3 })
+        #expect(await TestFiles.waitUntilAsync(timeout: 40) { catalog.knownDigests.count == 3 })
         let first = try #require(catalog.lookup(sha256: digest).served)
         #expect(!first.entry.isPrivate)
         let copies = [
@@ -138,7 +138,7 @@ extension MirrorCatalogTests {
         let catalog = MirrorCatalog(cache: cache, logger: Self.logger)
         catalog.add(torrent: kept, storage: keptStorage)
         catalog.add(torrent: gone, storage: goneStorage)
-        #expect(await TestFiles.waitUntilAsync(timeout: 20) { catalog.knownDigests.count == 2 })
+        #expect(await TestFiles.waitUntilAsync(timeout: 40) { catalog.knownDigests.count == 2 })
         let entries = { Set((try? FileManager.default.contentsOfDirectory(atPath: cache.directory)) ?? []) }
         #expect(await TestFiles.waitUntilAsync(timeout: 10) { entries().count == 2 })
         let keptName = ContentDigestCache.name(of: try #require(keptStorage.fingerprint(ofFile: 0)))

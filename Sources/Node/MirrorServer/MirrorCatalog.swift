@@ -208,7 +208,7 @@ public final class MirrorCatalog: Sendable {
         for index in entry.files.values.sorted() {
             guard !Task.isCancelled else { return }
             let fingerprint = entry.storage.fingerprint(ofFile: index)
-            var digest = fingerprint.flatMap { cache?.digest(of: $0) }
+            var digest = await cachedDigest(of: fingerprint)
             let cached = digest != nil
             if !cached {
                 do {
@@ -234,7 +234,9 @@ public final class MirrorCatalog: Sendable {
                 }
                 continue
             }
-            if !cached { cache?.record(digest, of: fingerprint) }
+            if !cached, let cache {
+                _ = try? await NIOThreadPool.singleton.runIfActive { cache.record(digest, of: fingerprint) }
+            }
             let hex = Hex.encode(digest)
             state.withLock { state in
                 guard state.entries[entry.infoHash]?.storage === entry.storage else { return }
@@ -251,5 +253,12 @@ public final class MirrorCatalog: Sendable {
                 state.byDigest[hex] = Holder(infoHash: entry.infoHash, index: index)
             }
         }
+    }
+
+    /// The cache's digest of this version of a file, read on the thread pool (file I/O stays off the cooperative
+    /// pool and the event loops).
+    private func cachedDigest(of version: FileFingerprint?) async -> [UInt8]? {
+        guard let cache, let version else { return nil }
+        return (try? await NIOThreadPool.singleton.runIfActive { cache.digest(of: version) }) ?? nil
     }
 }
