@@ -149,10 +149,28 @@ import TestSupport
         let lab = try Lab.make("leechFindsTheSeedThroughLocalDiscovery", private: false)
         let leech = try lab.startLeech(stallTimeout: "60s")
         defer { leech.stop() }
-        let seed = try lab.startSeed()
+        let statusPort = try TestFiles.freePort()
+        let seed = try lab.startSeed(["--status", "\(statusPort)"])
         defer { seed.stop() }
 
         try lab.expectComplete(leech, seed: seed)
+        // The seed's status shows what its discovery did: /status, swtorrent status and /metrics.
+        let status = try TestProcess.run(
+            "ip", try lab.namespace.command(try TestProcess.swtorrentBinary(), ["status", "\(statusPort)", "--json"]),
+            timeout: 30)
+        try #require(status.exitCode == 0, "swtorrent status: \(status.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        let discovery = try #require(object["localDiscovery"] as? [String: Any], "\(status.stdout)")
+        #expect(discovery["torrents"] as? Int == 1 && (discovery["sent"] as? Int ?? 0) >= 1, "\(discovery)")
+        let table = try TestProcess.run(
+            "ip", try lab.namespace.command(try TestProcess.swtorrentBinary(), ["status", "\(statusPort)"]), timeout: 30)
+        #expect(table.stdout.contains("local discovery: 1 announced,"), "\(table.stdout)")
+        let metrics = try TestProcess.run(
+            "ip", try lab.namespace.command("curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(statusPort)/metrics"]),
+            timeout: 10)
+        #expect(metrics.stdout.contains("swtorrent_lsd_torrents 1"), "\(metrics.stdout.suffix(2000))")
+        #expect(metrics.stdout.contains("swtorrent_lsd_sent_total"), "\(metrics.stdout.suffix(2000))")
+        #expect(metrics.stdout.contains("swtorrent_lsd_dropped_total{reason=\"own_cookie\"}"), "\(metrics.stdout.suffix(2000))")
         // The only way the leech could know the seed: its connection's source is local discovery.
         let connected = Lab.lines(leech.stderr, "peer connected")
         #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")

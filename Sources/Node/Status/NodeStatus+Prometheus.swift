@@ -1,4 +1,5 @@
 import Engine
+import LocalDiscovery
 import Prometheus
 
 extension NodeStatus {
@@ -55,6 +56,20 @@ extension NodeStatus {
                     "swtorrent_http_refusals_total", "HTTP mirror requests and connections refused, by reason",
                     Int64(count), [("reason", Self.label(reason))])
             }
+        }
+        if let lsd = localDiscovery {
+            metrics.gauge("swtorrent_lsd_torrents", "Info-hashes local discovery announces", Double(lsd.torrents))
+            metrics.counter("swtorrent_lsd_sent_total", "Local discovery datagrams sent", Int64(lsd.sent))
+            metrics.counter(
+                "swtorrent_lsd_accepted_total", "Local discovery datagrams accepted from other hosts", Int64(lsd.accepted))
+            for drop in InboundFilter.Drop.allCases {
+                metrics.counter(
+                    "swtorrent_lsd_dropped_total", "Local discovery datagrams dropped, by reason",
+                    Int64(lsd.dropped[drop.rawValue] ?? 0), [("reason", Self.label(drop.rawValue))])
+            }
+            metrics.counter(
+                "swtorrent_lsd_peers_total", "Peers local discovery reported for the node's torrents",
+                Int64(lsd.peersReported))
         }
         return metrics.registry.emitToBuffer()
     }

@@ -25,6 +25,12 @@ extension NodeStatus {
                 "http mirror \(http.address): \(http.requests) requests, \(ProgressFormat.bytes(Double(http.bytesServed)))"
                     + " served, \(http.connections) open" + (refused.isEmpty ? "" : ", refused: " + refused.joined(separator: ", ")))
         }
+        if let lsd = localDiscovery {
+            let dropped = lsd.dropped.values.reduce(0, +)
+            lines.append(
+                "local discovery: \(lsd.torrents) announced, \(lsd.sent) sent, \(lsd.accepted) accepted, "
+                    + "\(dropped) dropped, \(lsd.peersReported) peers found")
+        }
         var rows = [["NAME", "STATE", "PROGRESS", "SIZE", "DOWN/s", "UP/s", "PEERS", "SOURCES"]]
         for t in torrents {
             let sources = t.peerSources.filter { $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }

@@ -1,4 +1,5 @@
 import Engine
+import LocalDiscovery
 
 /// What a running node reports at `/status` (JSON) and what `swtorrent status` prints: the node's totals and each
 /// torrent's progress, rates and peers. Read-only; a snapshot taken when asked.
@@ -69,6 +70,28 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     /// The HTTP mirror's requests, bytes served and refusals by reason (`seed --serve-http`, `http.listen`); nil
     /// when the node runs none.
     public var httpMirror: MirrorServerStatistics.Snapshot?
+    /// BEP 14 local discovery's counts since the node started; nil when it does not run (`--no-lsd`, or no shared
+    /// host to ask).
+    public var localDiscovery: LocalDiscoveryStatus?
+
+    /// What local discovery has done: datagrams sent, accepted and dropped by reason, peers it reported, and the
+    /// info-hashes it announces now.
+    public struct LocalDiscoveryStatus: Sendable, Hashable, Codable {
+        public var torrents: Int
+        public var sent: Int
+        public var accepted: Int
+        /// Dropped datagrams by reason (`InboundFilter.Drop` raw values: `own cookie`, `rate limited` ...).
+        public var dropped: [String: Int]
+        public var peersReported: Int
+
+        public init(_ statistics: LocalDiscoveryStatistics) {
+            torrents = statistics.torrents
+            sent = statistics.sent
+            accepted = statistics.accepted
+            dropped = Dictionary(uniqueKeysWithValues: statistics.dropped.map { ($0.key.rawValue, $0.value) })
+            peersReported = statistics.peersReported
+        }
+    }
 
     public init(
         uptimeSeconds: Double, listenPort: Int?, connections: Int, downloaded: Int64, uploaded: Int64,

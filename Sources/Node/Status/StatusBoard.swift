@@ -112,6 +112,7 @@ public final class StatusBoard: Sendable {
             connections: host?.connections ?? torrents.reduce(0) { $0 + $1.peers }, downloaded: downloaded,
             uploaded: uploaded, refusals: refusals, torrents: torrents)
         status.httpMirror = mirror.withLock { $0 }?.snapshot
+        status.localDiscovery = host?.localDiscovery.map(NodeStatus.LocalDiscoveryStatus.init)
         return status
     }
 }
