@@ -106,7 +106,8 @@ struct LeechCommand: AsyncParsableCommand {
         name: .customLong("mirror-ca"),
         help: ArgumentHelp(
             "A PEM file of CA certificates (one or a bundle, as curl --cacert takes) trusted for https:// mirrors, "
-                + "web seeds and a manifest's mirrors besides the system's (repeatable).", valueName: "file"))
+                + "web seeds, a manifest's mirrors and a manifest URL besides the system's (repeatable).",
+            valueName: "file"))
     var mirrorCA: [String] = []
 
     @Flag(name: .customLong("no-web-seeds"), help: "Do not use the torrent's web seeds (its url-list).")
@@ -158,7 +159,7 @@ struct LeechCommand: AsyncParsableCommand {
         }
         var gateLogger = Logger(label: "swtorrent.leech.gate")
         gateLogger.logLevel = common.verbose ? .info : .error
-        if let signed = try await manifestOptions.signedManifest(torrent) {
+        if let signed = try await manifestOptions.signedManifest(torrent, configuration: configuration) {
             guard !gate.allowUnsigned else {
                 StandardError.report("leech", "a release manifest is always verified: --allow-unsigned does not apply")
                 throw ExitCode(ExitCodes.badInput)

@@ -39,11 +39,12 @@ struct LeechManifestOptions: ParsableArguments {
     var clockSkew: String?
 
     /// The signed manifest when `path` holds one (its first byte is `{`; a torrent starts with `d`) or is an http(s)
-    /// URL (always a manifest, downloaded bounded in size and time), else nil.
-    func signedManifest(_ path: String) async throws -> SignedManifest? {
+    /// URL (always a manifest, downloaded bounded in size and time, trusting `--mirror-ca`'s CAs besides the
+    /// system's), else nil.
+    func signedManifest(_ path: String, configuration: SessionConfiguration) async throws -> SignedManifest? {
         if ManifestDownload.isURL(path) {
             do {
-                return try await ManifestDownload.fetch(path)
+                return try await ManifestDownload.fetch(path, trustRoots: configuration.mirrorTrustRoots)
             } catch {
                 StandardError.report("leech", error.message)
                 throw ExitCode(ExitCodes.of(error))

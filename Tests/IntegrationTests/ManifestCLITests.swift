@@ -168,4 +168,42 @@ struct ManifestCLITests {
         #expect(notFound.exitCode == 1, "\(notFound.stderr)")
         #expect(notFound.stderr.contains("missing.manifest: HTTP 404"), "\(notFound.stderr)")
     }
+
+    /// A manifest published on an internal HTTPS server (nginx) whose certificate the operator's own CA issued, and
+    /// listing that server as its mirror: without `--mirror-ca` the manifest download fails naming the untrusted
+    /// certificate (exit 1, nothing released); with it the node fetches the manifest and the release from it.
+    @Test func aManifestAndItsMirrorOverHTTPSAreTrustedWithMirrorCA() throws {
+        let w = try Workspace()
+        defer { TestFiles.cleanup(w.dir) }
+        try w.minisignKey("m")
+        let authority = try TestCertificateAuthority(directory: w.dir)
+        let nginx = try NginxServer(
+            root: w.dir, certificate: authority.serverCertificate, key: authority.serverKey, directory: w.dir)
+        defer { nginx.stop() }
+        let mirror = nginx.url + "seed/"
+        try Self.makeManifest(w, "rel.manifest", version: "4.0.0", keys: ["m.key"], mirror: mirror)
+        let url = nginx.url + "rel.manifest"
+        let base = [
+            "leech", url, "--out", w.path("out"), "--no-tracker", "--trust", w.path("m.pub"), "--state-dir",
+            w.path("state"), "--json", "--stall-timeout", "60s",
+        ]
+
+        let untrusted = try TestProcess.swtorrent(base, timeout: 60)
+        #expect(untrusted.exitCode == 1, "\(untrusted.stderr)")
+        #expect(
+            untrusted.stderr.contains("\(url): cannot fetch the manifest: certificate not trusted"), "\(untrusted.stderr)")
+        #expect(w.listing(w.path("out")).isEmpty)
+
+        let trusted = try TestProcess.swtorrent(base + ["--mirror-ca", authority.certificate.path], timeout: 90)
+        #expect(trusted.exitCode == 0, "\(trusted.stderr)")
+        #expect(trusted.stderr.contains("manifest artifact.tar 4.0.0 accepted"), "\(trusted.stderr)")
+        #expect(try Workspace.sha256(of: w.path("out/artifact.tar")) == w.sha256)
+        let complete = try #require(
+            trusted.stdout.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["event"] as? String == "complete" })
+        let mirrors = try #require(complete["mirrors"] as? [[String: Any]])
+        let served = try #require(mirrors.first { $0["url"] as? String == mirror }, "\(mirrors)")
+        #expect((served["bytes"] as? NSNumber)?.intValue == 400_000, "\(mirrors)")
+    }
 }

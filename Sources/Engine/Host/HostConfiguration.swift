@@ -61,9 +61,7 @@ public struct HostConfiguration: Sendable {
     /// system's roots) with ``mirrorTrustRoots`` added to the roots; nil when neither is set.
     var mirrorClientTLS: TLSConfiguration? {
         guard !mirrorTrustRoots.isEmpty else { return mirrorTLS }
-        var tls = mirrorTLS ?? .makeClientConfiguration()
-        tls.additionalTrustRoots.append(.certificates(mirrorTrustRoots))
-        return tls
+        return MirrorTrustRoots.clientTLS(adding: mirrorTrustRoots, to: mirrorTLS ?? .makeClientConfiguration())
     }
 
     /// When ``mirrorTLS`` does not verify servers (a keyed node's, made for appliances' self-signed node
@@ -72,9 +70,7 @@ public struct HostConfiguration: Sendable {
     /// against the system's roots and ``mirrorTrustRoots``, no client certificate. Nil otherwise.
     var mirrorVerifiedTLS: TLSConfiguration? {
         guard mirrorTLS?.certificateVerification == CertificateVerification.none else { return nil }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if !mirrorTrustRoots.isEmpty { tls.additionalTrustRoots.append(.certificates(mirrorTrustRoots)) }
-        return tls
+        return MirrorTrustRoots.clientTLS(adding: mirrorTrustRoots)
     }
 }
 

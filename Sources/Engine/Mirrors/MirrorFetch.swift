@@ -180,7 +180,7 @@ final class MirrorFetch {
 
     fileprivate func failed(_ error: any Error) {
         guard !finished else { return }
-        let reason = Self.reason(error)
+        let reason = MirrorTrustRoots.describe(error)
         if Self.isIncompatibleHandshake(error), mirror.useVerifiedTLS(after: reason) {
             return finish("\(reason); the next requests verify the server's certificate instead of presenting the node's")
         }
@@ -197,21 +197,6 @@ final class MirrorFetch {
     static func isIncompatibleHandshake(_ error: any Error) -> Bool {
         guard case NIOSSLError.handshakeFailed(.sslError(let errors)) = error else { return false }
         return errors.contains { error in incompatibleHandshakeErrors.contains { error.description.contains($0) } }
-    }
-
-    /// A failed request's reason as progress and logs show it: a certificate the client does not trust says so and
-    /// names the fix before the TLS library's own text.
-    static func reason(_ error: any Error) -> String {
-        switch error {
-        case NIOSSLError.handshakeFailed(.sslError(let errors))
-        where errors.contains(where: { $0.description.contains("CERTIFICATE_VERIFY_FAILED") }):
-            return "certificate not trusted: the server's certificate does not chain to a system CA or a mirror CA "
-                + "(--mirror-ca), or is expired (\(error))"
-        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
-            return "certificate not valid for this host: \(extra)"
-        default:
-            return "\(error)"
-        }
     }
 
     /// Cuts the bytes into the run's blocks; a block split across parts is gathered in ``partial``.

@@ -41,6 +41,31 @@ public enum MirrorTrustRoots {
         }
     }
 
+    /// TLS client settings that trust `roots` besides `base`'s own (by default AsyncHTTPClient's: full
+    /// verification against the system's roots).
+    public static func clientTLS(
+        adding roots: [NIOSSLCertificate], to base: TLSConfiguration = .makeClientConfiguration()
+    ) -> TLSConfiguration {
+        var tls = base
+        if !roots.isEmpty { tls.additionalTrustRoots.append(.certificates(roots)) }
+        return tls
+    }
+
+    /// A failed HTTPS request's error as progress and logs show it: a certificate the client does not trust says so
+    /// and names the fix before the TLS library's own text; other errors as they describe themselves.
+    public static func describe(_ error: any Error) -> String {
+        switch error {
+        case NIOSSLError.handshakeFailed(.sslError(let errors))
+        where errors.contains(where: { $0.description.contains("CERTIFICATE_VERIFY_FAILED") }):
+            return "certificate not trusted: the server's certificate does not chain to a system CA or a mirror CA "
+                + "(--mirror-ca), or is expired (\(error))"
+        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
+            return "certificate not valid for this host: \(extra)"
+        default:
+            return "\(error)"
+        }
+    }
+
     private static func contains(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
         guard haystack.count >= needle.count else { return false }
         for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
+import Engine
 import NIOCore
+import NIOSSL
 import SignatureGate
 
 /// `swtorrent leech https://…/release.manifest`: a signed release manifest fetched over HTTP(S), bounded in size
@@ -16,14 +18,35 @@ public enum ManifestDownload {
 
     /// Downloads the manifest at `url` (following at most 5 redirects) and parses its envelope.
     ///
-    /// - Throws: ``NodeError`` `io` when it cannot be fetched (naming the URL and the HTTP status or the error),
-    ///   `malformedInput` when it is larger than ``SignedManifest/maxBytes`` or not a signed manifest.
-    public static func fetch(_ url: String) async throws(NodeError) -> SignedManifest {
+    /// - Parameter trustRoots: CAs trusted for an `https` URL besides the system's (`leech --mirror-ca`).
+    /// - Throws: ``NodeError`` `io` when it cannot be fetched (naming the URL and the HTTP status or the error; a
+    ///   certificate that does not verify says so, ``MirrorTrustRoots/describe(_:)``), `malformedInput` when it is
+    ///   larger than ``SignedManifest/maxBytes`` or not a signed manifest.
+    public static func fetch(_ url: String, trustRoots: [NIOSSLCertificate] = []) async throws(NodeError)
+        -> SignedManifest
+    {
+        // A client of its own, shut down after the download: a connection that cannot be made (refused, or a
+        // certificate that does not verify) fails at once instead of being retried until the timeout.
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .follow(max: 5, allowCycles: false))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.tlsConfiguration = MirrorTrustRoots.clientTLS(adding: trustRoots)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let result: Result<SignedManifest, NodeError>
+        do throws(NodeError) {
+            result = .success(try await fetch(url, client: client))
+        } catch {
+            result = .failure(error)
+        }
+        try? await client.shutdown()
+        return try result.get()
+    }
+
+    private static func fetch(_ url: String, client: HTTPClient) async throws(NodeError) -> SignedManifest {
         let bytes: [UInt8]
         do {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "User-Agent", value: "swtorrent")
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            let response = try await client.execute(request, timeout: timeout)
             guard response.status == .ok else {
                 throw NodeError(.io, "\(url): HTTP \(response.status.code) \(response.status.reasonPhrase)")
             }
@@ -36,7 +59,7 @@ public enum ManifestDownload {
             throw NodeError(
                 .malformedInput, "\(url): larger than \(SignedManifest.maxBytes) bytes; not a release manifest")
         } catch {
-            throw NodeError(.io, "\(url): cannot fetch the manifest: \(error)")
+            throw NodeError(.io, "\(url): cannot fetch the manifest: \(MirrorTrustRoots.describe(error))")
         }
         do {
             return try SignedManifest(envelope: bytes, subject: url)
