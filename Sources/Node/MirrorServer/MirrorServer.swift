@@ -24,7 +24,9 @@ public struct MirrorServer: Service {
         /// A connection must send a whole request (head and end) within this long of opening or of its previous
         /// response.
         public var requestTimeout: TimeAmount = .seconds(10)
-        /// A connection on which nothing was read or written for this long is closed.
+        /// A connection on which nothing was read or written for this long is closed. While a response is pending
+        /// nothing is read, and a chunk's write completes only once all of it is in the socket: so a client must take
+        /// at least one ``chunkLength`` chunk of a body per `idleTimeout` (256 KiB per 30 s, about 8.5 KiB/s).
         public var idleTimeout: TimeAmount = .seconds(30)
         /// Connections open at once; more are closed at once and counted as `connection limit` refusals.
         public var maximumConnections = 256
