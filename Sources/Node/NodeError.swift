@@ -23,6 +23,9 @@ public struct NodeError: Error, Sendable, Hashable, CustomStringConvertible {
         case outputExists = "output exists"
         /// A magnet link's info dictionary could not be had from any peer (BEP 9).
         case metadataUnavailable = "metadata unavailable"
+        /// The command was interrupted (SIGINT/SIGTERM, or `--deadline`) before its transfer began: a magnet link's
+        /// info dictionary had not arrived.
+        case interrupted = "interrupted"
     }
 
     public var code: Code

@@ -66,6 +66,7 @@ enum ExitCodes {
         case .incompleteData, .metadataUnavailable: incomplete
         case .password: password
         case .outputExists: exists
+        case .interrupted: interrupted
         }
     }
 

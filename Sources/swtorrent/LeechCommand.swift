@@ -176,22 +176,27 @@ struct LeechCommand: AsyncParsableCommand {
             return try await runManifest(leech, policy: policy, deadline: deadlineService, services: hostServices)
         }
         let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
-        var torrentPath = torrent
-        if MagnetLink.isMagnet(torrent) {
-            (torrentPath, configuration.manualPeers) = try await magnetTorrent(configuration, host: host)
-        }
+        let magnet = try magnetMetadata(configuration, host: host)
         var gated = GatedLeech(
-            torrentPath: torrentPath, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
+            torrentPath: torrent, output: out, policy: policy, staging: gate.staging, quarantine: gate.quarantine,
             auditLog: gate.auditLog, configuration: configuration, logger: common.logger("leech"),
             gateLogger: gateLogger)
         gated.host = host
-        let leech = gated
+        let prepared = gated
         let events = events(policy: policy, deadline: deadlineService)
         let services = (deadlineService.map { [$0] } ?? []) + hostServices
+        let json = common.json
         let result = await common.runAsService("leech", services: services) {
             () async -> Result<GatedLeechOutcome, NodeError> in
+            var leech = prepared
             let result: Result<GatedLeechOutcome, NodeError>
             do throws(NodeError) {
+                if let magnet {
+                    // The metadata phase runs in the service group too: SIGINT/SIGTERM and --deadline end it.
+                    let (path, peers) = try await Self.fetch(magnet, output: leech.output, json: json).get()
+                    leech.torrentPath = path
+                    leech.configuration.manualPeers = peers
+                }
                 result = .success(try await leech.run(events: events))
             } catch {
                 result = .failure(error)
@@ -202,11 +207,11 @@ struct LeechCommand: AsyncParsableCommand {
         try Self.finish(result, deadline: deadlineService)
     }
 
-    /// Fetches a magnet link's info dictionary from peers (BEP 9) into a torrent file beside the output; returns its
-    /// path and the peers the download should dial (`--peer` and the link's `x.pe`).
-    private func magnetTorrent(
-        _ configuration: SessionConfiguration, host: SessionHost?
-    ) async throws -> (torrentPath: String, peers: [PeerAddress]) {
+    /// The magnet link's fetch (nil when the argument is not a magnet link).
+    ///
+    /// - Throws: `ExitCode` bad input for a link that does not parse.
+    private func magnetMetadata(_ configuration: SessionConfiguration, host: SessionHost?) throws -> MagnetMetadata? {
+        guard MagnetLink.isMagnet(torrent) else { return nil }
         let link: MagnetLink
         do {
             link = try MagnetLink(parsing: torrent)
@@ -218,21 +223,36 @@ struct LeechCommand: AsyncParsableCommand {
             link: link, configuration: configuration, transportSecurity: host?.configuration.transportSecurity,
             logger: common.logger("leech"))
         magnet.host = host
-        let infoHash = link.infoHash?.hex
-        do throws(NodeError) {
-            let path = try await magnet.torrentFile(output: out)
-            StandardError.report("leech", "magnet link: info dictionary received, \(path)")
-            if common.json { Self.printMetadataJSON(infoHash: infoHash, result: "received", torrent: path) }
-            // The download asks the link's x.pe peers too.
-            return (path, configuration.manualPeers + (try magnet.linkPeers()))
-        } catch {
-            StandardError.report("leech", error.message)
-            if common.json {
-                Self.printMetadataJSON(infoHash: infoHash, result: "unavailable", message: error.message)
+        return magnet
+    }
+
+    /// Fetches a magnet link's info dictionary from peers (BEP 9) into a torrent file beside the output, cancelled by
+    /// a graceful shutdown; returns its path and the peers the download should dial (`--peer` and the link's `x.pe`).
+    private static func fetch(
+        _ magnet: MagnetMetadata, output: String, json: Bool
+    ) async -> Result<(String, [PeerAddress]), NodeError> {
+        let infoHash = magnet.link.infoHash?.hex
+        let result = await cancelWhenGracefulShutdown { () async -> Result<(String, [PeerAddress]), NodeError> in
+            do throws(NodeError) {
+                let path = try await magnet.torrentFile(output: output)
+                // The download asks the link's x.pe peers too.
+                return .success((path, magnet.configuration.manualPeers + (try magnet.linkPeers())))
+            } catch {
+                return .failure(error)
             }
-            await host?.shutdown()
-            throw ExitCode(ExitCodes.of(error))
         }
+        switch result {
+        case .success((let path, _)):
+            StandardError.report("leech", "magnet link: info dictionary received, \(path)")
+            if json { printMetadataJSON(infoHash: infoHash, result: "received", torrent: path) }
+        case .failure(let error):
+            if json {
+                printMetadataJSON(
+                    infoHash: infoHash, result: error.code == .interrupted ? "interrupted" : "unavailable",
+                    message: error.message)
+            }
+        }
+        return result
     }
 
     /// The magnet link's metadata phase as one `--json` line: `{"event":"metadata","result":"received",...}` or
@@ -328,6 +348,10 @@ struct LeechCommand: AsyncParsableCommand {
             try ExitCodes.exit(ExitCodes.of(outcome, seeding: false))
         case .failure(let error):
             StandardError.report("leech", error.message)
+            if error.code == .interrupted, let deadline, deadline.fired {
+                StandardError.report("leech", "deadline \(deadline.after) passed before the download began")
+                throw ExitCode(ExitCodes.deadline)
+            }
             throw ExitCode(ExitCodes.of(error))
         case nil:
             throw ExitCode(ExitCodes.failure)

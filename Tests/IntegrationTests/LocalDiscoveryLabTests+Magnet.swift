@@ -14,7 +14,7 @@ extension LocalDiscoveryLabTests {
     }
 
     /// The leech starts first and listens; the seed's first announcements name the info-hash, the leech dials the
-    /// seed, takes the info dictionary from it (BEP 9) and downloads from it, every connection from `lsd`.
+    /// seed, takes the info dictionary from it (BEP 9) and downloads from it, every connection from local discovery.
     @Test func aMagnetLeechFetchesTheInfoDictionaryFromASeedLocalDiscoveryFound() throws {
         let lab = try Lab.make("aMagnetLeechFetchesTheInfoDictionaryFromASeedLocalDiscoveryFound", private: false)
         let leech = try lab.startLeech(stallTimeout: "60s", source: try Self.bareMagnet(lab))
@@ -32,8 +32,7 @@ extension LocalDiscoveryLabTests {
         let received = Lab.lines(leech.stderr, "metadata received")
         #expect(received.count == 1 && received.allSatisfy { $0.contains(seedAddress) }, "\(received)")
         #expect(leech.stdout.contains(#""event":"metadata""#) && leech.stdout.contains(#""result":"received""#), "\(leech.stdout.prefix(1000))")
-        let connected = Lab.lines(leech.stderr, "peer connected")
-        #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
+        Lab.expectOnlyLocalDiscovery(leech, seed)
         seed.stop()
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }
@@ -97,6 +96,26 @@ extension LocalDiscoveryLabTests {
         #expect(!FileManager.default.fileExists(atPath: lab.dir.path + "/.stranger-out.swtorrent-gate/magnet/\(hash).torrent"))
         #expect(!FileManager.default.fileExists(atPath: lab.dir.path + "/stranger-out/\(lab.name)"))
         seed.stop()
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// With local discovery a magnet leech waits for peers (up to 120 s) even when none is known; the wait is part of
+    /// the job: SIGINT ends it at once with exit 4 (interrupted), and `--deadline` with exit 11, as for a download.
+    @Test func aMagnetLeechWaitingForPeersIsInterruptedBySIGINTAndByItsDeadline() throws {
+        let lab = try Lab.make("aMagnetLeechWaitingForPeersIsInterruptedBySIGINTAndByItsDeadline", private: false)
+        let link = try Self.bareMagnet(lab)
+        let waiting = try lab.startLeech(stallTimeout: "60s", source: link)
+        defer { waiting.stop() }
+        #expect(TestFiles.waitUntil(timeout: 10) { waiting.stderr.contains("announces the magnet link's info-hash") })
+        kill(waiting.pid, SIGINT)
+        #expect(waiting.wait(timeout: 15) == 4, "\(waiting.stderr.suffix(2000))")
+        #expect(waiting.stderr.contains("interrupted before the info dictionary arrived"), "\(waiting.stderr.suffix(2000))")
+        #expect(waiting.stdout.contains(#""result":"interrupted""#), "\(waiting.stdout)")
+
+        let late = try lab.startLeech(stallTimeout: "60s", out: "late-out", name: "lsd-late", source: link, ["--deadline", "3s"])
+        defer { late.stop() }
+        #expect(late.wait(timeout: 30) == 11, "\(late.stderr.suffix(2000))")
+        #expect(late.stderr.contains("deadline 3.0 seconds passed before the download began"), "\(late.stderr.suffix(2000))")
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }
 }

@@ -46,8 +46,7 @@ extension LocalDiscoveryLabTests {
         defer { seed.stop() }
 
         try lab.expectComplete(leech, seed: seed)
-        let connected = Lab.lines(leech.stderr, "peer connected")
-        #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
+        Lab.expectOnlyLocalDiscovery(leech, seed)
         for process in [seed, leech] {
             #expect(
                 process.stderr.contains("local discovery runs for this private torrent"),

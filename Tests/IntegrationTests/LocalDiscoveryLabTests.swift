@@ -131,6 +131,27 @@ import TestSupport
             text.split(separator: "\n").filter { $0.contains(marker) }
         }
 
+        /// Checks that every connection between `leech` and `seed` came from local discovery, the only source the lab
+        /// gives them (no tracker, no `--peer`): each side's connections are `lsd` (it dialled a peer it heard) or
+        /// `incoming` (the other side dialled it, having heard it: a seed dials the `lsd` peers it hears too, so
+        /// which side dials first is a race), and at least one side dialled an `lsd` peer. Every line must also
+        /// contain `containing` when given (an address).
+        static func expectOnlyLocalDiscovery(
+            _ leech: BackgroundProcess, _ seed: BackgroundProcess, containing: String? = nil,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) {
+            let leechLines = lines(leech.stderr, "peer connected")
+            let seedLines = lines(seed.stderr, "peer connected")
+            let all = leechLines + seedLines
+            #expect(!leechLines.isEmpty, "leech: \(leech.stderr.suffix(2000))", sourceLocation: sourceLocation)
+            #expect(
+                all.allSatisfy {
+                    ($0.contains("source=lsd") || $0.contains("source=incoming"))
+                        && (containing.map($0.contains) ?? true)
+                }, "\(all)", sourceLocation: sourceLocation)
+            #expect(all.contains { $0.contains("source=lsd") }, "\(all)", sourceLocation: sourceLocation)
+        }
+
         /// Deletes the namespace and says whether it is gone.
         func removeNamespace() -> Bool {
             namespace.remove()
@@ -144,7 +165,7 @@ import TestSupport
     }
 
     /// A seed and a leech with no tracker and no `--peer`: the leech completes because local discovery found the
-    /// seed, and it says the peer's source was `lsd`. The namespace is deleted afterwards, pass or fail.
+    /// seed (or the seed found the leech and dialled it), and the connections say so. The namespace is deleted afterwards, pass or fail.
     @Test func leechFindsTheSeedThroughLocalDiscovery() throws {
         let lab = try Lab.make("leechFindsTheSeedThroughLocalDiscovery", private: false)
         let leech = try lab.startLeech(stallTimeout: "60s")
@@ -171,9 +192,8 @@ import TestSupport
         #expect(metrics.stdout.contains("swtorrent_lsd_torrents 1"), "\(metrics.stdout.suffix(2000))")
         #expect(metrics.stdout.contains("swtorrent_lsd_sent_total"), "\(metrics.stdout.suffix(2000))")
         #expect(metrics.stdout.contains("swtorrent_lsd_dropped_total{reason=\"own_cookie\"}"), "\(metrics.stdout.suffix(2000))")
-        // The only way the leech could know the seed: its connection's source is local discovery.
-        let connected = Lab.lines(leech.stderr, "peer connected")
-        #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
+        // The only way the two could know each other: local discovery.
+        Lab.expectOnlyLocalDiscovery(leech, seed)
         #expect(seed.stderr.contains("[LocalDiscovery] announced"), "seed: \(seed.stderr.suffix(2000))")
 
         seed.stop()
@@ -203,15 +223,14 @@ import TestSupport
         let running = Lab.lines(leech.stderr, "local discovery running").first
         #expect(running?.contains("\(lab.namespace.namespaceInterface)(IPv4)") == true, "\(running ?? "")")
         #expect(running?.contains("lo(") == false, "\(running ?? "")")
-        let connected = Lab.lines(leech.stderr, "peer connected")
-        #expect(!connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") }, "\(connected)")
+        Lab.expectOnlyLocalDiscovery(leech, seed)
         seed.stop()
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }
 
     /// The IPv6 group: the namespace's link has only a unique-local IPv6 address (no IPv4), so the seed can be found
-    /// only through `[ff15::efc0:988f]:6771` and reached only on its IPv6 listener. The leech completes, and its
-    /// connection is to the seed's IPv6 address with source `lsd`.
+    /// only through `[ff15::efc0:988f]:6771` and reached only on its IPv6 listener. The leech completes, and every
+    /// connection is over the IPv6 address and came from local discovery.
     @Test func leechFindsTheSeedOverIPv6() throws {
         let lab = try Lab.make("leechFindsTheSeedOverIPv6", private: false, ipv6Only: true)
         let address = try #require(lab.ipv6Address)
@@ -223,10 +242,7 @@ import TestSupport
         try lab.expectComplete(leech, seed: seed)
         let running = Lab.lines(leech.stderr, "local discovery running").first
         #expect(running?.contains("\(lab.namespace.namespaceInterface)(IPv6)") == true, "\(running ?? "")")
-        let connected = Lab.lines(leech.stderr, "peer connected")
-        #expect(
-            !connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") && $0.contains("[\(address)]") },
-            "\(connected)")
+        Lab.expectOnlyLocalDiscovery(leech, seed, containing: "[\(address)]")
         seed.stop()
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
     }

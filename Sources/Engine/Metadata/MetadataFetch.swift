@@ -54,7 +54,8 @@ public struct MetadataFetch: Sendable {
                 + "enable local discovery)")
     }
 
-    /// Asks `peers` (each at most once, in order) for the info dictionary.
+    /// Asks `peers` (each at most once, in order) for the info dictionary. Cancelling the task ends it with
+    /// `.cancelled`.
     ///
     /// - Parameters:
     ///   - peers: where to ask.
@@ -75,11 +76,19 @@ public struct MetadataFetch: Sendable {
     ) async throws(EngineError) -> [UInt8] {
         let promise = loop.makePromise(of: [UInt8].self)
         let fetch = self
+        let running = NIOLoopBoundBox<MetadataCoordinator?>.makeEmptyBox(valueType: MetadataCoordinator.self, eventLoop: loop)
         loop.execute {
-            begin(MetadataCoordinator(fetch: fetch, peers: peers, loop: loop, promise: promise))
+            let coordinator = MetadataCoordinator(fetch: fetch, peers: peers, loop: loop, promise: promise)
+            running.value = coordinator
+            begin(coordinator)
         }
         do {
-            return try await promise.futureResult.get()
+            // Cancelling the task (the leech interrupted) ends the fetch at once: its connections close.
+            return try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                loop.execute { running.value?.cancel("interrupted") }
+            }
         } catch let error as EngineError {
             throw error
         } catch {

@@ -127,6 +127,9 @@ public struct MagnetMetadata: Sendable {
                 info = try await fetch.run(peers: peers)
             }
         } catch {
+            if error.code == .cancelled {
+                throw NodeError(.interrupted, "magnet link \(infoHash.hex): interrupted before the info dictionary arrived")
+            }
             throw NodeError(.metadataUnavailable, error.context)
         }
         let bytes = link.torrentFile(info: info)
