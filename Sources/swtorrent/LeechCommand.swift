@@ -170,10 +170,17 @@ struct LeechCommand: AsyncParsableCommand {
                 quarantine: gate.quarantine, auditLog: gate.auditLog, configuration: configuration,
                 logger: common.logger("leech"), gateLogger: gateLogger)
             leech.allowOrigin = manifestOptions.allowOrigin
-            leech.site = try manifestOptions.nodeSite()
+            leech.site = manifestOptions.nodeSite()
             let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
             leech.host = host
             return try await runManifest(leech, policy: policy, deadline: deadlineService, services: hostServices)
+        }
+        let ignored = manifestOptions.givenNames
+        if !ignored.isEmpty {
+            StandardError.report(
+                "leech",
+                "\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "applies" : "apply") to release manifests "
+                    + "only; ignored for \(MagnetLink.isMagnet(torrent) ? "a magnet link" : torrent)")
         }
         let (host, hostServices) = try common.nodeHost(configuration, command: "leech")
         let magnet = try magnetMetadata(configuration, host: host)

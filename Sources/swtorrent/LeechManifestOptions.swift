@@ -62,12 +62,23 @@ struct LeechManifestOptions: ParsableArguments {
         }
     }
 
-    /// `--site`, refused when empty (no manifest names an empty site).
-    func nodeSite() throws -> String? {
+    /// `--site` is refused when empty (no manifest names an empty site), when the arguments are parsed.
+    func validate() throws {
         if let site, site.isEmpty {
             throw ValidationError("--site: expected a site name, as the manifest's mirrors name it")
         }
-        return site
+    }
+
+    /// `--site`.
+    func nodeSite() -> String? { site }
+
+    /// The manifest-only options given, by name (`--site`, `--allow-origin` ...), for the note that a torrent or
+    /// magnet link ignores them.
+    var givenNames: [String] {
+        [
+            stateDir.map { _ in "--state-dir" }, allowDowngrade ? "--allow-downgrade" : nil,
+            allowOrigin ? "--allow-origin" : nil, site.map { _ in "--site" }, clockSkew.map { _ in "--clock-skew" },
+        ].compactMap { $0 }
     }
 
     /// The manifest checks with the node's state directory.

@@ -31,4 +31,19 @@ struct CLITests {
         #expect(result.exitCode == 2, "\(result.stderr)")
         #expect(result.stderr.contains("\(option): network '\(network)'"), "\(result.stderr)")
     }
+
+    /// `--site ""` is refused when the arguments are parsed; manifest-only options given with a torrent are named as
+    /// ignored, not dropped silently.
+    @Test func anEmptySiteIsRefusedAndManifestOptionsOnATorrentAreNamedAsIgnored() throws {
+        let empty = try TestProcess.swtorrent(
+            ["leech", "missing.torrent", "--out", "/nonexistent", "--allow-unsigned", "--site", ""])
+        #expect(empty.exitCode == 2, "\(empty.stderr)")
+        #expect(empty.stderr.contains("--site: expected a site name"), "\(empty.stderr)")
+        let ignored = try TestProcess.swtorrent(
+            ["leech", "missing.torrent", "--out", "/nonexistent", "--allow-unsigned", "--site", "dc1", "--allow-origin"])
+        #expect(
+            ignored.stderr.contains("--allow-origin, --site apply to release manifests only; ignored for missing.torrent"),
+            "\(ignored.stderr)")
+        #expect(ignored.exitCode != 0, "\(ignored.stderr)")
+    }
 }
