@@ -26,7 +26,8 @@ struct MirrorServerTests {
 
         /// - Parameter privateSwarm: the torrent is private and the seed runs with `--key seed.key --allow
         ///   fleet.allow` (listing `seed`, `leech` and the passkey ``passkey``; `intruder.key` exists but is not listed).
-        init(_ label: String, daemon: Bool = false, privateSwarm: Bool = false) throws {
+        /// - Parameter http: more keys of the daemon's `http` section (`, per-client: {connections: 2}`).
+        init(_ label: String, daemon: Bool = false, privateSwarm: Bool = false, http: String = "") throws {
             let dir = try TestFiles.makeTemporaryDirectory(label)
             self.dir = dir
             func path(_ relative: String) -> String { dir.appendingPathComponent(relative).path }
@@ -66,7 +67,7 @@ struct MirrorServerTests {
                     watch: {directory: watch, interval: 200ms}
                     state: state
                     status: {listen: 127.0.0.1:\(statusPort)}
-                    http: {listen: 127.0.0.1:\(httpPort)}
+                    http: {listen: 127.0.0.1:\(httpPort)\(http)}
                     """
                 try Data(config.utf8).write(to: dir.appendingPathComponent("seed.yaml"))
                 try startDaemon()
@@ -337,6 +338,39 @@ struct MirrorServerTests {
         try FileManager.default.removeItem(atPath: appliance.path("watch/pkg.torrent"))
         #expect(TestFiles.waitUntil(timeout: 30) { cached() == ["README"] }, "\(cached())")
         #expect(Appliance.status(try appliance.curl(["-I", appliance.url("a.bin")]).stdout) == 404)
+    }
+
+    /// The daemon's `http.per-client.connections` reaches its mirror: with 2, a third connection from 127.0.0.1 is
+    /// closed before it is answered and `/status` counts it as `client connection limit`, while curl from 127.0.0.2
+    /// is served. (The two held connections send nothing: the checks run well within their 10 s request deadline, and
+    /// had the deadline closed them the third would be served and the test fail, not pass.)
+    @Test(.timeLimit(.minutes(2)))
+    func theDaemonsPerClientLimitComesFromItsConfig() throws {
+        try TestProcess.requireTool("curl")
+        let appliance = try Appliance("mirror-per-client-daemon", daemon: true, http: ", per-client: {connections: 2}")
+        // The readiness probes' connections are gone before the two are opened.
+        let open = { (try? appliance.status())?["httpMirror"].flatMap { $0 as? [String: Any] }?["connections"] as? Int }
+        #expect(TestFiles.waitUntil(timeout: 10) { open() == 0 })
+        let held = try (0..<2).map { _ in try RawPeer.connect(port: appliance.httpPort) }
+        defer { held.forEach { close($0) } }
+        // Both admitted before the third connects (connections are admitted on the event loop each lands on, in
+        // any order).
+        #expect(TestFiles.waitUntil(timeout: 10) { open() == 2 })
+        let third = try RawPeer.connect(port: appliance.httpPort)
+        defer { close(third) }
+        let request = "GET /t/\(appliance.infoHash)/pkg/a.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        try? RawPeer.sendAll(third, Array(request.utf8))
+        let (answer, closed) = readUntilClosed(third, timeout: 5)
+        #expect(closed && answer.isEmpty, "the third connection got \(answer.count) bytes")
+        let other = try TestProcess.run(
+            "curl", ["-sS", "--max-time", "20", "--interface", "127.0.0.2", "-o", appliance.path("other.out"),
+                     "-w", "%{http_code}", appliance.url("a.bin")], timeout: 30)
+        #expect(other.stdout == "200", "\(other.stdout) \(other.stderr)")
+        let served = try Data(contentsOf: URL(fileURLWithPath: appliance.path("other.out")))
+        #expect(served == (try appliance.bytes("a.bin")))
+        let http = try #require(try appliance.status()["httpMirror"] as? [String: Any])
+        let refusals = try #require(http["refusals"] as? [String: Int])
+        #expect(refusals["client connection limit"] == 1, "\(refusals)")
     }
 
     /// A private torrent: never to plain HTTP (not even to a listed node), never to a node whose key is not
