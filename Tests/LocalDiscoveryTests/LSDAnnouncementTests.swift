@@ -19,7 +19,25 @@ import Testing
         #expect(datagrams.count == 1)
         #expect(
             text == "BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\nInfohash: \(Self.hexA)\r\n"
-                + "cookie: 5eed1e5\r\n\r\n")
+                + "cookie: 5eed1e5\r\n\r\n\r\n")
+    }
+
+    /// What Transmission 3.00 accepts (libtransmission/tr-lpd.c): at most 200 bytes, `BT-SEARCH * HTTP/1.1`, the
+    /// only `\r\n\r\n\r\n` at the very end (two empty lines), and `\r\nPort: ` and `\r\nInfohash: ` spelt so (it
+    /// searches for them case-sensitively, with one space). It reads the first `Infohash` only.
+    @Test(arguments: [LSDAnnouncement.Family.ipv4, .ipv6])
+    func oneTorrentsDatagramIsOneTransmissionAccepts(family: LSDAnnouncement.Family) throws {
+        let datagrams = try LSDAnnouncement(port: 51413, infoHashes: [Self.hashB], cookie: "9f3c2a71").encode(
+            family: family)
+        let datagram = try #require(datagrams.first)
+        #expect(datagrams.count == 1)
+        #expect(datagram.count <= 200, "\(datagram.count) bytes")
+        let text = String(decoding: datagram, as: UTF8.self)
+        #expect(text.hasPrefix("BT-SEARCH * HTTP/1.1\r\n"))
+        let end = try #require(text.range(of: "\r\n\r\n\r\n"))
+        #expect(end.upperBound == text.endIndex, "\(text.debugDescription)")
+        #expect(text.contains("\r\nPort: 51413\r\n"))
+        #expect(text.contains("\r\nInfohash: \(String(repeating: "ab", count: 20))\r\n"))
     }
 
     @Test func ipv6HostHeaderNamesTheGroupInBrackets() throws {
@@ -72,6 +90,12 @@ import Testing
                 ("BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\nInfohash: \(Self.hexA)\r\n"
                     + "cookie: 1a2b3c\r\n\r\n\r\n").utf8))
         #expect(libtorrent == LSDAnnouncement(port: 6881, infoHashes: [Self.hashA], cookie: "1a2b3c"))
+        // Transmission 3.00, byte for byte as it sent it in the lab: upper-case hex, no cookie, two empty lines.
+        let transmission = try LSDAnnouncement(
+            decoding: Array(
+                ("BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 51999\r\n"
+                    + "Infohash: \(Self.hexA.uppercased())\r\n\r\n\r\n").utf8))
+        #expect(transmission == LSDAnnouncement(port: 51999, infoHashes: [Self.hashA], cookie: nil))
         // Upper-case hex, header names in other cases, bare \n, no cookie, extra spaces.
         let other = try LSDAnnouncement(
             decoding: Self.datagram(

@@ -1,7 +1,7 @@
 extension LSDAnnouncement {
     /// The datagrams that carry this announcement: as many `Infohash` lines per datagram as fit in
-    /// ``LSDLimits/maximumDatagram`` bytes, in order. The port and the hashes are written digit by digit (no
-    /// formatter, no locale: never `6,771`).
+    /// ``LSDLimits/maximumDatagram`` bytes, in order, each ending in two empty lines. The port and the hashes are
+    /// written digit by digit (no formatter, no locale: never `6,771`).
     ///
     /// - Throws: ``LocalDiscoveryError`` `unencodable` for a port outside 1…65535, a cookie that is empty, too long or
     ///   not printable ASCII, or no info-hash at all.
@@ -27,7 +27,9 @@ extension LSDAnnouncement {
             Self.append(&tail, cookie)
             Self.append(&tail, "\r\n")
         }
-        Self.append(&tail, "\r\n")
+        // Two empty lines end the datagram, as BEP 14 writes it and libtorrent sends it: Transmission 3.00 drops a
+        // datagram that does not end in `\r\n\r\n\r\n` (tr-lpd.c, lpd_extractHeader), so with one it never heard us.
+        Self.append(&tail, "\r\n\r\n")
 
         let lineLength = "Infohash: \r\n".utf8.count + 40
         let perDatagram = min(

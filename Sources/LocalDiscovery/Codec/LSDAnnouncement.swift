@@ -11,6 +11,7 @@ import SwarmPrimitives
 /// Infohash: 40 hex digits\r\n         (one line per torrent)
 /// cookie: 1f2e3d4c\r\n                (optional; identifies the sender's own datagrams)
 /// \r\n
+/// \r\n                                (two empty lines end it: BEP 14's form, which Transmission requires)
 /// ```
 public struct LSDAnnouncement: Sendable, Hashable {
     /// Which multicast group a datagram is for: it names the group in its `Host` header.
