@@ -16,7 +16,7 @@ import Testing
         let authority: TestCertificateAuthority
         let nginx: NginxServer
 
-        init(_ label: String) throws {
+        init(_ label: String, serverName: String = "IP:127.0.0.1") throws {
             dir = try TestFiles.makeTemporaryDirectory(label)
             let served = dir.appendingPathComponent("served")
             try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)
@@ -25,7 +25,7 @@ import Testing
                 ["make", served.appendingPathComponent("payload.bin").path, "--no-date", "--piece-length", "64K", "-o",
                  dir.appendingPathComponent("t.torrent").path], timeout: 60)
             guard made.exitCode == 0 else { throw HarnessError("make: \(made.stderr)") }
-            authority = try TestCertificateAuthority(directory: dir)
+            authority = try TestCertificateAuthority(directory: dir, serverName: serverName)
             nginx = try NginxServer(
                 root: served, certificate: authority.serverCertificate, key: authority.serverKey, directory: dir)
             let key = try TestProcess.swtorrent(["keygen", "--out", path("node.key")], timeout: 30)
@@ -59,8 +59,11 @@ import Testing
     func leechCompletesFromAnHTTPSMirrorWhoseCAIsGivenWithMirrorCA(keyed: Bool) throws {
         let setup = try Setup("https-ca")
         defer { setup.cleanup() }
-        let result = try setup.leech(
-            keyed: keyed, ["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "60s"])
+        // A bundle, as curl's --cacert takes: another CA first, then the one that issued the mirror's certificate.
+        let other = try TestCertificateAuthority(directory: setup.dir, name: "other-ca")
+        let bundle = try Data(contentsOf: other.certificate) + Data(contentsOf: setup.authority.certificate)
+        try bundle.write(to: setup.dir.appendingPathComponent("bundle.pem"))
+        let result = try setup.leech(keyed: keyed, ["--mirror-ca", setup.path("bundle.pem"), "--stall-timeout", "60s"])
         #expect(result.exitCode == 0, "\(result.stderr)")
         let released = try Data(contentsOf: setup.dir.appendingPathComponent("out/payload.bin"))
         #expect(released == (try Data(contentsOf: setup.dir.appendingPathComponent("served/payload.bin"))))
@@ -91,12 +94,29 @@ import Testing
         #expect(result.stderr.contains("certificate not trusted"), "\(result.stderr)")
     }
 
+    /// A certificate the CA issued for another name (DNS `mirror.invalid`) is refused for `https://127.0.0.1/…`
+    /// even with the CA trusted, and the reason says why.
+    @Test(.timeLimit(.minutes(3)))
+    func aCertificateForAnotherNameIsRefusedAsNotValidForTheHost() throws {
+        let setup = try Setup("https-name", serverName: "DNS:mirror.invalid")
+        defer { setup.cleanup() }
+        let result = try setup.leech(
+            keyed: false, ["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "4s"])
+        #expect(result.exitCode == 3, "\(result.stderr)")
+        let stalled = try #require(Self.events(result.stdout).first { $0["event"] as? String == "stalled" })
+        let mirror = try #require((stalled["mirrors"] as? [[String: Any]])?.first)
+        #expect((mirror["bytes"] as? NSNumber)?.intValue == 0)
+        let reason = try #require(mirror["reason"] as? String, "\(mirror)")
+        #expect(reason.contains("certificate not valid for this host"), "\(reason)")
+    }
+
     /// A `--mirror-ca` file that cannot be used: what the file holds, and the words the message must say.
     static let badFiles: [(name: String, contents: String?, says: String)] = [
         ("missing.pem", nil, "no such file"),
         ("notes.txt", "this is not a certificate\n", "no PEM certificate in it"),
         (
-            "key-only.pem", "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHcHbQpzGKV9PBbBclGyZkXfTC+H68CZKrF3+6UduSwq\n"
+            "key-only.pem",
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIHcHbQpzGKV9PBbBclGyZkXfTC+H68CZKrF3+6UduSwq\n"
                 + "-----END PRIVATE KEY-----\n", "no PEM certificate in it"
         ),
         ("broken.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "does not parse"),

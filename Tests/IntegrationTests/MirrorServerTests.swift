@@ -414,6 +414,7 @@ struct MirrorServerTests {
         #expect(refusedLine.contains("\"reason\""), "\(refusedLine)")
         #expect(!refusedLine.contains("verify the server's certificate"), "\(refusedLine)")
         #expect(!refusedLine.contains("certificate not trusted"), "\(refusedLine)")
+        #expect(refusedLine.contains("the server refused this node's client certificate"), "\(refusedLine)")
         #expect(!FileManager.default.fileExists(atPath: appliance.path("intruder/pkg/a.bin")))
 
         let http = try #require(try appliance.status()["httpMirror"] as? [String: Any])

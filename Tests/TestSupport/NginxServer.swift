@@ -67,8 +67,8 @@ public final class NginxServer {
 }
 
 /// A throwaway certificate authority made with `openssl` in a test's directory, and a server certificate it issued
-/// for 127.0.0.1 (IP subject alternative name), both ECDSA P-256: what an operator's own CA and an internal mirror's
-/// certificate look like.
+/// (by default for 127.0.0.1, an IP subject alternative name), both ECDSA P-256: what an operator's own CA and an
+/// internal mirror's certificate look like.
 public struct TestCertificateAuthority {
     /// The CA's certificate (PEM): what `--mirror-ca` is given.
     public let certificate: URL
@@ -76,9 +76,13 @@ public struct TestCertificateAuthority {
     public let serverCertificate: URL
     public let serverKey: URL
 
-    public init(directory: URL) throws {
+    /// - Parameters:
+    ///   - directory: where the files go (a subdirectory `name`).
+    ///   - name: the CA's subdirectory and common name.
+    ///   - serverName: the server certificate's subject alternative name (`IP:…` or `DNS:…`).
+    public init(directory: URL, name: String = "ca", serverName: String = "IP:127.0.0.1") throws {
         try TestProcess.requireTool("openssl")
-        let dir = directory.appendingPathComponent("ca")
+        let dir = directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         certificate = dir.appendingPathComponent("ca.pem")
         serverCertificate = dir.appendingPathComponent("server.pem")
@@ -86,15 +90,15 @@ public struct TestCertificateAuthority {
         let caKey = dir.appendingPathComponent("ca.key").path
         let request = dir.appendingPathComponent("server.csr").path
         let extensions = dir.appendingPathComponent("server.ext")
-        try "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+        try "subjectAltName=\(serverName)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
             .write(to: extensions, atomically: true, encoding: .utf8)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
         let steps: [[String]] = [
             ["req", "-x509"] + ec + [
-                "-keyout", caKey, "-out", certificate.path, "-days", "2", "-subj", "/CN=swtorrent test CA",
+                "-keyout", caKey, "-out", certificate.path, "-days", "2", "-subj", "/CN=swtorrent test \(name)",
                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             ],
-            ["req"] + ec + ["-keyout", serverKey.path, "-out", request, "-subj", "/CN=127.0.0.1"],
+            ["req"] + ec + ["-keyout", serverKey.path, "-out", request, "-subj", "/CN=swtorrent test server"],
             [
                 "x509", "-req", "-in", request, "-CA", certificate.path, "-CAkey", caKey, "-set_serial", "2", "-out",
                 serverCertificate.path, "-days", "2", "-extfile", extensions.path,

@@ -182,7 +182,8 @@ final class MirrorFetch {
         guard !finished else { return }
         let reason = MirrorTrustRoots.describe(error)
         if Self.isIncompatibleHandshake(error), mirror.useVerifiedTLS(after: reason) {
-            return finish("\(reason); the next requests verify the server's certificate instead of presenting the node's")
+            return finish(
+                "\(reason); the next requests verify the server's certificate instead of presenting the node's")
         }
         finish(reason)
     }
@@ -195,8 +196,9 @@ final class MirrorFetch {
     ]
 
     static func isIncompatibleHandshake(_ error: any Error) -> Bool {
-        guard case NIOSSLError.handshakeFailed(.sslError(let errors)) = error else { return false }
-        return errors.contains { error in incompatibleHandshakeErrors.contains { error.description.contains($0) } }
+        MirrorTrustRoots.tlsErrorNames(error).contains { name in
+            incompatibleHandshakeErrors.contains { name.contains($0) }
+        }
     }
 
     /// Cuts the bytes into the run's blocks; a block split across parts is gathered in ``partial``.

@@ -51,18 +51,33 @@ public enum MirrorTrustRoots {
         return tls
     }
 
-    /// A failed HTTPS request's error as progress and logs show it: a certificate the client does not trust says so
-    /// and names the fix before the TLS library's own text; other errors as they describe themselves.
+    /// A failed HTTPS request's error as progress and logs show it: a certificate the client does not trust, one
+    /// for another host, and a server that refuses the client's certificate say so and name the fix before the TLS
+    /// library's own text; other errors as they describe themselves.
     public static func describe(_ error: any Error) -> String {
-        switch error {
-        case NIOSSLError.handshakeFailed(.sslError(let errors))
-        where errors.contains(where: { $0.description.contains("CERTIFICATE_VERIFY_FAILED") }):
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
+            return "certificate not valid for this host: \(extra)"
+        }
+        let names = tlsErrorNames(error)
+        if names.contains(where: { $0.contains("CERTIFICATE_VERIFY_FAILED") }) {
             return "certificate not trusted: the server's certificate does not chain to a system CA or a mirror CA "
                 + "(--mirror-ca), or is expired (\(error))"
-        case let extra as NIOSSLExtraError where extra == .failedToValidateHostname:
-            return "certificate not valid for this host: \(extra)"
+        }
+        let refusals = ["ALERT_CERTIFICATE_UNKNOWN", "ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_REQUIRED"]
+        if names.contains(where: { name in refusals.contains { name.contains($0) } }) {
+            return "the server refused this node's client certificate, or requires one (an appliance serves a "
+                + "private torrent only to node keys on its allowlist) (\(error))"
+        }
+        return "\(error)"
+    }
+
+    /// The TLS library's error texts in `error` (a failed handshake, or an alert after it); empty for other errors.
+    static func tlsErrorNames(_ error: any Error) -> [String] {
+        switch error {
+        case NIOSSLError.handshakeFailed(.sslError(let errors)), BoringSSLError.sslError(let errors):
+            return errors.map(\.description)
         default:
-            return "\(error)"
+            return []
         }
     }
 
