@@ -94,6 +94,37 @@ import Testing
         #expect(result.stderr.contains("certificate not trusted"), "\(result.stderr)")
     }
 
+    /// A magnet link: the info dictionary comes from a swtorrent seed (its `x.pe`), held to 16 KiB/s upload, and the
+    /// download then takes the HTTPS mirror trusted with `--mirror-ca` too (the setting reaches the session made after
+    /// the metadata arrived).
+    @Test(.timeLimit(.minutes(3)))
+    func aMagnetLeechUsesTheHTTPSMirrorTrustedWithMirrorCA() throws {
+        let setup = try Setup("https-magnet")
+        defer { setup.cleanup() }
+        let port = try TestFiles.freePort()
+        let seed = try BackgroundProcess(
+            try TestProcess.swtorrentBinary(),
+            ["seed", setup.path("t.torrent"), "--data", setup.path("served"), "--port", "\(port)", "--no-tracker",
+             "--upload-limit", "16384"],
+            name: "swtorrent-seed", logDirectory: setup.dir)
+        defer { seed.stop() }
+        try #require(waitForPort(port), "swtorrent seed did not listen: \(seed.stderr)")
+        let (link, _) = try MagnetLeechTests.magnet(setup.path("t.torrent"), peers: [port])
+        let result = try TestProcess.swtorrent(
+            ["leech", link, "--out", setup.path("out"), "--no-tracker", "--allow-unsigned", "--json",
+             "--stall-timeout", "60s", "--mirror", setup.nginx.url + "payload.bin", "--mirror-ca",
+             setup.authority.certificate.path], timeout: 120)
+        #expect(result.exitCode == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("magnet link: info dictionary received"), "\(result.stderr)")
+        let released = try Data(contentsOf: setup.dir.appendingPathComponent("out/payload.bin"))
+        #expect(released == (try Data(contentsOf: setup.dir.appendingPathComponent("served/payload.bin"))))
+        let complete = try #require(Self.events(result.stdout).first { $0["event"] as? String == "complete" })
+        let mirror = try #require((complete["mirrors"] as? [[String: Any]])?.first)
+        #expect(mirror["url"] as? String == setup.nginx.url + "payload.bin")
+        // The seed gives at most 16 KiB/s: the mirror supplied most of the 2 MiB.
+        #expect(((mirror["bytes"] as? NSNumber)?.intValue ?? 0) > Self.size / 2, "\(mirror)")
+    }
+
     /// A certificate the CA issued for another name (DNS `mirror.invalid`) is refused for `https://127.0.0.1/…`
     /// even with the CA trusted, and the reason says why.
     @Test(.timeLimit(.minutes(3)))
