@@ -7,7 +7,7 @@ import SystemSupport
 /// `STATE/sha256/<device>-<inode>-<size>-<mtime-ns>`, holding 64 hex digits; a file that changes gets a new key, so a
 /// stale digest is never used. Written to a temporary name and renamed, so a crash never leaves half a digest.
 /// ``prune(keeping:)`` deletes the keys of file versions no longer served (the daemon: at start once its torrents
-/// settled, and after a torrent file leaves the watch directory).
+/// settled, and after a torrent file leaves the watch directory or changes).
 public struct ContentDigestCache: Sendable {
     /// `STATE/sha256`.
     public let directory: String
