@@ -56,17 +56,18 @@ import Testing
         #expect(try LSDAnnouncement(decoding: datagram).port == port)
     }
 
-    /// Many torrents: as many hashes per datagram as fit in 1,400 bytes, every hash sent once, in order.
-    @Test(arguments: [1, 24, 25, 26, 60, 200])
-    func manyHashesSplitIntoBoundedDatagrams(count: Int) throws {
+    /// Many torrents: one datagram per hash, every hash sent once, in order, each one Transmission would take
+    /// (at most 200 bytes, so also with the longest cookie and the IPv6 `Host`).
+    @Test(arguments: [1, 2, 3, 26, 200])
+    func oneDatagramPerHash(count: Int) throws {
         let hashes = (0..<count).map { i in InfoHash([UInt8](repeating: UInt8(i & 0xFF), count: 19) + [UInt8(i >> 8)])! }
-        let datagrams = try LSDAnnouncement(port: 6881, infoHashes: hashes, cookie: "abcdef12").encode(family: .ipv6)
-        #expect(datagrams.allSatisfy { $0.count <= LSDLimits.maximumDatagram })
+        let cookie = String(repeating: "c", count: 64)
+        let datagrams = try LSDAnnouncement(port: 65535, infoHashes: hashes, cookie: cookie).encode(family: .ipv6)
+        #expect(datagrams.count == count)
+        #expect(datagrams.allSatisfy { $0.count <= 200 }, "\(datagrams.map(\.count).max() ?? 0) bytes")
         let decoded = try datagrams.map { try LSDAnnouncement(decoding: $0) }
-        #expect(decoded.flatMap(\.infoHashes) == hashes)
-        #expect(decoded.allSatisfy { $0.port == 6881 && $0.cookie == "abcdef12" })
-        // Full datagrams carry at least 24 hashes: the split is not one hash per datagram.
-        #expect(datagrams.count == (count + 24) / 25)
+        #expect(decoded.map(\.infoHashes) == hashes.map { [$0] })
+        #expect(decoded.allSatisfy { $0.port == 65535 && $0.cookie == cookie })
     }
 
     static let unencodable: [(Int, [InfoHash], String)] = [

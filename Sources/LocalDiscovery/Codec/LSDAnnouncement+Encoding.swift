@@ -1,7 +1,10 @@
 extension LSDAnnouncement {
-    /// The datagrams that carry this announcement: as many `Infohash` lines per datagram as fit in
-    /// ``LSDLimits/maximumDatagram`` bytes, in order, each ending in two empty lines. The port and the hashes are
-    /// written digit by digit (no formatter, no locale: never `6,771`).
+    /// The datagrams that carry this announcement: one per info-hash, in order, each ending in two empty lines. The
+    /// port and the hash are written digit by digit (no formatter, no locale: never `6,771`).
+    ///
+    /// One hash a datagram, as libtorrent and Transmission send: Transmission 3.00 reads only the first `Infohash` of
+    /// a datagram and drops one over 200 bytes (tr-lpd.c), so several hashes in one datagram would reach it for one
+    /// torrent at most. A datagram is at most 195 bytes (the longest cookie, the IPv6 `Host`, a 5-digit port).
     ///
     /// - Throws: ``LocalDiscoveryError`` `unencodable` for a port outside 1…65535, a cookie that is empty, too long or
     ///   not printable ASCII, or no info-hash at all.
@@ -30,26 +33,13 @@ extension LSDAnnouncement {
         // Two empty lines end the datagram, as BEP 14 writes it and libtorrent sends it: Transmission 3.00 drops a
         // datagram that does not end in `\r\n\r\n\r\n` (tr-lpd.c, lpd_extractHeader), so with one it never heard us.
         Self.append(&tail, "\r\n\r\n")
-
-        let lineLength = "Infohash: \r\n".utf8.count + 40
-        let perDatagram = min(
-            LSDLimits.maximumInfoHashes, (LSDLimits.maximumDatagram - head.count - tail.count) / lineLength)
-        precondition(perDatagram >= 1, "the fixed headers leave no room for an info-hash")
-        var datagrams: [[UInt8]] = []
-        var start = 0
-        while start < infoHashes.count {
-            let end = min(infoHashes.count, start + perDatagram)
+        return infoHashes.map { hash in
             var datagram = head
-            for hash in infoHashes[start..<end] {
-                Self.append(&datagram, "Infohash: ")
-                Self.append(&datagram, hash.hex)
-                Self.append(&datagram, "\r\n")
-            }
-            datagram += tail
-            datagrams.append(datagram)
-            start = end
+            Self.append(&datagram, "Infohash: ")
+            Self.append(&datagram, hash.hex)
+            Self.append(&datagram, "\r\n")
+            return datagram + tail
         }
-        return datagrams
     }
 
     private static func append(_ bytes: inout [UInt8], _ text: String) {

@@ -8,7 +8,7 @@ import SwarmPrimitives
 /// BT-SEARCH * HTTP/1.1\r\n
 /// Host: 239.192.152.143:6771\r\n      ([ff15::efc0:988f]:6771 on IPv6)
 /// Port: 6881\r\n
-/// Infohash: 40 hex digits\r\n         (one line per torrent)
+/// Infohash: 40 hex digits\r\n         (one per datagram as we send it; up to 25 accepted)
 /// cookie: 1f2e3d4c\r\n                (optional; identifies the sender's own datagrams)
 /// \r\n
 /// \r\n                                (two empty lines end it: BEP 14's form, which Transmission requires)

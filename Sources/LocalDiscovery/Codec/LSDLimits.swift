@@ -6,8 +6,8 @@ public enum LSDLimits {
     public static let maximumLineLength = 256
     /// Header lines accepted after the request line.
     public static let maximumHeaders = 40
-    /// `Infohash` headers accepted in one datagram: what a full datagram of ours carries (a terser sender could fit
-    /// 27 in 1,400 bytes; more than 25 is refused).
+    /// `Infohash` headers accepted in one datagram (we send one; a terse sender could fit 27 in 1,400 bytes; more
+    /// than 25 is refused).
     public static let maximumInfoHashes = 25
     /// The well-known port of the BEP 14 multicast groups.
     public static let multicastPort = 6771
