@@ -137,7 +137,9 @@ final class HTTPMirror: BlockSource {
         if let failure {
             let undelivered = Array(fetch.undelivered)
             if !undelivered.isEmpty { core.picker.cancelRequests(sourceID, undelivered) }
-            if let file = fetch.lackingFile {
+            if fetch.switchedTLS {
+                reason = failure  // asked again at once with the verified settings; a failure then counts
+            } else if let file = fetch.lackingFile {
                 lacks(file, failure)
             } else {
                 failed(failure)
@@ -224,11 +226,14 @@ final class HTTPMirror: BlockSource {
     /// A keyed node's client settings (the node certificate, TLS 1.3 and Ed25519 only, no server verification:
     /// what appliances' mirrors need) cannot complete a handshake with a third-party server (TLS 1.2 only, an ECDSA or
     /// RSA certificate). After such a failure the mirror's further requests use the host's verified settings
-    /// (``HostConfiguration/mirrorVerifiedTLS``: the system's roots and `--mirror-ca`'s) for the rest of the session.
+    /// (``HostConfiguration/mirrorVerifiedTLS``: the system's roots and `--mirror-ca`'s) for the rest of the session;
+    /// that failure does not count (no backoff: the mirror is asked again at once), nor do those of the other
+    /// requests made with the client's settings.
     ///
-    /// - Returns: true when it switched (the host has such settings and the mirror did not use them yet).
+    /// - Returns: true when the mirror uses the verified settings from now on (the host has them); false otherwise.
     func useVerifiedTLS(after error: String) -> Bool {
-        guard tlsConfiguration == nil, let verified = core.host.configuration.mirrorVerifiedTLS else { return false }
+        guard let verified = core.host.configuration.mirrorVerifiedTLS else { return false }
+        guard tlsConfiguration == nil else { return true }
         tlsConfiguration = verified
         core.logger.info(
             "mirror: handshake with the node certificate's TLS settings failed; verifying the server from now on",

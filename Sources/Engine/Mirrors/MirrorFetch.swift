@@ -29,6 +29,11 @@ final class MirrorFetch {
     private(set) var finished = false
     /// The file (its index in the layout) the mirror answered `404` or `410` for: it lacks that file.
     private(set) var lackingFile: Int?
+    /// The request failed at a keyed node's first handshake and switched the mirror to verified TLS settings
+    /// (``HTTPMirror/useVerifiedTLS(after:)``): asked again at once, not counted as a failure.
+    private(set) var switchedTLS = false
+    /// The current request uses the client's own TLS settings (not the mirror's verified ones).
+    private var usesClientTLS = true
 
     init(mirror: HTTPMirror, id: Int, blocks: [BlockRequest]) {
         self.mirror = mirror
@@ -91,6 +96,7 @@ final class MirrorFetch {
         do {
             request = try HTTPClient.Request(
                 url: url, method: .GET, headers: headers, tlsConfiguration: mirror.tlsConfiguration)
+            usesClientTLS = mirror.tlsConfiguration == nil
         } catch {
             return finish("\(url): \(error)")
         }
@@ -181,7 +187,8 @@ final class MirrorFetch {
     fileprivate func failed(_ error: any Error) {
         guard !finished else { return }
         let reason = MirrorTrustRoots.describe(error)
-        if Self.isIncompatibleHandshake(error), mirror.useVerifiedTLS(after: reason) {
+        if usesClientTLS, Self.isIncompatibleHandshake(error), mirror.useVerifiedTLS(after: reason) {
+            switchedTLS = true
             return finish(
                 "\(reason); the next requests verify the server's certificate instead of presenting the node's")
         }
