@@ -282,7 +282,8 @@ let package = Package(
         ),
         // End-to-end: runs the built `swtorrent` binary and real third-party tools on loopback.
         .testTarget(
-            name: "IntegrationTests", dependencies: ["Bencode", "Metainfo", "TestSupport", "Operations"],
+            name: "IntegrationTests",
+            dependencies: ["Bencode", "Metainfo", "TestSupport", "Operations", "LocalDiscovery", "SwarmPrimitives"],
             swiftSettings: ours
         ),
     ]

@@ -1,4 +1,7 @@
 import Foundation
+import LocalDiscovery
+import Metainfo
+import SwarmPrimitives
 import Testing
 import TestSupport
 
@@ -94,6 +97,22 @@ extension LocalDiscoveryLabTests {
             TestFiles.waitUntil(timeout: 30) { transmission.stderr.contains("LPD announce message away") }
         }
 
+        /// A Transmission leech into `tr`, waited for until it has sent its first announcement.
+        func startLeech() throws -> BackgroundProcess {
+            let leech = try start(directory: lab.dir.path + "/tr")
+            #expect(waitForFirstAnnouncement(leech), "transmission: \(leech.stderr.suffix(2000))")
+            return leech
+        }
+
+        /// Waits (60 s at most) for `leech`'s finish script, stops it, and checks its copy byte for byte.
+        func expectLeechComplete(_ leech: BackgroundProcess, seed: BackgroundProcess) throws {
+            let complete = TestFiles.waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: finished) }
+            leech.stop()
+            #expect(complete, "transmission: \(leech.stderr.suffix(3000))\nseed: \(seed.stderr.suffix(2000))")
+            let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/tr/\(lab.name)"))
+            #expect(copy == (try Data(contentsOf: URL(fileURLWithPath: lab.content))))
+        }
+
         /// Deletes the namespace (and with it the veth pair) and says whether it is gone.
         @discardableResult func remove() -> Bool {
             if !removed {
@@ -114,17 +133,12 @@ extension LocalDiscoveryLabTests {
         let lab = try Lab.make("transmissionHearsOurAnnouncements", private: false)
         let side = try TransmissionSide.make("transmissionHearsOurAnnouncements", lab)
         defer { side.remove() }
-        let leech = try side.start(directory: lab.dir.path + "/tr")
+        let leech = try side.startLeech()
         defer { leech.stop() }
-        #expect(side.waitForFirstAnnouncement(leech), "transmission: \(leech.stderr.suffix(2000))")
         let seed = try lab.startSeed()
         defer { seed.stop() }
 
-        let complete = TestFiles.waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: side.finished) }
-        leech.stop()
-        #expect(complete, "transmission: \(leech.stderr.suffix(3000))\nseed: \(seed.stderr.suffix(2000))")
-        let copy = try Data(contentsOf: URL(fileURLWithPath: lab.dir.path + "/tr/\(lab.name)"))
-        #expect(copy == (try Data(contentsOf: URL(fileURLWithPath: lab.content))))
+        try side.expectLeechComplete(leech, seed: seed)
         let learned = Lab.lines(leech.stderr, "Learned 1 local peer from LPD")
         #expect(
             learned.contains { $0.contains("(\(lab.namespace.namespaceAddress):") }, "\(leech.stderr.suffix(3000))")
@@ -158,6 +172,69 @@ extension LocalDiscoveryLabTests {
         #expect(
             !connected.isEmpty && connected.allSatisfy { $0.contains("source=lsd") || $0.contains("source=incoming") },
             "\(connected)")
+        seed.stop()
+        #expect(side.remove(), "namespace \(side.name) is still there")
+        #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
+    }
+
+    /// Interop, a node that announces several torrents: our encoder's announcement of three torrents, the lab's last
+    /// (as a seed daemon's would be), sent from the lab's namespace to the group by a plain UDP socket, names a
+    /// swtorrent seed (started with `--no-lsd` and a known port, so these datagrams are its only announcement), and
+    /// the Transmission leech completes from it. Transmission reads only the first `Infohash` of a datagram and drops
+    /// one over 200 bytes: the three hashes must go out as three datagrams.
+    @Test func transmissionHearsEachTorrentOfAnAnnouncementOfSeveral() throws {
+        let lab = try Lab.make("transmissionHearsEachTorrentOfAnAnnouncementOfSeveral", private: false)
+        let side = try TransmissionSide.make("transmissionHearsEachTorrentOfAnAnnouncementOfSeveral", lab)
+        defer { side.remove() }
+        let leech = try side.startLeech()
+        defer { leech.stop() }
+        let port = try TestFiles.freePort()
+        let seed = try BackgroundProcess(
+            "ip",
+            try lab.namespace.command(
+                try TestProcess.swtorrentBinary(),
+                ["seed", lab.torrent, "--data", lab.dir.path + "/seed", "--no-tracker", "--port", "\(port)",
+                 "--verbose", "--log-format", "text", "--no-lsd"]),
+            name: "seed", logDirectory: lab.dir)
+        defer { seed.stop() }
+        // Listening and checked before it is named: Transmission waits long before it dials a peer that refused it.
+        try #require(
+            TestFiles.waitUntil(timeout: 30) { seed.stderr.contains("seeding: every piece is verified") },
+            "seed: \(seed.stderr.suffix(2000))")
+
+        let hashes = [
+            try #require(InfoHash([UInt8](repeating: 0x11, count: 20))),
+            try #require(InfoHash([UInt8](repeating: 0x22, count: 20))),
+            try Torrent(contentsOfFile: lab.torrent).infoHash,
+        ]
+        let datagrams = try LSDAnnouncement(port: port, infoHashes: hashes, cookie: "5eed0001").encode(family: .ipv4)
+        #expect(datagrams.count == 3 && datagrams.allSatisfy { $0.count <= 200 }, "\(datagrams.map(\.count))")
+        var files: [String] = []
+        for (index, datagram) in datagrams.enumerated() {
+            let file = lab.dir.path + "/datagram-\(index)"
+            try Data(datagram).write(to: URL(fileURLWithPath: file))
+            files.append(file)
+        }
+        // Each datagram once to the IPv4 group, out of the namespace's veth end, TTL 1.
+        let send = """
+            import socket, sys
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+            for path in sys.argv[2:]:
+                s.sendto(open(path, "rb").read(), ("239.192.152.143", 6771))
+            """
+        let sent = try TestProcess.run(
+            "ip",
+            try lab.namespace.command("/usr/bin/python3", ["-c", send, lab.namespace.namespaceAddress] + files),
+            timeout: 30)
+        try #require(sent.exitCode == 0, "python3: \(sent.stderr)")
+
+        try side.expectLeechComplete(leech, seed: seed)
+        let learned = Lab.lines(leech.stderr, "Learned 1 local peer from LPD")
+        #expect(learned.contains { $0.contains("(\(lab.namespace.namespaceAddress):\(port))") }, "\(learned)")
+        // The other two hashes reached it too, as torrents it does not have.
+        #expect(Lab.lines(leech.stderr, "Cannot serve torrent #").count >= 2, "\(leech.stderr.suffix(3000))")
         seed.stop()
         #expect(side.remove(), "namespace \(side.name) is still there")
         #expect(lab.removeNamespace(), "namespace \(lab.namespace.name) is still there")
