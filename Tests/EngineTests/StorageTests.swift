@@ -434,4 +434,32 @@ final class ProgressLog: Sendable {
         }
         try await group.shutdownGracefully()
     }
+
+    /// A buffer handed back to ``Storage/read(piece:begin:length:into:on:)`` is filled in place: its storage is the
+    /// same one read after read, so an upload's pooled buffer costs no allocation and no page faults. (Before the
+    /// fix, the thread pool's last job kept the previous result referenced, and the second read copied the storage
+    /// into a new mapping.)
+    @Test func aReusedReadBufferIsFilledInPlace() async throws {
+        let directory = try TestFiles.makeTemporaryDirectory("storage")
+        defer { TestFiles.cleanup(directory) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let fixture = try MultiFileFixture()
+        let storage = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
+        let loop = group.next()
+        for piece in 0..<fixture.layout.pieceCount {
+            try await storage.write(piece: piece, begin: 0, bytes: ByteBuffer(bytes: fixture.piece(piece)), on: loop)
+                .get()
+        }
+        let length = fixture.layout.pieceSize(0)
+        var buffer = Storage.alignedBufferAllocator.buffer(capacity: length)
+        let address = buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        for round in 0..<20 {
+            let piece = round % fixture.layout.pieceCount
+            let part = min(length, fixture.layout.pieceSize(piece))
+            buffer = try await storage.read(piece: piece, begin: 0, length: part, into: consume buffer, on: loop).get()
+            #expect(Array(buffer.readableBytesView) == Array(fixture.piece(piece)[0..<part]), "round \(round)")
+            #expect(buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == address, "round \(round)")
+        }
+        try await group.shutdownGracefully()
+    }
 }

@@ -17,7 +17,7 @@ struct ReadBufferPool {
     mutating func take(size: Int) -> ByteBuffer? { free[size]?.popLast() }
 
     /// Pools a buffer whose capacity is one of the pooled sizes.
-    mutating func put(_ buffer: ByteBuffer) { free[buffer.capacity, default: []].append(buffer) }
+    mutating func put(_ buffer: consuming ByteBuffer) { free[buffer.capacity, default: []].append(buffer) }
 
     mutating func removeAll() { free.removeAll() }
 }

@@ -104,10 +104,10 @@ extension SessionCore {
     }
 
     /// Gives a buffer back once its blocks are sent; the host's budget says whether the pool keeps it.
-    func returnReadBuffer(_ buffer: ByteBuffer) {
+    func returnReadBuffer(_ buffer: consuming ByteBuffer) {
         guard isRunning else { return }
         let size = buffer.capacity
         guard size == ReadBufferPool.size(for: size), host.keepReadBuffer(size, for: self) else { return }
-        readBuffers.put(buffer)
+        readBuffers.put(consume buffer)
     }
 }

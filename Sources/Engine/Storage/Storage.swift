@@ -253,11 +253,17 @@ public final class Storage: Sendable {
     /// ``read(piece:begin:length:on:)`` into a buffer the caller reuses (its contents are replaced), so reads cost
     /// no allocation and no page faults. Hand over the only reference to its storage, or it is copied.
     public func read(
-        piece: Int, begin: Int, length: Int, into buffer: ByteBuffer, on eventLoop: any EventLoop
+        piece: Int, begin: Int, length: Int, into buffer: consuming ByteBuffer, on eventLoop: any EventLoop
     ) -> EventLoopFuture<ByteBuffer> {
+        // `consuming`, and moved into the handoff: a borrowed argument would stay referenced by the caller until this
+        // returns, and a job that starts before then would find the storage shared and copy it on write.
+        let handoff = BufferHandoff(consume buffer)
         do {
-            let job = try readJob(piece: piece, begin: begin, length: length, into: BufferHandoff(buffer))
-            return threadPool.runIfActive(eventLoop: eventLoop, job)
+            let job = try readJob(piece: piece, begin: begin, length: length, into: handoff)
+            // The filled buffer comes back through the handoff, not as the pool job's result: the thread pool keeps
+            // its last job (and so that job's future and value) until it takes the next one, and a reference held
+            // there would make the caller's next reuse of the buffer a copy-on-write into freshly mapped pages.
+            return threadPool.runIfActive(eventLoop: eventLoop) { handoff.put(try job()) }.map { handoff.take()! }
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
@@ -589,4 +595,7 @@ final class BufferHandoff: Sendable {
 
     /// The buffer, once; nil afterwards.
     func take() -> ByteBuffer? { slot.withLock { $0.take() } }
+
+    /// Hands a buffer back the other way (the job's result).
+    func put(_ buffer: ByteBuffer) { slot.withLock { $0 = buffer } }
 }
