@@ -75,6 +75,7 @@ waitport() {
     return 1
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+minor_faults() { awk '{ print $10 }' "/proc/$1/stat"; }
 hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 
 cat >"$dir/lt.py" <<'PY'
@@ -142,10 +143,11 @@ pids+=($!)
 waitport "$tracker_port"
 
 # run_case TOOL: starts the seed, times the leech, prints "seconds leech_cpu leech_rss_kib seed_cpu seed_rss_kib
-# complete_seconds complete_cpu complete_rss_kib" (the last three: at swtorrent's "complete" line, before the release
-# gate; for the others the same as at exit).
+# complete_seconds complete_cpu complete_rss_kib seed_faults" (complete_*: at swtorrent's "complete" line, before the
+# release gate; for the others the same as at exit; seed_faults: the seed's minor page faults over the transfer, fresh
+# memory it touched: a seed whose read buffers are reused takes few).
 run_case() {
-    local tool=$1 port out seed_pid t0 t1 c0 c1 tc="" cc="" crss="" torrent="$dir/one.torrent" trust=(--allow-unsigned)
+    local tool=$1 port out seed_pid t0 t1 c0 c1 f0 f1 tc="" cc="" crss="" torrent="$dir/one.torrent" trust=(--allow-unsigned)
     local seed_node=() leech_node=()
     port=$(freeport)
     out="$dir/out-$tool"
@@ -170,6 +172,7 @@ run_case() {
     waitport "$port"
     sleep 1
     c0=$(cpu_ticks "$seed_pid")
+    f0=$(minor_faults "$seed_pid")
     t0=$(now)
     case $tool in
     swtorrent*)
@@ -200,6 +203,7 @@ run_case() {
     esac || true
     t1=$(now)
     c1=$(cpu_ticks "$seed_pid")
+    f1=$(minor_faults "$seed_pid")
     local seed_rss
     seed_rss=$(hwm_kib "$seed_pid")
     kill "$seed_pid"
@@ -207,17 +211,17 @@ run_case() {
     if ! cmp -s "$out/payload.bin" "$dir/one/payload.bin"; then
         echo "transfer.sh: $tool did not deliver the file within ${case_timeout}s" >&2
         rm -rf "$out" "$dir/.out-$tool.swtorrent-gate"
-        echo "nan nan 0 nan 0 nan nan 0"
+        echo "nan nan 0 nan 0 nan nan 0 nan"
         return
     fi
     rm -rf "$out" "$dir/.out-$tool.swtorrent-gate"
     read -r lu ls lrss <"$dir/leech.time"
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
-        -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" 'BEGIN {
+        -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" -v sf="$((f1 - f0))" 'BEGIN {
             if (tc == "") { tc = t1 }
             # The leech may be gone (or a zombie) when /proc is read at its "complete" line (a quick gate): exit figures.
             if (cc == "" || crss == "") { cc = (lu + ls) * tick; crss = lrss }
-            printf "%.3f %.2f %d %.2f %d %.3f %.2f %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss }'
+            printf "%.3f %.2f %d %.2f %d %.3f %.2f %d %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss, sf }'
 }
 
 # Rows: each tool; the --allow-unsigned swtorrent run twice: to its "complete" line (every piece verified and
@@ -232,13 +236,13 @@ for tool in "${tools[@]}"; do
     *) rows+=("$tool") ;;
     esac
 done
-declare -A secs lcpu lrss scpu srss
+declare -A secs lcpu lrss scpu srss sflt
 echo "transfer.sh: load before case 1: $(uptime)" >&2
 for round in $(seq 1 "$rounds"); do
     for tool in "${tools[@]}"; do
-        read -r s lc lr sc sr cs clc clr < <(run_case "$tool")
+        read -r s lc lr sc sr cs clc clr sf < <(run_case "$tool")
         if [[ $tool == swtorrent ]]; then
-            secs[$tool]+="$cs " lcpu[$tool]+="$clc " lrss[$tool]+="$clr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
+            secs[$tool]+="$cs " lcpu[$tool]+="$clc " lrss[$tool]+="$clr " scpu[$tool]+="$sc " srss[$tool]+="$sr " sflt[$tool]+="$sf "
             tool=swtorrent+gate
         fi
         [[ $tool == swtorrent-trust ]] && tool=swtorrent+trust
@@ -246,10 +250,10 @@ for round in $(seq 1 "$rounds"); do
             # Like the "swtorrent" row: to the "complete" line, the engine's work (here over TLS).
             tool=swtorrent+tls s=$cs lc=$clc lr=$clr
         fi
-        secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr "
+        secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr " sflt[$tool]+="$sf "
         awk -v tool="$tool" -v r="$round" -v s="$s" -v b="$bytes" -v lc="$lc" -v sc="$sc" -v lr="$lr" -v sr="$sr" \
-            -v cs="$cs" -v clc="$clc" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
-            'BEGIN { gib = b / 1073741824; printf "round %d %-14s %7.1f MB/s (to complete %.1f MB/s, %.2f CPU-s/GiB)  leech %.2f CPU-s/GiB, %d MiB peak  seed %.2f CPU-s/GiB, %d MiB peak  load %s\n", r, tool, b / s / 1e6, b / cs / 1e6, clc / gib, lc / gib, lr / 1024, sc / gib, sr / 1024, load }' >&2
+            -v cs="$cs" -v clc="$clc" -v sf="$sf" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
+            'BEGIN { gib = b / 1073741824; printf "round %d %-14s %7.1f MB/s (to complete %.1f MB/s, %.2f CPU-s/GiB)  leech %.2f CPU-s/GiB, %d MiB peak  seed %.2f CPU-s/GiB, %d MiB peak, %dK faults/GiB  load %s\n", r, tool, b / s / 1e6, b / cs / 1e6, clc / gib, lc / gib, lr / 1024, sc / gib, sr / 1024, sf / gib / 1000, load }' >&2
     done
 done
 
@@ -259,15 +263,15 @@ echo "Case 1: one seed -> one leech, $size_mib MiB, loopback, median of $rounds 
 echo "(every leecher timed from process start to exit, peers from the tracker; swtorrent: the --allow-unsigned run"
 echo " to its 'complete' line, every piece verified and fsynced; swtorrent+gate: the same run to exit, after the"
 echo " release gate and the rename into --out; swtorrent+trust: leech --trust of the signed torrent, to exit)"
-printf '%-15s %10s %18s %18s %15s %15s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB"
+printf '%-15s %10s %18s %18s %15s %15s %18s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB" "seed faults/GiB"
 declare -A mbps
 for tool in "${rows[@]}"; do
     s=$(echo "${secs[$tool]}" | median)
     mbps[$tool]=$(awk -v b="$bytes" -v s="$s" 'BEGIN { printf "%.1f", b / s / 1e6 }')
     awk -v tool="$tool" -v m="${mbps[$tool]}" -v b="$bytes" -v lc="$(echo "${lcpu[$tool]}" | median)" \
         -v sc="$(echo "${scpu[$tool]}" | median)" -v lr="$(echo "${lrss[$tool]}" | median)" \
-        -v sr="$(echo "${srss[$tool]}" | median)" \
-        'BEGIN { gib = b / 1073741824; printf "%-15s %10s %18.2f %18.2f %15d %15d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024 }'
+        -v sr="$(echo "${srss[$tool]}" | median)" -v sf="$(echo "${sflt[$tool]}" | median)" \
+        'BEGIN { gib = b / 1073741824; printf "%-15s %10s %18.2f %18.2f %15d %15d %18d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024, sf / gib }'
 done
 awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v t="${mbps[swtorrent+trust]:-0}" \
     -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" 'BEGIN {
