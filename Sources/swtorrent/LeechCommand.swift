@@ -31,7 +31,8 @@ struct LeechCommand: AsyncParsableCommand {
 
             Magnet links (quote them): the info dictionary is first fetched from peers by BEP 9 ut_metadata (the \
             link's x.pe peers, --peer, its tr= trackers' peers and, unless --no-lsd, the peers local discovery \
-            finds for the info-hash and those that dial this node for it), at most 8 MiB and checked against the \
+            finds for the info-hash and those that dial this node for it; with local discovery it waits up to \
+            120 s for peers, without it a link naming none fails at once), at most 8 MiB and checked against the \
             info-hash, then the download runs as for a torrent. With --key/--allow it comes over TLS from listed \
             nodes only; without them a private torrent's info dictionary is refused.
 

@@ -81,17 +81,20 @@ import Testing
         #expect(directory.nextToDial(now: 0, count: 2).map(\.address.port) == [1, 2])
     }
 
-    /// Two seeds part for the backoff ceiling (300 s, about the next local-discovery announcement), not the
-    /// 5 s reconnect delay: otherwise two appliances would reconnect to each other every 5 s forever.
-    @Test func twoSeedsPartForTheBackoffCeiling() {
+    /// A seed does not dial again a peer that was a seed when they parted (two appliances that hear each other would
+    /// otherwise reconnect forever, every 5 s or at every announcement); a leech still does, and a peer that was not
+    /// a seed is redialled after the reconnect delay.
+    @Test func aSeedDoesNotRedialAPeerThatWasASeed() {
         var directory = PeerDirectory()
         let lan = peer("10.0.0.3", 8, .lsd, .lan)
         directory.add(lan)
         #expect(directory.nextToDial(now: 0, count: 1, seeding: true).count == 1)
         directory.connected(lan)
-        directory.disconnected(lan.address, now: 10, retryAfter: directory.backoffCeiling)
-        #expect(directory.nextToDial(now: 10 + directory.reconnectDelay, count: 1, seeding: true).isEmpty)
-        #expect(directory.nextToDial(now: 10 + directory.backoffCeiling, count: 1, seeding: true).count == 1)
+        directory.disconnected(lan.address, now: 10, wasSeed: true)
+        #expect(directory.nextToDial(now: 10 + directory.backoffCeiling * 10, count: 1, seeding: true).isEmpty)
+        directory.add(lan)  // heard again on local discovery: still not dialled by a seed
+        #expect(directory.nextToDial(now: 10 + directory.backoffCeiling * 10, count: 1, seeding: true).isEmpty)
+        #expect(directory.nextToDial(now: 10 + directory.reconnectDelay, count: 1).count == 1, "a leech dials it")
         let other = peer("10.0.0.4", 8, .lsd, .lan)
         directory.add(other)
         #expect(directory.nextToDial(now: 0, count: 1, seeding: true).count == 1)

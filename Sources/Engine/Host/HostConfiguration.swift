@@ -86,6 +86,8 @@ public struct HostStatistics: Sendable, Hashable {
     public var refusals: [PeerRefusal: Int]
     /// Bytes of piece buffers that exist over all torrents.
     public var pieceBufferBytes: Int
-    /// What local discovery has sent, accepted and dropped (nil without it).
+    /// What local discovery has sent, accepted and dropped (nil without it, or when it did not start).
     public var localDiscovery: LocalDiscoveryStatistics?
+    /// Whether local discovery started with the listener.
+    var discoveryRunning = false
 }

@@ -93,7 +93,11 @@ final class HostCore: HandshakeRouting {
                 channel.eventLoop.makeCompletedFuture {
                     let host = host.value
                     guard host.acceptsIncoming else {
-                        host.count(.connectionLimit, "node-wide connection limit", remote: channel.remoteAddress)
+                        if host.nodeRoom > 0 {
+                            host.count(.unknownInfoHash, "no torrent on this node yet", remote: channel.remoteAddress)
+                        } else {
+                            host.count(.connectionLimit, "node-wide connection limit", remote: channel.remoteAddress)
+                        }
                         channel.close(promise: nil)
                         return
                     }
@@ -246,6 +250,7 @@ final class HostCore: HandshakeRouting {
     /// metadata exchange. Ends when the fetch does.
     func beginLookup(_ coordinator: MetadataCoordinator) throws(EngineError) {
         let infoHash = coordinator.fetch.infoHash
+        if case .stopped = state { throw EngineError(.cancelled, "the session host was shut down") }
         guard sessions[infoHash] == nil, lookups[infoHash] == nil else {
             throw EngineError(.duplicateTorrent, "magnet link \(infoHash.hex): the node already runs this torrent")
         }
@@ -374,9 +379,11 @@ final class HostCore: HandshakeRouting {
     }
 
     func statistics() -> HostStatistics {
-        HostStatistics(
+        var statistics = HostStatistics(
             port: port, sessions: sessions.count, connections: connections.total, refusals: refusals,
             pieceBufferBytes: pieceBuffers.total)
+        statistics.discoveryRunning = discoveryRunning
+        return statistics
     }
 
     // MARK: - Connections
@@ -387,7 +394,7 @@ final class HostCore: HandshakeRouting {
     }
 
     /// Connections (open and being dialled) the node may still start under its connection limit.
-    private var nodeRoom: Int { configuration.maxConnections - connections.total - halfOpen.total }
+    var nodeRoom: Int { configuration.maxConnections - connections.total - halfOpen.total }
 
     /// How many dials `session` may start now under the node-wide limits and its fair shares.
     func dialRoom(for session: SessionCore) -> Int {

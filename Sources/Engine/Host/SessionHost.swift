@@ -92,7 +92,7 @@ public final class SessionHost: Sendable {
     public func statisticsFuture() -> EventLoopFuture<HostStatistics> {
         let discovery = configuration.localDiscovery
         return eventLoop.submit { self.loopCore.statistics() }.flatMap { statistics in
-            guard let discovery else { return self.eventLoop.makeSucceededFuture(statistics) }
+            guard let discovery, statistics.discoveryRunning else { return self.eventLoop.makeSucceededFuture(statistics) }
             return discovery.statistics().hop(to: self.eventLoop).map { local in
                 var statistics = statistics
                 statistics.localDiscovery = local

@@ -109,6 +109,12 @@ final class MetadataCoordinator: HandshakeRouting {
     private var waiting = 0
     private var attempts: [PeerAddress: Int] = [:]
     private var failures: [(PeerAddress, String)] = []
+    /// Failures past ``failuresKept`` (incoming peers can fail any number of times within the timeout).
+    private var failuresDropped = 0
+    /// The most failures kept for the final message.
+    static let failuresKept = 16
+    /// Hosts that sent a copy that does not hash: their incoming connections are refused (the port is ephemeral).
+    private var badHosts: Set<String> = []
     /// Connections peers made to us (a host's lookup, ``SessionHost/fetchMetadata(_:peers:)``).
     private var incoming: [ObjectIdentifier: any Channel] = [:]
     /// Every address asked or queued, so a peer heard again is not asked twice.
@@ -124,8 +130,9 @@ final class MetadataCoordinator: HandshakeRouting {
 
     var handshakeTimeout: TimeAmount { .seconds(10) }
 
-    /// Incoming connections one fetch takes at once.
-    var maximumIncoming: Int { fetch.parallelPeers * 2 }
+    /// Incoming connections one fetch takes at once (each may hold up to
+    /// ``MetadataMessage/maximumMetadataSize`` while its copy arrives).
+    var maximumIncoming: Int { fetch.parallelPeers }
 
     init(fetch: MetadataFetch, peers: [PeerAddress], loop: any EventLoop, promise: EventLoopPromise<[UInt8]>) {
         self.fetch = fetch
@@ -167,6 +174,7 @@ final class MetadataCoordinator: HandshakeRouting {
 
     private func failure(_ why: String) -> EngineError {
         let peers = failures.map { "\($0.0): \($0.1)" }.joined(separator: "; ")
+            + (failuresDropped > 0 ? "; and \(failuresDropped) more" : "")
         return EngineError(
             .metadataUnavailable,
             "magnet link \(fetch.infoHash.hex): info dictionary not received (\(why))"
@@ -228,7 +236,7 @@ final class MetadataCoordinator: HandshakeRouting {
 
     /// A peer gave nothing usable; it is not asked again.
     func peerFailed(_ address: PeerAddress, _ why: String) {
-        failures.append((address, why))
+        record(address, why)
         fetch.logger.info(
             "no metadata from peer", metadata: ["peer": "\(address)", "reason": "\(why)"])
         fill()
@@ -237,7 +245,8 @@ final class MetadataCoordinator: HandshakeRouting {
     /// A peer's complete copy: used if it hashes to the info-hash.
     func received(_ info: [UInt8], from address: PeerAddress) -> Bool {
         guard InfoHash(hashing: info) == fetch.infoHash else {
-            failures.append((address, "its \(info.count)-byte info dictionary does not hash to the info-hash"))
+            badHosts.insert(address.host)
+            record(address, "its \(info.count)-byte info dictionary does not hash to the info-hash")
             fetch.logger.warning(
                 "peer sent metadata that does not hash to the info-hash; closed, not asked again",
                 metadata: ["peer": "\(address)"])
@@ -246,6 +255,14 @@ final class MetadataCoordinator: HandshakeRouting {
         fetch.logger.info("metadata received", metadata: ["peer": "\(address)", "bytes": "\(info.count)"])
         finish(.success(info))
         return true
+    }
+
+    private func record(_ address: PeerAddress, _ why: String) {
+        if failures.count < Self.failuresKept {
+            failures.append((address, why))
+        } else {
+            failuresDropped += 1
+        }
     }
 
     /// Ends the fetch without a copy (the host is shutting down).
@@ -301,11 +318,13 @@ final class MetadataCoordinator: HandshakeRouting {
         guard incoming.count < maximumIncoming else {
             return .refuse(.session, "metadata fetch has \(incoming.count) incoming connections")
         }
+        guard !badHosts.contains(address.host) else {
+            return .refuse(.session, "sent an info dictionary that does not hash to the info-hash")
+        }
         guard theirs.reserved.extensionProtocol else {
             peerFailed(address, "dialled us without the extension protocol (BEP 10)")
             return .refuse(.session, "no extension protocol")
         }
-        known.insert(address)
         return accept(theirs, address: address, incoming: true)
     }
 

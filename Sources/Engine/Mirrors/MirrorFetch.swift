@@ -142,7 +142,9 @@ final class MirrorFetch {
                 return finish("answered 206 without a Content-Range to a request for bytes \(span.fileOffset)-\(last)")
             }
             let asked = "bytes \(span.fileOffset)-\(last)/"
-            guard range == asked + "\(file.length)" || range == asked + "*" else {
+            // The unit is case-insensitive (RFC 9110 §14.1); the numbers have no case.
+            let given = range.lowercased()
+            guard given == asked + "\(file.length)" || given == asked + "*" else {
                 return finish(
                     "answered Content-Range '\(range)' to a request for bytes \(span.fileOffset)-\(last) of a "
                         + "\(file.length)-byte file")

@@ -11,7 +11,8 @@ import SwarmPrimitives
 ///   were learned. Never our own address, never a banned peer, never an incoming entry (its port is the peer's
 ///   ephemeral port, not one it listens on). A seed dials manual peers only.
 /// - **Backoff.** After the n-th failure in a row an address waits ``backoffBase`` × 2ⁿ⁻¹, at most
-///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay`` (two seeds: ``backoffCeiling``). A connection resets the count. A dial
+///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay`` (and a seed never redials a peer that was a
+///   seed). A connection resets the count. A dial
 ///   that neither connected nor failed within ``dialDeadline`` (its connection ended without a word to the session)
 ///   counts as failed.
 /// - **Pruning.** An entry that failed ``failureLimit`` times in a row is forgotten (manual peers are kept: the user
@@ -28,6 +29,9 @@ public struct PeerDirectory {
         public var failures = 0
         /// Not dialled before this time.
         public var nextAttempt: Double = 0
+        /// The peer had every piece when its last connection closed: a seed does not dial it again (two seeds have
+        /// nothing to exchange; a peer that loses data becomes a leech and dials us itself).
+        public var wasSeed = false
         /// Learn order, for a stable dial order.
         var sequence: Int
     }
@@ -144,7 +148,7 @@ public struct PeerDirectory {
         }
         let due = entries.values.filter { entry in
             entry.state == .idle && entry.nextAttempt <= now && entry.record.source != .incoming
-                && (!seeding || entry.record.source == .manual || entry.record.source == .lsd)
+                && (!seeding || ((entry.record.source == .manual || entry.record.source == .lsd) && !entry.wasSeed))
         }
         let chosen = due.sorted { Self.dialKey($0) < Self.dialKey($1) }.prefix(count)
         for entry in chosen { entries[entry.record.address]?.state = .dialling(since: now) }
@@ -184,10 +188,9 @@ public struct PeerDirectory {
         entries[address] = entry
     }
 
-    /// The connection to the peer closed: a dialled peer may be dialled again after ``reconnectDelay`` (or
-    /// `retryAfter` seconds: two seeds, which have nothing to exchange, wait ``backoffCeiling``); an incoming entry is
-    /// forgotten (its port was ephemeral).
-    public mutating func disconnected(_ address: PeerAddress, now: Double, retryAfter: Double? = nil) {
+    /// The connection to the peer closed: a dialled peer may be dialled again after ``reconnectDelay`` (by a seed,
+    /// not if it was a seed: `wasSeed`); an incoming entry is forgotten (its port was ephemeral).
+    public mutating func disconnected(_ address: PeerAddress, now: Double, wasSeed: Bool = false) {
         let address = Self.canonical(address)
         guard var entry = entries[address] else { return }
         if entry.record.source == .incoming {
@@ -195,7 +198,8 @@ public struct PeerDirectory {
             return
         }
         entry.state = .idle
-        entry.nextAttempt = now + (retryAfter ?? reconnectDelay)
+        entry.nextAttempt = now + reconnectDelay
+        entry.wasSeed = entry.wasSeed || wasSeed
         entries[address] = entry
     }
 

@@ -102,11 +102,10 @@ extension SessionCore {
     func disconnected(_ connection: PeerConnection) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         host.connectionClosed(self)
-        let bothSeeds = picker.isComplete && picker.peerIsSeed(connection.id)
+        let wasSeed = picker.peerIsSeed(connection.id)
         picker.removePeer(connection.id)
         if connection.record.locality == .lan { siteChanged() }
-        directory.disconnected(
-            connection.record.address, now: now(), retryAfter: bothSeeds ? directory.backoffCeiling : nil)
+        directory.disconnected(connection.record.address, now: now(), wasSeed: wasSeed)
         logger.debug("peer disconnected", metadata: ["peer": "\(connection.record.address)"])
         // Its blocks are free again: let the others take them.
         requestMoreEverywhere()

@@ -263,7 +263,12 @@ public final class Storage: Sendable {
             // The filled buffer comes back through the handoff, not as the pool job's result: the thread pool keeps
             // its last job (and so that job's future and value) until it takes the next one, and a reference held
             // there would make the caller's next reuse of the buffer a copy-on-write into freshly mapped pages.
-            return threadPool.runIfActive(eventLoop: eventLoop) { handoff.put(try job()) }.map { handoff.take()! }
+            return threadPool.runIfActive(eventLoop: eventLoop) { handoff.put(try job()) }.flatMapThrowing {
+                guard let filled = handoff.take() else {
+                    throw EngineError(.storage, "piece \(piece): the read buffer did not come back from the thread pool")
+                }
+                return filled
+            }
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
@@ -593,9 +598,10 @@ final class BufferHandoff: Sendable {
 
     init(_ buffer: ByteBuffer) { slot = Mutex(buffer) }
 
-    /// The buffer, once; nil afterwards.
+    /// The buffer it holds (nil afterwards, until ``put(_:)``): the caller's buffer into the job, then the job's
+    /// result back.
     func take() -> ByteBuffer? { slot.withLock { $0.take() } }
 
-    /// Hands a buffer back the other way (the job's result).
+    /// Hands a buffer back the other way (the job's result; the slot is empty then).
     func put(_ buffer: ByteBuffer) { slot.withLock { $0 = buffer } }
 }

@@ -73,8 +73,8 @@ public struct DaemonConfiguration: Sendable, Hashable {
     /// Address of the HTTP mirror (`http.listen`): the seeded files over HTTP for curl, caches and web-seed clients
     /// (``MirrorServer``); nil: none (restart).
     public var httpListen: PeerAddress?
-    /// `http.per-client.connections`: the HTTP mirror's connections open at once from one client (an IPv4 address,
-    /// an IPv6 /64); more are closed at once (``MirrorServer/Settings/connectionsPerClient``; restart).
+    /// `http.per-client.connections`: the HTTP mirror's connections open at once from one client (an IPv4 or
+    /// IPv6 address); more are closed at once (``MirrorServer/Settings/connectionsPerClient``; restart).
     public var httpConnectionsPerClient = MirrorServer.Settings().connectionsPerClient
     /// Log format (`auto`: JSON lines when stderr is not a terminal, text on one) and level (restart).
     public var logFormat = LogFormatChoice.auto

@@ -1,11 +1,13 @@
 import NIOCore
 
-/// The client a ``MirrorServer`` counts connections by (``MirrorServer/Settings/connectionsPerClient``): an IPv4
-/// address, or the /64 network of an IPv6 one (an IPv6 host commonly holds a whole /64 and may take a new address
-/// from it for each connection). An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, how a dual-stack listener sees an
-/// IPv4 client) counts as that IPv4 address, not as the one /64 every IPv4 client would share.
+/// The client a ``MirrorServer`` counts connections by (``MirrorServer/Settings/connectionsPerClient``): its IPv4 or
+/// IPv6 address, as nginx's `limit_conn $binary_remote_addr` counts. Not the IPv6 /64: on a LAN the /64 is the whole
+/// subnet, so every fleet node of a rack or VLAN (and every link-local client) would share one client's cap, and an
+/// appliance mirror would be closed to all but the first few in an outage. (A host that takes a new address per
+/// connection from its /64 gets a cap per address; the node-wide limit still bounds it.) An IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`, how a dual-stack listener sees an IPv4 client) counts as that IPv4 address.
 struct MirrorClientAddress: Sendable, Hashable {
-    /// The IPv4 address's 4 bytes, or the IPv6 address's first 8.
+    /// The IPv4 address's 4 bytes, or the IPv6 address's 16.
     let bytes: [UInt8]
 
     /// The client of a connection from `address`; nil for one that is not IP (a Unix socket), which no per-client
@@ -17,7 +19,7 @@ struct MirrorClientAddress: Sendable, Hashable {
         case .v6(let v6):
             let all = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
             let mapped = all.prefix(10).allSatisfy { $0 == 0 } && all[10] == 0xff && all[11] == 0xff
-            bytes = mapped ? Array(all[12..<16]) : Array(all[0..<8])
+            bytes = mapped ? Array(all[12..<16]) : all
         case .unixDomainSocket:
             return nil
         }

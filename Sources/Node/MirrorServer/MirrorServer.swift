@@ -30,7 +30,7 @@ public struct MirrorServer: Service {
         public var idleTimeout: TimeAmount = .seconds(30)
         /// Connections open at once; more are closed at once and counted as `connection limit` refusals.
         public var maximumConnections = 256
-        /// Connections open at once from one client (an IPv4 address, an IPv6 /64: ``MirrorClientAddress``); more
+        /// Connections open at once from one client (an IPv4 or IPv6 address: ``MirrorClientAddress``); more
         /// are closed at once, before anything is read, and counted as `client connection limit` refusals, so one
         /// client cannot take every connection of ``maximumConnections`` from the rest of the fleet.
         public var connectionsPerClient = 16

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import LocalDiscovery
 import Metainfo
 import SwarmPrimitives
 import TestSupport
@@ -90,6 +91,7 @@ import Testing
             logger: quietLogger)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
+            defer { seed.stop() }  // on every path: the group waits for the seed's run before it returns or throws
             let first = Self.fetch(fixture.torrent)
             let silentPeer = PeerAddress(host: "127.0.0.1", port: silent.port)
             let lookup = Task { try await leechHost.fetchMetadata(first, peers: [silentPeer]) }
@@ -122,11 +124,61 @@ import Testing
             #expect(progress.verifiedBytes == Int64(fixture.content.count))
             let file = directory.appendingPathComponent("leech").appendingPathComponent(fixture.torrent.name)
             #expect(try Data(contentsOf: file) == Data(fixture.content))
-            seed.stop()
-            try await group.waitForAll()
         }
-        let statistics = try await leechHost.statistics()
-        #expect(statistics.refusals[.unknownInfoHash] == nil, "\(statistics.refusals)")
         await leechHost.shutdown()
+    }
+
+    /// The peers local discovery found during the fetch join the torrent's session. One announcement names the seed
+    /// (a test announcer on `lo`, on a group port of the test's own, shut down once the fetch has the info
+    /// dictionary, before its +2 s repeat); the seed has no discovery and no peers, so it never dials. The session
+    /// that then joins the leech's host has no other source for the seed than the hand-over, and completes.
+    @Test(.timeLimit(.minutes(2)))
+    func thePeersLocalDiscoveryFoundDuringTheFetchJoinTheSession() async throws {
+        let directory = try TestFiles.makeTemporaryDirectory("lookup")
+        defer { TestFiles.cleanup(directory) }
+        let fixture = try TorrentFixture(name: "a.bin", size: 1 << 20, pieceLength: 64 << 10, seed: 33, in: directory)
+        let groupPort = Int.random(in: 20000...60000)
+
+        var seedHostConfiguration = HostConfiguration()
+        seedHostConfiguration.listenHost = "127.0.0.1"
+        let seedHost = SessionHost(configuration: seedHostConfiguration, logger: quietLogger)
+        let seedPort = try await seedHost.start()
+        var seeding = SessionConfiguration()
+        seeding.useTrackers = false
+        seeding.seedUntilStopped = true
+        let seed = TorrentSession(
+            torrent: fixture.torrent, storage: try await fixture.seedStorage(), configuration: seeding,
+            logger: quietLogger, host: seedHost)
+
+        var leechHostConfiguration = HostConfiguration()
+        leechHostConfiguration.listenHost = "127.0.0.1"
+        leechHostConfiguration.localDiscovery = PrivateLocalDiscoveryTests.announcer(groupPort: groupPort)
+        let leechHost = SessionHost(configuration: leechHostConfiguration, logger: quietLogger)
+        _ = try await leechHost.start()
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try await seed.run() }
+            defer { seed.stop() }  // on every path: the group waits for the seed's run before it returns or throws
+            let lookup = Task { try await leechHost.fetchMetadata(Self.fetch(fixture.torrent), peers: []) }
+            // The neighbour announces the seed's port for the info-hash (it names what it is told to).
+            let neighbour = PrivateLocalDiscoveryTests.announcer(groupPort: groupPort)
+            try await neighbour.start(listenPort: seedPort) { _ in }.get()
+            neighbour.add(fixture.torrent.infoHash)
+            let info = try await lookup.value
+            try await neighbour.shutdown().get()
+            #expect(info == fixture.torrent.infoBytes)
+
+            var leeching = SessionConfiguration()
+            leeching.useTrackers = false
+            leeching.stallTimeout = .seconds(30)
+            let leech = TorrentSession(
+                torrent: fixture.torrent, storage: try await fixture.leechStorage(in: directory.appendingPathComponent("leech")),
+                configuration: leeching, logger: quietLogger, host: leechHost)
+            let outcome = try await leech.run()
+            let progress = try #require(outcome.completed, "leech ended \(outcome)")
+            #expect(progress.verifiedBytes == Int64(fixture.content.count))
+        }
+        await leechHost.shutdown()
+        await seedHost.shutdown()
     }
 }
