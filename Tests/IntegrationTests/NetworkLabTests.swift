@@ -143,7 +143,9 @@ import TestSupport
     }
 
     /// Tracker down: B cannot reach the tracker and one B node holds the artifact; 3 leechers complete through LSD
-    /// alone: nothing crosses the WAN but a few control packets, and every peer came from LSD (or dialled in).
+    /// alone: nothing crosses the WAN but a few control packets, and every leecher's peer came from LSD or dialled in.
+    /// (The holder is a seed, and a seed dials the peers it hears: a leecher may see only `incoming` connections.
+    /// With the tracker unreachable and no `--peer`, local discovery is the only way any node learned an address.)
     @Test func siteCompletesThroughLocalDiscoveryWithoutTheTracker() throws {
         let run = try #require(
             try Self.run("siteCompletesThroughLocalDiscoveryWithoutTheTracker", "tracker-down", ["--leechers", "3"])
@@ -152,7 +154,7 @@ import TestSupport
         let ratio = try run.ratio("B")
         #expect(ratio < 0.05, "WAN into B / content = \(ratio): the leechers reached a peer outside the site")
         let sources = try #require(run.row["peerSources"] as? [String])
-        #expect(sources.contains("lsd") && Set(sources).isSubset(of: ["lsd", "incoming"]), "\(sources)")
+        #expect(!sources.isEmpty && Set(sources).isSubset(of: ["lsd", "incoming"]), "\(sources)")
     }
 
     /// Seed lost: A's seed is killed when site B is at 50 %; B completes from what it holds and the seed in C. The
