@@ -18,4 +18,20 @@ export SWTORRENT_STRICT=1   # warnings are errors in our own targets
 swift build --build-tests
 # One test at a time: run in parallel on this project's 2-core machines, the in-process transfers and the helpers'
 # blocking waits starved Swift's cooperative pool (2 threads) and ran unrelated tests past their time limits.
-swift test --skip-build --no-parallel "$@"
+# The log is kept so that the failures can be printed again last: a CI log is often read from its tail only, and
+# swift-testing reports a failed expectation where it happens, hundreds of lines above its summary.
+# The log is kept (and named at the end) so that the failures can be printed again last: a CI log is often read from
+# its tail only, and swift-testing reports a failed expectation where it happens, far above its summary.
+log=$(mktemp "${TMPDIR:-/tmp}/swtorrent-test-$(date -u +%Y%m%dT%H%M%S)-XXXXXX.log")
+status=0
+swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log" || status=$?
+if ((status != 0)); then
+    echo
+    echo "test.sh: the tests failed (exit $status); the whole log is $log. What failed:"
+    grep -E '^✘|recorded an issue|Fatal error|unexpected signal' "$log" | grep -v '^✘ Test run with' |
+        cut -c1-300 | tail -n 60 || true
+    grep -E '^✘ Test run with' "$log" || true
+else
+    rm -f "$log"
+fi
+exit "$status"
