@@ -80,7 +80,9 @@ final class MetadataPeer: ChannelInboundHandler {
         }
         theirID = id
         self.size = size
-        info = [UInt8](repeating: 0, count: size)
+        // The copy grows with the pieces that arrive (in order, a few ahead), not with what the peer claims: a peer
+        // that offers the 8 MiB limit and sends nothing costs nothing.
+        info = []
         received = [Bool](repeating: false, count: MetadataMessage.pieceCount(size: size))
         requestMore(context)
     }
@@ -121,6 +123,9 @@ final class MetadataPeer: ChannelInboundHandler {
                 return give(up: "sent metadata piece \(piece), which was not asked for", context)
             }
             let start = piece * MetadataMessage.pieceLength
+            if info.count < start + bytes.count {
+                info.append(contentsOf: repeatElement(0, count: start + bytes.count - info.count))
+            }
             info.replaceSubrange(start..<start + bytes.count, with: bytes)
             received[piece] = true
             receivedCount += 1
