@@ -305,8 +305,8 @@ struct MirrorServerTests {
 
     /// `STATE/sha256` keeps only the digests of the files served: a file replaced while the daemon was stopped (same
     /// bytes, another inode) loses its old digest at the next start once the torrents settled, as does a dead
-    /// writer's temporary file, while a file that is not the cache's stays; removing the torrent from the watch
-    /// directory deletes its files' digests.
+    /// writer's temporary file, while a file that is not the cache's stays; a reload that moves the data drops the
+    /// old copies' digests; removing the torrent from the watch directory deletes its files' digests.
     @Test(.timeLimit(.minutes(3)))
     func theDigestCacheKeepsOnlyTheDigestsOfFilesServed() throws {
         try TestProcess.requireTool("curl")
@@ -334,6 +334,21 @@ struct MirrorServerTests {
                 && now.contains { $0.contains(aSize) }
         }
         #expect(settled, "\(cached()), stale: \(oldA); \(appliance.seed?.stderr ?? "")")
+
+        // A reload that moves the data (`data: [data2]`, copies with other inodes) restarts the torrent: once it
+        // serves the copies, the digests of the files it no longer serves go.
+        let before = cached()
+        try FileManager.default.copyItem(atPath: appliance.path("data"), toPath: appliance.path("data2"))
+        let config = try String(contentsOfFile: appliance.path("seed.yaml"), encoding: .utf8)
+        try Data(config.replacingOccurrences(of: "data: [data]", with: "data: [data2]").utf8)
+            .write(to: URL(fileURLWithPath: appliance.path("seed.yaml")))
+        let moved = TestFiles.waitUntil(timeout: 60) {
+            // Asking for the files makes the daemon hash the copies if it has not yet.
+            for name in Appliance.sizes.keys { _ = try? appliance.curl(["-I", appliance.url(name)]) }
+            let now = cached()
+            return now.count == 3 && now.contains("README") && now.isDisjoint(with: before.subtracting(["README"]))
+        }
+        #expect(moved, "before: \(before), after the reload: \(cached()); \(appliance.seed?.stderr ?? "")")
 
         try FileManager.default.removeItem(atPath: appliance.path("watch/pkg.torrent"))
         #expect(TestFiles.waitUntil(timeout: 30) { cached() == ["README"] }, "\(cached())")

@@ -74,8 +74,9 @@ final class DaemonController {
     private var lastScanError: String?
     /// The file names on the status board.
     private var published: Set<String> = []
-    /// The HTTP mirror's digest cache (`STATE/sha256`) is to be pruned once the torrents settle: set at start and
-    /// when a torrent file leaves the watch directory or changes (``pruneDigestsIfSettled()``).
+    /// The HTTP mirror's digest cache (`STATE/sha256`) is to be pruned once the torrents settle: set at start, when a
+    /// torrent file leaves the watch directory or changes, and after a reload that restarted torrents
+    /// (``pruneDigestsIfSettled()``).
     private var digestPrunePending = true
     /// A scan of the watch directory succeeded (before that, no torrent is known and every digest would go).
     private var scanned = false
@@ -371,6 +372,9 @@ final class DaemonController {
                 break
             }
         }
+        // Restarted torrents may serve other files (`data` changed): once they settle, the digests of files no longer
+        // served go, as at start.
+        if restarted > 0 { digestPrunePending = true }
         logger.notice(
             "config reloaded",
             metadata: ["trigger": "\(trigger.rawValue)", "file": "\(configuration.path)", "restarted": "\(restarted)"])
