@@ -406,33 +406,28 @@ final class ProgressLog: Sendable {
     /// The future-returning calls (for channel handlers) write, read and verify like the async ones and deliver on
     /// the given event loop.
     @Test func futuresCompleteOnTheEventLoop() async throws {
-        let directory = try TestFiles.makeTemporaryDirectory("storage")
-        defer { TestFiles.cleanup(directory) }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let fixture = try MultiFileFixture()
-        let storage = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
-        let loop = group.next()
-        var writes: [EventLoopFuture<Void>] = []
-        for piece in 0..<fixture.layout.pieceCount {
-            let data = fixture.piece(piece)
-            writes.append(storage.write(piece: piece, begin: 0, bytes: ByteBuffer(bytes: data), on: loop))
+        try await withStorage { fixture, storage, loop in
+            var writes: [EventLoopFuture<Void>] = []
+            for piece in 0..<fixture.layout.pieceCount {
+                let data = fixture.piece(piece)
+                writes.append(storage.write(piece: piece, begin: 0, bytes: ByteBuffer(bytes: data), on: loop))
+            }
+            try await EventLoopFuture.andAllSucceed(writes, on: loop).get()
+            let verified = try await storage.verify(piece: 1, on: loop).map { ok in
+                loop.preconditionInEventLoop()
+                return ok
+            }.get()
+            #expect(verified)
+            let block = try await storage.read(piece: 1, begin: 100, length: 1000, on: loop).get()
+            #expect(Array(block.readableBytesView) == Array(fixture.piece(1)[100..<1100]))
+            // Errors arrive as failed futures, not thrown.
+            await #expect(throws: EngineError.self) {
+                try await storage.write(piece: 1, begin: 0, bytes: ByteBuffer(bytes: [0]), on: loop).get()
+            }
+            await #expect(throws: EngineError.self) {
+                try await storage.read(piece: 9, begin: 0, length: 1, on: loop).get()
+            }
         }
-        try await EventLoopFuture.andAllSucceed(writes, on: loop).get()
-        let verified = try await storage.verify(piece: 1, on: loop).map { ok in
-            loop.preconditionInEventLoop()
-            return ok
-        }.get()
-        #expect(verified)
-        let block = try await storage.read(piece: 1, begin: 100, length: 1000, on: loop).get()
-        #expect(Array(block.readableBytesView) == Array(fixture.piece(1)[100..<1100]))
-        // Errors arrive as failed futures, not thrown.
-        await #expect(throws: EngineError.self) {
-            try await storage.write(piece: 1, begin: 0, bytes: ByteBuffer(bytes: [0]), on: loop).get()
-        }
-        await #expect(throws: EngineError.self) {
-            try await storage.read(piece: 9, begin: 0, length: 1, on: loop).get()
-        }
-        try await group.shutdownGracefully()
     }
 
     /// A buffer handed back to ``Storage/read(piece:begin:length:into:on:)`` is filled in place: its storage is the
@@ -440,25 +435,40 @@ final class ProgressLog: Sendable {
     /// fix, the thread pool's last job kept the previous result referenced, and the second read copied the storage
     /// into a new mapping.)
     @Test func aReusedReadBufferIsFilledInPlace() async throws {
+        try await withStorage { fixture, storage, loop in
+            for piece in 0..<fixture.layout.pieceCount {
+                let data = ByteBuffer(bytes: fixture.piece(piece))
+                try await storage.write(piece: piece, begin: 0, bytes: data, on: loop).get()
+            }
+            let length = fixture.layout.pieceSize(0)
+            var buffer = Storage.alignedBufferAllocator.buffer(capacity: length)
+            let address = buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+            for round in 0..<20 {
+                let piece = round % fixture.layout.pieceCount
+                let part = min(length, fixture.layout.pieceSize(piece))
+                buffer = try await storage.read(piece: piece, begin: 0, length: part, into: consume buffer, on: loop)
+                    .get()
+                #expect(Array(buffer.readableBytesView) == Array(fixture.piece(piece)[0..<part]), "round \(round)")
+                #expect(buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == address, "round \(round)")
+            }
+        }
+    }
+
+    /// Runs `body` with a ``MultiFileFixture``'s empty storage in a temporary directory and an event loop of a group of
+    /// its own; cleans up both on every path.
+    private func withStorage(
+        _ body: (MultiFileFixture, Storage, any EventLoop) async throws -> Void
+    ) async throws {
         let directory = try TestFiles.makeTemporaryDirectory("storage")
         defer { TestFiles.cleanup(directory) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let fixture = try MultiFileFixture()
-        let storage = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
-        let loop = group.next()
-        for piece in 0..<fixture.layout.pieceCount {
-            try await storage.write(piece: piece, begin: 0, bytes: ByteBuffer(bytes: fixture.piece(piece)), on: loop)
-                .get()
-        }
-        let length = fixture.layout.pieceSize(0)
-        var buffer = Storage.alignedBufferAllocator.buffer(capacity: length)
-        let address = buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
-        for round in 0..<20 {
-            let piece = round % fixture.layout.pieceCount
-            let part = min(length, fixture.layout.pieceSize(piece))
-            buffer = try await storage.read(piece: piece, begin: 0, length: part, into: consume buffer, on: loop).get()
-            #expect(Array(buffer.readableBytesView) == Array(fixture.piece(piece)[0..<part]), "round \(round)")
-            #expect(buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == address, "round \(round)")
+        do {
+            let fixture = try MultiFileFixture()
+            let storage = try await Storage(layout: fixture.layout, directory: directory.path, logger: quietLogger)
+            try await body(fixture, storage, group.next())
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
         }
         try await group.shutdownGracefully()
     }

@@ -55,9 +55,7 @@ import Testing
         let directory = try TestFiles.makeTemporaryDirectory("lookup")
         defer { TestFiles.cleanup(directory) }
         let fixture = try TorrentFixture(name: "a.bin", size: 256 << 10, pieceLength: 32 << 10, seed: 31, in: directory)
-        var configuration = HostConfiguration()
-        configuration.listenHost = "127.0.0.1"
-        let host = SessionHost(configuration: configuration, logger: quietLogger)
+        let host = SessionHost.loopback()
         let error = await #expect(throws: EngineError.self) {
             try await host.fetchMetadata(Self.fetch(fixture.torrent), peers: [])
         }
@@ -75,9 +73,7 @@ import Testing
         let directory = try TestFiles.makeTemporaryDirectory("lookup")
         defer { TestFiles.cleanup(directory) }
         let fixture = try TorrentFixture(name: "a.bin", size: 1 << 20, pieceLength: 64 << 10, seed: 32, in: directory)
-        var leechHostConfiguration = HostConfiguration()
-        leechHostConfiguration.listenHost = "127.0.0.1"
-        let leechHost = SessionHost(configuration: leechHostConfiguration, logger: quietLogger)
+        let leechHost = SessionHost.loopback()
         let leechPort = try await leechHost.start()
         let silent = try SilentListener()
 
@@ -139,9 +135,7 @@ import Testing
         let fixture = try TorrentFixture(name: "a.bin", size: 1 << 20, pieceLength: 64 << 10, seed: 33, in: directory)
         let groupPort = Int.random(in: 20000...60000)
 
-        var seedHostConfiguration = HostConfiguration()
-        seedHostConfiguration.listenHost = "127.0.0.1"
-        let seedHost = SessionHost(configuration: seedHostConfiguration, logger: quietLogger)
+        let seedHost = SessionHost.loopback()
         let seedPort = try await seedHost.start()
         var seeding = SessionConfiguration()
         seeding.useTrackers = false
@@ -150,10 +144,9 @@ import Testing
             torrent: fixture.torrent, storage: try await fixture.seedStorage(), configuration: seeding,
             logger: quietLogger, host: seedHost)
 
-        var leechHostConfiguration = HostConfiguration()
-        leechHostConfiguration.listenHost = "127.0.0.1"
-        leechHostConfiguration.localDiscovery = PrivateLocalDiscoveryTests.announcer(groupPort: groupPort)
-        let leechHost = SessionHost(configuration: leechHostConfiguration, logger: quietLogger)
+        let leechHost = SessionHost.loopback {
+            $0.localDiscovery = PrivateLocalDiscoveryTests.announcer(groupPort: groupPort)
+        }
         _ = try await leechHost.start()
 
         try await withThrowingTaskGroup(of: Void.self) { group in

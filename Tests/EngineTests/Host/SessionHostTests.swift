@@ -14,9 +14,7 @@ import Testing
             try TorrentFixture(name: "a.bin", size: 3 << 20, pieceLength: 64 << 10, seed: 21, in: directory),
             try TorrentFixture(name: "b.bin", size: (2 << 20) + 12_345, pieceLength: 32 << 10, seed: 22, in: directory),
         ]
-        var hostConfiguration = HostConfiguration()
-        hostConfiguration.listenHost = "127.0.0.1"
-        let host = SessionHost(configuration: hostConfiguration, logger: quietLogger)
+        let host = SessionHost.loopback()
         let port = try await host.start()
 
         var seedConfiguration = SessionConfiguration()

@@ -48,3 +48,13 @@ struct TorrentFixture {
         return storage
     }
 }
+
+extension SessionHost {
+    /// A quiet host that listens on 127.0.0.1 (an ephemeral port, from `start()`), with `configure`'s changes.
+    static func loopback(_ configure: (inout HostConfiguration) -> Void = { _ in }) -> SessionHost {
+        var configuration = HostConfiguration()
+        configuration.listenHost = "127.0.0.1"
+        configure(&configuration)
+        return SessionHost(configuration: configuration, logger: quietLogger)
+    }
+}

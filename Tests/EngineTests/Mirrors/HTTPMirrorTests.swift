@@ -274,9 +274,7 @@ import Testing
         let fixture = files.fixture
         // The mirror sends a quarter of the file, then its process exits.
         let server = try files.serve(["--die-after", "\(size / 4)"])
-        var hostConfiguration = HostConfiguration()
-        hostConfiguration.listenHost = "127.0.0.1"
-        let seedHost = SessionHost(configuration: hostConfiguration, logger: quietLogger)
+        let seedHost = SessionHost.loopback()
         let port = try await seedHost.start()
         var seedConfiguration = SessionConfiguration()
         seedConfiguration.useTrackers = false
