@@ -17,8 +17,11 @@
 # The first run is also reported as "swtorrent" up to its --json "complete" line (every piece verified and fsynced;
 # CPU and VmHWM read from /proc at that moment): the engine's own work, as before. Leecher CPU and peak RSS at exit
 # come from /usr/bin/time; the seed's CPU is read from /proc/PID/stat before the leecher starts and after it ends
-# (so the seed's start-up hash check is not counted) and its peak RSS from VmHWM. The load average is printed with
-# each figure (wall-clock ratios depend on it; CPU-seconds per GiB much less).
+# (so the seed's start-up hash check is not counted) and its peak RSS from VmHWM. The leecher's minor page faults
+# (fresh memory it touched: buffers not reused, copies on write) are its whole process's, from /usr/bin/time at exit
+# and from /proc/PID/stat at swtorrent's "complete" line, the same for every tool (a process's start-up takes a few
+# thousand). The load average is printed with each figure (wall-clock ratios depend on it; CPU-seconds per GiB much
+# less).
 #
 # Case 2: one seed, four leechers of a 512 MiB file, all started at once, each told every other's address; time
 # until the last leecher is complete. swtorrent and libtorrent.
@@ -143,11 +146,12 @@ pids+=($!)
 waitport "$tracker_port"
 
 # run_case TOOL: starts the seed, times the leech, prints "seconds leech_cpu leech_rss_kib seed_cpu seed_rss_kib
-# complete_seconds complete_cpu complete_rss_kib seed_faults" (complete_*: at swtorrent's "complete" line, before the
-# release gate; for the others the same as at exit; seed_faults: the seed's minor page faults over the transfer, fresh
-# memory it touched: a seed whose read buffers are reused takes few).
+# complete_seconds complete_cpu complete_rss_kib seed_faults leech_faults complete_faults" (complete_*: at swtorrent's
+# "complete" line, before the release gate; for the others the same as at exit; seed_faults: the seed's minor page
+# faults over the transfer, fresh memory it touched: a seed whose read buffers are reused takes few; leech_faults: the
+# leecher's over its whole process).
 run_case() {
-    local tool=$1 port out seed_pid t0 t1 c0 c1 f0 f1 tc="" cc="" crss="" torrent="$dir/one.torrent" trust=(--allow-unsigned)
+    local tool=$1 port out seed_pid t0 t1 c0 c1 f0 f1 tc="" cc="" crss="" cflt="" torrent="$dir/one.torrent" trust=(--allow-unsigned)
     local seed_node=() leech_node=()
     port=$(freeport)
     out="$dir/out-$tool"
@@ -180,7 +184,7 @@ run_case() {
         # release gate (SHA-256 of each file for the audit log, the signature check with --trust, the rename into
         # --out) before it exits. The seed's address comes from the tracker.
         rm -f "$dir/leech.fifo" && mkfifo "$dir/leech.fifo"
-        timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+        timeout "$case_timeout" /usr/bin/time -f '%U %S %M %R' -o "$dir/leech.time" \
             "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json --no-lsd "${leech_node[@]}" >"$dir/leech.fifo" 2>"$dir/leech.err" &
         local wrapper=$! line leech_pid
         while IFS= read -r line; do
@@ -191,12 +195,13 @@ run_case() {
                 [[ -n $leech_pid ]] && leech_pid=$(pgrep -P "$leech_pid" || true)
                 cc=$(cpu_ticks "$leech_pid" 2>/dev/null || true)
                 crss=$(hwm_kib "$leech_pid" 2>/dev/null || true)
+                cflt=$(minor_faults "$leech_pid" 2>/dev/null || true)
             fi
         done <"$dir/leech.fifo"
         wait "$wrapper" ;;
-    libtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+    libtorrent) timeout "$case_timeout" /usr/bin/time -f '%U %S %M %R' -o "$dir/leech.time" \
         /usr/bin/python3 "$dir/lt.py" leech "$dir/one.torrent" "$out" "$(freeport)" "" 600 >/dev/null ;;
-    aria2c) timeout "$case_timeout" /usr/bin/time -f '%U %S %M' -o "$dir/leech.time" \
+    aria2c) timeout "$case_timeout" /usr/bin/time -f '%U %S %M %R' -o "$dir/leech.time" \
         aria2c --enable-dht=false --enable-dht6=false --bt-enable-lpd=false --enable-peer-exchange=false \
         --seed-time=0 --listen-port="$(freeport)" --dir="$out" --summary-interval=0 --console-log-level=error \
         --file-allocation=falloc "$dir/one.torrent" >/dev/null ;;
@@ -211,17 +216,17 @@ run_case() {
     if ! cmp -s "$out/payload.bin" "$dir/one/payload.bin"; then
         echo "transfer.sh: $tool did not deliver the file within ${case_timeout}s" >&2
         rm -rf "$out" "$dir/.out-$tool.swtorrent-gate"
-        echo "nan nan 0 nan 0 nan nan 0 nan"
+        echo "nan nan 0 nan 0 nan nan 0 nan nan nan"
         return
     fi
     rm -rf "$out" "$dir/.out-$tool.swtorrent-gate"
-    read -r lu ls lrss <"$dir/leech.time"
+    read -r lu ls lrss lflt <"$dir/leech.time"
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
-        -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" -v sf="$((f1 - f0))" 'BEGIN {
+        -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" -v sf="$((f1 - f0))" -v lf="$lflt" -v cf="$cflt" 'BEGIN {
             if (tc == "") { tc = t1 }
             # The leech may be gone (or a zombie) when /proc is read at its "complete" line (a quick gate): exit figures.
-            if (cc == "" || crss == "") { cc = (lu + ls) * tick; crss = lrss }
-            printf "%.3f %.2f %d %.2f %d %.3f %.2f %d %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss, sf }'
+            if (cc == "" || crss == "" || cf == "") { cc = (lu + ls) * tick; crss = lrss; cf = lf }
+            printf "%.3f %.2f %d %.2f %d %.3f %.2f %d %d %d %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss, sf, lf, cf }'
 }
 
 # Rows: each tool; the --allow-unsigned swtorrent run twice: to its "complete" line (every piece verified and
@@ -236,24 +241,26 @@ for tool in "${tools[@]}"; do
     *) rows+=("$tool") ;;
     esac
 done
-declare -A secs lcpu lrss scpu srss sflt
+declare -A secs lcpu lrss scpu srss sflt lflt
 echo "transfer.sh: load before case 1: $(uptime)" >&2
 for round in $(seq 1 "$rounds"); do
     for tool in "${tools[@]}"; do
-        read -r s lc lr sc sr cs clc clr sf < <(run_case "$tool")
+        read -r s lc lr sc sr cs clc clr sf lf clf < <(run_case "$tool")
         if [[ $tool == swtorrent ]]; then
             secs[$tool]+="$cs " lcpu[$tool]+="$clc " lrss[$tool]+="$clr " scpu[$tool]+="$sc " srss[$tool]+="$sr " sflt[$tool]+="$sf "
+            lflt[$tool]+="$clf "
             tool=swtorrent+gate
         fi
         [[ $tool == swtorrent-trust ]] && tool=swtorrent+trust
         if [[ $tool == swtorrent-tls ]]; then
             # Like the "swtorrent" row: to the "complete" line, the engine's work (here over TLS).
-            tool=swtorrent+tls s=$cs lc=$clc lr=$clr
+            tool=swtorrent+tls s=$cs lc=$clc lr=$clr lf=$clf
         fi
         secs[$tool]+="$s " lcpu[$tool]+="$lc " lrss[$tool]+="$lr " scpu[$tool]+="$sc " srss[$tool]+="$sr " sflt[$tool]+="$sf "
+        lflt[$tool]+="$lf "
         awk -v tool="$tool" -v r="$round" -v s="$s" -v b="$bytes" -v lc="$lc" -v sc="$sc" -v lr="$lr" -v sr="$sr" \
-            -v cs="$cs" -v clc="$clc" -v sf="$sf" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
-            'BEGIN { gib = b / 1073741824; printf "round %d %-14s %7.1f MB/s (to complete %.1f MB/s, %.2f CPU-s/GiB)  leech %.2f CPU-s/GiB, %d MiB peak  seed %.2f CPU-s/GiB, %d MiB peak, %dK faults/GiB  load %s\n", r, tool, b / s / 1e6, b / cs / 1e6, clc / gib, lc / gib, lr / 1024, sc / gib, sr / 1024, sf / gib / 1000, load }' >&2
+            -v cs="$cs" -v clc="$clc" -v sf="$sf" -v lf="$lf" -v clf="$clf" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" \
+            'BEGIN { gib = b / 1073741824; printf "round %d %-14s %7.1f MB/s (to complete %.1f MB/s, %.2f CPU-s/GiB, %dK faults/GiB)  leech %.2f CPU-s/GiB, %d MiB peak, %dK faults/GiB  seed %.2f CPU-s/GiB, %d MiB peak, %dK faults/GiB  load %s\n", r, tool, b / s / 1e6, b / cs / 1e6, clc / gib, clf / gib / 1000, lc / gib, lr / 1024, lf / gib / 1000, sc / gib, sr / 1024, sf / gib / 1000, load }' >&2
     done
 done
 
@@ -263,7 +270,7 @@ echo "Case 1: one seed -> one leech, $size_mib MiB, loopback, median of $rounds 
 echo "(every leecher timed from process start to exit, peers from the tracker; swtorrent: the --allow-unsigned run"
 echo " to its 'complete' line, every piece verified and fsynced; swtorrent+gate: the same run to exit, after the"
 echo " release gate and the rename into --out; swtorrent+trust: leech --trust of the signed torrent, to exit)"
-printf '%-15s %10s %18s %18s %15s %15s %18s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB" "seed faults/GiB"
+printf '%-15s %10s %18s %18s %15s %15s %18s %18s\n' tool "MB/s" "leech CPU-s/GiB" "seed CPU-s/GiB" "leech RSS MiB" "seed RSS MiB" "leech faults/GiB" "seed faults/GiB"
 declare -A mbps
 for tool in "${rows[@]}"; do
     s=$(echo "${secs[$tool]}" | median)
@@ -271,7 +278,8 @@ for tool in "${rows[@]}"; do
     awk -v tool="$tool" -v m="${mbps[$tool]}" -v b="$bytes" -v lc="$(echo "${lcpu[$tool]}" | median)" \
         -v sc="$(echo "${scpu[$tool]}" | median)" -v lr="$(echo "${lrss[$tool]}" | median)" \
         -v sr="$(echo "${srss[$tool]}" | median)" -v sf="$(echo "${sflt[$tool]}" | median)" \
-        'BEGIN { gib = b / 1073741824; printf "%-15s %10s %18.2f %18.2f %15d %15d %18d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024, sf / gib }'
+        -v lf="$(echo "${lflt[$tool]}" | median)" \
+        'BEGIN { gib = b / 1073741824; printf "%-15s %10s %18.2f %18.2f %15d %15d %18d %18d\n", tool, m, lc / gib, sc / gib, lr / 1024, sr / 1024, lf / gib, sf / gib }'
 done
 awk -v a="${mbps[swtorrent]:-0}" -v g="${mbps[swtorrent+gate]:-0}" -v t="${mbps[swtorrent+trust]:-0}" \
     -v b="${mbps[libtorrent]:-0}" -v c="${mbps[aria2c]:-0}" 'BEGIN {
