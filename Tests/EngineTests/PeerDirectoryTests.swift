@@ -184,4 +184,84 @@ import Testing
         directory.disconnected(incoming.address, now: 0)
         #expect(directory.count == 0)
     }
+
+    // MARK: - A seed's local-discovery dials
+
+    /// A rack of 200 nodes starts at once and announces itself: the seed dials 10 of the addresses local discovery
+    /// reported in the first second and 10 in each second after (one dialling round a second, as a session's
+    /// tick does), in the order they were heard; none is dropped, and the 190 held back are counted once each.
+    @Test func aSeedDialsTenNewLocalDiscoveryAddressesASecondAndTheRestLater() throws {
+        var directory = PeerDirectory()
+        #expect(directory.localDialsPerSecond == 10)
+        let rack = (1...200).map { peer("10.1.\($0 / 250).\($0 % 250)", 6881, .lsd, .lan) }
+        for node in rack { #expect(directory.add(node) == .added) }
+        var dialled: [PeerAddress] = []
+        for second in 0..<20 {
+            // A round with room for a whole session's half-open limit and more.
+            let round = directory.nextToDial(now: Double(second), count: 80, seeding: true)
+            #expect(round.count == 10, "second \(second)")
+            for record in round { directory.connected(record) }
+            dialled += round.map(\.address)
+        }
+        #expect(dialled == rack.map(\.address), "every node once, in the order heard")
+        #expect(directory.nextToDial(now: 20, count: 80, seeding: true).isEmpty)
+        #expect(directory.localDialsDeferred == 190)
+        #expect(directory.count == 200)
+    }
+
+    /// Rounds closer together than a second share the budget: over any stretch of time the seed starts at most 10
+    /// plus 10 a second of those dials, however often it is asked; a budget left unused does not pile up past 10.
+    @Test func theBudgetIsPerSecondHoweverOftenTheSeedDials() {
+        var directory = PeerDirectory()
+        for port in 1...400 { directory.add(peer("10.2.\(port / 250).\(port % 250)", 7000, .lsd, .lan)) }
+        var total = 0
+        for quarter in 0..<40 {
+            let now = Double(quarter) / 4
+            total += directory.nextToDial(now: now, count: 80, seeding: true).count
+            #expect(Double(total) <= 10 + 10 * now + 1e-9, "at \(now) s: \(total)")
+        }
+        #expect(total >= 100, "10 a second over 9.75 s, and the first 10 at once: \(total)")
+        // Ten idle seconds later, one round dials the budget's 10, not 100.
+        #expect(directory.nextToDial(now: 20, count: 80, seeding: true).count == 10)
+    }
+
+    /// One host announcing many ports (a LAN host that may claim any port for any info-hash) gets one dial a round;
+    /// the other hosts of the rack are not held behind it.
+    @Test func oneHostAnnouncingManyPortsGetsOneDialARound() {
+        var directory = PeerDirectory()
+        for port in 1...50 { directory.add(peer("10.3.0.66", 20000 + port, .lsd, .lan)) }
+        for host in 1...5 { directory.add(peer("10.3.1.\(host)", 6881, .lsd, .lan)) }
+        let round = directory.nextToDial(now: 0, count: 80, seeding: true)
+        #expect(round.map(\.address.host) == ["10.3.0.66", "10.3.1.1", "10.3.1.2", "10.3.1.3", "10.3.1.4", "10.3.1.5"])
+        #expect(directory.localDialsDeferred == 49)
+        // Its ports never answer: each failed dial is retried after its backoff, and still one a round.
+        for second in 1...30 {
+            let round = directory.nextToDial(now: Double(second), count: 80, seeding: true)
+            #expect(round.count <= 1, "second \(second): \(round)")
+            for record in round { directory.dialFailed(record.address, now: Double(second)) }
+        }
+    }
+
+    /// What is not held to the budget: manual peers, local-discovery peers that connected before (redialled after
+    /// a disconnect), and every dial of a leech; tracker peers a seed does not dial at all.
+    @Test func manualPeersKnownPeersAndLeechesAreNotHeldToTheBudget() {
+        var directory = PeerDirectory()
+        let known = (1...10).map { peer("10.4.0.\($0)", 6881, .lsd, .lan) }
+        for node in known { directory.add(node) }
+        for record in directory.nextToDial(now: 0, count: 80, seeding: true) { directory.connected(record) }
+        for node in known { directory.disconnected(node.address, now: 0) }
+        for host in 1...20 { directory.add(peer("10.4.1.\(host)", 6881, .lsd, .lan)) }
+        directory.add(peer("10.4.2.1", 6881, .manual, .lan))
+        directory.add(peer("10.4.3.1", 6881, .tracker, .lan))
+        // After the reconnect delay (the budget is full again): 10 new ones, the 10 known ones and the manual peer.
+        let round = directory.nextToDial(now: directory.reconnectDelay, count: 80, seeding: true)
+        #expect(round.filter { $0.address.host.hasPrefix("10.4.1.") }.count == 10)
+        #expect(Set(round.filter { $0.address.host.hasPrefix("10.4.0.") }.map(\.address)) == Set(known.map(\.address)))
+        #expect(round.contains { $0.source == .manual })
+        #expect(!round.contains { $0.source == .tracker })
+        var leech = PeerDirectory()
+        for host in 1...30 { leech.add(peer("10.4.1.\(host)", 6881, .lsd, .lan)) }
+        #expect(leech.nextToDial(now: 0, count: 80).count == 30)
+        #expect(leech.localDialsDeferred == 0)
+    }
 }

@@ -88,6 +88,9 @@ public struct HostStatistics: Sendable, Hashable {
     public var pieceBufferBytes: Int
     /// What local discovery has sent, accepted and dropped (nil without it, or when it did not start).
     public var localDiscovery: LocalDiscoveryStatistics?
+    /// Local-discovery addresses seeds held back because their torrent's dial budget was used up, each counted
+    /// once, over all torrents since the host started (``PeerDirectory/localDialsPerSecond``).
+    public var localDialsDeferred = 0
     /// Whether local discovery started with the listener.
     var discoveryRunning = false
 }

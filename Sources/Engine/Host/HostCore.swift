@@ -47,6 +47,8 @@ final class HostCore: HandshakeRouting {
     private var refusals: [PeerRefusal: Int] = [:]
     /// Local discovery started with the listener (it may be configured and still off: nothing to multicast on).
     private var discoveryRunning = false
+    /// Local-discovery addresses the sessions that seed held back at their dial budget (``HostStatistics``).
+    var localDialsDeferred = 0
     /// The node's one HTTP client for mirrors and web seeds (``httpClient``), made on first use.
     private var mirrorClient: HTTPClient?
 
@@ -383,6 +385,7 @@ final class HostCore: HandshakeRouting {
             port: port, sessions: sessions.count, connections: connections.total, refusals: refusals,
             pieceBufferBytes: pieceBuffers.total)
         statistics.discoveryRunning = discoveryRunning
+        statistics.localDialsDeferred = localDialsDeferred
         return statistics
     }
 

@@ -9,7 +9,13 @@ import SwarmPrimitives
 ///   locality (lan > wan > unknown), and a peer id once one is known.
 /// - **Dial order.** Due, idle entries, LAN before unknown before WAN, then manual peers first, then the order they
 ///   were learned. Never our own address, never a banned peer, never an incoming entry (its port is the peer's
-///   ephemeral port, not one it listens on). A seed dials manual peers only.
+///   ephemeral port, not one it listens on). A seed dials manual and local-discovery peers only.
+/// - **A seed's local-discovery dials.** A seed dials at most ``localDialsPerSecond`` local-discovery addresses a
+///   second that have never completed a handshake with it (any LAN host may announce any port for any info-hash it
+///   heard, and would otherwise have appliances dial whatever `host:port` it names as fast as their half-open limit
+///   allows), and at most one of them per host in one call (a host announcing many ports does not take the budget
+///   from the rest of its rack). The others stay in the table and are dialled at later calls, oldest first; each
+///   address held back is counted once in ``localDialsDeferred``.
 /// - **Backoff.** After the n-th failure in a row an address waits ``backoffBase`` × 2ⁿ⁻¹, at most
 ///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay`` (and a seed never redials a peer that was a
 ///   seed). A connection resets the count. A dial
@@ -32,6 +38,11 @@ public struct PeerDirectory {
         /// The peer had every piece when its last connection closed: a seed does not dial it again (two seeds have
         /// nothing to exchange; a peer that loses data becomes a leech and dials us itself).
         public var wasSeed = false
+        /// A connection to the address completed its handshake at least once: a seed's redials of it are not held
+        /// to ``localDialsPerSecond``.
+        public var hasConnected = false
+        /// A seed held the address back at least once (``localDialsPerSecond``).
+        public var wasDeferred = false
         /// Learn order, for a stable dial order.
         var sequence: Int
     }
@@ -63,17 +74,29 @@ public struct PeerDirectory {
     public var reconnectDelay: Double
     /// A dial not reported connected or failed after this many seconds counts as failed.
     public var dialDeadline: Double
+    /// A seed's dials of local-discovery addresses that never completed a handshake, at most this many a second (a
+    /// budget of as many that refills at this rate). 10: the first second's dials already fill a seed's upload
+    /// slots (8 and 1 optimistic), so a rack starting at once starts at full speed; a 200-node rack is all dialled
+    /// after 19 s (a torrent's 80 connections, the daemon's default, after 7 s), while a host announcing addresses
+    /// that do not answer gets 10 connection attempts a second per torrent out of each seed (Docs/local-discovery.md).
+    public let localDialsPerSecond: Int
+    /// Local-discovery addresses a seed held back because ``localDialsPerSecond`` was used up, each counted once.
+    public private(set) var localDialsDeferred = 0
 
     private var entries: [PeerAddress: Entry] = [:]
     private var ownAddresses: Set<PeerAddress> = []
     private var bannedKeys: Set<String> = []
     private var nextSequence = 0
+    private var localDialBudget: TokenBucket
 
     public init(
         capacity: Int = 1000, failureLimit: Int = 8, backoffBase: Double = 1, backoffCeiling: Double = 300,
-        reconnectDelay: Double = 5, dialDeadline: Double = 60
+        reconnectDelay: Double = 5, dialDeadline: Double = 60, localDialsPerSecond: Int = 10
     ) {
         precondition(capacity > 0 && failureLimit > 0 && backoffBase > 0 && backoffCeiling >= backoffBase)
+        precondition(localDialsPerSecond > 0)
+        self.localDialsPerSecond = localDialsPerSecond
+        localDialBudget = TokenBucket(bytesPerSecond: localDialsPerSecond, burst: localDialsPerSecond)
         self.capacity = capacity
         self.failureLimit = failureLimit
         self.backoffBase = backoffBase
@@ -138,7 +161,8 @@ public struct PeerDirectory {
     ///   - seeding: we have every piece: dial only the peers given by hand (`--peer`, a magnet link's `x.pe`) and
     ///     those local discovery found, which announce on our link that they want the torrent (a leech that starts
     ///     after a seed's startup announcements would otherwise hear it only at its next one, up to 5 minutes
-    ///     later); tracker peers dial a seed themselves.
+    ///     later), those never connected at most ``localDialsPerSecond`` a second; tracker peers dial a seed
+    ///     themselves.
     public mutating func nextToDial(now: Double, count: Int, seeding: Bool = false) -> [PeerRecord] {
         guard count > 0 else { return [] }
         for entry in entries.values {
@@ -150,9 +174,27 @@ public struct PeerDirectory {
             entry.state == .idle && entry.nextAttempt <= now && entry.record.source != .incoming
                 && (!seeding || ((entry.record.source == .manual || entry.record.source == .lsd) && !entry.wasSeed))
         }
-        let chosen = due.sorted { Self.dialKey($0) < Self.dialKey($1) }.prefix(count)
-        for entry in chosen { entries[entry.record.address]?.state = .dialling(since: now) }
-        return chosen.map(\.record)
+        var chosen: [PeerRecord] = []
+        // Hosts given a budgeted dial in this call: one each, so a host announcing many ports cannot take the whole
+        // budget from the rest of the rack.
+        var budgetedHosts: Set<String> = []
+        for entry in due.sorted(by: { Self.dialKey($0) < Self.dialKey($1) }) {
+            guard chosen.count < count else { break }
+            let address = entry.record.address
+            if seeding && entry.record.source == .lsd && !entry.hasConnected {
+                guard !budgetedHosts.contains(address.host), localDialBudget.takeIfAvailable(1, at: now) else {
+                    if !entry.wasDeferred {
+                        entries[address]?.wasDeferred = true
+                        localDialsDeferred += 1
+                    }
+                    continue
+                }
+                budgetedHosts.insert(address.host)
+            }
+            entries[address]?.state = .dialling(since: now)
+            chosen.append(entry.record)
+        }
+        return chosen
     }
 
     /// A dial (or its handshake) failed: back off, or forget an entry that failed too often.
@@ -185,6 +227,7 @@ public struct PeerDirectory {
         entry.record = Self.merged(entry.record, record)
         entry.state = .connected
         entry.failures = 0
+        entry.hasConnected = true
         entries[address] = entry
     }
 

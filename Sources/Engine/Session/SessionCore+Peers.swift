@@ -26,11 +26,21 @@ extension SessionCore {
         let room = min(
             configuration.maxHalfOpen - halfOpen, configuration.maxConnections - connections.count - halfOpen,
             host.dialRoom(for: self))
+        let deferred = directory.localDialsDeferred
         for record in directory.nextToDial(now: now(), count: room, seeding: picker.isComplete) {
             guard host.dial(record, for: self) else {
                 dialFailed(record.address)
                 continue
             }
+        }
+        if directory.localDialsDeferred > deferred {
+            host.localDialsDeferred += directory.localDialsDeferred - deferred
+            logger.debug(
+                "local discovery peers deferred to a later second",
+                metadata: [
+                    "new": "\(directory.localDialsDeferred - deferred)",
+                    "perSecond": "\(directory.localDialsPerSecond)",
+                ])
         }
     }
 

@@ -70,6 +70,10 @@ extension NodeStatus {
             metrics.counter(
                 "swtorrent_lsd_peers_total", "Peers local discovery reported for the node's torrents",
                 Int64(lsd.peersReported))
+            metrics.counter(
+                "swtorrent_lsd_dials_deferred_total",
+                "Reported addresses seeds dialled in a later second than they heard them (dial budget)",
+                Int64(lsd.dialsDeferred))
         }
         return metrics.registry.emitToBuffer()
     }

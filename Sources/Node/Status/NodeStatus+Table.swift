@@ -29,7 +29,8 @@ extension NodeStatus {
             let dropped = lsd.dropped.values.reduce(0, +)
             lines.append(
                 "local discovery: \(lsd.torrents) announced, \(lsd.sent) sent, \(lsd.accepted) accepted, "
-                    + "\(dropped) dropped, \(lsd.peersReported) peers found")
+                    + "\(dropped) dropped, \(lsd.peersReported) peers found"
+                    + (lsd.dialsDeferred > 0 ? ", \(lsd.dialsDeferred) dials deferred" : ""))
         }
         var rows = [["NAME", "STATE", "PROGRESS", "SIZE", "DOWN/s", "UP/s", "PEERS", "SOURCES"]]
         for t in torrents {

@@ -74,8 +74,8 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     /// host to ask).
     public var localDiscovery: LocalDiscoveryStatus?
 
-    /// What local discovery has done: datagrams sent, accepted and dropped by reason, peers it reported, and the
-    /// info-hashes it announces now.
+    /// What local discovery has done: datagrams sent, accepted and dropped by reason, peers it reported, the
+    /// info-hashes it announces now, and the reported addresses seeds held back at their dial budget.
     public struct LocalDiscoveryStatus: Sendable, Hashable, Codable {
         public var torrents: Int
         public var sent: Int
@@ -83,13 +83,17 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         /// Dropped datagrams by reason (`InboundFilter.Drop` raw values: `own cookie`, `rate limited` ...).
         public var dropped: [String: Int]
         public var peersReported: Int
+        /// Reported addresses a seeding torrent dialled in a later second than it heard them, because it dials at
+        /// most `PeerDirectory.localDialsPerSecond` new ones a second (each address counted once).
+        public var dialsDeferred: Int
 
-        public init(_ statistics: LocalDiscoveryStatistics) {
+        public init(_ statistics: LocalDiscoveryStatistics, dialsDeferred: Int = 0) {
             torrents = statistics.torrents
             sent = statistics.sent
             accepted = statistics.accepted
             dropped = Dictionary(uniqueKeysWithValues: statistics.dropped.map { ($0.key.rawValue, $0.value) })
             peersReported = statistics.peersReported
+            self.dialsDeferred = dialsDeferred
         }
     }
 

@@ -112,7 +112,9 @@ public final class StatusBoard: Sendable {
             connections: host?.connections ?? torrents.reduce(0) { $0 + $1.peers }, downloaded: downloaded,
             uploaded: uploaded, refusals: refusals, torrents: torrents)
         status.httpMirror = mirror.withLock { $0 }?.snapshot
-        status.localDiscovery = host?.localDiscovery.map(NodeStatus.LocalDiscoveryStatus.init)
+        status.localDiscovery = host.flatMap { host in
+            host.localDiscovery.map { NodeStatus.LocalDiscoveryStatus($0, dialsDeferred: host.localDialsDeferred) }
+        }
         return status
     }
 }
