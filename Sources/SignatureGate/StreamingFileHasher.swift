@@ -15,18 +15,19 @@ import SystemSupport
 /// (``ReleaseGate/releaseTorrent(_:subject:policy:infoHash:peers:mode:precomputed:)``).
 ///
 /// The downloader reports every piece that passed its piece hash and is on disk (``pieceVerified(_:bytes:)``), with
-/// its bytes when it still holds them in memory. One thread of its own (not an event loop, not the caller's) hashes
-/// the torrent's content front to back, in piece order, splitting it at file boundaries (a piece may span files;
-/// zero-length files get the empty digest):
+/// its bytes when it still holds them in memory (``SharedBytes``: the downloader's own buffer, not a copy). One
+/// thread of its own (not an event loop, not the caller's) hashes the torrent's content front to back, in piece
+/// order, splitting it at file boundaries (a piece may span files; zero-length files get the empty digest):
 ///
-/// - the piece at the front, and pieces ahead of it while the held bytes stay within ``windowBytes``, are **copied**
-///   when reported (the caller's buffer may go back to its pool as soon as the call returns), then hashed from the
-///   copy when the front reaches them;
+/// - the piece at the front, and pieces ahead of it while the held bytes stay within ``windowBytes``, are **kept**
+///   when reported (a reference to the caller's bytes: no copy), hashed where they lie when the front reaches them,
+///   and dropped at once;
 /// - pieces reported without bytes, or ahead of the front when the window is full, are **read back** from the staged
 ///   file when the front reaches them (they are on disk when reported).
 ///
-/// Memory is bounded: at most ``windowBytes`` plus one piece of copies, plus one piece-sized read buffer. Read-backs
-/// use `O_DIRECT` where the file system and the alignment allow (the engine wrote the pieces that way).
+/// Memory is bounded: at most ``windowBytes`` plus one piece of the caller's bytes kept alive, plus one piece-sized
+/// read buffer. Read-backs use `O_DIRECT` where the file system and the alignment allow (the engine wrote the pieces
+/// that way).
 ///
 /// When a file's last byte has been hashed, its identity (device, inode, size, modification time) is taken with
 /// `stat`: the gate trusts the digest only for that file unchanged (``PrecomputedDigest``). All of a file's pieces
@@ -48,7 +49,7 @@ public final class StreamingFileHasher: Sendable {
         }
     }
 
-    /// Bytes of copied pieces held ahead of the front by default (the front piece itself may exceed it by one piece).
+    /// Bytes of reported pieces held ahead of the front by default (the front piece itself may exceed it by one piece).
     public static let defaultWindowBytes = 32 << 20
 
     /// The staging directory the files are under.
@@ -57,7 +58,7 @@ public final class StreamingFileHasher: Sendable {
     public let pieceLength: Int
     public let pieceCount: Int
     public let totalLength: Int64
-    /// The cap on copied pieces waiting for the front (see the type's description).
+    /// The cap on held pieces waiting for the front (see the type's description).
     public let windowBytes: Int
 
     private let state: Mutex<State>
@@ -65,32 +66,32 @@ public final class StreamingFileHasher: Sendable {
     private let stopped = DispatchSemaphore(value: 0)
 
     struct State: Sendable {
-        /// Copies of pieces ahead of (or at) the front, by piece index.
-        var held: [Int: [UInt8]] = [:]
+        /// The bytes of pieces ahead of (or at) the front, by piece index.
+        var held: [Int: any SharedBytes] = [:]
         var heldBytes = 0
-        /// Pieces on disk that were not copied: read back at the front.
+        /// Pieces on disk that were not kept: read back at the front.
         var onDisk: [Bool]
         /// Reported pieces (a second report of the same piece is ignored).
         var reported: [Bool]
         /// The next piece to hash.
         var front = 0
-        /// Copy buffers to reuse (piece-sized).
-        var spare: [[UInt8]] = []
         /// No more pieces will come: stop when the front needs one that was not reported.
         var draining = false
         /// Stop at once (the download failed: its digests are not wanted).
         var cancelled = false
+        /// The hashing thread has stopped: bytes reported now are not kept.
+        var hashingEnded = false
         var results: [String: PrecomputedDigest] = [:]
         var statistics = Statistics()
     }
 
     /// What the hasher did, for logs and tests.
     public struct Statistics: Sendable, Hashable {
-        /// Pieces hashed from the copy taken when they were reported.
+        /// Pieces hashed from the bytes they were reported with.
         public var piecesFromMemory = 0
         /// Pieces read back from the staged files.
         public var piecesReadBack = 0
-        /// The most bytes of copies held at once.
+        /// The most bytes of reported pieces held at once.
         public var peakHeldBytes = 0
 
         public init(piecesFromMemory: Int = 0, piecesReadBack: Int = 0, peakHeldBytes: Int = 0) {
@@ -106,7 +107,7 @@ public final class StreamingFileHasher: Sendable {
     ///   - directory: where the files are (the gate's staging directory).
     ///   - files: every file of the torrent in torrent order.
     ///   - pieceLength: the torrent's piece length.
-    ///   - windowBytes: cap on copied pieces held ahead of the front.
+    ///   - windowBytes: cap on reported pieces held ahead of the front.
     public init(directory: String, files: [File], pieceLength: Int, windowBytes: Int = defaultWindowBytes) {
         precondition(pieceLength > 0 && windowBytes >= 0)
         self.directory = directory
@@ -132,35 +133,30 @@ public final class StreamingFileHasher: Sendable {
         Int(min(Int64(pieceLength), totalLength - Int64(piece) * Int64(pieceLength)))
     }
 
-    /// A piece passed its piece hash and is on disk. Call it from any thread; it returns after copying `bytes` (if
-    /// the piece fits the window) and never keeps a reference to them.
+    /// A piece passed its piece hash and is on disk. Call it from any thread. When the piece fits the window, `bytes`
+    /// is kept (not copied) until the hashing thread has hashed it, then dropped; otherwise it is dropped at once.
     ///
     /// - Parameters:
     ///   - piece: the piece index.
-    ///   - bytes: the piece's bytes while the caller still holds them (exactly the piece's size), or nil to have them
-    ///     read back from the staged files.
-    public func pieceVerified(_ piece: Int, bytes: UnsafeRawBufferPointer?) {
+    ///   - bytes: the piece's bytes (exactly the piece's size), shared read-only, or nil to have them read back from
+    ///     the staged files.
+    public func pieceVerified(_ piece: Int, bytes: (any SharedBytes)?) {
         guard piece >= 0 && piece < pieceCount else { return }
         let size = size(ofPiece: piece)
         let bytes = bytes?.count == size ? bytes : nil
-        let copy: [UInt8]?? = state.withLock { state in
-            guard !state.reported[piece] else { return .none }
+        let reported = state.withLock { state in
+            guard !state.reported[piece] else { return false }
             state.reported[piece] = true
-            guard bytes != nil, piece == state.front || state.heldBytes + size <= windowBytes else {
+            guard let bytes, !state.hashingEnded, piece == state.front || state.heldBytes + size <= windowBytes else {
                 state.onDisk[piece] = true
-                return .some(nil)
+                return true
             }
             state.heldBytes += size
             state.statistics.peakHeldBytes = max(state.statistics.peakHeldBytes, state.heldBytes)
-            return .some(state.spare.popLast() ?? [])
+            state.held[piece] = bytes
+            return true
         }
-        guard case .some(let reserved) = copy else { return }
-        if var buffer = reserved, let bytes {
-            if buffer.count != size { buffer = [UInt8](repeating: 0, count: size) }
-            buffer.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
-            state.withLock { $0.held[piece] = buffer }
-        }
-        wake.signal()
+        if reported { wake.signal() }
     }
 
     /// No more pieces will be reported: waits until every reported piece at the front has been hashed and the
@@ -189,7 +185,7 @@ public final class StreamingFileHasher: Sendable {
     // MARK: - The hashing thread
 
     private enum Next {
-        case memory([UInt8])
+        case memory(any SharedBytes)
         case disk
         case wait
         case stop
@@ -209,15 +205,20 @@ public final class StreamingFileHasher: Sendable {
             switch next {
 
             case .stop:
+                // Pieces ahead of a gap that will not be filled: nothing more to do with the caller's bytes.
+                state.withLock { state in
+                    state.hashingEnded = true
+                    state.held.removeAll()
+                }
                 return
             case .wait:
                 wake.wait()
                 continue
-            case .memory(let buffer):
-                buffer.withUnsafeBytes { cursor.feed($0) }
+            case .memory(let bytes):
+                // Hashed where they lie; `next` goes at the end of this pass, and with it the last reference here.
+                bytes.withBytes { cursor.feed($0) }
                 state.withLock { state in
-                    state.heldBytes -= buffer.count
-                    if buffer.count == pieceLength { state.spare.append(buffer) }
+                    state.heldBytes -= bytes.count
                     state.statistics.piecesFromMemory += 1
                     state.front += 1
                 }

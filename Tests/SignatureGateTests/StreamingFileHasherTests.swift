@@ -45,11 +45,7 @@ struct StreamingFileHasherTests {
     static func hash(
         torrent: [UInt8], directory: String, arrival: Arrival, windowBytes: Int
     ) throws -> (StreamingFileHasher, [String: PrecomputedDigest]) {
-        let entries = try TorrentSignatures.files(of: torrent, subject: "t")
-        let files = entries.map { StreamingFileHasher.File(path: $0.path.joined(separator: "/"), length: $0.length) }
-        var bytes: [UInt8] = []
-        for file in files { bytes += [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file.path))) }
-        let content = bytes
+        let (files, content) = try staged(torrent, in: directory)
         let hasher = StreamingFileHasher(
             directory: directory, files: files, pieceLength: pieceLength, windowBytes: windowBytes)
         let count = hasher.pieceCount
@@ -65,7 +61,7 @@ struct StreamingFileHasherTests {
             if piece % 3 == 0 {
                 hasher.pieceVerified(piece, bytes: nil)
             } else {
-                content[range].withUnsafeBytes { hasher.pieceVerified(piece, bytes: $0) }
+                hasher.pieceVerified(piece, bytes: Array(content[range]))
             }
         }
         if arrival == .scattered {
@@ -85,6 +81,21 @@ struct StreamingFileHasherTests {
         return (hasher, hasher.finish())
     }
 
+    /// The torrent's files as the hasher sees them, and their content (the files concatenated) as staged.
+    static func staged(_ torrent: [UInt8], in directory: String) throws -> ([StreamingFileHasher.File], [UInt8]) {
+        let files = try TorrentSignatures.files(of: torrent, subject: "t").map {
+            StreamingFileHasher.File(path: $0.path.joined(separator: "/"), length: $0.length)
+        }
+        var content: [UInt8] = []
+        for file in files { content += [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file.path))) }
+        return (files, content)
+    }
+
+    /// ``files`` as a torrent "rel" made in `directory`: ``staged(_:in:)``.
+    static func stagedTorrent(in directory: URL) throws -> ([StreamingFileHasher.File], [UInt8]) {
+        try staged(TorrentSignaturesTests.makeTorrent(in: directory, name: "rel", files: files), in: directory.path)
+    }
+
     @Test(arguments: Arrival.allCases, [0, 32_768, 1 << 20])
     func digestsAreSha256sumOfEachFile(arrival: Arrival, windowBytes: Int) throws {
         let dir = try TestFiles.makeTemporaryDirectory("stream-sha256")
@@ -101,7 +112,7 @@ struct StreamingFileHasherTests {
         }
         let statistics = hasher.statistics
         #expect(statistics.piecesFromMemory + statistics.piecesReadBack == 9)
-        // Pieces 0, 3 and 6 had no bytes; the others were copied when the window (or being the front) allowed.
+        // Pieces 0, 3 and 6 had no bytes; the others were kept when the window (or being the front) allowed.
         #expect(statistics.piecesReadBack >= 3)
         #expect(statistics.peakHeldBytes <= windowBytes + Self.pieceLength)
         if windowBytes >= 9 * Self.pieceLength { #expect(statistics.piecesFromMemory == 6) }
@@ -184,9 +195,7 @@ struct StreamingFileHasherTests {
     @Test func unreadableFileGetsNoDigest() throws {
         let dir = try TestFiles.makeTemporaryDirectory("stream-sha256-missing")
         defer { TestFiles.cleanup(dir) }
-        let torrent = try TorrentSignaturesTests.makeTorrent(in: dir, name: "rel", files: Self.files)
-        let entries = try TorrentSignatures.files(of: torrent, subject: "t")
-        let files = entries.map { StreamingFileHasher.File(path: $0.path.joined(separator: "/"), length: $0.length) }
+        let (files, _) = try Self.stagedTorrent(in: dir)
         try #require(unlink(dir.path + "/rel/c.bin") == 0)
         let hasher = StreamingFileHasher(directory: dir.path, files: files, pieceLength: Self.pieceLength)
         for piece in 0..<hasher.pieceCount { hasher.pieceVerified(piece, bytes: nil) }
@@ -201,10 +210,7 @@ struct StreamingFileHasherTests {
     @Test func finishAndCancelReturnWhenPiecesAreMissing() throws {
         let dir = try TestFiles.makeTemporaryDirectory("stream-sha256-partial")
         defer { TestFiles.cleanup(dir) }
-        let torrent = try TorrentSignaturesTests.makeTorrent(in: dir, name: "rel", files: Self.files)
-        let files = try TorrentSignatures.files(of: torrent, subject: "t").map {
-            StreamingFileHasher.File(path: $0.path.joined(separator: "/"), length: $0.length)
-        }
+        let (files, _) = try Self.stagedTorrent(in: dir)
         let partial = StreamingFileHasher(directory: dir.path, files: files, pieceLength: Self.pieceLength)
         for piece in [0, 1, 2, 5] { partial.pieceVerified(piece, bytes: nil) }
         // Pieces 0-2 hold a.bin and the empty file after it; b.bin ends in piece 3, which never came.
@@ -216,7 +222,7 @@ struct StreamingFileHasherTests {
     }
 
     /// A hasher 24 MiB behind the download (1 MiB pieces 1...24 verified before piece 0) still hashes every piece from
-    /// its copies with the default window: with 16 MiB, pieces past the window were read back one by one, slower than
+    /// memory with the default window: with 16 MiB, pieces past the window were read back one by one, slower than
     /// the download, and a 1 GiB leech finished hashing up to 0.6 s after its last piece (Docs/benchmarks.md).
     @Test func defaultWindowCoversAHasherThatFellBehind() throws {
         let dir = try TestFiles.makeTemporaryDirectory("stream-sha256-behind")
@@ -232,9 +238,7 @@ struct StreamingFileHasherTests {
         let hasher = StreamingFileHasher(directory: dir.path, files: [file], pieceLength: pieceLength)
         #expect(hasher.windowBytes >= 24 << 20)
         for piece in Array(1..<pieces) + [0] {
-            content[piece * pieceLength..<(piece + 1) * pieceLength].withUnsafeBytes {
-                hasher.pieceVerified(piece, bytes: $0)
-            }
+            hasher.pieceVerified(piece, bytes: Array(content[piece * pieceLength..<(piece + 1) * pieceLength]))
         }
         let digest = try #require(hasher.finish()["big.bin"])
         let streamed = Hex.encode(try #require(digest.digests.sha256))
@@ -242,5 +246,56 @@ struct StreamingFileHasherTests {
         #expect(hasher.statistics.piecesFromMemory == pieces)
         #expect(hasher.statistics.piecesReadBack == 0)
         #expect(hasher.statistics.peakHeldBytes >= 24 << 20)
+    }
+
+    /// The bytes a piece is reported with are hashed where they lie, not copied: the engine hands over its piece
+    /// buffer (a leech copied every verified piece, ≈ 0.16 CPU-s and up to 8K page faults per GiB, Docs/benchmarks.md),
+    /// and the hasher lets go of each one once hashed, so the engine can reuse it without a copy.
+    @Test func reportedBytesAreHashedWhereTheyLieAndLetGoOnceHashed() throws {
+        let dir = try TestFiles.makeTemporaryDirectory("stream-sha256-shared")
+        defer { TestFiles.cleanup(dir) }
+        let (files, content) = try Self.stagedTorrent(in: dir)
+        let hasher = StreamingFileHasher(directory: dir.path, files: files, pieceLength: Self.pieceLength)
+        var pieces: [RecordingBytes] = []
+        var released: [() -> Bool] = []
+        // Back to front: every piece is held until the front reaches it.
+        for piece in (0..<hasher.pieceCount).reversed() {
+            let range = piece * Self.pieceLength..<min((piece + 1) * Self.pieceLength, content.count)
+            let bytes = RecordingBytes(Array(content[range]))
+            hasher.pieceVerified(piece, bytes: bytes)
+            pieces.append(bytes)
+            released.append { [weak bytes] in bytes == nil }
+        }
+        let digests = hasher.finish()
+        for (name, _) in Self.files {
+            let digest = try #require(digests["rel/" + name]?.digests.sha256)
+            #expect(Hex.encode(digest) == (try Self.sha256sum(dir.path + "/rel/" + name)))
+        }
+        #expect(hasher.statistics.piecesFromMemory == hasher.pieceCount)
+        for bytes in pieces {
+            // Read once, through its own storage.
+            #expect(bytes.addressesRead == [bytes.address])
+        }
+        pieces.removeAll()
+        #expect(released.allSatisfy { $0() }, "the hasher still holds reported bytes after hashing them")
+    }
+
+    /// Bytes that record where they were read from.
+    final class RecordingBytes: SharedBytes {
+        let bytes: [UInt8]
+        private let reads = Mutex<[UInt]>([])
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        var count: Int { bytes.count }
+        var address: UInt { bytes.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) } }
+        var addressesRead: [UInt] { reads.withLock { $0 } }
+
+        func withBytes(_ body: (UnsafeRawBufferPointer) -> Void) {
+            bytes.withUnsafeBytes { raw in
+                reads.withLock { $0.append(UInt(bitPattern: raw.baseAddress)) }
+                body(raw)
+            }
+        }
     }
 }

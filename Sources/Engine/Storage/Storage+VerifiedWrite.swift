@@ -16,7 +16,8 @@ extension Storage {
     public struct ReturnedBuffer: Sendable {
         /// The piece it held.
         public var piece: Int
-        /// The buffer, its readable bytes as handed in; the only reference to its storage.
+        /// The buffer, its readable bytes as handed in. The storage holds no other reference to it (a verified-piece
+        /// observer may: ``VerifiedPieceObserver``).
         public var data: ByteBuffer
         /// Whether the piece matched its hash and was written (the buffer then holds the verified piece).
         public var written: Bool
@@ -80,7 +81,8 @@ extension Storage {
     /// both at once with the two-lane SHA-NI SHA-1 (about 1.7 × the single-stream speed).
     ///
     /// The buffer comes back through ``takeReturnedBuffers()`` once the storage holds no reference to it (before the
-    /// future completes), so the caller can reuse it without a copy; it does, whatever the outcome.
+    /// future completes), so the caller can reuse it without a copy; it does, whatever the outcome. A verified-piece
+    /// observer may still hold it (``VerifiedPieceObserver``).
     ///
     /// - Parameters:
     ///   - piece: the piece index.
@@ -125,8 +127,8 @@ extension Storage {
         return promise.futureResult
     }
 
-    /// The buffers handed to ``writeVerified(piece:data:on:)`` that the storage is done with, each the only
-    /// reference to its storage. Call it when a ``writeVerified(piece:data:on:)`` future completes.
+    /// The buffers handed to ``writeVerified(piece:data:on:)`` that the storage is done with (it keeps no reference to
+    /// them; a verified-piece observer may). Call it when a ``writeVerified(piece:data:on:)`` future completes.
     public func takeReturnedBuffers() -> [ReturnedBuffer] {
         verifiedWrites.withLock { queue in
             var taken: [ReturnedBuffer] = []
@@ -150,8 +152,8 @@ extension Storage {
                     let observer = state.withLock { state in
                         state.have.insert(piece) ? state.verifiedPieceObserver : nil
                     }
-                    // The piece is written; the observer sees its bytes while this storage still holds the buffer.
-                    if let observer { batch[index].data!.withUnsafeReadableBytes { observer(piece, $0) } }
+                    // The piece is written; the observer gets the buffer itself (and may keep it: no copy).
+                    if let observer { observer(piece, batch[index].data!) }
                     outcome = .success(true)
                 } catch {
                     outcome = .failure(error)

@@ -84,8 +84,8 @@ public struct GatedLeech: Sendable {
     ) async throws(NodeError) -> GatedLeechOutcome {
         let (gate, torrentBytes, infoHash, files, pieceLength) = try prepare()
 
-        // Each file's SHA-256 is taken while it downloads, from the verified pieces the engine still holds in memory
-        // (read back from staging where it does not), so the gate need not read the files again.
+        // Each file's SHA-256 is taken while it downloads, from the verified pieces' buffers the engine hands over
+        // (shared, not copied; read back from staging where it has none), so the gate need not read the files again.
         let hasher = digestWindowBytes.map {
             StreamingFileHasher(
                 directory: gate.stagingDirectory,
@@ -105,7 +105,9 @@ public struct GatedLeech: Sendable {
                 progress: { events(.progress($0)) },
                 storageOpened: { storage in
                     guard let hasher else { return }
-                    let before = storage.observeVerifiedPieces { hasher.pieceVerified($0, bytes: $1) }
+                    let before = storage.observeVerifiedPieces {
+                        hasher.pieceVerified($0, bytes: $1.map(VerifiedPieceBytes.init))
+                    }
                     for piece in before.setIndices { hasher.pieceVerified(piece, bytes: nil) }
                 })
         } catch {
