@@ -185,7 +185,8 @@ let package = Package(
 
         // Shared by the test targets: bounded process runner, temp files, conformance data locator.
         .target(
-            name: "TestSupport", path: "Tests/TestSupport", exclude: ["faulty-http-server.py"], swiftSettings: ours),
+            name: "TestSupport", path: "Tests/TestSupport", exclude: ["faulty-http-server.py", "tls-alert-proxy.py"],
+            swiftSettings: ours),
 
         .testTarget(name: "SystemSupportTests", dependencies: ["SystemSupport", "TestSupport"], swiftSettings: ours),
         .testTarget(name: "BencodeTests", dependencies: ["Bencode", "TestSupport"], swiftSettings: ours),

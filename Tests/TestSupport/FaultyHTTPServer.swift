@@ -28,25 +28,9 @@ public final class FaultyHTTPServer {
     ///   - logDirectory: where its output goes.
     ///   - lifetime: seconds after which it exits on its own.
     public init(root: URL, faults: [String] = [], logDirectory: URL, lifetime: Int = 300) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("faulty-http-server.py")
-        let portFile = logDirectory.appendingPathComponent("http-port-\(UUID().uuidString.prefix(8))")
-        let process = try BackgroundProcess(
-            "python3",
-            ["-u", script.path, "--root", root.path, "--port-file", portFile.path, "--lifetime", "\(lifetime)"]
-                + faults,
-            name: "faulty-http", logDirectory: logDirectory)
-        var port: Int?
-        _ = TestFiles.waitUntil(timeout: 10) {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0) }
-            return port != nil || !process.isRunning
-        }
-        guard let port else {
-            process.stop()
-            throw HarnessError("faulty-http-server.py did not start: \(process.stderr)")
-        }
-        self.process = process
-        self.port = port
+        (process, port) = try BackgroundProcess.pythonScript(
+            "faulty-http-server.py", ["--root", root.path, "--lifetime", "\(lifetime)"] + faults, name: "faulty-http",
+            logDirectory: logDirectory)
     }
 
     /// `http://127.0.0.1:PORT/`: a directory URL (a multi-file torrent's mirror, or a single file under its name).

@@ -43,8 +43,11 @@ final class HTTPMirror: BlockSource {
     private var fetches: [Int: MirrorFetch] = [:]
     private var nextFetchID = 1
     /// The TLS settings of its requests when they are not the client's own: the verified ones a keyed node switches
-    /// it to (``useVerifiedTLS(after:)``).
+    /// it to (``useVerifiedTLS(after:generation:)``, and back: ``useClientTLS(after:generation:)``).
     private(set) var tlsConfiguration: TLSConfiguration?
+    /// How often ``tlsConfiguration`` changed. A request made before the last change failed with settings the mirror
+    /// has already left (or left and came back to): its failure switches nothing.
+    private(set) var tlsGeneration = 0
     /// The end of the current backoff; cancelled by ``stop()``, so it never fires after the session is gone.
     private var backoffTimer: Scheduled<Void>?
 
@@ -138,11 +141,14 @@ final class HTTPMirror: BlockSource {
             let undelivered = Array(fetch.undelivered)
             if !undelivered.isEmpty { core.picker.cancelRequests(sourceID, undelivered) }
             if fetch.switchedTLS {
-                reason = failure  // asked again at once with the verified settings; a failure then counts
+                // Asked again at once with the verified settings; a failure then counts. While it backs off, the
+                // reason stays the backoff's.
+                if isActive { reason = failure }
             } else if let file = fetch.lackingFile {
                 lacks(file, failure)
             } else {
-                failed(failure)
+                let switchedBack = fetch.switchedBack ? "the next requests present the node's certificate again" : nil
+                failed(failure, then: switchedBack)
             }
             core.requestMoreEverywhere()
         } else {
@@ -155,8 +161,9 @@ final class HTTPMirror: BlockSource {
     }
 
     /// Counts a failure (once per backoff: requests that were in flight when the first failed do not count again)
-    /// and backs off, or drops the mirror at the limit.
-    private func failed(_ why: String) {
+    /// and backs off, or drops the mirror at the limit. `then` says what the requests after the backoff do
+    /// differently (the backoff's reason ends with it).
+    private func failed(_ why: String, then: String? = nil) {
         guard case .active = state else { return }
         failures += 1
         if failures >= settings.failureLimit {
@@ -165,6 +172,7 @@ final class HTTPMirror: BlockSource {
         let wait = settings.backoff(afterFailures: failures)
         state = .backingOff(until: core.now() + wait.seconds)
         reason = "\(failures) failure\(failures == 1 ? "" : "s"), backing off \(Self.text(wait)) (\(why))"
+            + (then.map { "; \($0)" } ?? "")
         core.logger.warning("mirror \(location.url): \(reason!)")
         backoffTimer?.cancel()
         backoffTimer = core.loop.assumeIsolated().scheduleTask(in: wait.timeAmount) { [weak self] in
@@ -226,19 +234,48 @@ final class HTTPMirror: BlockSource {
     /// A keyed node's client settings (the node certificate, TLS 1.3 and Ed25519 only, no server verification:
     /// what appliances' mirrors need) cannot complete a handshake with a third-party server (TLS 1.2 only, an ECDSA or
     /// RSA certificate). After such a failure the mirror's further requests use the host's verified settings
-    /// (``HostConfiguration/mirrorVerifiedTLS``: the system's roots and `--mirror-ca`'s) for the rest of the session;
-    /// that failure does not count (no backoff: the mirror is asked again at once), nor do those of the other
-    /// requests made with the client's settings.
+    /// (``HostConfiguration/mirrorVerifiedTLS``: the system's roots and `--mirror-ca`'s) until one of them fails
+    /// the same way or on the server's certificate (``useClientTLS(after:generation:)``); that failure does not count
+    /// (no backoff: the mirror is asked again at once), nor do those of the other requests made with the client's
+    /// settings.
     ///
-    /// - Returns: true when the mirror uses the verified settings from now on (the host has them); false otherwise.
-    func useVerifiedTLS(after error: String) -> Bool {
+    /// - Parameters:
+    ///   - error: the failure, for the log.
+    ///   - generation: the ``tlsGeneration`` the failed request was made with.
+    /// - Returns: true when the failure does not count: the mirror uses the verified settings from now on, or the
+    ///   request was made before the last switch; false when the host has no verified settings (a key-less node).
+    func useVerifiedTLS(after error: String, generation: Int) -> Bool {
         guard let verified = core.host.configuration.mirrorVerifiedTLS else { return false }
-        guard tlsConfiguration == nil else { return true }
-        tlsConfiguration = verified
-        core.logger.info(
-            "mirror: handshake with the node certificate's TLS settings failed; verifying the server from now on",
-            metadata: ["mirror": "\(location.url)", "error": "\(error)"])
+        guard generation == tlsGeneration, tlsConfiguration == nil else { return true }
+        switchTLS(
+            to: verified, "handshake with the node certificate's TLS settings failed; verifying the server from now on",
+            error: error)
         return true
+    }
+
+    /// A request with the verified settings failed at the handshake: the server's certificate does not verify (an
+    /// appliance's is self-signed, for a node key rather than a host name) or the handshake cannot complete (an
+    /// appliance takes TLS 1.3 with Ed25519 only). The switch to them may have come from one injected TLS alert or a
+    /// flaky middlebox rather than a third-party server, so the mirror's further requests use the client's own
+    /// settings again. The failure counts as any other (backoff, dropped at ``MirrorSettings/failureLimit``): a
+    /// third-party server that takes neither is dropped at the limit, each round a backoff longer, and once an
+    /// injection stops, an appliance's next request succeeds.
+    ///
+    /// - Parameters:
+    ///   - error: the failure, for the log.
+    ///   - generation: the ``tlsGeneration`` the failed request was made with.
+    /// - Returns: true when the mirror switched back (false: the request was made before the last switch).
+    func useClientTLS(after error: String, generation: Int) -> Bool {
+        guard generation == tlsGeneration, tlsConfiguration != nil else { return false }
+        switchTLS(
+            to: nil, "handshake with verified TLS settings failed; presenting the node's certificate again", error: error)
+        return true
+    }
+
+    private func switchTLS(to settings: TLSConfiguration?, _ message: String, error: String) {
+        tlsConfiguration = settings
+        tlsGeneration += 1
+        core.logger.info("mirror: \(message)", metadata: ["mirror": "\(location.url)", "error": "\(error)"])
     }
 
     /// Stops using the mirror for the rest of the session: its requests are cancelled and their blocks go back to

@@ -29,11 +29,17 @@ final class MirrorFetch {
     private(set) var finished = false
     /// The file (its index in the layout) the mirror answered `404` or `410` for: it lacks that file.
     private(set) var lackingFile: Int?
-    /// The request failed at a keyed node's first handshake and switched the mirror to verified TLS settings
-    /// (``HTTPMirror/useVerifiedTLS(after:)``): asked again at once, not counted as a failure.
+    /// The request failed at a keyed node's handshake with the client's own TLS settings, which the mirror has left
+    /// for verified ones (``HTTPMirror/useVerifiedTLS(after:generation:)``): asked again at once, not counted as a
+    /// failure.
     private(set) var switchedTLS = false
+    /// The request failed at the handshake with the verified settings and switched the mirror back to the client's
+    /// (``HTTPMirror/useClientTLS(after:generation:)``): counted as a failure like any other.
+    private(set) var switchedBack = false
     /// The current request uses the client's own TLS settings (not the mirror's verified ones).
     private var usesClientTLS = true
+    /// The mirror's ``HTTPMirror/tlsGeneration`` when the current request was made.
+    private var tlsGeneration = 0
 
     init(mirror: HTTPMirror, id: Int, blocks: [BlockRequest]) {
         self.mirror = mirror
@@ -97,6 +103,7 @@ final class MirrorFetch {
             request = try HTTPClient.Request(
                 url: url, method: .GET, headers: headers, tlsConfiguration: mirror.tlsConfiguration)
             usesClientTLS = mirror.tlsConfiguration == nil
+            tlsGeneration = mirror.tlsGeneration
         } catch {
             return finish("\(url): \(error)")
         }
@@ -189,16 +196,22 @@ final class MirrorFetch {
     fileprivate func failed(_ error: any Error) {
         guard !finished else { return }
         let reason = MirrorTrustRoots.describe(error)
-        if usesClientTLS, Self.isIncompatibleHandshake(error), mirror.useVerifiedTLS(after: reason) {
+        if usesClientTLS, Self.isIncompatibleHandshake(error),
+            mirror.useVerifiedTLS(after: reason, generation: tlsGeneration)
+        {
             switchedTLS = true
             return finish(
                 "\(reason); the next requests verify the server's certificate instead of presenting the node's")
+        }
+        if !usesClientTLS, Self.isIncompatibleHandshake(error) || MirrorTrustRoots.isUnverifiedCertificate(error) {
+            switchedBack = mirror.useClientTLS(after: reason, generation: tlsGeneration)
         }
         finish(reason)
     }
 
     /// Words in the TLS library's errors when client and server share no protocol version, cipher or signature
-    /// algorithm (what a keyed node's TLS 1.3, Ed25519-only settings meet at a third-party server).
+    /// algorithm (what a keyed node's TLS 1.3, Ed25519-only settings meet at a third-party server, and what the
+    /// verified settings meet at an appliance), or the server refused the handshake with a `handshake_failure` alert.
     static let incompatibleHandshakeErrors = [
         "TLSV1_ALERT_PROTOCOL_VERSION", "SSLV3_ALERT_HANDSHAKE_FAILURE", "UNSUPPORTED_PROTOCOL",
         "NO_COMMON_SIGNATURE_ALGORITHMS", "WRONG_SIGNATURE_TYPE", "NO_SHARED_CIPHER",

@@ -58,17 +58,24 @@ public enum MirrorTrustRoots {
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return "certificate not valid for this host: \(extra)"
         }
-        let names = tlsErrorNames(error)
-        if names.contains(where: { $0.contains("CERTIFICATE_VERIFY_FAILED") }) {
+        if isUnverifiedCertificate(error) {
             return "certificate not trusted: the server's certificate does not chain to a system CA or a mirror CA "
                 + "(--mirror-ca), or is expired (\(error))"
         }
+        let names = tlsErrorNames(error)
         let refusals = ["ALERT_CERTIFICATE_UNKNOWN", "ALERT_BAD_CERTIFICATE", "ALERT_CERTIFICATE_REQUIRED"]
         if names.contains(where: { name in refusals.contains { name.contains($0) } }) {
             return "the server refused this node's client certificate, or requires one (an appliance serves a "
                 + "private torrent only to node keys on its allowlist) (\(error))"
         }
         return "\(error)"
+    }
+
+    /// Whether `error` says the server's certificate did not verify: not trusted (self-signed, another CA, expired:
+    /// `CERTIFICATE_VERIFY_FAILED`) or issued for another host name.
+    static func isUnverifiedCertificate(_ error: any Error) -> Bool {
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname { return true }
+        return tlsErrorNames(error).contains { $0.contains("CERTIFICATE_VERIFY_FAILED") }
     }
 
     /// The TLS library's error texts in `error` (a failed handshake, or an alert after it); empty for other errors.

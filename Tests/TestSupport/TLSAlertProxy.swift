@@ -1,0 +1,34 @@
+import Foundation
+
+/// A TCP proxy on 127.0.0.1 in front of a TLS server that answers the first connections' ClientHello with a fatal
+/// `handshake_failure` alert and forwards every later connection byte for byte (`tls-alert-proxy.py` beside this
+/// file): an on-path attacker who injects one alert, or a flaky middlebox. Started as a process and stopped by its
+/// pid; it exits on its own after `lifetime` seconds.
+public final class TLSAlertProxy {
+    public let process: BackgroundProcess
+    public let port: Int
+
+    /// Starts the proxy and waits (up to 10 s) until it listens.
+    ///
+    /// - Parameters:
+    ///   - target: the port on 127.0.0.1 it forwards to.
+    ///   - alertFirst: how many connections, the first ones, get the alert instead.
+    ///   - logDirectory: where its output goes.
+    ///   - lifetime: seconds after which it exits on its own.
+    public init(target: Int, alertFirst: Int = 1, logDirectory: URL, lifetime: Int = 300) throws {
+        (process, port) = try BackgroundProcess.pythonScript(
+            "tls-alert-proxy.py",
+            ["--target", "\(target)", "--alert-first", "\(alertFirst)", "--lifetime", "\(lifetime)"],
+            name: "tls-alert-proxy", logDirectory: logDirectory)
+    }
+
+    /// The connections it accepted so far, in order: `alert` (answered with the alert) or `forward`.
+    public var connections: [String] {
+        process.stdout.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            return fields.count == 3 && fields[0] == "CONN" ? String(fields[2]) : nil
+        }
+    }
+
+    public func stop() { process.stop() }
+}
