@@ -16,7 +16,7 @@ import Testing
         let authority: TestCertificateAuthority
         let nginx: NginxServer
 
-        init(_ label: String, serverName: String = "IP:127.0.0.1") throws {
+        init(_ label: String, serverName: String = "IP:127.0.0.1", serverDays: Int = 2) throws {
             dir = try TestFiles.makeTemporaryDirectory(label)
             let served = dir.appendingPathComponent("served")
             try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)
@@ -25,7 +25,7 @@ import Testing
                 ["make", served.appendingPathComponent("payload.bin").path, "--no-date", "--piece-length", "64K", "-o",
                  dir.appendingPathComponent("t.torrent").path], timeout: 60)
             guard made.exitCode == 0 else { throw HarnessError("make: \(made.stderr)") }
-            authority = try TestCertificateAuthority(directory: dir, serverName: serverName)
+            authority = try TestCertificateAuthority(directory: dir, serverName: serverName, serverDays: serverDays)
             nginx = try NginxServer(
                 root: served, certificate: authority.serverCertificate, key: authority.serverKey, directory: dir)
             let key = try TestProcess.swtorrent(["keygen", "--out", path("node.key")], timeout: 30)
@@ -93,8 +93,14 @@ import Testing
         let reason = try #require(mirror["reason"] as? String, "\(mirror)")
         #expect(reason.contains("certificate not trusted"), "\(reason)")
         #expect(reason.contains("--mirror-ca"), "\(reason)")
+        // A keyed node's mirror goes back to the node certificate's settings after each refusal (nginx then refuses
+        // those as before, which does not count): the mirror backs off between the rounds, never spins.
+        #expect(reason.hasSuffix(Self.backToTheNodeCertificate) == keyed, "\(reason)")
         #expect(result.stderr.contains("certificate not trusted"), "\(result.stderr)")
     }
+
+    /// How a keyed node's backoff reason ends after a request with verified settings failed at the handshake.
+    static let backToTheNodeCertificate = "; the next requests present the node's certificate again"
 
     /// A magnet link: the info dictionary comes from a swtorrent seed (its `x.pe`), held to 16 KiB/s upload, and the
     /// download then takes the HTTPS mirror trusted with `--mirror-ca` too (the setting reaches the session made after
@@ -127,20 +133,30 @@ import Testing
         #expect(((mirror["bytes"] as? NSNumber)?.intValue ?? 0) > Self.size / 2, "\(mirror)")
     }
 
-    /// A certificate the CA issued for another name (DNS `mirror.invalid`) is refused for `https://127.0.0.1/…`
-    /// even with the CA trusted, and the reason says why.
-    @Test(.timeLimit(.minutes(3)))
-    func aCertificateForAnotherNameIsRefusedAsNotValidForTheHost() throws {
-        let setup = try Setup("https-name", serverName: "DNS:mirror.invalid")
+    /// Certificates the trusted CA issued that still do not verify: the server certificate, its validity in days
+    /// (-1: expired), and what the mirror's reason says.
+    static let refusedCertificates: [(serverName: String, days: Int, says: String)] = [
+        ("DNS:mirror.invalid", 2, "certificate not valid for this host"),
+        ("IP:127.0.0.1", -1, "certificate not trusted"),
+    ]
+
+    /// A certificate the CA issued for another name (DNS `mirror.invalid`), or one that has expired, is refused for
+    /// `https://127.0.0.1/…` even with the CA trusted, and the reason says why; a keyed node's mirror goes back to the
+    /// node certificate's settings after each refusal, as for an untrusted certificate.
+    @Test(.timeLimit(.minutes(3)), arguments: refusedCertificates.indices, [false, true])
+    func aCertificateForAnotherNameOrExpiredIsRefusedWithTheCATrusted(index: Int, keyed: Bool) throws {
+        let refused = Self.refusedCertificates[index]
+        let setup = try Setup("https-refused", serverName: refused.serverName, serverDays: refused.days)
         defer { setup.cleanup() }
         let result = try setup.leech(
-            keyed: false, ["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "4s"])
+            keyed: keyed, ["--mirror-ca", setup.authority.certificate.path, "--stall-timeout", "4s"])
         #expect(result.exitCode == 3, "\(result.stderr)")
         let stalled = try #require(Self.events(result.stdout).first { $0["event"] as? String == "stalled" })
         let mirror = try #require((stalled["mirrors"] as? [[String: Any]])?.first)
         #expect((mirror["bytes"] as? NSNumber)?.intValue == 0)
         let reason = try #require(mirror["reason"] as? String, "\(mirror)")
-        #expect(reason.contains("certificate not valid for this host"), "\(reason)")
+        #expect(reason.contains(refused.says), "\(reason)")
+        #expect(reason.hasSuffix(Self.backToTheNodeCertificate) == keyed, "\(reason)")
     }
 
     /// A `--mirror-ca` file that cannot be used: what the file holds, and the words the message must say.

@@ -43,7 +43,7 @@ extension MirrorServerTests {
         // failure, and the log).
         let reason = try #require(used["reason"] as? String, "\(used)")
         #expect(reason.hasPrefix("1 failure, backing off 1 s ("), "\(reason)")
-        #expect(reason.hasSuffix("; the next requests present the node's certificate again"), "\(reason)")
+        #expect(reason.hasSuffix(MirrorHTTPSTests.backToTheNodeCertificate), "\(reason)")
         #expect(result.stderr.contains("verifying the server from now on"), "\(result.stderr.suffix(4000))")
         #expect(result.stderr.contains("presenting the node's certificate again"), "\(result.stderr.suffix(4000))")
     }

@@ -80,7 +80,9 @@ public struct TestCertificateAuthority {
     ///   - directory: where the files go (a subdirectory `name`).
     ///   - name: the CA's subdirectory and common name.
     ///   - serverName: the server certificate's subject alternative name (`IP:…` or `DNS:…`).
-    public init(directory: URL, name: String = "ca", serverName: String = "IP:127.0.0.1") throws {
+    ///   - serverDays: how many days the server certificate is valid from now; -1 makes one that has expired (its
+    ///     notAfter a day before its notBefore, as `openssl x509 -days -1` writes it).
+    public init(directory: URL, name: String = "ca", serverName: String = "IP:127.0.0.1", serverDays: Int = 2) throws {
         try TestProcess.requireTool("openssl")
         let dir = directory.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -101,7 +103,7 @@ public struct TestCertificateAuthority {
             ["req"] + ec + ["-keyout", serverKey.path, "-out", request, "-subj", "/CN=swtorrent test server"],
             [
                 "x509", "-req", "-in", request, "-CA", certificate.path, "-CAkey", caKey, "-set_serial", "2", "-out",
-                serverCertificate.path, "-days", "2", "-extfile", extensions.path,
+                serverCertificate.path, "-days", "\(serverDays)", "-extfile", extensions.path,
             ],
         ]
         for step in steps {
