@@ -11,7 +11,12 @@ import TestSupport
     /// A namespace, a 3 MiB file and its torrent (no reachable tracker), and `swtorrent` started inside the namespace
     /// with local discovery on. The namespace and the files go when it does.
     final class Lab {
+        /// Where the seed runs (and, in a one-namespace lab, everything else).
         let namespace: NetworkNamespace
+        /// The other hosts of a segment lab (``make(_:private:ipv6Only:neighbours:)``), on one bridge with
+        /// ``namespace``: empty in a one-namespace lab.
+        let neighbours: [NetworkNamespace]
+        private let segment: NetworkSegment?
         let dir: URL
         let name = "release.bin"
         let content: String
@@ -19,9 +24,13 @@ import TestSupport
 
         /// The lab, or the test is cancelled (DID NOT RUN) where namespaces cannot be made (fails under
         /// SWTORRENT_REQUIRE_ALL=1).
-        static func make(_ test: String, private isPrivate: Bool, ipv6Only: Bool = false) throws -> Lab {
+        /// With `neighbours`, the lab is a segment (``NetworkSegment``): ``namespace`` and that many other namespaces
+        /// on one bridge, each a host of its own.
+        static func make(_ test: String, private isPrivate: Bool, ipv6Only: Bool = false, neighbours: Int = 0) throws
+            -> Lab
+        {
             do {
-                return try Lab(private: isPrivate, ipv6Only: ipv6Only)
+                return try Lab(private: isPrivate, ipv6Only: ipv6Only, neighbours: neighbours)
             } catch let unavailable as NetworkNamespace.Unavailable {
                 try Conformance.labMissing(test, "\(unavailable)")
                 try Test.cancel("DID NOT RUN: \(unavailable)")
@@ -31,8 +40,18 @@ import TestSupport
         /// The namespace end's IPv6 address when the lab is IPv6 only.
         private(set) var ipv6Address: String?
 
-        private init(private isPrivate: Bool, ipv6Only: Bool) throws {
-            namespace = try NetworkNamespace()
+        private init(private isPrivate: Bool, ipv6Only: Bool, neighbours count: Int) throws {
+            precondition(!(ipv6Only && count > 0), "an IPv6-only lab is one namespace")
+            if count > 0 {
+                let segment = try NetworkSegment(members: count + 1)
+                self.segment = segment
+                namespace = segment.members[0]
+                neighbours = Array(segment.members.dropFirst())
+            } else {
+                segment = nil
+                namespace = try NetworkNamespace()
+                neighbours = []
+            }
             if ipv6Only {
                 // A unique-local address of the test's own in place of the namespace end's IPv4 address (nodad: no
                 // duplicate-address wait), so discovery and the transfer can only use IPv6.
@@ -62,12 +81,15 @@ import TestSupport
             guard made.exitCode == 0 else { throw HarnessError("swtorrent make: \(made.stderr)") }
         }
 
-        /// `swtorrent ARGUMENTS` inside the namespace with local discovery on its veth end (named, or chosen by
-        /// swtorrent when `choose` is set).
-        func start(_ arguments: [String], name: String, choose: Bool = false) throws -> BackgroundProcess {
-            let discovery = choose ? ["--lsd"] : ["--lsd-interface", namespace.namespaceInterface]
+        /// `swtorrent ARGUMENTS` inside the namespace (``namespace`` unless given) with local discovery on its veth
+        /// end (named, or chosen by swtorrent when `choose` is set).
+        func start(_ arguments: [String], name: String, choose: Bool = false, in host: NetworkNamespace? = nil)
+            throws -> BackgroundProcess
+        {
+            let host = host ?? namespace
+            let discovery = choose ? ["--lsd"] : ["--lsd-interface", host.namespaceInterface]
             return try BackgroundProcess(
-                "ip", try namespace.command(try TestProcess.swtorrentBinary(), arguments + discovery), name: name,
+                "ip", try host.command(try TestProcess.swtorrentBinary(), arguments + discovery), name: name,
                 logDirectory: dir)
         }
 
@@ -77,11 +99,11 @@ import TestSupport
         /// later), however long a loaded machine takes to start a process.
         func startLeech(
             stallTimeout: String, choose: Bool = false, out: String = "out", name: String = "lsd-leech",
-            source: String? = nil, _ extra: [String] = []
+            source: String? = nil, in host: NetworkNamespace? = nil, _ extra: [String] = []
         ) throws -> BackgroundProcess {
             let leech = try start(
                 ["leech", source ?? torrent, "--out", dir.path + "/\(out)", "--no-tracker", "--json", "--verbose",
-                 "--stall-timeout", stallTimeout, "--allow-unsigned"] + extra, name: name, choose: choose)
+                 "--stall-timeout", stallTimeout, "--allow-unsigned"] + extra, name: name, choose: choose, in: host)
             let listening = TestFiles.waitUntil(timeout: 30) { leech.stderr.contains("local discovery running") }
             guard listening else { throw HarnessError("leech: discovery not running: \(leech.stderr.suffix(2000))") }
             return leech
@@ -152,13 +174,33 @@ import TestSupport
             #expect(all.contains { $0.contains("source=lsd") }, "\(all)", sourceLocation: sourceLocation)
         }
 
-        /// Deletes the namespace and says whether it is gone.
+        /// `swtorrent status PORT --json` in ``namespace``: the `/status` object of the node whose status address is
+        /// `127.0.0.1:PORT` there.
+        func status(_ port: Int) throws -> [String: Any] {
+            let status = try TestProcess.run(
+                "ip", try namespace.command(try TestProcess.swtorrentBinary(), ["status", "\(port)", "--json"]),
+                timeout: 30)
+            try #require(status.exitCode == 0, "swtorrent status: \(status.stderr)")
+            return try #require(
+                try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any], "\(status.stdout)")
+        }
+
+        /// `/metrics` of the node whose status address is `127.0.0.1:PORT` in ``namespace`` (curl, bounded).
+        func metrics(_ port: Int) throws -> ProcessResult {
+            try TestProcess.run(
+                "ip", try namespace.command("curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(port)/metrics"]),
+                timeout: 10)
+        }
+
+        /// Deletes the namespace (a segment lab: every namespace of the segment) and says whether it is gone.
         func removeNamespace() -> Bool {
+            segment?.remove()
             namespace.remove()
-            return !NetworkNamespace.exists(namespace.name)
+            return !(segment?.namespaces ?? [namespace.name]).contains(where: NetworkNamespace.exists)
         }
 
         deinit {
+            segment?.remove()
             namespace.remove()
             TestFiles.cleanup(dir)
         }
@@ -176,19 +218,12 @@ import TestSupport
 
         try lab.expectComplete(leech, seed: seed)
         // The seed's status shows what its discovery did: /status, swtorrent status and /metrics.
-        let status = try TestProcess.run(
-            "ip", try lab.namespace.command(try TestProcess.swtorrentBinary(), ["status", "\(statusPort)", "--json"]),
-            timeout: 30)
-        try #require(status.exitCode == 0, "swtorrent status: \(status.stderr)")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
-        let discovery = try #require(object["localDiscovery"] as? [String: Any], "\(status.stdout)")
+        let discovery = try #require(try lab.status(statusPort)["localDiscovery"] as? [String: Any])
         #expect(discovery["torrents"] as? Int == 1 && (discovery["sent"] as? Int ?? 0) >= 1, "\(discovery)")
         let table = try TestProcess.run(
             "ip", try lab.namespace.command(try TestProcess.swtorrentBinary(), ["status", "\(statusPort)"]), timeout: 30)
         #expect(table.stdout.contains("local discovery: 1 announced,"), "\(table.stdout)")
-        let metrics = try TestProcess.run(
-            "ip", try lab.namespace.command("curl", ["-sS", "--max-time", "5", "http://127.0.0.1:\(statusPort)/metrics"]),
-            timeout: 10)
+        let metrics = try lab.metrics(statusPort)
         #expect(metrics.stdout.contains("swtorrent_lsd_torrents 1"), "\(metrics.stdout.suffix(2000))")
         #expect(metrics.stdout.contains("swtorrent_lsd_sent_total"), "\(metrics.stdout.suffix(2000))")
         #expect(metrics.stdout.contains("swtorrent_lsd_dropped_total{reason=\"own_cookie\"}"), "\(metrics.stdout.suffix(2000))")

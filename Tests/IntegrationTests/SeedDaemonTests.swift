@@ -10,7 +10,8 @@ import Testing
 /// `swtorrent seed --config FILE`, the seed daemon, as an operator runs it: real config file, watch directory,
 /// data and state directories, our tracker on loopback, and `swtorrent leech` fetching from it. Local discovery is
 /// off: the config has no `lsd` section (so it would be on), and the harness adds `--no-lsd` to every `seed`
-/// (`TestProcess.withoutLocalDiscovery`), which overrides the file.
+/// (`TestProcess.withoutLocalDiscovery`), which overrides the file. `LocalDiscoveryLabTests+Daemon.swift` runs the
+/// daemon with discovery on, in network namespaces.
 @Suite(.serialized)
 struct SeedDaemonTests {
     static let passkey = "daemonPasskeyAAAAAAAAAAAAAAAAAAA"

@@ -20,38 +20,41 @@ public final class NetworkNamespace {
 
     /// The namespace's name (`ip netns exec NAME …`).
     public let name: String
-    /// The host end of the veth pair.
+    /// The other end of the veth pair: in the host's namespace, or on a ``NetworkSegment``'s bridge.
     public let hostInterface: String
-    /// The host end's address: servers the namespace must reach listen here (or on 0.0.0.0).
+    /// The host end's address (on a segment, the bridge's): servers the namespace must reach listen here (or on
+    /// 0.0.0.0).
     public let hostAddress: String
     /// The namespace end's address.
     public let namespaceAddress: String
     /// The namespace end of the veth pair (its interface name inside the namespace).
     public let namespaceInterface: String
+    /// The namespace the host end is in (a segment's switch), nil for the host's own.
+    let hostNamespace: String?
     private var removed = false
 
     /// Creates the namespace and the veth pair and brings both ends (and the namespace's loopback) up.
-    public init() throws {
-        guard (try? TestProcess.resolve("ip")) != nil else {
-            throw Unavailable(description: "iproute2's `ip` is not installed (scripts/install-deps.sh installs it)")
-        }
+    public convenience init() throws {
+        try Self.requireIP()
+        let third = try Self.unusedThirdOctet("10.213")
+        let base = Int.random(in: 0...63) * 4
+        try self.init(
+            hostAddress: "10.213.\(third).\(base + 1)", namespaceAddress: "10.213.\(third).\(base + 2)", prefix: 30,
+            segment: nil)
+    }
+
+    /// The namespace with a veth pair whose other end is in the host's namespace with `hostAddress` (`segment`:
+    /// nil), or on the bridge of a segment's switch namespace, which has `hostAddress` itself.
+    init(hostAddress: String, namespaceAddress: String, prefix: Int, segment: (namespace: String, bridge: String)?)
+        throws
+    {
         let tag = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
         name = "swtns-\(tag)"
         hostInterface = "swth\(tag)"
-        let peerInterface = "swtn\(tag)"
-        namespaceInterface = peerInterface
-        let used = (try? TestProcess.run("ip", ["-4", "-o", "addr", "show"], timeout: 10).stdout) ?? ""
-        var subnet: (Int, Int)?
-        for _ in 0..<64 {
-            let candidate = (Int.random(in: 0...255), Int.random(in: 0...63) * 4)
-            if !used.contains("10.213.\(candidate.0).") {
-                subnet = candidate
-                break
-            }
-        }
-        guard let (third, base) = subnet else { throw HarnessError("no free /30 in 10.213.0.0/16 on this host") }
-        hostAddress = "10.213.\(third).\(base + 1)"
-        namespaceAddress = "10.213.\(third).\(base + 2)"
+        namespaceInterface = "swtn\(tag)"
+        hostNamespace = segment?.namespace
+        self.hostAddress = hostAddress
+        self.namespaceAddress = namespaceAddress
 
         // Creating the namespace or the veth pair fails where the environment forbids it (not root, no
         // CAP_NET_ADMIN, no veth driver in a sandbox): that is "cannot run here", not a test failure.
@@ -62,8 +65,10 @@ public final class NetworkNamespace {
                 description: "`ip netns add` failed (needs root or CAP_NET_ADMIN; uid \(geteuid())): "
                     + add.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
+        let host = hostNamespace.map { ["-n", $0] } ?? []
         let veth = try TestProcess.run(
-            "ip", ["link", "add", hostInterface, "type", "veth", "peer", "name", peerInterface, "netns", name],
+            "ip",
+            host + ["link", "add", hostInterface, "type", "veth", "peer", "name", namespaceInterface, "netns", name],
             timeout: 10)
         guard veth.exitCode == 0 else {
             remove()
@@ -71,13 +76,18 @@ public final class NetworkNamespace {
                 description: "cannot create a veth pair: "
                     + veth.stderr.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let steps: [[String]] = [
-            ["addr", "add", "\(hostAddress)/30", "dev", hostInterface],
-            ["link", "set", hostInterface, "up"],
-            ["-n", name, "addr", "add", "\(namespaceAddress)/30", "dev", peerInterface],
-            ["-n", name, "link", "set", peerInterface, "up"],
-            ["-n", name, "link", "set", "lo", "up"],
-        ]
+        let hostEnd: [[String]] =
+            if let segment {
+                [host + ["link", "set", hostInterface, "master", segment.bridge, "up"]]
+            } else {
+                [["addr", "add", "\(hostAddress)/\(prefix)", "dev", hostInterface], ["link", "set", hostInterface, "up"]]
+            }
+        let steps =
+            hostEnd + [
+                ["-n", name, "addr", "add", "\(namespaceAddress)/\(prefix)", "dev", namespaceInterface],
+                ["-n", name, "link", "set", namespaceInterface, "up"],
+                ["-n", name, "link", "set", "lo", "up"],
+            ]
         for step in steps {
             let result = try TestProcess.run("ip", step, timeout: 10)
             guard result.exitCode == 0 else {
@@ -85,6 +95,23 @@ public final class NetworkNamespace {
                 throw HarnessError("ip \(step.joined(separator: " ")) failed: \(result.stderr)")
             }
         }
+    }
+
+    /// Throws ``Unavailable`` when iproute2's `ip` is missing.
+    static func requireIP() throws {
+        guard (try? TestProcess.resolve("ip")) != nil else {
+            throw Unavailable(description: "iproute2's `ip` is not installed (scripts/install-deps.sh installs it)")
+        }
+    }
+
+    /// A third octet N such that no interface of the host has an address in `prefix`.N.0/24 (`prefix`: two octets).
+    static func unusedThirdOctet(_ prefix: String) throws -> Int {
+        let used = (try? TestProcess.run("ip", ["-4", "-o", "addr", "show"], timeout: 10).stdout) ?? ""
+        for _ in 0..<64 {
+            let candidate = Int.random(in: 0...255)
+            if !used.contains("\(prefix).\(candidate).") { return candidate }
+        }
+        throw HarnessError("no free /24 in \(prefix).0.0/16 on this host")
     }
 
     /// `executable arguments…` run inside the namespace: the arguments for `ip`. `ip netns exec` execs the
@@ -97,7 +124,8 @@ public final class NetworkNamespace {
     public func remove() {
         guard !removed else { return }
         removed = true
-        _ = try? TestProcess.run("ip", ["link", "del", hostInterface], timeout: 10)
+        let host = hostNamespace.map { ["-n", $0] } ?? []
+        _ = try? TestProcess.run("ip", host + ["link", "del", hostInterface], timeout: 10)
         _ = try? TestProcess.run("ip", ["netns", "del", name], timeout: 10)
     }
 
