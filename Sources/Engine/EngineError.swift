@@ -26,6 +26,9 @@ public struct EngineError: Error, Sendable, Hashable, CustomStringConvertible {
         case noPeers = "no peers"
         /// The listener could not bind.
         case bindFailed = "could not listen"
+        /// Local discovery on the interfaces the node was given could not start (one does not exist, or has no
+        /// address); the listener is closed again.
+        case localDiscoveryFailed = "local discovery could not start"
         /// A session host was asked to run a torrent it already runs.
         case duplicateTorrent = "torrent already running"
         /// A torrent file that cannot be used (malformed, or a layout the storage refuses).

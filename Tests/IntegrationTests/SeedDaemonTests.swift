@@ -458,6 +458,23 @@ struct SeedDaemonTests {
             "\(result.stderr)")
     }
 
+    /// `lsd.interfaces` naming an interface the host does not have: the daemon exits 1 naming the key and the
+    /// interfaces it could use, before any multicast socket is opened (it used to say "free the port or change
+    /// listen"). `--lsd` (the default) only keeps the harness from adding `--no-lsd`, which would skip discovery.
+    @Test func anUnknownLocalDiscoveryInterfaceExitsOneNamingTheKey() throws {
+        let lab = try Lab()
+        try lab.writeConfig(trackers: false, extra: "lsd:\n  interfaces: [swtnosuch0]\n")
+        let result = try TestProcess.swtorrent(["seed", "--config", lab.path("seed.yaml"), "--lsd"], timeout: 20)
+        #expect(result.exitCode == 1, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("seed.yaml: lsd.interfaces: local discovery: unknown interface: interface 'swtnosuch0' does not exist; choose one of: "),
+            "\(result.stderr)")
+        #expect(!result.stderr.contains("free the port"), "\(result.stderr)")
+        // With --no-lsd (the harness adds it) the file's interfaces are not looked at: the daemon runs.
+        let daemon = try lab.startDaemon()
+        #expect(!daemon.stderr.contains("local discovery"), "\(daemon.stderr)")
+    }
+
     /// Issue 12's "hundreds of torrents through one listener": 200 small private torrents already in the watch
     /// directory when the daemon starts are all checked, seeded and announced to our tracker within a bounded time,
     /// each served through the one port; the node-wide connection limit from the config holds over all of them.

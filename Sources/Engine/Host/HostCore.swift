@@ -142,7 +142,7 @@ final class HostCore: HandshakeRouting {
                     self.ipv6Listener?.close(promise: nil)
                     self.ipv6Listener = nil
                     self.state = .idle
-                    throw EngineError(.bindFailed, "\(error)")
+                    throw EngineError(.localDiscoveryFailed, "\(error)")
                 }
                 if case .binding = self.state { self.state = .idle }
                 throw EngineError(

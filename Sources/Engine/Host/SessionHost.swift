@@ -40,7 +40,8 @@ public final class SessionHost: Sendable {
     /// Binds the listener (once; later calls return the same port).
     ///
     /// - Returns: the port (the one picked when ``HostConfiguration/port`` is 0).
-    /// - Throws: ``EngineError`` `bindFailed` when the port cannot be bound.
+    /// - Throws: ``EngineError`` `bindFailed` when the port cannot be bound, `localDiscoveryFailed` when local
+    ///   discovery cannot start on the interfaces it was given.
     @discardableResult
     public func start() async throws -> Int {
         try await eventLoop.flatSubmit { self.loopCore.start() }.get()

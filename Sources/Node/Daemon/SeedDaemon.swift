@@ -74,6 +74,11 @@ public final class SeedDaemon: Service, Sendable {
         let port: Int
         do {
             port = try await host.start()
+        } catch let error as EngineError where error.code == .localDiscoveryFailed {
+            throw NodeError(
+                .io,
+                "\(configuration.path): lsd.interfaces: \(error.context); name interfaces this host has, or leave "
+                    + "lsd.interfaces out for every suitable one")
         } catch {
             throw NodeError(
                 .io,
