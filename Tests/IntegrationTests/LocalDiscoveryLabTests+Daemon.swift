@@ -1,4 +1,6 @@
 import Foundation
+import LocalDiscovery
+import Metainfo
 import Testing
 import TestSupport
 
@@ -36,6 +38,25 @@ extension LocalDiscoveryLabTests {
         return config
     }
 
+    /// The seed daemon in the lab's namespace with the config ``writeDaemonConfig(_:statusPort:)`` writes, waited
+    /// for until it has sent its three startup announcements (at 0, 2 and 6 s; the next comes 300 s later).
+    static func startDaemon(_ lab: Lab, statusPort: Int) throws -> BackgroundProcess {
+        let config = try writeDaemonConfig(lab, statusPort: statusPort)
+        // `--lsd` is the default and changes nothing here (the file enables discovery); it tells the test harness
+        // that this run chooses discovery itself, so it does not add `--no-lsd` (TestProcess.withoutLocalDiscovery).
+        let daemon = try BackgroundProcess(
+            "ip", try lab.namespace.command(try TestProcess.swtorrentBinary(), ["seed", "--config", config, "--lsd"]),
+            name: "lsd-daemon", logDirectory: lab.dir)
+        let announced = TestFiles.waitUntil(timeout: 40) {
+            Lab.lines(daemon.stderr, "[LocalDiscovery] announced").count >= 3 || !daemon.isRunning
+        }
+        guard announced && daemon.isRunning else {
+            daemon.stop()
+            throw HarnessError("the daemon's startup announcements: \(daemon.stderr.suffix(3000))")
+        }
+        return daemon
+    }
+
     /// An appliance and two fleet nodes, each a host of its own on one segment. The first node starts before the
     /// appliance and hears its startup announcements; the second starts after them (the next is 300 s later), so
     /// it is served only because the daemon heard its announcement and dialled it. Both complete with verified,
@@ -45,19 +66,10 @@ extension LocalDiscoveryLabTests {
     @Test func theSeedDaemonServesFleetNodesItFoundByLocalDiscovery() throws {
         let lab = try Lab.make("theSeedDaemonServesFleetNodesItFoundByLocalDiscovery", private: false, neighbours: 2)
         let statusPort = try TestFiles.freePort()
-        let config = try Self.writeDaemonConfig(lab, statusPort: statusPort)
         let early = try lab.startLeech(stallTimeout: "60s", out: "early", name: "lsd-early", in: lab.neighbours[0])
         defer { early.stop() }
-        // `--lsd` is the default and changes nothing here (the file enables discovery); it tells the test harness
-        // that this run chooses discovery itself, so it does not add `--no-lsd` (TestProcess.withoutLocalDiscovery).
-        let daemon = try BackgroundProcess(
-            "ip", try lab.namespace.command(try TestProcess.swtorrentBinary(), ["seed", "--config", config, "--lsd"]),
-            name: "lsd-daemon", logDirectory: lab.dir)
+        let daemon = try Self.startDaemon(lab, statusPort: statusPort)
         defer { daemon.stop() }
-        let announced = TestFiles.waitUntil(timeout: 40) {
-            Lab.lines(daemon.stderr, "[LocalDiscovery] announced").count >= 3 || !daemon.isRunning
-        }
-        try #require(announced && daemon.isRunning, "the daemon's startup announcements: \(daemon.stderr.suffix(3000))")
         let late = try lab.startLeech(stallTimeout: "60s", out: "late", name: "lsd-late", in: lab.neighbours[1])
         defer { late.stop() }
 
@@ -92,6 +104,47 @@ extension LocalDiscoveryLabTests {
 
         early.stop()
         late.stop()
+        daemon.stop()
+        #expect(lab.removeNamespace(), "the segment's namespaces are still there")
+    }
+
+    /// A host on the segment forges announcements of the appliance's torrent naming 40 ports of its own where
+    /// nothing listens (8 a second, under the 10 a second the inbound filter takes from one source), then a fleet
+    /// node starts. The daemon dials the forged addresses one a round (one host) and holds the rest back, counted in
+    /// `/status` `dialsDeferred`, and the node, on another host, is still dialled and served at once.
+    @Test func theSeedDaemonDialsForgedAnnouncementsOneARoundAndStillServesTheRack() throws {
+        let lab = try Lab.make(
+            "theSeedDaemonDialsForgedAnnouncementsOneARoundAndStillServesTheRack", private: false, neighbours: 2)
+        let statusPort = try TestFiles.freePort()
+        let daemon = try Self.startDaemon(lab, statusPort: statusPort)
+        defer { daemon.stop() }
+        let forger = lab.neighbours[0]
+        let infoHash = try Torrent(contentsOfFile: lab.torrent).infoHash
+        let forged = try (1...40).flatMap { index in
+            try LSDAnnouncement(port: 20_000 + index, infoHashes: [infoHash], cookie: "f0f0f0f0").encode(family: .ipv4)
+        }
+        try lab.multicast(forged, from: forger, interval: 0.125)
+        let node = try lab.startLeech(stallTimeout: "60s", out: "node", name: "lsd-node", in: lab.neighbours[1])
+        defer { node.stop() }
+
+        try lab.expectComplete(node, seed: daemon, out: "node")
+        let nodeAddress = "peer=\(lab.neighbours[1].namespaceAddress):"
+        #expect(
+            Lab.lines(daemon.stderr, "peer connected").contains { $0.contains(nodeAddress) && $0.contains("source=lsd") },
+            "\(daemon.stderr.suffix(3000))")
+        let discovery = try #require(try lab.status(statusPort)["localDiscovery"] as? [String: Any])
+        #expect((discovery["peersReported"] as? Int ?? 0) >= 41, "\(discovery)")
+        #expect((discovery["dialsDeferred"] as? Int ?? 0) >= 30, "one forged address a round: \(discovery)")
+        let metrics = try lab.metrics(statusPort)
+        #expect(
+            metrics.stdout.split(separator: "\n").contains { line in
+                line.hasPrefix("swtorrent_lsd_dials_deferred_total ") && (Int(line.split(separator: " ")[1]) ?? 0) >= 30
+            }, "\(metrics.stdout.suffix(2000))")
+        // The forged addresses were dialled, and refused (nothing listens there).
+        let refused = Lab.lines(daemon.stderr, "dial failed").filter { $0.contains("peer=\(forger.namespaceAddress):") }
+        #expect(!refused.isEmpty, "\(daemon.stderr.suffix(3000))")
+
+        node.stop()
         daemon.stop()
         #expect(lab.removeNamespace(), "the segment's namespaces are still there")
     }

@@ -209,26 +209,7 @@ extension LocalDiscoveryLabTests {
         ]
         let datagrams = try LSDAnnouncement(port: port, infoHashes: hashes, cookie: "5eed0001").encode(family: .ipv4)
         #expect(datagrams.count == 3 && datagrams.allSatisfy { $0.count <= 200 }, "\(datagrams.map(\.count))")
-        var files: [String] = []
-        for (index, datagram) in datagrams.enumerated() {
-            let file = lab.dir.path + "/datagram-\(index)"
-            try Data(datagram).write(to: URL(fileURLWithPath: file))
-            files.append(file)
-        }
-        // Each datagram once to the IPv4 group, out of the namespace's veth end, TTL 1.
-        let send = """
-            import socket, sys
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-            for path in sys.argv[2:]:
-                s.sendto(open(path, "rb").read(), ("239.192.152.143", 6771))
-            """
-        let sent = try TestProcess.run(
-            "ip",
-            try lab.namespace.command("/usr/bin/python3", ["-c", send, lab.namespace.namespaceAddress] + files),
-            timeout: 30)
-        try #require(sent.exitCode == 0, "python3: \(sent.stderr)")
+        try lab.multicast(datagrams)
 
         try side.expectLeechComplete(leech, seed: seed)
         let learned = Lab.lines(leech.stderr, "Learned 1 local peer from LPD")

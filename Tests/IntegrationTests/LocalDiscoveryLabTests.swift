@@ -192,6 +192,33 @@ import TestSupport
                 timeout: 10)
         }
 
+        /// Sends each datagram once, in order, to the IPv4 group (239.192.152.143:6771) out of `host`'s veth end
+        /// (``namespace`` unless given) with TTL 1, from a plain UDP socket (python3), `interval` seconds apart: what
+        /// another host's announcements, or forged ones, look like on the link.
+        func multicast(_ datagrams: [[UInt8]], from host: NetworkNamespace? = nil, interval: Double = 0) throws {
+            let host = host ?? namespace
+            var files: [String] = []
+            for datagram in datagrams {
+                let file = dir.path + "/datagram-\(UUID().uuidString)"
+                try Data(datagram).write(to: URL(fileURLWithPath: file))
+                files.append(file)
+            }
+            let send = """
+                import socket, sys, time
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+                for path in sys.argv[3:]:
+                    s.sendto(open(path, "rb").read(), ("239.192.152.143", 6771))
+                    time.sleep(float(sys.argv[2]))
+                """
+            let sent = try TestProcess.run(
+                "ip",
+                try host.command("/usr/bin/python3", ["-c", send, host.namespaceAddress, "\(interval)"] + files),
+                timeout: 30 + interval * Double(datagrams.count))
+            try #require(sent.exitCode == 0, "python3: \(sent.stderr)")
+        }
+
         /// Deletes the namespace (a segment lab: every namespace of the segment) and says whether it is gone.
         func removeNamespace() -> Bool {
             segment?.remove()
