@@ -14,11 +14,7 @@ extension MirrorServerTests {
         let proxy = try TLSAlertProxy(target: appliance.httpPort, logDirectory: appliance.dir)
         defer { proxy.stop() }
         let mirror = "https://127.0.0.1:\(proxy.port)/t/\(appliance.infoHash)/"
-        let result = try TestProcess.swtorrent(
-            ["leech", appliance.path("pkg.torrent"), "--out", appliance.path("out"), "--no-tracker", "--allow-unsigned",
-             "--json", "--verbose", "--stall-timeout", "20s", "--mirror", mirror, "--key", appliance.path("leech.key"),
-             "--allow", appliance.path("fleet.allow")],
-            timeout: 120)
+        let result = try Self.keyedLeech(appliance, mirror: mirror, stall: "20s")
         #expect(result.exitCode == 0, "\(result.stderr.suffix(4000))")
         for name in Appliance.sizes.keys {
             let copy = try Data(contentsOf: URL(fileURLWithPath: appliance.path("out/pkg/\(name)")))
@@ -46,5 +42,41 @@ extension MirrorServerTests {
         #expect(reason.hasSuffix(MirrorHTTPSTests.backToTheNodeCertificate), "\(reason)")
         #expect(result.stderr.contains("verifying the server from now on"), "\(result.stderr.suffix(4000))")
         #expect(result.stderr.contains("presenting the node's certificate again"), "\(result.stderr.suffix(4000))")
+    }
+
+    /// An attacker who keeps injecting (every connection gets the alert) cannot make the node spin: each round (node
+    /// settings, then verified ones) counts one failure and a backoff, and the mirror is dropped at the limit, after
+    /// 1 + 2 + 4 + 8 s of backoff, with a bounded number of connections.
+    @Test(.timeLimit(.minutes(3)))
+    func aMirrorBehindAnAttackerWhoKeepsInjectingIsDroppedAtTheLimitWithoutSpinning() throws {
+        let appliance = try Appliance("mirror-tls-alerts", privateSwarm: true)
+        let proxy = try TLSAlertProxy(target: appliance.httpPort, alertFirst: 1_000_000, logDirectory: appliance.dir)
+        defer { proxy.stop() }
+        let started = Date()
+        let result = try Self.keyedLeech(
+            appliance, mirror: "https://127.0.0.1:\(proxy.port)/t/\(appliance.infoHash)/", stall: "20s")
+        #expect(result.exitCode == 3, "\(result.stderr.suffix(4000))")
+        #expect(!FileManager.default.fileExists(atPath: appliance.path("out/pkg/a.bin")))
+        let stalled = try #require(
+            MirrorHTTPSTests.events(result.stdout).first { $0["event"] as? String == "stalled" })
+        let dropped = try #require((stalled["mirrors"] as? [[String: Any]])?.first)
+        #expect(dropped["state"] as? String == "dropped", "\(dropped)")
+        let reason = try #require(dropped["reason"] as? String, "\(dropped)")
+        #expect(reason.hasPrefix("5 failures in a row (last: "), "\(reason)")
+        #expect(Date().timeIntervalSince(started) >= 15, "dropped before the backoffs were waited out")
+        // 5 rounds of at most a few requests each (4 at once per mirror); a spin would make hundreds.
+        let connections = proxy.connections
+        #expect(connections.count >= 10 && connections.count <= 60, "\(connections.count) connections")
+        #expect(connections.allSatisfy { $0 == "alert" })
+    }
+
+    /// `swtorrent leech` of the appliance's torrent from `mirror` alone, with the node key `leech` (listed), `--json`
+    /// and `--verbose` (the mirror's switches are logged at info).
+    static func keyedLeech(_ appliance: Appliance, mirror: String, stall: String) throws -> ProcessResult {
+        try TestProcess.swtorrent(
+            ["leech", appliance.path("pkg.torrent"), "--out", appliance.path("out"), "--no-tracker", "--allow-unsigned",
+             "--json", "--verbose", "--stall-timeout", stall, "--mirror", mirror, "--key", appliance.path("leech.key"),
+             "--allow", appliance.path("fleet.allow")],
+            timeout: 120)
     }
 }
