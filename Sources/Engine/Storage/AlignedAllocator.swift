@@ -1,4 +1,5 @@
 @_spi(CustomByteBufferAllocator) import NIOCore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -17,8 +18,15 @@
 /// to the kernel with `munmap` when freed: a session's pooled piece and read buffers leave the process's resident
 /// set when the session ends, instead of lingering in the malloc heap. There are few of them (they are pooled), so
 /// the system calls cost nothing measurable.
+///
+/// The most recently freed mappings, up to ``keptBytes`` in all, are kept and handed out again for the next buffer
+/// of the same size, pages already touched: no page fault per 4 KiB. That is for storage the pools themselves cannot
+/// reuse: a piece buffer the gated leech's streaming SHA-256 still holds when the session needs it for a new piece
+/// gets fresh storage (`ByteBuffer.clear()`), and the held one is freed on the hashing thread a moment later.
 enum AlignedAllocator {
     static let alignment = 4096
+    /// The most freed mappings kept for reuse, in bytes (the oldest are unmapped first).
+    static let keptBytes = 16 << 20
 
     /// Buffers from this allocator start 4 KiB-aligned (their storage; a buffer's reader index must be 0 to use it).
     static let allocator = ByteBufferAllocator(
@@ -42,9 +50,19 @@ extension Storage {
     public static var alignedBufferAllocator: ByteBufferAllocator { AlignedAllocator.allocator }
 }
 
-/// `size` bytes (rounded up to pages) after a header page that records the mapping's length.
+/// Freed mappings kept for reuse (``AlignedAllocator/keptBytes``), oldest first, by base address and length.
+private let keptMappings = Mutex<(mappings: [(base: UInt, total: Int)], bytes: Int)>(([], 0))
+
+/// `size` bytes (rounded up to pages) after a header page that records the mapping's length: a kept mapping of that
+/// length if there is one, else a new one.
 private func mappedAllocate(_ size: Int) -> UnsafeMutableRawPointer? {
     let total = ((max(size, 1) + 4095) & ~4095) + 4096
+    let kept = keptMappings.withLock { kept -> UInt? in
+        guard let index = kept.mappings.lastIndex(where: { $0.total == total }) else { return nil }
+        kept.bytes -= total
+        return kept.mappings.remove(at: index).base
+    }
+    if let kept, let base = UnsafeMutableRawPointer(bitPattern: kept) { return base + 4096 }
     guard let base = mmap(nil, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
         base != UnsafeMutableRawPointer(bitPattern: -1)
     else { return nil }
@@ -52,7 +70,22 @@ private func mappedAllocate(_ size: Int) -> UnsafeMutableRawPointer? {
     return base + 4096
 }
 
+/// Keeps the mapping for reuse, unmapping the oldest kept ones beyond ``AlignedAllocator/keptBytes`` (or this one,
+/// if it alone is larger).
 private func mappedFree(_ pointer: UnsafeMutableRawPointer) {
     let base = pointer - 4096
-    munmap(base, base.load(as: Int.self))
+    let total = base.load(as: Int.self)
+    let unmap = keptMappings.withLock { kept -> [(base: UInt, total: Int)] in
+        guard total <= AlignedAllocator.keptBytes else { return [(UInt(bitPattern: base), total)] }
+        kept.mappings.append((UInt(bitPattern: base), total))
+        kept.bytes += total
+        var oldest = 0
+        while kept.bytes > AlignedAllocator.keptBytes {
+            kept.bytes -= kept.mappings[oldest].total
+            oldest += 1
+        }
+        defer { kept.mappings.removeFirst(oldest) }
+        return Array(kept.mappings[..<oldest])
+    }
+    for mapping in unmap { munmap(UnsafeMutableRawPointer(bitPattern: mapping.base), mapping.total) }
 }
