@@ -142,8 +142,8 @@ final class HTTPMirror: BlockSource {
             if !undelivered.isEmpty { core.picker.cancelRequests(sourceID, undelivered) }
             if fetch.switchedTLS {
                 // Asked again at once with the verified settings; a failure then counts. While it backs off, the
-                // reason stays the backoff's.
-                if isActive { reason = failure }
+                // reason stays the backoff's, and a request older than a switch back says nothing of the settings.
+                if isActive, tlsConfiguration != nil { reason = failure }
             } else if let file = fetch.lackingFile {
                 lacks(file, failure)
             } else {
