@@ -434,6 +434,11 @@ final class ProgressLog: Sendable {
     /// same one read after read, so an upload's pooled buffer costs no allocation and no page faults. (Before the
     /// fix, the thread pool's last job kept the previous result referenced, and the second read copied the storage
     /// into a new mapping.)
+    ///
+    /// The future a read returns holds the filled buffer as its value until the event loop has run its callbacks and
+    /// let go of it: `.get()` resumes this task from inside those callbacks, so each round first waits for the loop
+    /// to finish that turn (a `submit` behind it), as a caller on the loop does by returning. Without the wait the
+    /// next read raced the loop thread and, on a loaded machine, often found the buffer shared (CI, stop 18).
     @Test func aReusedReadBufferIsFilledInPlace() async throws {
         try await withStorage { fixture, storage, loop in
             for piece in 0..<fixture.layout.pieceCount {
@@ -448,6 +453,7 @@ final class ProgressLog: Sendable {
                 let part = min(length, fixture.layout.pieceSize(piece))
                 buffer = try await storage.read(piece: piece, begin: 0, length: part, into: consume buffer, on: loop)
                     .get()
+                try await loop.submit {}.get()
                 #expect(Array(buffer.readableBytesView) == Array(fixture.piece(piece)[0..<part]), "round \(round)")
                 #expect(buffer.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == address, "round \(round)")
             }
