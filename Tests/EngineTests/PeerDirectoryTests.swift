@@ -225,21 +225,39 @@ import Testing
         #expect(directory.nextToDial(now: 20, count: 80, seeding: true).count == 10)
     }
 
-    /// One host announcing many ports (a LAN host that may claim any port for any info-hash) gets one dial a round;
-    /// the other hosts of the rack are not held behind it.
-    @Test func oneHostAnnouncingManyPortsGetsOneDialARound() {
+    /// One host announcing many ports (a LAN host that may claim any port for any info-hash) keeps 8 of them waiting,
+    /// its newest, and gets one dial a round; the other hosts of the rack are not held behind it.
+    @Test func oneHostAnnouncingManyPortsKeepsEightWaitingAndGetsOneDialARound() {
         var directory = PeerDirectory()
-        for port in 1...50 { directory.add(peer("10.3.0.66", 20000 + port, .lsd, .lan)) }
+        #expect(directory.localWaitingPerHost == 8)
+        for port in 1...50 { #expect(directory.add(peer("10.3.0.66", 20000 + port, .lsd, .lan)) == .added) }
+        #expect(directory.count == 8)
+        #expect(directory.localAddressesReplaced == 42)
+        #expect(directory.entry(PeerAddress(host: "10.3.0.66", port: 20001)) == nil, "the oldest went first")
+        #expect(directory.entry(PeerAddress(host: "10.3.0.66", port: 20050)) != nil)
         for host in 1...5 { directory.add(peer("10.3.1.\(host)", 6881, .lsd, .lan)) }
         let round = directory.nextToDial(now: 0, count: 80, seeding: true)
         #expect(round.map(\.address.host) == ["10.3.0.66", "10.3.1.1", "10.3.1.2", "10.3.1.3", "10.3.1.4", "10.3.1.5"])
-        #expect(directory.localDialsDeferred == 49)
+        #expect(round.first?.address.port == 20043, "the oldest kept")
+        #expect(directory.localDialsDeferred == 7)
         // Its ports never answer: each failed dial is retried after its backoff, and still one a round.
         for second in 1...30 {
             let round = directory.nextToDial(now: Double(second), count: 80, seeding: true)
             #expect(round.count <= 1, "second \(second): \(round)")
             for record in round { directory.dialFailed(record.address, now: Double(second)) }
         }
+        // Addresses that connected are not waiting: a host's ninth node is kept beside eight that connected.
+        var rack = PeerDirectory()
+        for port in 1...8 {
+            let node = peer("10.3.2.1", 7000 + port, .lsd, .lan)
+            rack.add(node)
+            rack.connected(node)
+        }
+        #expect(rack.add(peer("10.3.2.1", 7009, .lsd, .lan)) == .added)
+        #expect(rack.count == 9 && rack.localAddressesReplaced == 0)
+        // Other sources are not bounded per host.
+        for port in 1...20 { rack.add(peer("10.3.3.1", 8000 + port, .tracker, .lan)) }
+        #expect(rack.count == 29)
     }
 
     /// What is not held to the budget: manual peers, local-discovery peers that connected before (redialled after

@@ -92,6 +92,9 @@ public struct HostStatistics: Sendable, Hashable {
     /// Local-discovery addresses seeds held back because their torrent's dial budget was used up, each counted
     /// once, over all torrents since the host started (``PeerDirectory/localDialsPerSecond``).
     public var localDialsDeferred = 0
+    /// Local-discovery addresses forgotten for a newer one of the same host, over all torrents since the host
+    /// started (``PeerDirectory/localWaitingPerHost``).
+    public var localAddressesReplaced = 0
     /// Whether local discovery started with the listener.
     var discoveryRunning = false
 }

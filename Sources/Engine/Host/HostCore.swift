@@ -49,6 +49,8 @@ final class HostCore: HandshakeRouting {
     private var discoveryRunning = false
     /// Local-discovery addresses the sessions that seed held back at their dial budget (``HostStatistics``).
     var localDialsDeferred = 0
+    /// Local-discovery addresses the sessions forgot for a newer one of the same host (``HostStatistics``).
+    var localAddressesReplaced = 0
     /// The node's one HTTP client for mirrors and web seeds (``httpClient``), made on first use.
     private var mirrorClient: HTTPClient?
 
@@ -386,6 +388,7 @@ final class HostCore: HandshakeRouting {
             pieceBufferBytes: pieceBuffers.total)
         statistics.discoveryRunning = discoveryRunning
         statistics.localDialsDeferred = localDialsDeferred
+        statistics.localAddressesReplaced = localAddressesReplaced
         return statistics
     }
 

@@ -23,7 +23,10 @@ import SwarmPrimitives
 ///   counts as failed.
 /// - **Pruning.** An entry that failed ``failureLimit`` times in a row is forgotten (manual peers are kept: the user
 ///   named them). At ``capacity``, a new address replaces the idle, non-manual entry with the most failures
-///   (then the one learned longest ago); when every entry is connected, dialling or manual, it is refused.
+///   (then the one learned longest ago); when every entry is connected, dialling or manual, it is refused. One host
+///   keeps at most ``localWaitingPerHost`` local-discovery addresses that never connected: a further one replaces
+///   that host's oldest idle one (counted in ``localAddressesReplaced``), so a host announcing many ports churns its
+///   own entries, not the rack's.
 ///
 /// Not thread-safe: owned by one session, on its loop. Times are seconds on the session's monotonic clock.
 public struct PeerDirectory {
@@ -82,6 +85,11 @@ public struct PeerDirectory {
     public let localDialsPerSecond: Int
     /// Local-discovery addresses a seed held back because ``localDialsPerSecond`` was used up, each counted once.
     public private(set) var localDialsDeferred = 0
+    /// Local-discovery addresses of one host that never connected, kept at once (a host runs one or two nodes; 8
+    /// leaves room for more on one machine).
+    public let localWaitingPerHost = 8
+    /// Local-discovery addresses forgotten for a newer one of the same host (``localWaitingPerHost``).
+    public private(set) var localAddressesReplaced = 0
 
     private var entries: [PeerAddress: Entry] = [:]
     private var ownAddresses: Set<PeerAddress> = []
@@ -124,6 +132,18 @@ public struct PeerDirectory {
             entry.record = Self.merged(entry.record, record)
             entries[address] = entry
             return .merged
+        }
+        if record.source == .lsd {
+            let waiting = entries.values.filter {
+                $0.record.address.host == address.host && $0.record.source == .lsd && !$0.hasConnected
+            }
+            if waiting.count >= localWaitingPerHost {
+                guard let oldest = waiting.filter({ $0.state == .idle }).min(by: { $0.sequence < $1.sequence }) else {
+                    return .refused
+                }
+                entries[oldest.record.address] = nil
+                localAddressesReplaced += 1
+            }
         }
         if entries.count >= capacity {
             guard let victim = evictionCandidate() else { return .refused }

@@ -6,7 +6,9 @@ import SwarmPrimitives
 extension SessionCore {
     /// Learns of a peer (tracker, manual, discovery); it is dialled when there is room.
     func addPeer(_ record: PeerRecord) {
+        let replaced = directory.localAddressesReplaced
         directory.add(record)
+        host.localAddressesReplaced += directory.localAddressesReplaced - replaced
     }
 
     /// Our listening port on loopback, the listen address and every interface address: never dialled.

@@ -74,6 +74,10 @@ extension NodeStatus {
                 "swtorrent_lsd_dials_deferred_total",
                 "Reported addresses seeds dialled in a later second than they heard them (dial budget)",
                 Int64(lsd.dialsDeferred))
+            metrics.counter(
+                "swtorrent_lsd_addresses_replaced_total",
+                "Reported addresses forgotten for a newer one of the same host (a host keeps 8 waiting)",
+                Int64(lsd.addressesReplaced))
         }
         return metrics.registry.emitToBuffer()
     }

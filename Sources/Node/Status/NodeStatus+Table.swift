@@ -30,7 +30,8 @@ extension NodeStatus {
             lines.append(
                 "local discovery: \(lsd.torrents) announced, \(lsd.sent) sent, \(lsd.accepted) accepted, "
                     + "\(dropped) dropped, \(lsd.peersReported) peers found"
-                    + (lsd.dialsDeferred > 0 ? ", \(lsd.dialsDeferred) dials deferred" : ""))
+                    + (lsd.dialsDeferred > 0 ? ", \(lsd.dialsDeferred) dials deferred" : "")
+                    + (lsd.addressesReplaced > 0 ? ", \(lsd.addressesReplaced) addresses replaced" : ""))
         }
         var rows = [["NAME", "STATE", "PROGRESS", "SIZE", "DOWN/s", "UP/s", "PEERS", "SOURCES"]]
         for t in torrents {

@@ -86,14 +86,18 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         /// Reported addresses a seeding torrent dialled in a later second than it heard them, because it dials at
         /// most `PeerDirectory.localDialsPerSecond` new ones a second (each address counted once).
         public var dialsDeferred: Int
+        /// Reported addresses forgotten for a newer one of the same host, which keeps at most
+        /// `PeerDirectory.localWaitingPerHost` that never connected.
+        public var addressesReplaced: Int
 
-        public init(_ statistics: LocalDiscoveryStatistics, dialsDeferred: Int = 0) {
+        public init(_ statistics: LocalDiscoveryStatistics, dialsDeferred: Int = 0, addressesReplaced: Int = 0) {
             torrents = statistics.torrents
             sent = statistics.sent
             accepted = statistics.accepted
             dropped = Dictionary(uniqueKeysWithValues: statistics.dropped.map { ($0.key.rawValue, $0.value) })
             peersReported = statistics.peersReported
             self.dialsDeferred = dialsDeferred
+            self.addressesReplaced = addressesReplaced
         }
     }
 

@@ -113,7 +113,10 @@ public final class StatusBoard: Sendable {
             uploaded: uploaded, refusals: refusals, torrents: torrents)
         status.httpMirror = mirror.withLock { $0 }?.snapshot
         status.localDiscovery = host.flatMap { host in
-            host.localDiscovery.map { NodeStatus.LocalDiscoveryStatus($0, dialsDeferred: host.localDialsDeferred) }
+            host.localDiscovery.map {
+                NodeStatus.LocalDiscoveryStatus(
+                    $0, dialsDeferred: host.localDialsDeferred, addressesReplaced: host.localAddressesReplaced)
+            }
         }
         return status
     }
