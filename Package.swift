@@ -260,6 +260,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "Node", "Engine", "SignatureGate", "Metainfo", "TestSupport", "Operations", "SystemSupport",
+                "LocalDiscovery",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
