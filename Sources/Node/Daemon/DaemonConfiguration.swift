@@ -36,7 +36,7 @@ public struct DaemonConfiguration: Sendable, Hashable {
     /// Announce to each torrent's trackers.
     public var trackersEnabled = true
     /// BEP 14 local discovery: on by default on every suitable interface, as in `seed` and `leech`; private
-    /// torrents never use it (restart).
+    /// torrents use it only with ``nodeKey`` and ``allowlist`` and without ``allowPlainPeers`` (restart).
     public var localDiscovery = LocalDiscoverySettings()
     /// LAN-first ([lan-first.md](Docs/lan-first.md)): for a seed, LAN peers get upload slots first.
     public var lanFirst = true
