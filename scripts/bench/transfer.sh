@@ -186,13 +186,17 @@ run_case() {
         rm -f "$dir/leech.fifo" && mkfifo "$dir/leech.fifo"
         timeout "$case_timeout" /usr/bin/time -f '%U %S %M %R' -o "$dir/leech.time" \
             "$bin" leech "$torrent" --out "$out" "${trust[@]}" --json --no-lsd "${leech_node[@]}" >"$dir/leech.fifo" 2>"$dir/leech.err" &
-        local wrapper=$! line leech_pid
+        local wrapper=$! line leech_pid=""
         while IFS= read -r line; do
-            if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
-                tc=$(now)
-                # timeout -> time -> swtorrent; either may already be gone (then the exit figures are used).
+            # timeout -> time -> swtorrent, found at the first line (looking it up at the "complete" line took longer
+            # than the release gate: the leecher had exited and the exit figures were used).
+            if [[ -z $leech_pid ]]; then
                 leech_pid=$(pgrep -P "$wrapper" || true)
                 [[ -n $leech_pid ]] && leech_pid=$(pgrep -P "$leech_pid" || true)
+            fi
+            if [[ -z $tc && $line == *'"event":"complete"'* ]]; then
+                tc=$(now)
+                # The leecher may be exiting already: its VmHWM goes first (then the exit figure is used for it).
                 cc=$(cpu_ticks "$leech_pid" 2>/dev/null || true)
                 crss=$(hwm_kib "$leech_pid" 2>/dev/null || true)
                 cflt=$(minor_faults "$leech_pid" 2>/dev/null || true)
@@ -224,8 +228,10 @@ run_case() {
     awk -v t0="$t0" -v t1="$t1" -v lu="$lu" -v ls="$ls" -v lrss="$lrss" -v c0="$c0" -v c1="$c1" -v tick="$tick" \
         -v srss="$seed_rss" -v tc="$tc" -v cc="$cc" -v crss="$crss" -v sf="$((f1 - f0))" -v lf="$lflt" -v cf="$cflt" 'BEGIN {
             if (tc == "") { tc = t1 }
-            # The leech may be gone (or a zombie) when /proc is read at its "complete" line (a quick gate): exit figures.
-            if (cc == "" || crss == "" || cf == "") { cc = (lu + ls) * tick; crss = lrss; cf = lf }
+            # The leech may be gone (or exiting) when /proc is read at its "complete" line (a quick gate): exit figures.
+            if (cc == "") { cc = (lu + ls) * tick }
+            if (crss == "") { crss = lrss }
+            if (cf == "") { cf = lf }
             printf "%.3f %.2f %d %.2f %d %.3f %.2f %d %d %d %d\n", t1 - t0, lu + ls, lrss, (c1 - c0) / tick, srss, tc - t0, cc / tick, crss, sf, lf, cf }'
 }
 
