@@ -282,4 +282,78 @@ import Testing
         #expect(leech.nextToDial(now: 0, count: 80).count == 30)
         #expect(leech.localDialsDeferred == 0)
     }
+
+    // MARK: - Peers connected already
+
+    /// A rack that reached the seed through the tracker is connected to it from ephemeral ports; their local-discovery
+    /// addresses are not dialled while their host is connected (the dial would be refused as a duplicate peer id),
+    /// so the budget goes to the nodes that need the seed's dial. On loopback, where test peers share a host, the
+    /// rule is by address. A host dialled again once its connection closed.
+    @Test func aSeedDoesNotDialLocalAddressesOfHostsConnectedToIt() throws {
+        var directory = PeerDirectory()
+        for node in 1...200 {
+            directory.connected(peer("10.5.0.\(node)", 40000 + node, .incoming, .lan))
+            #expect(directory.add(peer("10.5.0.\(node)", 6881, .lsd, .lan)) == .added)
+        }
+        directory.connected(peer("127.0.0.1", 40001, .incoming, .lan))
+        directory.add(peer("127.0.0.1", 7001, .lsd, .lan))
+        for node in 1...20 { directory.add(peer("10.5.1.\(node)", 6881, .lsd, .lan)) }
+        let first = directory.nextToDial(now: 0, count: 80, seeding: true)
+        #expect(first.map(\.address.host) == ["127.0.0.1"] + (1...9).map { "10.5.1.\($0)" }, "\(first)")
+        #expect(directory.localDialsDeferred == 11, "only the new hosts wait for the budget")
+        let second = directory.nextToDial(now: 1, count: 80, seeding: true)
+        #expect(second.map(\.address.host) == (10...19).map { "10.5.1.\($0)" })
+        directory.disconnected(PeerAddress(host: "10.5.0.7", port: 40007), now: 1)
+        #expect(directory.entry(PeerAddress(host: "10.5.0.7", port: 40007)) == nil, "an incoming entry is forgotten")
+        let third = directory.nextToDial(now: 2, count: 80, seeding: true)
+        #expect(third.map(\.address.host) == ["10.5.0.7", "10.5.1.20"], "in the order heard")
+        // A leech dials every address: a host may run more than one node.
+        var leech = PeerDirectory()
+        leech.connected(peer("10.5.0.1", 40001, .incoming, .lan))
+        leech.add(peer("10.5.0.1", 6881, .lsd, .lan))
+        #expect(leech.nextToDial(now: 0, count: 80).map(\.address) == [PeerAddress(host: "10.5.0.1", port: 6881)])
+    }
+
+    /// A dial refused because its peer is connected already (the same peer id at another address), or the listening
+    /// port an incoming peer names in its extended handshake, is marked connected as that connection: not a failure,
+    /// not backed off or forgotten, not dialled again until that connection closes; then it is an address that
+    /// connected before (a seed's redial of it is not held to the budget).
+    @Test func anAddressOfAPeerConnectedAlreadyCountsAsThatConnection() throws {
+        var directory = PeerDirectory()
+        let incoming = peer("10.6.0.1", 40001, .incoming, .lan, id: Self.id(1))
+        let listening = peer("10.6.0.1", 6881, .lsd, .lan)
+        directory.add(listening)
+        #expect(directory.nextToDial(now: 0, count: 80).map(\.address) == [listening.address])
+        directory.connected(incoming)
+        // The dial's handshake names the same peer id: refused, as a duplicate.
+        directory.sameConnection(listening.address, as: incoming.address)
+        let entry = try #require(directory.entry(listening.address))
+        #expect(entry.state == .connected && entry.failures == 0 && entry.hasConnected)
+        #expect(entry.connectedAs == incoming.address)
+        directory.dialFailed(listening.address, now: 0)
+        #expect(directory.entry(listening.address)?.state == .connected, "a late failure does not undo it")
+        for second in 1...300 {
+            #expect(directory.nextToDial(now: Double(second), count: 80).isEmpty, "second \(second)")
+        }
+        #expect(directory.entry(listening.address) != nil, "not forgotten as failing")
+        directory.disconnected(incoming.address, now: 300, wasSeed: true)
+        let released = try #require(directory.entry(listening.address))
+        #expect(released.state == .idle && released.connectedAs == nil && released.wasSeed)
+        let redial = directory.nextToDial(now: 300 + directory.reconnectDelay, count: 80)
+        #expect(redial.map(\.address) == [listening.address])
+        // The extended handshake's listening port, before any dial: never dialled while the peer stays connected, and
+        // a seed's dial after it closed does not take from the budget. An unknown address is not learned.
+        var seed = PeerDirectory()
+        let other = peer("10.6.0.2", 40002, .incoming, .lan)
+        seed.connected(other)
+        seed.add(peer("10.6.0.2", 6881, .lsd, .lan))
+        seed.sameConnection(PeerAddress(host: "10.6.0.2", port: 6881), as: other.address)
+        seed.sameConnection(PeerAddress(host: "10.6.0.2", port: 6882), as: other.address)
+        #expect(seed.entry(PeerAddress(host: "10.6.0.2", port: 6882)) == nil)
+        #expect(seed.nextToDial(now: 0, count: 80).isEmpty)
+        seed.disconnected(other.address, now: 0)
+        for host in 1...20 { seed.add(peer("10.6.1.\(host)", 6881, .lsd, .lan)) }
+        let round = seed.nextToDial(now: seed.reconnectDelay, count: 80, seeding: true)
+        #expect(round.count == 11 && round.contains { $0.address == PeerAddress(host: "10.6.0.2", port: 6881) })
+    }
 }

@@ -15,7 +15,13 @@ import SwarmPrimitives
 ///   heard, and would otherwise have appliances dial whatever `host:port` it names as fast as their half-open limit
 ///   allows), and at most one of them per host in one call (a host announcing many ports does not take the budget
 ///   from the rest of its rack). The others stay in the table and are dialled at later calls, oldest first; each
-///   address held back is counted once in ``localDialsDeferred``.
+///   address held back is counted once in ``localDialsDeferred``. Nor does a seed dial a local-discovery address
+///   whose host already has a live connection with it: one node per host is the fleet's normal case, so that node
+///   is connected already (it dialled us, from an ephemeral port the directory cannot tie to its listening port),
+///   and the dial would be refused as a duplicate peer id.
+/// - **Already connected.** A dial refused because its peer is connected already (the same peer id, reached at
+///   another address), and the listening port an incoming peer names in its extended handshake, are marked
+///   connected as that connection (``sameConnection(_:as:)``): not a failure, not dialled again until it closes.
 /// - **Backoff.** After the n-th failure in a row an address waits ``backoffBase`` × 2ⁿ⁻¹, at most
 ///   ``backoffCeiling``; after a disconnect it waits ``reconnectDelay`` (and a seed never redials a peer that was a
 ///   seed). A connection resets the count. A dial
@@ -46,6 +52,8 @@ public struct PeerDirectory {
         public var hasConnected = false
         /// A seed held the address back at least once (``localDialsPerSecond``).
         public var wasDeferred = false
+        /// The live connection this address is reached by, when it is another address's (``sameConnection(_:as:)``).
+        public var connectedAs: PeerAddress?
         /// Learn order, for a stable dial order.
         var sequence: Int
     }
@@ -83,7 +91,8 @@ public struct PeerDirectory {
     /// after 19 s (a torrent's 80 connections, the daemon's default, after 7 s), while a host announcing addresses
     /// that do not answer gets 10 connection attempts a second per torrent out of each seed (Docs/local-discovery.md).
     public let localDialsPerSecond: Int
-    /// Local-discovery addresses a seed held back because ``localDialsPerSecond`` was used up, each counted once.
+    /// Local-discovery addresses a seed held back, each counted once: because ``localDialsPerSecond`` was used up,
+    /// or because another address of the same host had the one dial allowed per host in that call.
     public private(set) var localDialsDeferred = 0
     /// Local-discovery addresses of one host that never connected, kept at once (a host runs one or two nodes; 8
     /// leaves room for more on one machine).
@@ -96,6 +105,8 @@ public struct PeerDirectory {
     private var bannedKeys: Set<String> = []
     private var nextSequence = 0
     private var localDialBudget: TokenBucket
+    /// Addresses marked connected as another address's live connection, by that address (``sameConnection(_:as:)``).
+    private var aliases: [PeerAddress: Set<PeerAddress>] = [:]
 
     public init(
         capacity: Int = 1000, failureLimit: Int = 8, backoffBase: Double = 1, backoffCeiling: Double = 300,
@@ -195,12 +206,19 @@ public struct PeerDirectory {
                 && (!seeding || ((entry.record.source == .manual || entry.record.source == .lsd) && !entry.wasSeed))
         }
         var chosen: [PeerRecord] = []
+        // Hosts with a live connection (by ban key: on loopback, where test peers share a host, host and port).
+        let connectedHosts: Set<String> =
+            seeding ? Set(entries.values.filter { $0.state == .connected }.map { Self.banKey($0.record.address) }) : []
         // Hosts given a budgeted dial in this call: one each, so a host announcing many ports cannot take the whole
         // budget from the rest of the rack.
         var budgetedHosts: Set<String> = []
         for entry in due.sorted(by: { Self.dialKey($0) < Self.dialKey($1) }) {
             guard chosen.count < count else { break }
             let address = entry.record.address
+            // A seed's local-discovery entry whose host is connected already: one node per host is the fleet's
+            // normal case, so it is that node (which dialled us from an ephemeral port), and the dial would be
+            // refused as a duplicate peer id.
+            if seeding && entry.record.source == .lsd && connectedHosts.contains(Self.banKey(address)) { continue }
             if seeding && entry.record.source == .lsd && !entry.hasConnected {
                 guard !budgetedHosts.contains(address.host), localDialBudget.takeIfAvailable(1, at: now) else {
                     if !entry.wasDeferred {
@@ -220,7 +238,8 @@ public struct PeerDirectory {
     /// A dial (or its handshake) failed: back off, or forget an entry that failed too often.
     public mutating func dialFailed(_ address: PeerAddress, now: Double) {
         let address = Self.canonical(address)
-        guard var entry = entries[address] else { return }
+        // An address marked connected as another connection's meanwhile stays so (``sameConnection(_:as:)``).
+        guard var entry = entries[address], entry.connectedAs == nil else { return }
         entry.failures += 1
         if entry.failures >= failureLimit && entry.record.source != .manual {
             entries[address] = nil
@@ -248,13 +267,40 @@ public struct PeerDirectory {
         entry.state = .connected
         entry.failures = 0
         entry.hasConnected = true
+        entry.connectedAs = nil
         entries[address] = entry
     }
 
+    /// `address` reaches a peer that is connected already as `live` (a dial refused for a duplicate peer id, or the
+    /// listening port an incoming peer named): not a failure; it counts as connected, is not dialled while `live`
+    /// stays connected, and is released with it (``disconnected(_:now:wasSeed:)``). An unknown address is not
+    /// learned.
+    public mutating func sameConnection(_ address: PeerAddress, as live: PeerAddress) {
+        let address = Self.canonical(address)
+        let live = Self.canonical(live)
+        guard address != live, var entry = entries[address], entry.state != .connected || entry.connectedAs != nil
+        else { return }
+        entry.state = .connected
+        entry.failures = 0
+        entry.hasConnected = true
+        entry.connectedAs = live
+        entries[address] = entry
+        aliases[live, default: []].insert(address)
+    }
+
     /// The connection to the peer closed: a dialled peer may be dialled again after ``reconnectDelay`` (by a seed,
-    /// not if it was a seed: `wasSeed`); an incoming entry is forgotten (its port was ephemeral).
+    /// not if it was a seed: `wasSeed`); an incoming entry is forgotten (its port was ephemeral). Addresses marked
+    /// as reached by this connection (``sameConnection(_:as:)``) are released the same way.
     public mutating func disconnected(_ address: PeerAddress, now: Double, wasSeed: Bool = false) {
         let address = Self.canonical(address)
+        for alias in aliases.removeValue(forKey: address) ?? [] {
+            guard var entry = entries[alias], entry.connectedAs == address else { continue }
+            entry.state = .idle
+            entry.connectedAs = nil
+            entry.nextAttempt = now + reconnectDelay
+            entry.wasSeed = entry.wasSeed || wasSeed
+            entries[alias] = entry
+        }
         guard var entry = entries[address] else { return }
         if entry.record.source == .incoming {
             entries[address] = nil

@@ -13,6 +13,7 @@ extension SessionCore {
     func sendExtendedHandshake(_ c: PeerConnection) {
         let handshake = ExtendedHandshake(
             messages: [MetadataMessage.extensionName: Self.metadataMessageID], client: "swtorrent",
+            listenPort: (1...65535).contains(listenPort) ? UInt16(listenPort) : nil,
             metadataSize: torrent.infoBytes.count <= MetadataMessage.maximumMetadataSize
                 ? torrent.infoBytes.count : nil)
         c.send(handshake.message(allocator: c.allocator))
@@ -25,6 +26,11 @@ extension SessionCore {
             do {
                 let theirs = try ExtendedHandshake(payload: payload)
                 c.peerMetadataID = theirs.messages[MetadataMessage.extensionName]
+                if c.record.source == .incoming, let port = theirs.listenPort {
+                    // The port the peer listens on: its address there is this connection, not one to dial.
+                    directory.sameConnection(
+                        PeerAddress(host: c.record.address.host, port: Int(port)), as: c.record.address)
+                }
             } catch {
                 drop(c, "\(error)")
             }

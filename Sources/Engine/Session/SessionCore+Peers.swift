@@ -70,6 +70,12 @@ extension SessionCore {
             directory.addOwnAddress(record.address)  // we dialled ourselves
             return nil
         }
+        if record.source != .incoming, let live = connections.values.first(where: { $0.peerID == connection.peerID }) {
+            // The peer is connected already, at another address (it dialled us, or we reached it by two
+            // addresses): not a failure to back off from; the address counts as that connection.
+            directory.sameConnection(record.address, as: live.record.address)
+            return nil
+        }
         guard mayAdmit(connection), host.takeConnection(for: self) else {
             if record.source != .incoming { directory.dialFailed(record.address, now: now()) }
             return nil
