@@ -1,6 +1,7 @@
-import Engine
 import NIOCore
 import Testing
+
+@testable import Engine
 
 #if canImport(Glibc)
     import Glibc
@@ -35,6 +36,20 @@ struct AlignedAllocatorTests {
             #expect(second.withVeryUnsafeBytes { UInt(bitPattern: $0.baseAddress) } == address)
             #expect(faults < 64, "\(faults) page faults filling a 4 MiB buffer")
             #expect(second.getInteger(at: 0, as: UInt8.self) == 2 && second.getInteger(at: size - 1, as: UInt8.self) == 2)
+        }
+
+        /// A kept mapping nobody takes goes back to the kernel once it has been kept long enough (the sessions' ticks
+        /// call ``AlignedAllocator/releaseIdle(olderThan:)``), so an idle node does not hold up to 32 MiB of them.
+        @Test func keptMappingsAreUnmappedOnceIdle() {
+            let size = 4 << 20
+            var buffer: ByteBuffer? = Storage.alignedBufferAllocator.buffer(capacity: size)
+            buffer!.writeRepeatingByte(1, count: size)
+            buffer = nil
+            #expect(AlignedAllocator.keptByteCount >= size)
+            AlignedAllocator.releaseIdle(olderThan: 3600)
+            #expect(AlignedAllocator.keptByteCount >= size, "a mapping freed just now is kept")
+            AlignedAllocator.releaseIdle(olderThan: 0)
+            #expect(AlignedAllocator.keptByteCount == 0)
         }
     #endif
 }

@@ -54,6 +54,7 @@ extension SessionCore {
             updateServing(c, at: t)
             requestMore(c)
         }
+        AlignedAllocator.releaseIdle()
         updateMirrorRates()
         updateMirrorsServing()
         requestFromMirrors()
