@@ -37,4 +37,13 @@ struct LocalDiscoveryStatusTests {
         let quiet = try #require(status.table().split(separator: "\n").first { $0.hasPrefix("local discovery") })
         #expect(quiet.hasSuffix("41 peers found"), "nothing deferred or replaced, nothing said: \(quiet)")
     }
+
+    /// A node that predates the dial counts (a daemon not yet restarted after an upgrade) is still read: they are 0.
+    @Test func aStatusWithoutTheDialCountsIsReadWithZeros() throws {
+        let older = #"{"torrents":2,"sent":5,"accepted":7,"dropped":{"own cookie":1},"peersReported":6}"#
+        let decoded = try JSONDecoder().decode(NodeStatus.LocalDiscoveryStatus.self, from: Data(older.utf8))
+        #expect(decoded.torrents == 2 && decoded.sent == 5 && decoded.accepted == 7 && decoded.peersReported == 6)
+        #expect(decoded.dropped == ["own cookie": 1])
+        #expect(decoded.dialsDeferred == 0 && decoded.addressesReplaced == 0)
+    }
 }

@@ -143,3 +143,22 @@ public enum TorrentState: String, Sendable, Hashable, Codable, CaseIterable {
     /// Not served: its data did not pass the check, or it could not be opened (``NodeStatus/Torrent/message``).
     case failed
 }
+
+extension NodeStatus.LocalDiscoveryStatus {
+    private enum CodingKeys: String, CodingKey {
+        case torrents, sent, accepted, dropped, peersReported, dialsDeferred, addressesReplaced
+    }
+
+    /// Decodes a `/status` object; the seeds' dial counts default to 0 when absent, so `swtorrent status` reads a
+    /// node that predates them (a daemon not yet restarted after an upgrade) instead of failing.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        torrents = try container.decode(Int.self, forKey: .torrents)
+        sent = try container.decode(Int.self, forKey: .sent)
+        accepted = try container.decode(Int.self, forKey: .accepted)
+        dropped = try container.decode([String: Int].self, forKey: .dropped)
+        peersReported = try container.decode(Int.self, forKey: .peersReported)
+        dialsDeferred = try container.decodeIfPresent(Int.self, forKey: .dialsDeferred) ?? 0
+        addressesReplaced = try container.decodeIfPresent(Int.self, forKey: .addressesReplaced) ?? 0
+    }
+}
