@@ -18,8 +18,6 @@ export SWTORRENT_STRICT=1   # warnings are errors in our own targets
 swift build --build-tests
 # One test at a time: run in parallel on this project's 2-core machines, the in-process transfers and the helpers'
 # blocking waits starved Swift's cooperative pool (2 threads) and ran unrelated tests past their time limits.
-# The log is kept so that the failures can be printed again last: a CI log is often read from its tail only, and
-# swift-testing reports a failed expectation where it happens, hundreds of lines above its summary.
 # The log is kept (and named at the end) so that the failures can be printed again last: a CI log is often read from
 # its tail only, and swift-testing reports a failed expectation where it happens, far above its summary.
 log=$(mktemp "${TMPDIR:-/tmp}/swtorrent-test-$(date -u +%Y%m%dT%H%M%S)-XXXXXX.log")

@@ -15,7 +15,7 @@ struct SeedCommand: AsyncParsableCommand {
             checked against its data and seeded through one listener; SIGHUP or an edit of FILE reloads it; \
             SIGTERM stops it gracefully. FILE's keys: Docs/operations.md. TORRENT, --data and the other options \
             are refused with it (the config file holds them), except --no-lsd, which turns local discovery off \
-            whatever the file says.
+            whatever the file says (and --lsd, the default, which leaves it to the file).
 
             DIR holds the content as a BitTorrent save path: a single-file torrent's file is DIR/NAME, a \
             multi-file torrent's files are under DIR/NAME/. Every piece is hash-checked at start. The seed \
@@ -36,7 +36,8 @@ struct SeedCommand: AsyncParsableCommand {
             list holds. Details: \
             Docs/operations.md, "HTTP mirror".
 
-            Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, disk error); 2 bad \
+            Exit codes: 0 stopped by SIGINT/SIGTERM; 1 I/O or network failure (cannot listen, local discovery cannot \
+            start on the config's lsd.interfaces, disk error); 2 bad \
             arguments, a malformed torrent or a config file error (the message names the key and the fix); 3 DIR \
             does not hold the torrent's complete data.
             """

@@ -57,7 +57,8 @@ public final class SessionHost: Sendable {
     /// session when it joins this host.
     ///
     /// - Returns: the raw info dictionary, whose SHA-1 is the fetch's info-hash.
-    /// - Throws: ``EngineError`` `.bindFailed` when the listener cannot be bound, `.duplicateTorrent` when the host
+    /// - Throws: ``EngineError`` `.bindFailed` when the listener cannot be bound, `.localDiscoveryFailed` when local
+    ///   discovery cannot start on the configured interfaces, `.duplicateTorrent` when the host
     ///   already runs or fetches the torrent, `.noPeers` when there is no peer to ask and no local discovery to wait
     ///   on, `.metadataUnavailable` when no peer gave a good copy in time,
     ///   `.cancelled` when the host shuts down first.

@@ -75,6 +75,14 @@ public final class SeedDaemon: Service, Sendable {
         do {
             port = try await host.start()
         } catch let error as EngineError where error.code == .localDiscoveryFailed {
+            // An interface the host lacks is the file's mistake; a socket that fails on one it has (no multicast,
+            // the group join refused) is the host's, and naming other interfaces would be the wrong fix.
+            guard error.context.contains(LocalDiscoveryError.Code.unknownInterface.rawValue) else {
+                throw NodeError(
+                    .io,
+                    "\(configuration.path): local discovery cannot start: \(error.context); check that the interfaces "
+                        + "it runs on are up and take multicast, or turn it off (lsd: {enabled: false}, or --no-lsd)")
+            }
             throw NodeError(
                 .io,
                 "\(configuration.path): lsd.interfaces: \(error.context); name interfaces this host has, or leave "
