@@ -89,8 +89,9 @@ public struct HostStatistics: Sendable, Hashable {
     public var pieceBufferBytes: Int
     /// What local discovery has sent, accepted and dropped (nil without it, or when it did not start).
     public var localDiscovery: LocalDiscoveryStatistics?
-    /// Local-discovery addresses seeds held back because their torrent's dial budget was used up, each counted
-    /// once, over all torrents since the host started (``PeerDirectory/localDialsPerSecond``).
+    /// Local-discovery addresses seeds held back to a later dialling round (their torrent's dial budget used up, or
+    /// another address of the same host dialled in that round), each counted once, over all torrents since the host
+    /// started (``PeerDirectory/localDialsPerSecond``).
     public var localDialsDeferred = 0
     /// Local-discovery addresses forgotten for a newer one of the same host, over all torrents since the host
     /// started (``PeerDirectory/localWaitingPerHost``).

@@ -47,7 +47,7 @@ final class HostCore: HandshakeRouting {
     private var refusals: [PeerRefusal: Int] = [:]
     /// Local discovery started with the listener (it may be configured and still off: nothing to multicast on).
     private var discoveryRunning = false
-    /// Local-discovery addresses the sessions that seed held back at their dial budget (``HostStatistics``).
+    /// Local-discovery addresses the sessions that seed held back to a later dialling round (``HostStatistics``).
     var localDialsDeferred = 0
     /// Local-discovery addresses the sessions forgot for a newer one of the same host (``HostStatistics``).
     var localAddressesReplaced = 0

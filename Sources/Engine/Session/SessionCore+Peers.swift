@@ -38,7 +38,7 @@ extension SessionCore {
         if directory.localDialsDeferred > deferred {
             host.localDialsDeferred += directory.localDialsDeferred - deferred
             logger.debug(
-                "local discovery peers deferred to a later second",
+                "local discovery peers deferred to a later dialling round",
                 metadata: [
                     "new": "\(directory.localDialsDeferred - deferred)",
                     "perSecond": "\(directory.localDialsPerSecond)",

@@ -72,7 +72,7 @@ extension NodeStatus {
                 Int64(lsd.peersReported))
             metrics.counter(
                 "swtorrent_lsd_dials_deferred_total",
-                "Reported addresses seeds dialled in a later second than they heard them (dial budget)",
+                "Reported addresses seeds held back to a later dialling round (10 new a second, one per host a round)",
                 Int64(lsd.dialsDeferred))
             metrics.counter(
                 "swtorrent_lsd_addresses_replaced_total",

@@ -75,7 +75,7 @@ public struct NodeStatus: Sendable, Hashable, Codable {
     public var localDiscovery: LocalDiscoveryStatus?
 
     /// What local discovery has done: datagrams sent, accepted and dropped by reason, peers it reported, the
-    /// info-hashes it announces now, and the reported addresses seeds held back at their dial budget.
+    /// info-hashes it announces now, and the reported addresses seeds held back to a later dialling round.
     public struct LocalDiscoveryStatus: Sendable, Hashable, Codable {
         public var torrents: Int
         public var sent: Int
@@ -83,8 +83,8 @@ public struct NodeStatus: Sendable, Hashable, Codable {
         /// Dropped datagrams by reason (`InboundFilter.Drop` raw values: `own cookie`, `rate limited` ...).
         public var dropped: [String: Int]
         public var peersReported: Int
-        /// Reported addresses a seeding torrent dialled in a later second than it heard them, because it dials at
-        /// most `PeerDirectory.localDialsPerSecond` new ones a second (each address counted once).
+        /// Reported addresses a seeding torrent held back to a later dialling round, each counted once: it dials at
+        /// most `PeerDirectory.localDialsPerSecond` new ones a second, and one of them per host a round.
         public var dialsDeferred: Int
         /// Reported addresses forgotten for a newer one of the same host, which keeps at most
         /// `PeerDirectory.localWaitingPerHost` that never connected.
