@@ -109,10 +109,11 @@ extension LocalDiscoveryLabTests {
     }
 
     /// A host on the segment forges announcements of the appliance's torrent naming 40 ports of its own where
-    /// nothing listens (8 a second, under the 10 a second the inbound filter takes from one source), then a fleet
-    /// node starts. The daemon keeps 8 forged addresses at once (each newer one replaces the oldest, `/status`
-    /// `addressesReplaced`), dials them one a round (one host) and holds the rest back (`dialsDeferred`), and the
-    /// node, on another host, is still dialled and served at once.
+    /// nothing listens (4 a second, well under the 10 per one-second window the inbound filter takes from one source,
+    /// so a stall of the daemon across a window boundary does not push them over; any it still drops as rate limited
+    /// are taken off what is expected), then a fleet node starts. The daemon keeps 8 forged addresses at once (each
+    /// newer one replaces the oldest, `/status` `addressesReplaced`), dials them one a round (one host) and holds the
+    /// rest back (`dialsDeferred`), and the node, on another host, is still dialled and served at once.
     @Test func theSeedDaemonDialsForgedAnnouncementsOneARoundAndStillServesTheRack() throws {
         let lab = try Lab.make(
             "theSeedDaemonDialsForgedAnnouncementsOneARoundAndStillServesTheRack", private: false, neighbours: 2)
@@ -124,7 +125,7 @@ extension LocalDiscoveryLabTests {
         let forged = try (1...40).flatMap { index in
             try LSDAnnouncement(port: 20_000 + index, infoHashes: [infoHash], cookie: "f0f0f0f0").encode(family: .ipv4)
         }
-        try lab.multicast(forged, from: forger, interval: 0.125)
+        try lab.multicast(forged, from: forger, interval: 0.25)
         let node = try lab.startLeech(stallTimeout: "60s", out: "node", name: "lsd-node", in: lab.neighbours[1])
         defer { node.stop() }
 
@@ -134,11 +135,15 @@ extension LocalDiscoveryLabTests {
             Lab.lines(daemon.stderr, "peer connected").contains { $0.contains(nodeAddress) && $0.contains("source=lsd") },
             "\(daemon.stderr.suffix(3000))")
         let discovery = try #require(try lab.status(statusPort)["localDiscovery"] as? [String: Any])
-        #expect((discovery["peersReported"] as? Int ?? 0) >= 41, "\(discovery)")
+        let rateLimited = (discovery["dropped"] as? [String: Int])?["rate limited"] ?? 0
+        #expect(rateLimited <= 10, "4 a second from one host: \(discovery)")
+        #expect((discovery["peersReported"] as? Int ?? 0) >= 41 - rateLimited, "\(discovery)")
         #expect((discovery["dialsDeferred"] as? Int ?? 0) >= 5, "one forged address a round: \(discovery)")
-        #expect((discovery["addressesReplaced"] as? Int ?? 0) >= 30, "8 forged addresses kept at once: \(discovery)")
+        let replaced = 30 - rateLimited
+        #expect((discovery["addressesReplaced"] as? Int ?? 0) >= replaced, "8 forged kept at once: \(discovery)")
         let metrics = try lab.metrics(statusPort)
-        for (name, least) in [("swtorrent_lsd_dials_deferred_total", 5), ("swtorrent_lsd_addresses_replaced_total", 30)] {
+        let floors = [("swtorrent_lsd_dials_deferred_total", 5), ("swtorrent_lsd_addresses_replaced_total", replaced)]
+        for (name, least) in floors {
             #expect(
                 metrics.stdout.split(separator: "\n").contains { line in
                     line.hasPrefix(name + " ") && (Int(line.split(separator: " ")[1]) ?? 0) >= least
