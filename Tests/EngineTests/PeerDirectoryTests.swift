@@ -356,4 +356,37 @@ import Testing
         let round = seed.nextToDial(now: seed.reconnectDelay, count: 80, seeding: true)
         #expect(round.count == 11 && round.contains { $0.address == PeerAddress(host: "10.6.0.2", port: 6881) })
     }
+
+    /// A host's waiting addresses are kept count of as entries come and go: one that connects (or is marked connected
+    /// as another connection), fails out, becomes our own address or turns out to be a tracker peer's upgraded to
+    /// local discovery changes what a ninth report of the host replaces.
+    @Test func aHostsWaitingAddressesFollowEveryChange() {
+        var directory = PeerDirectory(failureLimit: 1)
+        let host = "10.7.0.1"
+        func add(_ port: Int, _ source: PeerSource = .lsd) -> PeerDirectory.AddResult {
+            directory.add(peer(host, port, source, .lan))
+        }
+        for port in 1...8 { #expect(add(port) == .added) }
+        #expect(directory.localAddressesReplaced == 0)
+        #expect(add(9) == .added && directory.localAddressesReplaced == 1, "a ninth replaces the oldest")
+        // Connected, marked connected, forgotten after failing, our own address: four fewer waiting.
+        directory.connected(peer(host, 2, .lsd, .lan))
+        directory.connected(peer(host, 50000, .incoming, .lan))
+        directory.sameConnection(PeerAddress(host: host, port: 3), as: PeerAddress(host: host, port: 50000))
+        directory.dialFailed(PeerAddress(host: host, port: 4), now: 0)
+        #expect(directory.entry(PeerAddress(host: host, port: 4)) == nil)
+        directory.addOwnAddress(PeerAddress(host: host, port: 5))
+        for port in 10...13 { #expect(add(port) == .added) }
+        #expect(directory.localAddressesReplaced == 1, "room for four")
+        #expect(add(14) == .added && directory.localAddressesReplaced == 2)
+        // A tracker peer is not waiting until local discovery reports it too.
+        directory.connected(peer(host, 7, .lsd, .lan))
+        #expect(add(15, .tracker) == .added && directory.localAddressesReplaced == 2)
+        #expect(add(15) == .merged && directory.localAddressesReplaced == 2)
+        #expect(add(16) == .added && directory.localAddressesReplaced == 3, "the merged one counts")
+        // A banned host's entries are all gone; another host's stay.
+        directory.add(peer("10.7.0.2", 1, .lsd, .lan))
+        directory.ban(PeerAddress(host: host, port: 1))
+        #expect(directory.count == 1 && directory.entry(PeerAddress(host: "10.7.0.2", port: 1)) != nil)
+    }
 }

@@ -107,6 +107,9 @@ public struct PeerDirectory {
     private var localDialBudget: TokenBucket
     /// Addresses marked connected as another address's live connection, by that address (``sameConnection(_:as:)``).
     private var aliases: [PeerAddress: Set<PeerAddress>] = [:]
+    /// The local-discovery addresses of each host that never connected (``localWaitingPerHost``), kept in step with
+    /// `entries` by ``store(_:at:)`` so that a report does not look through the whole table.
+    private var waitingByHost: [String: Set<PeerAddress>] = [:]
 
     public init(
         capacity: Int = 1000, failureLimit: Int = 8, backoffBase: Double = 1, backoffCeiling: Double = 300,
@@ -141,26 +144,20 @@ public struct PeerDirectory {
         guard address.port > 0, !ownAddresses.contains(address), !isBanned(address) else { return .refused }
         if var entry = entries[address] {
             entry.record = Self.merged(entry.record, record)
-            entries[address] = entry
+            store(entry, at: address)
             return .merged
         }
-        if record.source == .lsd {
-            let waiting = entries.values.filter {
-                $0.record.address.host == address.host && $0.record.source == .lsd && !$0.hasConnected
-            }
-            if waiting.count >= localWaitingPerHost {
-                guard let oldest = waiting.filter({ $0.state == .idle }).min(by: { $0.sequence < $1.sequence }) else {
-                    return .refused
-                }
-                entries[oldest.record.address] = nil
-                localAddressesReplaced += 1
-            }
+        if record.source == .lsd, let waiting = waitingByHost[address.host], waiting.count >= localWaitingPerHost {
+            let idle = waiting.compactMap { entries[$0] }.filter { $0.state == .idle }
+            guard let oldest = idle.min(by: { $0.sequence < $1.sequence }) else { return .refused }
+            store(nil, at: oldest.record.address)
+            localAddressesReplaced += 1
         }
         if entries.count >= capacity {
             guard let victim = evictionCandidate() else { return .refused }
-            entries[victim] = nil
+            store(nil, at: victim)
         }
-        entries[address] = Entry(record: record, state: .idle, sequence: nextSequence)
+        store(Entry(record: record, state: .idle, sequence: nextSequence), at: address)
         nextSequence += 1
         return .added
     }
@@ -170,7 +167,7 @@ public struct PeerDirectory {
     public mutating func addOwnAddress(_ address: PeerAddress) {
         let address = Self.canonical(address)
         ownAddresses.insert(address)
-        entries[address] = nil
+        store(nil, at: address)
     }
 
     /// Never dial the peer again and forget it. Peers are banned by host, or by host and port on loopback (where
@@ -178,7 +175,7 @@ public struct PeerDirectory {
     public mutating func ban(_ address: PeerAddress) {
         let address = Self.canonical(address)
         bannedKeys.insert(Self.banKey(address))
-        entries = entries.filter { !isBanned($0.key) }
+        for address in Array(entries.keys) where isBanned(address) { store(nil, at: address) }
     }
 
     public func isBanned(_ address: PeerAddress) -> Bool { bannedKeys.contains(Self.banKey(Self.canonical(address))) }
@@ -242,12 +239,12 @@ public struct PeerDirectory {
         guard var entry = entries[address], entry.connectedAs == nil else { return }
         entry.failures += 1
         if entry.failures >= failureLimit && entry.record.source != .manual {
-            entries[address] = nil
+            store(nil, at: address)
             return
         }
         entry.state = .idle
         entry.nextAttempt = now + backoff(afterFailures: entry.failures)
-        entries[address] = entry
+        store(entry, at: address)
     }
 
     /// The wait after `failures` failed dials in a row: ``backoffBase`` doubled per failure after the first, at most
@@ -268,7 +265,7 @@ public struct PeerDirectory {
         entry.failures = 0
         entry.hasConnected = true
         entry.connectedAs = nil
-        entries[address] = entry
+        store(entry, at: address)
     }
 
     /// `address` reaches a peer that is connected already as `live` (a dial refused for a duplicate peer id, or the
@@ -284,7 +281,7 @@ public struct PeerDirectory {
         entry.failures = 0
         entry.hasConnected = true
         entry.connectedAs = live
-        entries[address] = entry
+        store(entry, at: address)
         aliases[live, default: []].insert(address)
     }
 
@@ -299,20 +296,35 @@ public struct PeerDirectory {
             entry.connectedAs = nil
             entry.nextAttempt = now + reconnectDelay
             entry.wasSeed = entry.wasSeed || wasSeed
-            entries[alias] = entry
+            store(entry, at: alias)
         }
         guard var entry = entries[address] else { return }
         if entry.record.source == .incoming {
-            entries[address] = nil
+            store(nil, at: address)
             return
         }
         entry.state = .idle
         entry.nextAttempt = now + reconnectDelay
         entry.wasSeed = entry.wasSeed || wasSeed
-        entries[address] = entry
+        store(entry, at: address)
     }
 
     // MARK: - Rules
+
+    /// A local-discovery address that never connected: counted against its host's ``localWaitingPerHost``.
+    private static func isWaiting(_ entry: Entry) -> Bool { entry.record.source == .lsd && !entry.hasConnected }
+
+    /// Puts (or, with nil, removes) the entry for `address`, keeping `waitingByHost` in step. Every insertion,
+    /// removal and change of an entry's source or `hasConnected` goes through here; in-place changes of its state,
+    /// failures or flags do not change whether it is waiting.
+    private mutating func store(_ entry: Entry?, at address: PeerAddress) {
+        if let old = entries[address], Self.isWaiting(old) {
+            waitingByHost[address.host]?.remove(address)
+            if waitingByHost[address.host]?.isEmpty == true { waitingByHost[address.host] = nil }
+        }
+        if let entry, Self.isWaiting(entry) { waitingByHost[address.host, default: []].insert(address) }
+        entries[address] = entry
+    }
 
     private static func dialKey(_ entry: Entry) -> (Int, Int, Int) {
         let locality =
