@@ -2,7 +2,8 @@ import NIOCore
 import PeerWire
 
 /// Serving the info dictionary over BEP 9 `ut_metadata`, so magnet links (ours, libtorrent's) can get it from this
-/// session: the extended handshake advertises `ut_metadata` and `metadata_size`, requests are answered with 16 KiB
+/// session: the extended handshake advertises `ut_metadata` and `metadata_size` (and `p`, the port we listen on; a
+/// peer that dialled us and names its own marks that address connected), requests are answered with 16 KiB
 /// pieces of the torrent's raw info bytes. Only peers the host admitted reach here: on a private torrent with a
 /// node key and an allowlist, those are authenticated peers (TLS) unless `--allow-plain-peers`.
 extension SessionCore {
