@@ -66,9 +66,10 @@ public struct HostConfiguration: Sendable {
 
     /// When ``mirrorTLS`` does not verify servers (a keyed node's, made for appliances' self-signed node
     /// certificates): the settings a mirror is switched to after its handshake with ``mirrorTLS`` fails as with a
-    /// third-party server (``HTTPMirror/useVerifiedTLS(after:generation:)``, until a handshake with them fails:
-    /// ``HTTPMirror/useClientTLS(after:generation:)``) — AsyncHTTPClient's default, full verification against the
-    /// system's roots and ``mirrorTrustRoots``, no client certificate. Nil otherwise.
+    /// third-party server (``HTTPMirror/useVerifiedTLS(after:generation:)``, until a handshake with them cannot
+    /// complete, as at an appliance: ``HTTPMirror/useClientTLS(after:generation:)``; a certificate that does not verify
+    /// keeps them) — AsyncHTTPClient's default, full verification against the system's roots and
+    /// ``mirrorTrustRoots``, no client certificate. Nil otherwise.
     var mirrorVerifiedTLS: TLSConfiguration? {
         guard mirrorTLS?.certificateVerification == CertificateVerification.none else { return nil }
         return MirrorTrustRoots.clientTLS(adding: mirrorTrustRoots)

@@ -144,6 +144,8 @@ final class HTTPMirror: BlockSource {
                 // Asked again at once with the verified settings; a failure then counts. While it backs off, the
                 // reason stays the backoff's, and a request older than a switch back says nothing of the settings.
                 if isActive, tlsConfiguration != nil { reason = failure }
+            } else if fetch.staleTLS {
+                // Made with verified settings the mirror has left since: changes nothing.
             } else if let file = fetch.lackingFile {
                 lacks(file, failure)
             } else {
@@ -235,7 +237,7 @@ final class HTTPMirror: BlockSource {
     /// what appliances' mirrors need) cannot complete a handshake with a third-party server (TLS 1.2 only, an ECDSA or
     /// RSA certificate). After such a failure the mirror's further requests use the host's verified settings
     /// (``HostConfiguration/mirrorVerifiedTLS``: the system's roots and `--mirror-ca`'s) until one of them fails
-    /// the same way or on the server's certificate (``useClientTLS(after:generation:)``); that failure does not count
+    /// the same way (``useClientTLS(after:generation:)``); this failure does not count
     /// (no backoff: the mirror is asked again at once), nor do those of the other requests made with the client's
     /// settings.
     ///
@@ -253,13 +255,15 @@ final class HTTPMirror: BlockSource {
         return true
     }
 
-    /// A request with the verified settings failed at the handshake: the server's certificate does not verify (an
-    /// appliance's is self-signed, for a node key rather than a host name) or the handshake cannot complete (an
-    /// appliance takes TLS 1.3 with Ed25519 only). The switch to them may have come from one injected TLS alert or a
-    /// flaky middlebox rather than a third-party server, so the mirror's further requests use the client's own
-    /// settings again. The failure counts as any other (backoff, dropped at ``MirrorSettings/failureLimit``): a
-    /// third-party server that takes neither is dropped at the limit, each round a backoff longer, and once an
-    /// injection stops, an appliance's next request succeeds.
+    /// A request with the verified settings failed at the handshake as incompatible (an appliance takes TLS 1.3 with
+    /// Ed25519 only and refuses them before any certificate check). The switch to them may have come from one
+    /// injected TLS alert or a flaky middlebox rather than a third-party server, so the mirror's further requests use
+    /// the client's own settings again. The failure counts as any other (backoff, dropped at
+    /// ``MirrorSettings/failureLimit``): a third-party server that takes neither is dropped at the limit, each round a
+    /// backoff longer, and once an injection stops, an appliance's next request succeeds. A certificate that does not
+    /// verify (untrusted, expired, another host) never switches back: the node's settings verify nothing, so an
+    /// on-path attacker showing such a certificate would get the node certificate and the requests; the mirror stays
+    /// on verified settings and is dropped at the limit.
     ///
     /// - Parameters:
     ///   - error: the failure, for the log.

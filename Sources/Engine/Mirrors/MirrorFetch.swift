@@ -36,6 +36,9 @@ final class MirrorFetch {
     /// The request failed at the handshake with the verified settings and switched the mirror back to the client's
     /// (``HTTPMirror/useClientTLS(after:generation:)``): counted as a failure like any other.
     private(set) var switchedBack = false
+    /// The request failed at the handshake with TLS settings the mirror has left since (it was made before the
+    /// mirror's last switch): not counted, and it switches nothing.
+    private(set) var staleTLS = false
     /// The current request uses the client's own TLS settings (not the mirror's verified ones).
     private var usesClientTLS = true
     /// The mirror's ``HTTPMirror/tlsGeneration`` when the current request was made.
@@ -203,8 +206,17 @@ final class MirrorFetch {
             return finish(
                 "\(reason); the next requests verify the server's certificate instead of presenting the node's")
         }
-        if !usesClientTLS, Self.isIncompatibleHandshake(error) || MirrorTrustRoots.isUnverifiedCertificate(error) {
-            switchedBack = mirror.useClientTLS(after: reason, generation: tlsGeneration)
+        if !usesClientTLS {
+            // Only an incompatible handshake switches back (an appliance refuses the verified settings): a certificate
+            // that does not verify keeps them, or an on-path attacker showing one would get the node certificate and
+            // the requests, unverified.
+            let certificate = MirrorTrustRoots.isUnverifiedCertificate(error)
+            let incompatible = Self.isIncompatibleHandshake(error)
+            if (certificate || incompatible) && tlsGeneration != mirror.tlsGeneration {
+                staleTLS = true
+            } else if incompatible {
+                switchedBack = mirror.useClientTLS(after: reason, generation: tlsGeneration)
+            }
         }
         finish(reason)
     }
