@@ -23,10 +23,17 @@ public final class TLSAlertProxy {
     }
 
     /// The connections it accepted so far, in order: `alert` (answered with the alert) or `forward`.
-    public var connections: [String] {
+    public var connections: [String] { accepted.map(\.kind) }
+
+    /// When it accepted each connection so far, in order: the proxy's monotonic clock in seconds (only the
+    /// differences mean anything).
+    public var connectionTimes: [Double] { accepted.map(\.time) }
+
+    private var accepted: [(kind: String, time: Double)] {
         process.stdout.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
-            return fields.count == 3 && fields[0] == "CONN" ? String(fields[2]) : nil
+            guard fields.count == 4, fields[0] == "CONN", let time = Double(fields[3]) else { return nil }
+            return (String(fields[2]), time)
         }
     }
 

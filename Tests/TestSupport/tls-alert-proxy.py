@@ -8,8 +8,8 @@ ClientHello; at most 5 s and 18 KiB), answered with one fatal handshake_failure 
 connection is forwarded to 127.0.0.1:--target byte for byte, both ways, until either side closes or nothing moves
 for --idle seconds.
 
-Each connection is logged to stdout as one line `CONN <n> alert` or `CONN <n> forward` (flushed) when it is
-accepted. The port it listens on is written to --port-file. The process exits on its own after --lifetime seconds
+Each connection is logged to stdout as one line `CONN <n> alert <t>` or `CONN <n> forward <t>` (flushed) when it
+is accepted, <t> the monotonic clock in seconds (time.monotonic(): only differences mean anything). The port it listens on is written to --port-file. The process exits on its own after --lifetime seconds
 (bounded even if nobody stops it).
 """
 import argparse
@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
 MAX_RECORD = 5 + 18 * 1024
@@ -103,7 +104,7 @@ def main():
         conn, _ = server.accept()
         count += 1
         broken = count <= args.alert_first
-        sys.stdout.write("CONN %d %s\n" % (count, "alert" if broken else "forward"))
+        sys.stdout.write("CONN %d %s %.3f\n" % (count, "alert" if broken else "forward", time.monotonic()))
         sys.stdout.flush()
         if broken:
             threading.Thread(target=alert, args=(conn,), daemon=True).start()
