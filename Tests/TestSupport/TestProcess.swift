@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Errors raised by the integration-test harness itself.
 public struct HarnessError: Error, CustomStringConvertible {
@@ -233,8 +234,22 @@ public enum TestFiles {
         try Data(data).write(to: url)
     }
 
-    /// A free TCP port on 127.0.0.1 (bound then released; small race accepted in tests).
+    /// A free TCP port on 127.0.0.1 (bound then released; small race accepted in tests), never one this process was
+    /// handed before: the kernel may give the same ephemeral port to two binds in a row when the first was released,
+    /// and a test that asks for several ports before binding any (a seed's peer, status and HTTP ports) got one port
+    /// twice (CI: the seed's listener found its own status server on it).
     public static func freePort() throws -> Int {
+        for _ in 0..<64 {
+            let port = try unusedPort()
+            let fresh = handedOutPorts.withLock { ports in ports.insert(port).inserted }
+            if fresh { return port }
+        }
+        throw HarnessError("no TCP port on 127.0.0.1 that this test process has not used already")
+    }
+
+    private static let handedOutPorts = Mutex<Set<Int>>([])
+
+    private static func unusedPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed") }
         defer { close(fd) }
