@@ -23,7 +23,14 @@ public enum EndpointServer {
         host: String, port: Int, routes: EndpointRoutes,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        // The child pipeline's generic handler types are instantiated here, once, before connections arrive on
+        // several event loops at once: twice in CI (stops 17 and 19) a `swtorrent seed` crashed inside the Swift
+        // runtime (SIGSEGV in swift_conformsToProtocol → swift_checkMetadataState) instantiating
+        // `ByteToMessageHandler<HTTPRequestDecoder>` for its first status connection while other threads
+        // instantiated metadata too. A mitigation of a runtime race, not a proof: see the closing note.
+        _ = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
+        _ = IdleStateHandler(allTimeout: idleTimeout)
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
